@@ -1,0 +1,314 @@
+//! The validated, typed layout: what the rest of the program works with. Built only by
+//! [`super::load`] / [`super::parse`], so every value here has passed validation.
+
+use std::time::Duration;
+
+use crate::tag::TagId;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    pub title: String,
+    /// Indexed by [`ConnId`].
+    pub connections: Vec<Connection>,
+    /// Indexed by [`TagId`].
+    pub tags: Vec<Tag>,
+    pub screens: Vec<Screen>,
+}
+
+impl Layout {
+    pub fn tag(&self, id: TagId) -> &Tag {
+        &self.tags[id.index()]
+    }
+
+    pub fn tag_id(&self, name: &str) -> Option<TagId> {
+        self.tags.iter().position(|t| t.name == name).map(|i| TagId(i as u32))
+    }
+
+    pub fn connection(&self, id: ConnId) -> &Connection {
+        &self.connections[id.index()]
+    }
+
+    pub fn conn_id(&self, name: &str) -> Option<ConnId> {
+        self.connections.iter().position(|c| c.name == name).map(|i| ConnId(i as u16))
+    }
+
+    /// Tags read through connection `id`.
+    pub fn tags_of(&self, id: ConnId) -> impl Iterator<Item = (TagId, &Tag)> {
+        self.tags.iter().enumerate().filter(move |(_, t)| t.conn == id).map(|(i, t)| (TagId(i as u32), t))
+    }
+}
+
+/// Dense index of a connection in the layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u16);
+
+impl ConnId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    pub name: String,
+    pub kind: ConnectionKind,
+    /// Every request must complete within this.
+    pub timeout: Duration,
+    /// Default poll period of the connection's tags.
+    pub poll: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnectionKind {
+    ModbusTcp(ModbusTcp),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModbusTcp {
+    pub host: String,
+    pub port: u16,
+    /// Default unit id of the connection's tags.
+    pub unit: u8,
+    /// Default word/byte order of 32/64-bit values.
+    pub byte_order: ByteOrder,
+    /// Registers per read request, 1..=125.
+    pub max_registers: u16,
+    /// Coils or discrete inputs per read request, 1..=2000.
+    pub max_bits: u16,
+    /// Unused registers (or bits) bridged when coalescing neighbours into one request.
+    pub max_gap: u16,
+}
+
+impl ModbusTcp {
+    pub fn endpoint(&self) -> String {
+        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tag {
+    pub name: String,
+    pub description: String,
+    pub units: String,
+    /// Decimals shown for floating-point values.
+    pub decimals: Option<u8>,
+    pub conn: ConnId,
+    /// Poll period of this tag (its own, or the connection's).
+    pub poll: Duration,
+    /// Text shown for a true / false boolean.
+    pub on_text: Option<String>,
+    pub off_text: Option<String>,
+    pub source: TagSource,
+}
+
+impl Tag {
+    /// A value formatted for this tag: decimals, on/off text.
+    pub fn format(&self, value: &crate::tag::Value) -> String {
+        match value {
+            crate::tag::Value::Bool(true) => self.on_text.clone().unwrap_or_else(|| "ON".into()),
+            crate::tag::Value::Bool(false) => self.off_text.clone().unwrap_or_else(|| "OFF".into()),
+            v => v.display(self.decimals),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TagSource {
+    Modbus(ModbusPoint),
+}
+
+/// Where and how a tag lives in a Modbus device.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModbusPoint {
+    pub unit: u8,
+    pub table: Table,
+    /// 0-based protocol (PDU) address.
+    pub address: u16,
+    pub ty: DataType,
+    /// Word/byte order; ignored for strings and single registers.
+    pub order: ByteOrder,
+    /// For a bool held in one bit (0..=15) of a register.
+    pub bit: Option<u8>,
+    pub scale: Option<Scale>,
+}
+
+impl ModbusPoint {
+    /// Registers (or bits, for coils and discrete inputs) the point occupies.
+    pub fn count(&self) -> u16 {
+        if self.table.is_bits() { 1 } else { self.ty.registers() }
+    }
+
+    /// The classic Modicon reference: `40004` for holding 3 (six digits above 9999).
+    pub fn modicon(&self) -> String {
+        let n = self.address as u32 + 1;
+        let prefix = match self.table {
+            Table::Coil => 0,
+            Table::Discrete => 1,
+            Table::Input => 3,
+            Table::Holding => 4,
+        };
+        if n <= 9999 { format!("{prefix}{n:04}") } else { format!("{prefix}{n:05}") }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    Coil,
+    Discrete,
+    Input,
+    Holding,
+}
+
+impl Table {
+    pub fn is_bits(self) -> bool {
+        matches!(self, Table::Coil | Table::Discrete)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Coil => "coil",
+            Table::Discrete => "discrete",
+            Table::Input => "input",
+            Table::Holding => "holding",
+        }
+    }
+}
+
+/// How register contents are interpreted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataType {
+    Bool,
+    U16,
+    I16,
+    U32,
+    I32,
+    U64,
+    I64,
+    F32,
+    F64,
+    Bcd16,
+    Bcd32,
+    /// `chars` characters, two per register, high byte first.
+    String { chars: u16 },
+}
+
+impl DataType {
+    /// Registers one value occupies.
+    pub fn registers(self) -> u16 {
+        match self {
+            DataType::Bool | DataType::U16 | DataType::I16 | DataType::Bcd16 => 1,
+            DataType::U32 | DataType::I32 | DataType::F32 | DataType::Bcd32 => 2,
+            DataType::U64 | DataType::I64 | DataType::F64 => 4,
+            DataType::String { chars } => chars.div_ceil(2),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Bool => "bool",
+            DataType::U16 => "u16",
+            DataType::I16 => "i16",
+            DataType::U32 => "u32",
+            DataType::I32 => "i32",
+            DataType::U64 => "u64",
+            DataType::I64 => "i64",
+            DataType::F32 => "f32",
+            DataType::F64 => "f64",
+            DataType::Bcd16 => "bcd16",
+            DataType::Bcd32 => "bcd32",
+            DataType::String { .. } => "string",
+        }
+    }
+}
+
+/// Order of the bytes of a 32/64-bit value across registers, named by where the most
+/// significant byte `A` lands: `ABCD` big-endian (Modbus default), `CDAB` word-swapped,
+/// `BADC` byte-swapped, `DCBA` little-endian. For 64-bit values the same pattern extends over
+/// four registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ByteOrder {
+    #[default]
+    Abcd,
+    Cdab,
+    Badc,
+    Dcba,
+}
+
+impl ByteOrder {
+    pub fn name(self) -> &'static str {
+        match self {
+            ByteOrder::Abcd => "ABCD",
+            ByteOrder::Cdab => "CDAB",
+            ByteOrder::Badc => "BADC",
+            ByteOrder::Dcba => "DCBA",
+        }
+    }
+}
+
+/// Linear scaling between raw device values and engineering units.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scale {
+    pub raw: [f64; 2],
+    pub eu: [f64; 2],
+}
+
+impl Scale {
+    pub fn to_eu(&self, raw: f64) -> f64 {
+        self.eu[0] + (raw - self.raw[0]) * (self.eu[1] - self.eu[0]) / (self.raw[1] - self.raw[0])
+    }
+
+    pub fn to_raw(&self, eu: f64) -> f64 {
+        self.raw[0] + (eu - self.eu[0]) * (self.raw[1] - self.raw[0]) / (self.eu[1] - self.eu[0])
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Screen {
+    pub title: String,
+    pub panels: Vec<Panel>,
+}
+
+/// A panel of a screen. New kinds (trend, bar, alarms) are new variants.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Panel {
+    Grid(GridPanel),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridPanel {
+    pub title: Option<String>,
+    pub tags: Vec<TagId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_round_trips() {
+        let s = Scale { raw: [0.0, 1000.0], eu: [0.0, 100.0] };
+        assert_eq!(s.to_eu(500.0), 50.0);
+        assert_eq!(s.to_raw(25.0), 250.0);
+        let inv = Scale { raw: [4000.0, 20000.0], eu: [100.0, 0.0] };
+        assert_eq!(inv.to_eu(4000.0), 100.0);
+        assert_eq!(inv.to_raw(inv.to_eu(12345.0)), 12345.0);
+    }
+
+    #[test]
+    fn modicon_forms() {
+        let p = |table, address| ModbusPoint { unit: 1, table, address, ty: DataType::U16, order: ByteOrder::Abcd, bit: None, scale: None };
+        assert_eq!(p(Table::Holding, 3).modicon(), "40004");
+        assert_eq!(p(Table::Input, 0).modicon(), "30001");
+        assert_eq!(p(Table::Coil, 7).modicon(), "00008");
+        assert_eq!(p(Table::Discrete, 1).modicon(), "10002");
+        assert_eq!(p(Table::Holding, 9999).modicon(), "410000");
+        assert_eq!(p(Table::Holding, 65535).modicon(), "465536");
+    }
+
+    #[test]
+    fn register_counts() {
+        assert_eq!(DataType::F64.registers(), 4);
+        assert_eq!(DataType::String { chars: 20 }.registers(), 10);
+        assert_eq!(DataType::String { chars: 5 }.registers(), 3);
+    }
+}

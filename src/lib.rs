@@ -1,0 +1,9 @@
+//! ttyhmi: a terminal SCADA operator console.
+//!
+//! See DESIGN.md for the data flow and the module boundaries; each module's doc says what it owns.
+#![forbid(unsafe_code)]
+
+pub mod layout;
+pub mod tag;
+pub mod driver;
+pub mod sim;

@@ -1,0 +1,49 @@
+//! The tag model: values, their quality, samples and the latest-value store.
+//!
+//! Everything here is plain data with no I/O. Quality travels with every value: a tag with no
+//! data is a `Sample` whose quality is `Bad(NotConnected)`, never an absence.
+
+mod quality;
+mod store;
+mod value;
+
+pub use quality::{Quality, Reason};
+pub use store::{TagStore, effective_quality};
+pub use value::Value;
+
+use std::time::SystemTime;
+
+/// Dense index of a tag in the loaded layout (`0..layout.tags.len()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TagId(pub u32);
+
+impl TagId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One observation of a tag.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// The last value read, if any was ever read. Kept when quality turns Bad, so the operator
+    /// still sees the last known value, marked as such.
+    pub value: Option<Value>,
+    pub quality: Quality,
+    /// When the device says the value was taken (OPC UA source timestamp); `None` when the
+    /// protocol has none (Modbus).
+    pub source_ts: Option<SystemTime>,
+    /// When the console received it.
+    pub recv_ts: SystemTime,
+}
+
+impl Sample {
+    pub fn good(value: Value, recv_ts: SystemTime) -> Self {
+        Sample { value: Some(value), quality: Quality::Good, source_ts: None, recv_ts }
+    }
+
+    /// The initial sample of every tag: nothing received yet.
+    pub fn no_data(now: SystemTime) -> Self {
+        Sample { value: None, quality: Quality::Bad(Reason::NotConnected), source_ts: None, recv_ts: now }
+    }
+}
