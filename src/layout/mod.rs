@@ -1,3 +1,63 @@
-//! Layout files: the YAML format, its validation into a typed model, and diagnostics.
+//! Layout files: the YAML format ([`raw`]), its validation ([`validate`]) into a typed model
+//! ([`model`]), and diagnostics with file:line:column and a hint ([`diag`]).
+//!
+//! Loading collects every problem of a file, not only the first: the text is parsed once into a
+//! located node tree ([`node`]), and each connection, tag and screen is then deserialized and
+//! checked on its own ([`de`]).
+
+pub mod de;
+pub mod diag;
+pub mod duration;
 pub mod model;
+pub mod node;
+pub mod raw;
+pub mod schema;
+pub mod suggest;
+pub mod validate;
+
+use std::path::Path;
+
+pub use diag::{Diagnostic, LayoutError};
 pub use model::*;
+pub use node::Loc;
+
+/// Largest layout file read, to keep a mistaken path (a log, a disk image) from eating memory.
+const MAX_LAYOUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Parses and validates layout text. `file` names it in diagnostics.
+pub fn parse(src: &str, file: &str) -> Result<Layout, LayoutError> {
+    let root = node::parse_yaml(src).map_err(|e| {
+        let loc = e.location().map(|l| Loc { line: l.line() as u32, col: l.column() as u32 }).unwrap_or_default();
+        let message = e.without_snippet().to_string();
+        let message = strip_location_suffix(&message);
+        LayoutError { diagnostics: vec![Diagnostic { file: file.to_string(), loc, message, hint: Some("fix the YAML syntax here first; other checks run once it parses".into()) }] }
+    })?;
+    let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("ttyhmi");
+    validate::build(&root, file, stem).map_err(|diagnostics| LayoutError { diagnostics })
+}
+
+/// serde-saphyr ends messages with " at line L, column C"; we print the location in front.
+fn strip_location_suffix(m: &str) -> String {
+    match m.rfind(" at line ") {
+        Some(i) => m[..i].to_string(),
+        None => m.to_string(),
+    }
+}
+
+/// Reads, parses and validates a layout file.
+pub fn load(path: &Path) -> Result<Layout, LayoutError> {
+    let file = path.display().to_string();
+    let fail = |message: String, hint: &str| LayoutError {
+        diagnostics: vec![Diagnostic { file: file.clone(), loc: Loc::default(), message, hint: Some(hint.to_string()) }],
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
+    if meta.is_dir() {
+        return Err(fail("this is a folder, not a layout file".into(), "name a .yaml file"));
+    }
+    if meta.len() > MAX_LAYOUT_BYTES {
+        return Err(fail(format!("the file is {} bytes; layouts are at most 16 MiB", meta.len()), "is this the right file?"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
+    let src = String::from_utf8(bytes).map_err(|e| fail(format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()), "save it as UTF-8"))?;
+    parse(&src, &file)
+}

@@ -1,0 +1,161 @@
+//! The layout file as written: a serde mirror of the YAML with locations on the fields that
+//! validation refers to. Unknown fields are errors. The JSON schema in `assets/` is generated
+//! from these types (see [`super::schema`]).
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::de::Sp;
+use super::duration::Dur;
+
+/// A ttyhmi layout: connections to devices, the tags read through them, and screens.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "ttyhmi layout")]
+pub struct RawLayout {
+    /// Title shown at the top of the console.
+    pub title: Option<String>,
+    /// Devices to talk to, by name.
+    pub connections: IndexMap<String, RawConnection>,
+    /// Tags by name (letters, digits, `_`, `-`, `.`; starting with a letter or `_`).
+    pub tags: IndexMap<String, RawTag>,
+    /// Screens, in tab order. Without screens, one screen shows every tag.
+    pub screens: Option<Vec<RawScreen>>,
+}
+
+/// The top-level keys [`RawLayout`] has; validation walks them one by one.
+pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens"];
+
+/// A connection to one device. Exactly one protocol key (`modbus_tcp`).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnection {
+    /// Modbus TCP device.
+    pub modbus_tcp: Option<Sp<RawModbusTcp>>,
+    /// Default byte order of 32/64-bit values: ABCD (big-endian), CDAB (word swap), BADC (byte swap), DCBA (little-endian).
+    pub byte_order: Option<RawByteOrder>,
+    /// Registers per read request, 1..125 (many devices need less).
+    pub max_registers: Option<Sp<i64>>,
+    /// Coils or discrete inputs per read request, 1..2000.
+    pub max_bits: Option<Sp<i64>>,
+    /// Unused registers bridged when merging neighbouring tags into one request.
+    pub max_gap: Option<Sp<i64>>,
+    /// Time allowed for each request (default 1s).
+    pub timeout: Option<Sp<Dur>>,
+    /// Default poll period of the connection's tags (default 1s).
+    pub poll: Option<Sp<Dur>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawModbusTcp {
+    /// Host name or IP address.
+    pub host: Sp<String>,
+    /// TCP port (default 502).
+    pub port: Option<Sp<i64>>,
+    /// Default unit id (slave id) of the tags, 0..255 (default 1).
+    pub unit: Option<Sp<i64>>,
+}
+
+#[derive(Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq, Debug)]
+pub enum RawByteOrder {
+    ABCD,
+    CDAB,
+    BADC,
+    DCBA,
+}
+
+/// A tag: one value in a device.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTag {
+    /// Name of the connection the tag is read through.
+    pub source: Sp<String>,
+    /// Coil, 0-based protocol (PDU) address.
+    pub coil: Option<Sp<i64>>,
+    /// Discrete input, 0-based protocol (PDU) address.
+    pub discrete: Option<Sp<i64>>,
+    /// Input register, 0-based protocol (PDU) address.
+    pub input: Option<Sp<i64>>,
+    /// Holding register, 0-based protocol (PDU) address.
+    pub holding: Option<Sp<i64>>,
+    /// Classic Modicon reference as quoted text with all its digits, e.g. "40004" (holding 3), "00001" (coil 0), "300010" (input 9).
+    pub modicon: Option<Sp<String>>,
+    /// Value type (default u16 for registers, bool for coils and discrete inputs).
+    #[serde(rename = "type")]
+    pub ty: Option<Sp<RawType>>,
+    /// Byte order of this 32/64-bit value, overriding the connection's.
+    pub byte_order: Option<Sp<RawByteOrder>>,
+    /// A boolean held in bit 0..15 of a register.
+    pub bit: Option<Sp<i64>>,
+    /// Characters of a string (two per register).
+    pub length: Option<Sp<i64>>,
+    /// Linear scaling from raw device values to engineering units.
+    pub scale: Option<Sp<RawScale>>,
+    /// Unit id overriding the connection's.
+    pub unit: Option<Sp<i64>>,
+    /// Engineering units shown after the value.
+    pub units: Option<String>,
+    /// Decimals shown (floating-point values).
+    pub decimals: Option<Sp<i64>>,
+    /// What the tag is, for people.
+    pub description: Option<String>,
+    /// Poll period overriding the connection's.
+    pub poll: Option<Sp<Dur>>,
+    /// Text shown when a boolean is true.
+    pub on_text: Option<Sp<String>>,
+    /// Text shown when a boolean is false.
+    pub off_text: Option<Sp<String>>,
+}
+
+#[derive(Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum RawType {
+    Bool,
+    U16,
+    I16,
+    U32,
+    I32,
+    U64,
+    I64,
+    F32,
+    F64,
+    Bcd16,
+    Bcd32,
+    String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScale {
+    /// Two raw values...
+    pub raw: [f64; 2],
+    /// ...and the engineering values they stand for.
+    pub eu: [f64; 2],
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScreen {
+    /// Tab title.
+    pub title: Sp<String>,
+    /// Panels, top to bottom.
+    pub panels: Vec<Sp<RawPanel>>,
+}
+
+/// A panel: one key naming its kind.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawPanel {
+    /// A table of tags with value, units, quality and age.
+    Grid(RawGrid),
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrid {
+    pub title: Option<String>,
+    /// Tag names, in row order.
+    pub tags: Vec<Sp<String>>,
+}

@@ -1,0 +1,524 @@
+//! From the YAML node tree to a typed [`Layout`], collecting every problem on the way.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::de::{DeError, Sp, from_node};
+use super::diag::Diagnostic;
+use super::model::*;
+use super::node::{Loc, Node, NodeKind};
+use super::raw::*;
+use super::suggest::did_you_mean;
+use crate::tag::TagId;
+
+const MIN_PERIOD: Duration = Duration::from_millis(10);
+
+struct Ctx<'f> {
+    file: &'f str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, loc: Loc, message: impl Into<String>, hint: Option<String>) {
+        self.diags.push(Diagnostic { file: self.file.to_string(), loc, message: message.into(), hint });
+    }
+
+    fn de(&mut self, e: DeError) {
+        self.diags.push(Diagnostic::from_de(self.file, e));
+    }
+
+    /// An integer in `lo..=hi`, or a diagnostic naming `what`.
+    fn int<T: TryFrom<i64>>(&mut self, v: &Sp<i64>, lo: i64, hi: i64, what: &str, hint: Option<&str>) -> Option<T> {
+        if v.value < lo || v.value > hi {
+            self.err(v.loc, format!("{what} {} is out of range {lo}..{hi}", v.value), hint.map(str::to_string));
+            return None;
+        }
+        T::try_from(v.value).ok()
+    }
+
+    fn period(&mut self, v: &Sp<super::duration::Dur>, what: &str) -> Option<Duration> {
+        if v.value.0 < MIN_PERIOD {
+            self.err(v.loc, format!("{what} of {:?} is too short", v.value.0), Some("use at least 10ms".into()));
+            return None;
+        }
+        Some(v.value.0)
+    }
+}
+
+fn key_text(k: &Node) -> String {
+    k.kind.scalar_text().unwrap_or_else(|| k.kind.describe())
+}
+
+fn valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && s.len() <= 64
+}
+
+fn entries(n: &Node) -> Result<&[(Node, Node)], DeError> {
+    match &n.kind {
+        NodeKind::Map(e) => Ok(e),
+        NodeKind::Null => Ok(&[]),
+        other => Err(DeError { loc: Some(n.loc), message: format!("expected a mapping, found {}", other.describe()), hint: None }),
+    }
+}
+
+/// Validates a parsed document. `default_title` is used when the layout has no `title`.
+pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec<Diagnostic>> {
+    let mut cx = Ctx { file, diags: Vec::new() };
+    let top = match &root.kind {
+        NodeKind::Map(e) => e.as_slice(),
+        NodeKind::Null => {
+            cx.err(Loc::default(), "the layout file is empty", Some("start from layouts/demo.yaml or the example in README.md".into()));
+            return Err(cx.diags);
+        }
+        other => {
+            cx.err(root.loc, format!("a layout is a mapping of title, connections, tags and screens, found {}", other.describe()), None);
+            return Err(cx.diags);
+        }
+    };
+
+    let (mut title, mut conns_node, mut tags_node, mut screens_node) = (None, None, None, None);
+    for (k, v) in top {
+        let key = key_text(k);
+        match key.as_str() {
+            "title" => match from_node::<String>(v) {
+                Ok(t) => title = Some(t),
+                Err(e) => cx.de(e),
+            },
+            "connections" => conns_node = Some(v),
+            "tags" => tags_node = Some(v),
+            "screens" => screens_node = Some(v),
+            _ => {
+                let hint = match did_you_mean(&key, TOP_LEVEL.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("allowed here: {}", TOP_LEVEL.join(", ")),
+                };
+                cx.err(k.loc, format!("unknown field `{key}`"), Some(hint));
+            }
+        }
+    }
+
+    // Connections.
+    let mut connections = Vec::new();
+    let mut declared_conns = HashSet::new();
+    match conns_node {
+        None => cx.err(root.loc, "missing `connections`", Some("add connections: { plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } } }".into())),
+        Some(n) => match entries(n) {
+            Err(e) => cx.de(e),
+            Ok(list) => {
+                for (k, v) in list {
+                    let name = key_text(k);
+                    declared_conns.insert(name.clone());
+                    if !valid_name(&name) {
+                        cx.err(k.loc, format!("connection name `{name}` is not valid"), Some("use letters, digits and `_`, starting with a letter".into()));
+                        continue;
+                    }
+                    match from_node::<RawConnection>(v) {
+                        Ok(raw) => {
+                            if let Some(c) = connection(&mut cx, name, k.loc, raw) {
+                                connections.push(c);
+                            }
+                        }
+                        Err(e) => cx.de(e),
+                    }
+                }
+            }
+        },
+    }
+
+    // Tags.
+    let mut tags: Vec<Tag> = Vec::new();
+    let mut declared_tags = HashSet::new();
+    match tags_node {
+        None => cx.err(root.loc, "missing `tags`", Some("add tags: { P_101: { source: plc1, holding: 0, type: f32 } }".into())),
+        Some(n) => match entries(n) {
+            Err(e) => cx.de(e),
+            Ok(list) => {
+                for (k, v) in list {
+                    let name = key_text(k);
+                    declared_tags.insert(name.clone());
+                    if !valid_name(&name) {
+                        cx.err(k.loc, format!("tag name `{name}` is not valid"), Some("use letters, digits, `_`, `-` and `.`, starting with a letter or `_`, at most 64 characters".into()));
+                        continue;
+                    }
+                    match from_node::<RawTag>(v) {
+                        Ok(raw) => {
+                            if let Some(t) = tag(&mut cx, Sp::new(name, k.loc), raw, &connections, &declared_conns) {
+                                tags.push(t);
+                            }
+                        }
+                        Err(e) => cx.de(e),
+                    }
+                }
+            }
+        },
+    }
+
+    // Screens.
+    let mut screens = Vec::new();
+    match screens_node {
+        None => screens.push(Screen {
+            title: "Tags".into(),
+            panels: vec![Panel::Grid(GridPanel { title: None, tags: (0..tags.len() as u32).map(TagId).collect() })],
+        }),
+        Some(n) => {
+            let items = match &n.kind {
+                NodeKind::Seq(items) => items.as_slice(),
+                other => {
+                    cx.err(n.loc, format!("`screens` is a list, found {}", other.describe()), Some("write each screen as `- title: ...`".into()));
+                    &[]
+                }
+            };
+            if items.is_empty() && matches!(n.kind, NodeKind::Seq(_)) {
+                cx.err(n.loc, "`screens` is empty", Some("add a screen, or remove `screens` to get one screen of all tags".into()));
+            }
+            for item in items {
+                match from_node::<RawScreen>(item) {
+                    Ok(raw) => screens.push(screen(&mut cx, raw, &tags, &declared_tags)),
+                    Err(e) => cx.de(e),
+                }
+            }
+        }
+    }
+
+    if cx.diags.is_empty() {
+        let title = title.unwrap_or_else(|| default_title.to_string());
+        Ok(Layout { title, connections, tags, screens })
+    } else {
+        cx.diags.sort_by_key(|d| d.loc);
+        Err(cx.diags)
+    }
+}
+
+fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Option<Connection> {
+    let before = cx.diags.len();
+    let Some(tcp) = raw.modbus_tcp else {
+        cx.err(loc, format!("connection `{name}` names no protocol"), Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 }".into()));
+        return None;
+    };
+    if tcp.host.trim().is_empty() {
+        cx.err(tcp.host.loc, "host is empty", Some("write a host name or IP address".into()));
+    }
+    let port = tcp.port.as_ref().map_or(Some(502), |p| cx.int(p, 1, 65535, "port", None));
+    let unit = tcp.unit.as_ref().map_or(Some(1), |u| cx.int(u, 0, 255, "unit id", Some("Modbus TCP unit ids are 0..255 (gateways use 1..247 for serial devices)")));
+    let max_registers = raw.max_registers.as_ref().map_or(Some(125), |v| {
+        cx.int(v, 1, 125, "max_registers", Some("Modbus allows at most 125 registers per read request"))
+    });
+    let max_bits = raw.max_bits.as_ref().map_or(Some(2000), |v| {
+        cx.int(v, 1, 2000, "max_bits", Some("Modbus allows at most 2000 coils or discrete inputs per read request"))
+    });
+    let max_gap = raw.max_gap.as_ref().map_or(Some(16), |v| cx.int(v, 0, 125, "max_gap", None));
+    let timeout = match &raw.timeout {
+        None => Some(Duration::from_secs(1)),
+        Some(t) if t.value.0 > Duration::from_secs(60) => {
+            cx.err(t.loc, "timeout is longer than 60s", Some("a device that takes longer than a minute is not answering".into()));
+            None
+        }
+        Some(t) => cx.period(t, "timeout"),
+    };
+    let poll = raw.poll.as_ref().map_or(Some(Duration::from_secs(1)), |p| cx.period(p, "poll"));
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(Connection {
+        name,
+        kind: ConnectionKind::ModbusTcp(ModbusTcp {
+            host: tcp.value.host.value.trim().to_string(),
+            port: port?,
+            unit: unit?,
+            byte_order: raw.byte_order.map(byte_order).unwrap_or_default(),
+            max_registers: max_registers?,
+            max_bits: max_bits?,
+            max_gap: max_gap?,
+        }),
+        timeout: timeout?,
+        poll: poll?,
+    })
+}
+
+/// The defaults a connection has, to check the tags of a connection that has errors itself.
+fn default_connection(name: &str) -> Connection {
+    Connection {
+        name: name.to_string(),
+        kind: ConnectionKind::ModbusTcp(ModbusTcp {
+            host: String::new(),
+            port: 502,
+            unit: 1,
+            byte_order: ByteOrder::Abcd,
+            max_registers: 125,
+            max_bits: 2000,
+            max_gap: 16,
+        }),
+        timeout: Duration::from_secs(1),
+        poll: Duration::from_secs(1),
+    }
+}
+
+fn byte_order(b: RawByteOrder) -> ByteOrder {
+    match b {
+        RawByteOrder::ABCD => ByteOrder::Abcd,
+        RawByteOrder::CDAB => ByteOrder::Cdab,
+        RawByteOrder::BADC => ByteOrder::Badc,
+        RawByteOrder::DCBA => ByteOrder::Dcba,
+    }
+}
+
+/// Parses a Modicon reference written with all its digits: 5 digits (`40001`) or 6 (`400001`).
+pub fn parse_modicon(text: &str) -> Result<(Table, u16), String> {
+    let t = text.trim();
+    if !(t.len() == 5 || t.len() == 6) || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{text}` is not a Modicon reference; write 5 or 6 digits such as \"40001\" or \"400001\""));
+    }
+    let table = match &t[..1] {
+        "0" => Table::Coil,
+        "1" => Table::Discrete,
+        "3" => Table::Input,
+        "4" => Table::Holding,
+        d => return Err(format!("Modicon reference `{text}` starts with {d}; the tables are 0 (coil), 1 (discrete), 3 (input), 4 (holding)")),
+    };
+    let n: u32 = t[1..].parse().map_err(|_| format!("`{text}` is not a Modicon reference"))?;
+    if n == 0 || n > 65536 {
+        return Err(format!("Modicon reference `{text}` is out of range: the number after the table digit is 1..65536"));
+    }
+    Ok((table, (n - 1) as u16))
+}
+
+fn data_type(t: RawType, length: u16) -> DataType {
+    match t {
+        RawType::Bool => DataType::Bool,
+        RawType::U16 => DataType::U16,
+        RawType::I16 => DataType::I16,
+        RawType::U32 => DataType::U32,
+        RawType::I32 => DataType::I32,
+        RawType::U64 => DataType::U64,
+        RawType::I64 => DataType::I64,
+        RawType::F32 => DataType::F32,
+        RawType::F64 => DataType::F64,
+        RawType::Bcd16 => DataType::Bcd16,
+        RawType::Bcd32 => DataType::Bcd32,
+        RawType::String => DataType::String { chars: length },
+    }
+}
+
+fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declared: &HashSet<String>) -> Option<Tag> {
+    // A tag of a connection that has errors of its own is still checked, against defaults.
+    let fallback;
+    let (conn_idx, conn) = match conns.iter().position(|c| c.name == *raw.source.value) {
+        Some(i) => (Some(i), &conns[i]),
+        None if declared.contains(&*raw.source.value) => {
+            fallback = default_connection(&raw.source);
+            (None, &fallback)
+        }
+        None => {
+            let mut names: Vec<&str> = declared.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            let hint = match did_you_mean(&raw.source, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if names.is_empty() => "define it under connections:".into(),
+                None => format!("defined connections: {}", names.join(", ")),
+            };
+            cx.err(raw.source.loc, format!("tag `{}` reads from connection `{}`, which is not defined", *name, *raw.source), Some(hint));
+            return None;
+        }
+    };
+    let ConnectionKind::ModbusTcp(mb) = &conn.kind;
+    let before = cx.diags.len();
+
+    // Where: exactly one table and address.
+    let mut places: Vec<(Table, Loc, Option<u16>)> = Vec::new();
+    for (table, v) in [(Table::Coil, &raw.coil), (Table::Discrete, &raw.discrete), (Table::Input, &raw.input), (Table::Holding, &raw.holding)] {
+        if let Some(a) = v {
+            let hint = "protocol (PDU) addresses are 0..65535; for a Modicon number write modicon: \"40001\"";
+            places.push((table, a.loc, cx.int(a, 0, 65535, "address", Some(hint))));
+        }
+    }
+    if let Some(m) = &raw.modicon {
+        match parse_modicon(&m.value) {
+            Ok((table, addr)) => places.push((table, m.loc, Some(addr))),
+            Err(e) => {
+                cx.err(m.loc, e, None);
+                places.push((Table::Holding, m.loc, None));
+            }
+        }
+    }
+    if places.is_empty() {
+        cx.err(name.loc, format!("tag `{}` has no address", *name), Some("add one of coil:, discrete:, input:, holding: (0-based protocol address) or modicon: \"40001\"".into()));
+        return None;
+    }
+    if places.len() > 1 {
+        let names: Vec<&str> = places.iter().map(|p| p.0.name()).collect();
+        cx.err(places[1].1, format!("tag `{}` has more than one address ({})", *name, names.join(" and ")), Some("keep exactly one".into()));
+        return None;
+    }
+    let (table, addr_loc, address) = places[0];
+
+    // What: type, bit, length.
+    let length = match (&raw.length, raw.ty.as_ref().map(|t| t.value)) {
+        (Some(l), Some(RawType::String)) => cx.int::<u16>(l, 1, 250, "string length", Some("a string of up to 250 characters fits in the 125 registers of one request")),
+        (Some(l), _) => {
+            cx.err(l.loc, "`length` applies to strings only", Some("add type: string, or remove length".into()));
+            None
+        }
+        (None, Some(RawType::String)) => {
+            cx.err(raw.ty.as_ref().map_or(name.loc, |t| t.loc), "a string needs `length` (characters)", Some("add length: 20".into()));
+            None
+        }
+        (None, _) => Some(0),
+    };
+    let ty = match (&raw.ty, table.is_bits(), &raw.bit) {
+        (None, true, _) | (None, false, Some(_)) => DataType::Bool,
+        (None, false, None) => DataType::U16,
+        (Some(t), true, _) if t.value != RawType::Bool => {
+            cx.err(t.loc, format!("a {} holds one boolean; `type: {}` is not possible", table.name(), data_type(t.value, 0).name()), Some("remove type, or read a register (holding/input)".into()));
+            DataType::Bool
+        }
+        (Some(t), false, Some(_)) if t.value != RawType::Bool => {
+            cx.err(t.loc, "a `bit` of a register is a boolean", Some("remove type, or remove bit".into()));
+            DataType::Bool
+        }
+        (Some(t), false, None) if t.value == RawType::Bool => {
+            cx.err(t.loc, "a register is not a boolean", Some("add bit: 0..15 to read one bit of it, or choose a numeric type".into()));
+            DataType::Bool
+        }
+        (Some(t), _, _) => data_type(t.value, length.unwrap_or(1)),
+    };
+    let bit = match &raw.bit {
+        None => None,
+        Some(b) if table.is_bits() => {
+            cx.err(b.loc, format!("`bit` applies to registers; a {} is already one bit", table.name()), Some("remove bit".into()));
+            None
+        }
+        Some(b) => cx.int::<u8>(b, 0, 15, "bit", Some("registers have bits 0 (least significant) to 15")),
+    };
+    let order = match &raw.byte_order {
+        Some(o) if ty.registers() < 2 || matches!(ty, DataType::String { .. }) => {
+            cx.err(o.loc, format!("byte_order applies to 32- and 64-bit values, not {}", ty.name()), Some("remove byte_order; strings and 16-bit values are never reordered".into()));
+            mb.byte_order
+        }
+        Some(o) => byte_order(o.value),
+        None => mb.byte_order,
+    };
+
+    // Fits in the table and in one request.
+    let count = if table.is_bits() { 1 } else { ty.registers() as u32 };
+    if let Some(a) = address
+        && a as u32 + count > 65536
+    {
+        cx.err(
+            addr_loc,
+            format!("address {a} + {count} registers runs past the end of the {} table", table.name()),
+            Some(format!("{} needs {count} registers; the last address is 65535", ty.name())),
+        );
+    }
+    if !table.is_bits() && count > mb.max_registers as u32 {
+        cx.err(
+            raw.length.as_ref().map_or(addr_loc, |l| l.loc),
+            format!("{} needs {count} registers, more than max_registers {} of connection `{}`", ty.name(), mb.max_registers, conn.name),
+            Some("shorten the value or raise max_registers (up to 125)".into()),
+        );
+    }
+
+    // How it is shown.
+    let scale = match &raw.scale {
+        None => None,
+        Some(s) if matches!(ty, DataType::Bool | DataType::String { .. }) => {
+            cx.err(s.loc, format!("a {} cannot be scaled", ty.name()), Some("remove scale".into()));
+            None
+        }
+        Some(s) => {
+            let sc = Scale { raw: s.value.raw, eu: s.value.eu };
+            if sc.raw.iter().chain(sc.eu.iter()).any(|v| !v.is_finite()) {
+                cx.err(s.loc, "scale values must be finite numbers", None);
+            } else if sc.raw[0] == sc.raw[1] || sc.eu[0] == sc.eu[1] {
+                cx.err(s.loc, "scale needs two different raw values and two different eu values", Some("e.g. scale: { raw: [0, 1000], eu: [0, 100] }".into()));
+            }
+            Some(sc)
+        }
+    };
+    let unit = raw.unit.as_ref().map_or(Some(mb.unit), |u| cx.int(u, 0, 255, "unit id", None));
+    let decimals = raw.decimals.as_ref().and_then(|d| cx.int::<u8>(d, 0, 12, "decimals", None));
+    for t in [&raw.on_text, &raw.off_text].into_iter().flatten() {
+        if ty != DataType::Bool {
+            cx.err(t.loc, "on_text and off_text apply to booleans only", Some("remove them, or read a coil, discrete input or bit".into()));
+        }
+    }
+    let poll = raw.poll.as_ref().map_or(Some(conn.poll), |p| cx.period(p, "poll"));
+
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(Tag {
+        name: name.value,
+        description: raw.description.unwrap_or_default(),
+        units: raw.units.unwrap_or_default(),
+        decimals,
+        conn: ConnId(conn_idx? as u16),
+        poll: poll?,
+        on_text: raw.on_text.map(|t| t.value),
+        off_text: raw.off_text.map(|t| t.value),
+        source: TagSource::Modbus(ModbusPoint { unit: unit?, table, address: address?, ty, order, bit, scale }),
+    })
+}
+
+fn screen(cx: &mut Ctx, raw: RawScreen, tags: &[Tag], declared: &HashSet<String>) -> Screen {
+    let title = raw.title.value.clone();
+    if raw.panels.is_empty() {
+        cx.err(raw.title.loc, format!("screen `{title}` has no panels"), Some("add panels: [ { grid: { tags: [...] } } ]".into()));
+    }
+    let resolve = |cx: &mut Ctx, names: &[Sp<String>]| -> Vec<TagId> {
+        let mut ids = Vec::new();
+        for n in names {
+            match tags.iter().position(|t| t.name == **n) {
+                Some(i) => ids.push(TagId(i as u32)),
+                None if declared.contains(&**n) => {} // the tag itself has an error, reported there
+                None => {
+                    let hint = match did_you_mean(n, tags.iter().map(|t| t.name.as_str())) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "define it under tags:".into(),
+                    };
+                    cx.err(n.loc, format!("tag `{}` referenced by screen `{title}` is not defined", **n), Some(hint));
+                }
+            }
+        }
+        ids
+    };
+    let panels = raw
+        .panels
+        .into_iter()
+        .map(|p| match p.value {
+            RawPanel::Grid(g) => Panel::Grid(GridPanel { title: g.title, tags: resolve(cx, &g.tags) }),
+        })
+        .collect();
+    Screen { title: raw.title.value, panels }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modicon_forms_are_unambiguous() {
+        assert_eq!(parse_modicon("40001"), Ok((Table::Holding, 0)));
+        assert_eq!(parse_modicon("400001"), Ok((Table::Holding, 0)));
+        assert_eq!(parse_modicon("465536"), Ok((Table::Holding, 65535)));
+        assert_eq!(parse_modicon("00001"), Ok((Table::Coil, 0)));
+        assert_eq!(parse_modicon("10002"), Ok((Table::Discrete, 1)));
+        assert_eq!(parse_modicon("300010"), Ok((Table::Input, 9)));
+        assert!(parse_modicon("1").is_err());
+        assert!(parse_modicon("40000").is_err());
+        assert!(parse_modicon("465537").is_err());
+        assert!(parse_modicon("20001").unwrap_err().contains("starts with 2"));
+        assert!(parse_modicon("4x001").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("P_101"));
+        assert!(valid_name("_x.y-z"));
+        assert!(!valid_name("1abc"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(""));
+    }
+}

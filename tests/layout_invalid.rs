@@ -1,0 +1,82 @@
+//! One fixture per invalid-layout case in `tests/fixtures/invalid/`. Each fixture starts with
+//! `# expect: LINE:COL message | hint` lines; the layout must fail with exactly those
+//! diagnostics (message and hint matched as substrings, line and column exactly).
+
+use std::path::Path;
+
+use ttyhmi::layout;
+
+struct Expect {
+    line: u32,
+    col: u32,
+    message: String,
+    hint: Option<String>,
+}
+
+fn expectations(src: &str) -> Vec<Expect> {
+    src.lines()
+        .filter_map(|l| l.strip_prefix("# expect: "))
+        .map(|e| {
+            let (pos, rest) = e.split_once(' ').expect("`# expect: L:C message`");
+            let (line, col) = pos.split_once(':').expect("L:C");
+            let (message, hint) = match rest.split_once(" | ") {
+                Some((m, h)) => (m.trim().to_string(), Some(h.trim().to_string())),
+                None => (rest.trim().to_string(), None),
+            };
+            Expect { line: line.parse().unwrap(), col: col.parse().unwrap(), message, hint }
+        })
+        .collect()
+}
+
+#[test]
+fn every_invalid_fixture_fails_with_its_diagnostics() {
+    let dir = Path::new("tests/fixtures/invalid");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        count += 1;
+        let src = std::fs::read_to_string(&path).unwrap();
+        let expected = expectations(&src);
+        assert!(!expected.is_empty(), "{} has no `# expect:` line", path.display());
+        let err = match layout::load(&path) {
+            Ok(_) => {
+                failures.push(format!("{}: loaded, but should fail", path.display()));
+                continue;
+            }
+            Err(e) => e,
+        };
+        let rendered = err.to_string();
+        for x in &expected {
+            let found = err.diagnostics.iter().any(|d| {
+                d.loc.line == x.line
+                    && d.loc.col == x.col
+                    && d.message.contains(&x.message)
+                    && x.hint.as_ref().is_none_or(|h| d.hint.as_deref().unwrap_or("").contains(h.as_str()))
+            });
+            if !found {
+                failures.push(format!("{}: expected {}:{} `{}` (hint {:?}), got:\n{rendered}", path.display(), x.line, x.col, x.message, x.hint));
+            }
+        }
+        if err.diagnostics.len() != expected.len() {
+            failures.push(format!("{}: expected {} diagnostics, got {}:\n{rendered}", path.display(), expected.len(), err.diagnostics.len()));
+        }
+        // Every diagnostic names the file, and those with a line print it as file:line:col.
+        assert!(rendered.contains(&path.display().to_string()));
+    }
+    assert!(count >= 15, "fixtures went missing: {count}");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+#[test]
+fn missing_and_unreadable_files_are_explained() {
+    let e = layout::load(Path::new("tests/fixtures/no-such-file.yaml")).unwrap_err();
+    assert!(e.to_string().contains("cannot read the layout file"), "{e}");
+    let e = layout::load(Path::new("tests/fixtures")).unwrap_err();
+    assert!(e.to_string().contains("folder"), "{e}");
+    let e = layout::parse("- just\n- a list\n", "l.yaml").unwrap_err();
+    assert!(e.to_string().contains("a layout is a mapping"), "{e}");
+}
