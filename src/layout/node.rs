@@ -171,7 +171,7 @@ mod tests {
         let NodeKind::Map(inner) = &items[1].kind else { panic!("a map") };
         assert_eq!(inner[0].1.kind, NodeKind::Str("yes".into()), "yes is text, not a boolean");
         assert_eq!(inner[1].1.kind, NodeKind::Bool(true));
-        assert_eq!(inner[1].1.loc, Loc { line: 4, col: 21 });
+        assert_eq!(inner[1].1.loc, Loc { line: 4, col: 18 });
     }
 
     #[test]

@@ -1,1 +1,2 @@
 //! Modbus.
+pub mod codec;
