@@ -3,7 +3,12 @@
 //! See DESIGN.md for the data flow and the module boundaries; each module's doc says what it owns.
 #![forbid(unsafe_code)]
 
-pub mod layout;
-pub mod tag;
+pub mod app;
+pub mod auth;
 pub mod driver;
+pub mod layout;
+pub mod paths;
 pub mod sim;
+pub mod tag;
+pub mod timefmt;
+pub mod ui;

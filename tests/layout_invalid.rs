@@ -58,11 +58,23 @@ fn every_invalid_fixture_fails_with_its_diagnostics() {
                     && x.hint.as_ref().is_none_or(|h| d.hint.as_deref().unwrap_or("").contains(h.as_str()))
             });
             if !found {
-                failures.push(format!("{}: expected {}:{} `{}` (hint {:?}), got:\n{rendered}", path.display(), x.line, x.col, x.message, x.hint));
+                failures.push(format!(
+                    "{}: expected {}:{} `{}` (hint {:?}), got:\n{rendered}",
+                    path.display(),
+                    x.line,
+                    x.col,
+                    x.message,
+                    x.hint
+                ));
             }
         }
         if err.diagnostics.len() != expected.len() {
-            failures.push(format!("{}: expected {} diagnostics, got {}:\n{rendered}", path.display(), expected.len(), err.diagnostics.len()));
+            failures.push(format!(
+                "{}: expected {} diagnostics, got {}:\n{rendered}",
+                path.display(),
+                expected.len(),
+                err.diagnostics.len()
+            ));
         }
         // Every diagnostic names the file, and those with a line print it as file:line:col.
         assert!(rendered.contains(&path.display().to_string()));

@@ -12,7 +12,10 @@ fn the_documented_example_loads_as_written() {
     let c = &l.connections[0];
     assert_eq!((c.name.as_str(), c.timeout, c.poll), ("plc1", Duration::from_secs(1), Duration::from_millis(500)));
     let ConnectionKind::ModbusTcp(m) = &c.kind;
-    assert_eq!((m.host.as_str(), m.port, m.unit, m.byte_order, m.max_registers, m.max_gap), ("127.0.0.1", 502, 1, ByteOrder::Abcd, 125, 16));
+    assert_eq!(
+        (m.host.as_str(), m.port, m.unit, m.byte_order, m.max_registers, m.max_gap),
+        ("127.0.0.1", 502, 1, ByteOrder::Abcd, 125, 16)
+    );
 
     let point = |name: &str| {
         let t = l.tag(l.tag_id(name).unwrap());
@@ -21,7 +24,10 @@ fn the_documented_example_loads_as_written() {
     };
     let (t, p) = point("P_101");
     assert_eq!((p.table, p.address, p.ty), (Table::Holding, 1, DataType::F32));
-    assert_eq!((t.units.as_str(), t.decimals, t.description.as_str(), t.poll), ("bar", Some(2), "Header pressure", Duration::from_millis(500)));
+    assert_eq!(
+        (t.units.as_str(), t.decimals, t.description.as_str(), t.poll),
+        ("bar", Some(2), "Header pressure", Duration::from_millis(500))
+    );
     assert_eq!(point("T_102").1.order, ByteOrder::Cdab);
     assert_eq!(point("FQ_103").1.ty, DataType::I32);
     assert_eq!(point("COUNT").0.poll, Duration::from_millis(100));

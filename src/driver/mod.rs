@@ -1,2 +1,62 @@
-//! Drivers.
+//! Drivers: talk to devices, never to the terminal. A driver task reads its connection's tags and
+//! sends [`DriverEvent`]s into the application's bounded channel; it never prints.
+
+pub mod backoff;
 pub mod modbus;
+pub mod stats;
+
+use crate::layout::{ConnId, Table};
+use crate::tag::{Sample, TagId};
+pub use stats::{ConnStats, Histogram};
+
+/// What a driver tells the application.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DriverEvent {
+    /// New samples of some of the connection's tags (one read's worth), with the raw words read.
+    Samples { conn: ConnId, samples: Vec<(TagId, Sample)>, raw: Option<RawBlock> },
+    /// The connection changed state.
+    State { conn: ConnId, state: ConnectionState },
+    /// Statistics, about once a second and when the driver stops.
+    Stats { conn: ConnId, stats: Box<ConnStats> },
+    /// The read plan, when made and whenever a block is split.
+    Plan { conn: ConnId, blocks: Vec<BlockInfo> },
+}
+
+/// The words of one block as the device sent them (bits as 0/1), for the diagnostics view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawBlock {
+    pub unit: u8,
+    pub table: Table,
+    pub start: u16,
+    pub words: Vec<u16>,
+}
+
+/// One planned read request, for the diagnostics view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockInfo {
+    pub unit: u8,
+    pub table: Table,
+    pub start: u16,
+    pub count: u16,
+    pub poll: std::time::Duration,
+    pub tags: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    Connecting,
+    Connected,
+    /// Lost or refused; `reason` says why, in words for the operator.
+    Disconnected {
+        reason: String,
+        retry_in: std::time::Duration,
+    },
+    /// The driver stopped (shutdown).
+    Stopped,
+}
+
+impl ConnectionState {
+    pub fn is_connected(&self) -> bool {
+        matches!(self, ConnectionState::Connected)
+    }
+}

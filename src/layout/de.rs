@@ -3,10 +3,10 @@
 
 use std::fmt;
 
+use serde::Deserialize;
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
-use serde::Deserialize;
 
 use super::node::{Loc, Node, NodeKind};
 use super::suggest::did_you_mean;
@@ -279,18 +279,27 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, DeError> {
         match &self.0.kind {
             NodeKind::Seq(items) if items.len() == len => self.deserialize_seq(v),
-            NodeKind::Seq(items) => Err(DeError::new(format!("expected a list of {len}, found a list of {}", items.len())).at(self.0.loc)),
+            NodeKind::Seq(items) => {
+                Err(DeError::new(format!("expected a list of {len}, found a list of {}", items.len())).at(self.0.loc))
+            }
             _ => self.wrong(&format!("a list of {len}")),
         }
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, len: usize, v: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        len: usize,
+        v: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_tuple(len, v)
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.0.kind {
-            NodeKind::Map(entries) => v.visit_map(Map { entries: entries.iter(), value: None }).map_err(|e: DeError| e.at(self.0.loc)),
+            NodeKind::Map(entries) => {
+                v.visit_map(Map { entries: entries.iter(), value: None }).map_err(|e: DeError| e.at(self.0.loc))
+            }
             _ => self.wrong("a mapping"),
         }
     }
@@ -431,7 +440,10 @@ impl<'de, 'a> VariantAccess<'de> for Variant<'a> {
     fn unit_variant(self) -> Result<(), DeError> {
         match self.value {
             None | Some(Node { kind: NodeKind::Null, .. }) => Ok(()),
-            Some(n) => Err(DeError::new(format!("`{}` takes no settings", self.key.kind.scalar_text().unwrap_or_default())).at(n.loc)),
+            Some(n) => {
+                Err(DeError::new(format!("`{}` takes no settings", self.key.kind.scalar_text().unwrap_or_default()))
+                    .at(n.loc))
+            }
         }
     }
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {

@@ -30,7 +30,14 @@ pub fn parse(src: &str, file: &str) -> Result<Layout, LayoutError> {
         let loc = e.location().map(|l| Loc { line: l.line() as u32, col: l.column() as u32 }).unwrap_or_default();
         let message = e.without_snippet().to_string();
         let message = strip_location_suffix(&message);
-        LayoutError { diagnostics: vec![Diagnostic { file: file.to_string(), loc, message, hint: Some("fix the YAML syntax here first; other checks run once it parses".into()) }] }
+        LayoutError {
+            diagnostics: vec![Diagnostic {
+                file: file.to_string(),
+                loc,
+                message,
+                hint: Some("fix the YAML syntax here first; other checks run once it parses".into()),
+            }],
+        }
     })?;
     let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("ttyhmi");
     validate::build(&root, file, stem).map_err(|diagnostics| LayoutError { diagnostics })
@@ -48,16 +55,31 @@ fn strip_location_suffix(m: &str) -> String {
 pub fn load(path: &Path) -> Result<Layout, LayoutError> {
     let file = path.display().to_string();
     let fail = |message: String, hint: &str| LayoutError {
-        diagnostics: vec![Diagnostic { file: file.clone(), loc: Loc::default(), message, hint: Some(hint.to_string()) }],
+        diagnostics: vec![Diagnostic {
+            file: file.clone(),
+            loc: Loc::default(),
+            message,
+            hint: Some(hint.to_string()),
+        }],
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
     if meta.is_dir() {
         return Err(fail("this is a folder, not a layout file".into(), "name a .yaml file"));
     }
     if meta.len() > MAX_LAYOUT_BYTES {
-        return Err(fail(format!("the file is {} bytes; layouts are at most 16 MiB", meta.len()), "is this the right file?"));
+        return Err(fail(
+            format!("the file is {} bytes; layouts are at most 16 MiB", meta.len()),
+            "is this the right file?",
+        ));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
-    let src = String::from_utf8(bytes).map_err(|e| fail(format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()), "save it as UTF-8"))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
+    let src = String::from_utf8(bytes).map_err(|e| {
+        fail(
+            format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            "save it as UTF-8",
+        )
+    })?;
     parse(&src, &file)
 }

@@ -81,7 +81,11 @@ pub struct ModbusTcp {
 
 impl ModbusTcp {
     pub fn endpoint(&self) -> String {
-        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 }
 
@@ -189,7 +193,9 @@ pub enum DataType {
     Bcd16,
     Bcd32,
     /// `chars` characters, two per register, high byte first.
-    String { chars: u16 },
+    String {
+        chars: u16,
+    },
 }
 
 impl DataType {
@@ -296,7 +302,15 @@ mod tests {
 
     #[test]
     fn modicon_forms() {
-        let p = |table, address| ModbusPoint { unit: 1, table, address, ty: DataType::U16, order: ByteOrder::Abcd, bit: None, scale: None };
+        let p = |table, address| ModbusPoint {
+            unit: 1,
+            table,
+            address,
+            ty: DataType::U16,
+            order: ByteOrder::Abcd,
+            bit: None,
+            scale: None,
+        };
         assert_eq!(p(Table::Holding, 3).modicon(), "40004");
         assert_eq!(p(Table::Input, 0).modicon(), "30001");
         assert_eq!(p(Table::Coil, 7).modicon(), "00008");

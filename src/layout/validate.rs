@@ -60,7 +60,11 @@ fn entries(n: &Node) -> Result<&[(Node, Node)], DeError> {
     match &n.kind {
         NodeKind::Map(e) => Ok(e),
         NodeKind::Null => Ok(&[]),
-        other => Err(DeError { loc: Some(n.loc), message: format!("expected a mapping, found {}", other.describe()), hint: None }),
+        other => Err(DeError {
+            loc: Some(n.loc),
+            message: format!("expected a mapping, found {}", other.describe()),
+            hint: None,
+        }),
     }
 }
 
@@ -70,11 +74,19 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     let top = match &root.kind {
         NodeKind::Map(e) => e.as_slice(),
         NodeKind::Null => {
-            cx.err(Loc::default(), "the layout file is empty", Some("start from layouts/demo.yaml or the example in README.md".into()));
+            cx.err(
+                Loc::default(),
+                "the layout file is empty",
+                Some("start from layouts/demo.yaml or the example in README.md".into()),
+            );
             return Err(cx.diags);
         }
         other => {
-            cx.err(root.loc, format!("a layout is a mapping of title, connections, tags and screens, found {}", other.describe()), None);
+            cx.err(
+                root.loc,
+                format!("a layout is a mapping of title, connections, tags and screens, found {}", other.describe()),
+                None,
+            );
             return Err(cx.diags);
         }
     };
@@ -104,7 +116,11 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     let mut connections = Vec::new();
     let mut declared_conns = HashSet::new();
     match conns_node {
-        None => cx.err(root.loc, "missing `connections`", Some("add connections: { plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } } }".into())),
+        None => cx.err(
+            root.loc,
+            "missing `connections`",
+            Some("add connections: { plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } } }".into()),
+        ),
         Some(n) => match entries(n) {
             Err(e) => cx.de(e),
             Ok(list) => {
@@ -112,7 +128,11 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
                     let name = key_text(k);
                     declared_conns.insert(name.clone());
                     if !valid_name(&name) {
-                        cx.err(k.loc, format!("connection name `{name}` is not valid"), Some("use letters, digits and `_`, starting with a letter".into()));
+                        cx.err(
+                            k.loc,
+                            format!("connection name `{name}` is not valid"),
+                            Some("use letters, digits and `_`, starting with a letter".into()),
+                        );
                         continue;
                     }
                     match from_node::<RawConnection>(v) {
@@ -132,7 +152,11 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     let mut tags: Vec<Tag> = Vec::new();
     let mut declared_tags = HashSet::new();
     match tags_node {
-        None => cx.err(root.loc, "missing `tags`", Some("add tags: { P_101: { source: plc1, holding: 0, type: f32 } }".into())),
+        None => cx.err(
+            root.loc,
+            "missing `tags`",
+            Some("add tags: { P_101: { source: plc1, holding: 0, type: f32 } }".into()),
+        ),
         Some(n) => match entries(n) {
             Err(e) => cx.de(e),
             Ok(list) => {
@@ -167,12 +191,20 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             let items = match &n.kind {
                 NodeKind::Seq(items) => items.as_slice(),
                 other => {
-                    cx.err(n.loc, format!("`screens` is a list, found {}", other.describe()), Some("write each screen as `- title: ...`".into()));
+                    cx.err(
+                        n.loc,
+                        format!("`screens` is a list, found {}", other.describe()),
+                        Some("write each screen as `- title: ...`".into()),
+                    );
                     &[]
                 }
             };
             if items.is_empty() && matches!(n.kind, NodeKind::Seq(_)) {
-                cx.err(n.loc, "`screens` is empty", Some("add a screen, or remove `screens` to get one screen of all tags".into()));
+                cx.err(
+                    n.loc,
+                    "`screens` is empty",
+                    Some("add a screen, or remove `screens` to get one screen of all tags".into()),
+                );
             }
             for item in items {
                 match from_node::<RawScreen>(item) {
@@ -195,14 +227,20 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
 fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Option<Connection> {
     let before = cx.diags.len();
     let Some(tcp) = raw.modbus_tcp else {
-        cx.err(loc, format!("connection `{name}` names no protocol"), Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 }".into()));
+        cx.err(
+            loc,
+            format!("connection `{name}` names no protocol"),
+            Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 }".into()),
+        );
         return None;
     };
     if tcp.host.trim().is_empty() {
         cx.err(tcp.host.loc, "host is empty", Some("write a host name or IP address".into()));
     }
     let port = tcp.port.as_ref().map_or(Some(502), |p| cx.int(p, 1, 65535, "port", None));
-    let unit = tcp.unit.as_ref().map_or(Some(1), |u| cx.int(u, 0, 255, "unit id", Some("Modbus TCP unit ids are 0..255 (gateways use 1..247 for serial devices)")));
+    let unit = tcp.unit.as_ref().map_or(Some(1), |u| {
+        cx.int(u, 0, 255, "unit id", Some("Modbus TCP unit ids are 0..255 (gateways use 1..247 for serial devices)"))
+    });
     let max_registers = raw.max_registers.as_ref().map_or(Some(125), |v| {
         cx.int(v, 1, 125, "max_registers", Some("Modbus allows at most 125 registers per read request"))
     });
@@ -213,7 +251,11 @@ fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Optio
     let timeout = match &raw.timeout {
         None => Some(Duration::from_secs(1)),
         Some(t) if t.value.0 > Duration::from_secs(60) => {
-            cx.err(t.loc, "timeout is longer than 60s", Some("a device that takes longer than a minute is not answering".into()));
+            cx.err(
+                t.loc,
+                "timeout is longer than 60s",
+                Some("a device that takes longer than a minute is not answering".into()),
+            );
             None
         }
         Some(t) => cx.period(t, "timeout"),
@@ -269,18 +311,26 @@ fn byte_order(b: RawByteOrder) -> ByteOrder {
 pub fn parse_modicon(text: &str) -> Result<(Table, u16), String> {
     let t = text.trim();
     if !(t.len() == 5 || t.len() == 6) || !t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("`{text}` is not a Modicon reference; write 5 or 6 digits such as \"40001\" or \"400001\""));
+        return Err(format!(
+            "`{text}` is not a Modicon reference; write 5 or 6 digits such as \"40001\" or \"400001\""
+        ));
     }
     let table = match &t[..1] {
         "0" => Table::Coil,
         "1" => Table::Discrete,
         "3" => Table::Input,
         "4" => Table::Holding,
-        d => return Err(format!("Modicon reference `{text}` starts with {d}; the tables are 0 (coil), 1 (discrete), 3 (input), 4 (holding)")),
+        d => {
+            return Err(format!(
+                "Modicon reference `{text}` starts with {d}; the tables are 0 (coil), 1 (discrete), 3 (input), 4 (holding)"
+            ));
+        }
     };
     let n: u32 = t[1..].parse().map_err(|_| format!("`{text}` is not a Modicon reference"))?;
     if n == 0 || n > 65536 {
-        return Err(format!("Modicon reference `{text}` is out of range: the number after the table digit is 1..65536"));
+        return Err(format!(
+            "Modicon reference `{text}` is out of range: the number after the table digit is 1..65536"
+        ));
     }
     Ok((table, (n - 1) as u16))
 }
@@ -319,7 +369,11 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
                 None if names.is_empty() => "define it under connections:".into(),
                 None => format!("defined connections: {}", names.join(", ")),
             };
-            cx.err(raw.source.loc, format!("tag `{}` reads from connection `{}`, which is not defined", *name, *raw.source), Some(hint));
+            cx.err(
+                raw.source.loc,
+                format!("tag `{}` reads from connection `{}`, which is not defined", *name, *raw.source),
+                Some(hint),
+            );
             return None;
         }
     };
@@ -328,7 +382,12 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
 
     // Where: exactly one table and address.
     let mut places: Vec<(Table, Loc, Option<u16>)> = Vec::new();
-    for (table, v) in [(Table::Coil, &raw.coil), (Table::Discrete, &raw.discrete), (Table::Input, &raw.input), (Table::Holding, &raw.holding)] {
+    for (table, v) in [
+        (Table::Coil, &raw.coil),
+        (Table::Discrete, &raw.discrete),
+        (Table::Input, &raw.input),
+        (Table::Holding, &raw.holding),
+    ] {
         if let Some(a) = v {
             let hint = "protocol (PDU) addresses are 0..65535; for a Modicon number write modicon: \"40001\"";
             places.push((table, a.loc, cx.int(a, 0, 65535, "address", Some(hint))));
@@ -344,25 +403,45 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
         }
     }
     if places.is_empty() {
-        cx.err(name.loc, format!("tag `{}` has no address", *name), Some("add one of coil:, discrete:, input:, holding: (0-based protocol address) or modicon: \"40001\"".into()));
+        cx.err(
+            name.loc,
+            format!("tag `{}` has no address", *name),
+            Some(
+                "add one of coil:, discrete:, input:, holding: (0-based protocol address) or modicon: \"40001\"".into(),
+            ),
+        );
         return None;
     }
     if places.len() > 1 {
         let names: Vec<&str> = places.iter().map(|p| p.0.name()).collect();
-        cx.err(places[1].1, format!("tag `{}` has more than one address ({})", *name, names.join(" and ")), Some("keep exactly one".into()));
+        cx.err(
+            places[1].1,
+            format!("tag `{}` has more than one address ({})", *name, names.join(" and ")),
+            Some("keep exactly one".into()),
+        );
         return None;
     }
     let (table, addr_loc, address) = places[0];
 
     // What: type, bit, length.
     let length = match (&raw.length, raw.ty.as_ref().map(|t| t.value)) {
-        (Some(l), Some(RawType::String)) => cx.int::<u16>(l, 1, 250, "string length", Some("a string of up to 250 characters fits in the 125 registers of one request")),
+        (Some(l), Some(RawType::String)) => cx.int::<u16>(
+            l,
+            1,
+            250,
+            "string length",
+            Some("a string of up to 250 characters fits in the 125 registers of one request"),
+        ),
         (Some(l), _) => {
             cx.err(l.loc, "`length` applies to strings only", Some("add type: string, or remove length".into()));
             None
         }
         (None, Some(RawType::String)) => {
-            cx.err(raw.ty.as_ref().map_or(name.loc, |t| t.loc), "a string needs `length` (characters)", Some("add length: 20".into()));
+            cx.err(
+                raw.ty.as_ref().map_or(name.loc, |t| t.loc),
+                "a string needs `length` (characters)",
+                Some("add length: 20".into()),
+            );
             None
         }
         (None, _) => Some(0),
@@ -371,7 +450,15 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
         (None, true, _) | (None, false, Some(_)) => DataType::Bool,
         (None, false, None) => DataType::U16,
         (Some(t), true, _) if t.value != RawType::Bool => {
-            cx.err(t.loc, format!("a {} holds one boolean; `type: {}` is not possible", table.name(), data_type(t.value, 0).name()), Some("remove type, or read a register (holding/input)".into()));
+            cx.err(
+                t.loc,
+                format!(
+                    "a {} holds one boolean; `type: {}` is not possible",
+                    table.name(),
+                    data_type(t.value, 0).name()
+                ),
+                Some("remove type, or read a register (holding/input)".into()),
+            );
             DataType::Bool
         }
         (Some(t), false, Some(_)) if t.value != RawType::Bool => {
@@ -379,7 +466,11 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
             DataType::Bool
         }
         (Some(t), false, None) if t.value == RawType::Bool => {
-            cx.err(t.loc, "a register is not a boolean", Some("add bit: 0..15 to read one bit of it, or choose a numeric type".into()));
+            cx.err(
+                t.loc,
+                "a register is not a boolean",
+                Some("add bit: 0..15 to read one bit of it, or choose a numeric type".into()),
+            );
             DataType::Bool
         }
         (Some(t), _, _) => data_type(t.value, length.unwrap_or(1)),
@@ -387,14 +478,22 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
     let bit = match &raw.bit {
         None => None,
         Some(b) if table.is_bits() => {
-            cx.err(b.loc, format!("`bit` applies to registers; a {} is already one bit", table.name()), Some("remove bit".into()));
+            cx.err(
+                b.loc,
+                format!("`bit` applies to registers; a {} is already one bit", table.name()),
+                Some("remove bit".into()),
+            );
             None
         }
         Some(b) => cx.int::<u8>(b, 0, 15, "bit", Some("registers have bits 0 (least significant) to 15")),
     };
     let order = match &raw.byte_order {
         Some(o) if ty.registers() < 2 || matches!(ty, DataType::String { .. }) => {
-            cx.err(o.loc, format!("byte_order applies to 32- and 64-bit values, not {}", ty.name()), Some("remove byte_order; strings and 16-bit values are never reordered".into()));
+            cx.err(
+                o.loc,
+                format!("byte_order applies to 32- and 64-bit values, not {}", ty.name()),
+                Some("remove byte_order; strings and 16-bit values are never reordered".into()),
+            );
             mb.byte_order
         }
         Some(o) => byte_order(o.value),
@@ -415,7 +514,12 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
     if !table.is_bits() && count > mb.max_registers as u32 {
         cx.err(
             raw.length.as_ref().map_or(addr_loc, |l| l.loc),
-            format!("{} needs {count} registers, more than max_registers {} of connection `{}`", ty.name(), mb.max_registers, conn.name),
+            format!(
+                "{} needs {count} registers, more than max_registers {} of connection `{}`",
+                ty.name(),
+                mb.max_registers,
+                conn.name
+            ),
             Some("shorten the value or raise max_registers (up to 125)".into()),
         );
     }
@@ -432,7 +536,11 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
             if sc.raw.iter().chain(sc.eu.iter()).any(|v| !v.is_finite()) {
                 cx.err(s.loc, "scale values must be finite numbers", None);
             } else if sc.raw[0] == sc.raw[1] || sc.eu[0] == sc.eu[1] {
-                cx.err(s.loc, "scale needs two different raw values and two different eu values", Some("e.g. scale: { raw: [0, 1000], eu: [0, 100] }".into()));
+                cx.err(
+                    s.loc,
+                    "scale needs two different raw values and two different eu values",
+                    Some("e.g. scale: { raw: [0, 1000], eu: [0, 100] }".into()),
+                );
             }
             Some(sc)
         }
@@ -441,7 +549,11 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
     let decimals = raw.decimals.as_ref().and_then(|d| cx.int::<u8>(d, 0, 12, "decimals", None));
     for t in [&raw.on_text, &raw.off_text].into_iter().flatten() {
         if ty != DataType::Bool {
-            cx.err(t.loc, "on_text and off_text apply to booleans only", Some("remove them, or read a coil, discrete input or bit".into()));
+            cx.err(
+                t.loc,
+                "on_text and off_text apply to booleans only",
+                Some("remove them, or read a coil, discrete input or bit".into()),
+            );
         }
     }
     let poll = raw.poll.as_ref().map_or(Some(conn.poll), |p| cx.period(p, "poll"));
@@ -465,7 +577,11 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
 fn screen(cx: &mut Ctx, raw: RawScreen, tags: &[Tag], declared: &HashSet<String>) -> Screen {
     let title = raw.title.value.clone();
     if raw.panels.is_empty() {
-        cx.err(raw.title.loc, format!("screen `{title}` has no panels"), Some("add panels: [ { grid: { tags: [...] } } ]".into()));
+        cx.err(
+            raw.title.loc,
+            format!("screen `{title}` has no panels"),
+            Some("add panels: [ { grid: { tags: [...] } } ]".into()),
+        );
     }
     let resolve = |cx: &mut Ctx, names: &[Sp<String>]| -> Vec<TagId> {
         let mut ids = Vec::new();

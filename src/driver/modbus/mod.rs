@@ -1,2 +1,4 @@
 //! Modbus.
 pub mod codec;
+pub mod planner;
+pub mod poller;

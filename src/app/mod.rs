@@ -1,0 +1,10 @@
+//! The application: [`state::State`], [`msg::Msg`] and [`msg::Effect`], the pure
+//! [`update::update`], and the runtime loops that wire drivers, the clock and the terminal
+//! ([`runtime`]) or standard output ([`watch`]).
+
+pub mod drivers;
+pub mod msg;
+pub mod runtime;
+pub mod state;
+pub mod update;
+pub mod watch;

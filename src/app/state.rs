@@ -1,0 +1,139 @@
+//! The console's state: everything `update` changes and `render` reads.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::driver::{BlockInfo, ConnStats, ConnectionState};
+use crate::layout::{ConnId, Layout, Panel, Table, TagSource};
+use crate::tag::{TagId, TagStore};
+
+/// A connection as the console knows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnView {
+    pub state: ConnectionState,
+    pub stats: ConnStats,
+    pub plan: Vec<BlockInfo>,
+    /// Scans per second between the last two statistics reports.
+    pub scan_rate: f64,
+}
+
+/// Latest raw words per read block: (connection, unit, table, start) → words.
+pub type RawKey = (ConnId, u8, Table, u16);
+
+#[derive(Clone, Debug)]
+pub struct State {
+    pub layout: Arc<Layout>,
+    pub store: TagStore,
+    pub conns: Vec<ConnView>,
+    pub raw: HashMap<RawKey, Vec<u16>>,
+    /// The layout screen shown (and whose selection the diagnostics view describes).
+    pub screen: usize,
+    /// The diagnostics view (connections, read plan, the selected tag's registers) is shown.
+    pub diagnostics: bool,
+    pub help: bool,
+    /// Index of the selected row among the visible rows of the current screen.
+    pub selected: usize,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub read_only: bool,
+    /// The OS account running the console.
+    pub user: String,
+    /// Offset of local time, for the clock on screen (found once at start-up).
+    pub utc_offset: time::UtcOffset,
+    /// Colour on (off with NO_COLOR or `--no-color`); every colour cue also has a glyph or text.
+    pub color: bool,
+    /// Time of the last message handled (injected, never read from the clock here).
+    pub now: SystemTime,
+    /// Something visible changed since the last draw.
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(layout: Arc<Layout>, user: String, read_only: bool, now: SystemTime) -> Self {
+        let conns = layout
+            .connections
+            .iter()
+            .map(|_| ConnView {
+                state: ConnectionState::Connecting,
+                stats: ConnStats::default(),
+                plan: Vec::new(),
+                scan_rate: 0.0,
+            })
+            .collect();
+        State {
+            store: TagStore::new(layout.tags.len(), now),
+            layout,
+            conns,
+            raw: HashMap::new(),
+            screen: 0,
+            diagnostics: false,
+            help: false,
+            selected: 0,
+            filter: String::new(),
+            filter_editing: false,
+            read_only,
+            user,
+            utc_offset: time::UtcOffset::UTC,
+            color: true,
+            now,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    /// The rows of each panel of the current screen after the filter, as (panel index, tags).
+    pub fn visible_panels(&self) -> Vec<(usize, Vec<TagId>)> {
+        let Some(s) = self.layout.screens.get(self.screen) else { return Vec::new() };
+        let needle = self.filter.to_lowercase();
+        s.panels
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match p {
+                Panel::Grid(g) => {
+                    let tags = g
+                        .tags
+                        .iter()
+                        .copied()
+                        .filter(|&id| {
+                            needle.is_empty() || {
+                                let t = self.layout.tag(id);
+                                t.name.to_lowercase().contains(&needle)
+                                    || t.description.to_lowercase().contains(&needle)
+                            }
+                        })
+                        .collect();
+                    (i, tags)
+                }
+            })
+            .collect()
+    }
+
+    /// Every visible row of the current screen, in order.
+    pub fn visible_rows(&self) -> Vec<TagId> {
+        self.visible_panels().into_iter().flat_map(|(_, t)| t).collect()
+    }
+
+    /// The tag under the cursor, if the screen has any rows.
+    pub fn selected_tag(&self) -> Option<TagId> {
+        let rows = self.visible_rows();
+        rows.get(self.selected.min(rows.len().saturating_sub(1))).copied()
+    }
+
+    /// The raw words of a tag, from the last block read that holds it.
+    pub fn raw_words(&self, id: TagId) -> Option<Vec<u16>> {
+        let t = self.layout.tag(id);
+        let TagSource::Modbus(p) = t.source;
+        let n = p.count();
+        self.raw.iter().find_map(|(&(conn, unit, table, start), words)| {
+            let end = start as u32 + words.len() as u32;
+            (conn == t.conn
+                && unit == p.unit
+                && table == p.table
+                && p.address >= start
+                && p.address as u32 + n as u32 <= end)
+                .then(|| words[(p.address - start) as usize..(p.address - start + n) as usize].to_vec())
+        })
+    }
+}

@@ -1,0 +1,432 @@
+//! The Modbus TCP connection task: connect, poll the planned blocks on schedule, decode, report.
+//!
+//! One request in flight per connection. Every request runs under the connection's timeout
+//! (tokio-modbus has none of its own). On a transport error or a timeout the context is dropped,
+//! the tags go Bad with their last values kept, and the task reconnects with exponential backoff
+//! and jitter (cap 30 s). A block refused with exception 02 is split in halves until the bad
+//! addresses are found; only their tags go Bad, and the split is kept.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_modbus::client::{Context, Reader};
+use tokio_modbus::prelude::SlaveContext;
+use tokio_modbus::{ExceptionCode, Slave};
+
+use super::codec;
+use super::planner::{self, Block, Limits, MAX_READ_BITS, MAX_READ_REGISTERS};
+use crate::driver::backoff::Backoff;
+use crate::driver::{BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock};
+use crate::layout::{ConnId, Connection, ConnectionKind, Layout, ModbusPoint, ModbusTcp, Table, TagSource};
+use crate::tag::{Quality, Reason, Sample, TagId};
+
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
+/// Everything a connection task needs, taken from the layout.
+#[derive(Clone, Debug)]
+pub struct ModbusJob {
+    pub conn: ConnId,
+    pub name: String,
+    pub tcp: ModbusTcp,
+    pub timeout: Duration,
+    pub points: Vec<(TagId, ModbusPoint, Duration)>,
+    /// When set, every block is polled at this period instead of its own (`watch --poll`);
+    /// zero polls back to back, as fast as the device answers.
+    pub poll_override: Option<Duration>,
+}
+
+impl ModbusJob {
+    pub fn from_layout(layout: &Layout, conn: ConnId) -> Option<ModbusJob> {
+        let c: &Connection = layout.connection(conn);
+        let ConnectionKind::ModbusTcp(tcp) = &c.kind;
+        let points = layout
+            .tags_of(conn)
+            .map(|(id, t)| {
+                let TagSource::Modbus(p) = t.source;
+                (id, p, t.poll)
+            })
+            .collect();
+        Some(ModbusJob {
+            conn,
+            name: c.name.clone(),
+            tcp: tcp.clone(),
+            timeout: c.timeout,
+            points,
+            poll_override: None,
+        })
+    }
+
+    pub fn plan(&self) -> Vec<Block> {
+        let limits =
+            Limits { max_registers: self.tcp.max_registers, max_bits: self.tcp.max_bits, max_gap: self.tcp.max_gap };
+        let points: Vec<_> = match self.poll_override {
+            Some(p) => self.points.iter().map(|&(t, pt, _)| (t, pt, p)).collect(),
+            None => self.points.clone(),
+        };
+        planner::plan(&points, limits)
+    }
+}
+
+/// Why a read failed.
+enum ReadError {
+    /// The device answered with an exception.
+    Exception(u8),
+    /// No answer in time.
+    Timeout,
+    /// The connection broke, or the answer made no sense.
+    Transport(String),
+}
+
+/// Runs a connection until `shutdown` turns true. Sends into `tx`; when the receiver is gone,
+/// the task ends.
+pub async fn run<M: From<DriverEvent> + Send + 'static>(
+    job: ModbusJob,
+    tx: mpsc::Sender<M>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut task = Task::new(job, tx);
+    task.send_plan().await;
+    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+    let mut backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP, seed ^ (task.job.conn.0 as u64) << 32);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        task.state(ConnectionState::Connecting).await;
+        let connected = tokio::select! {
+            r = task.connect() => r,
+            _ = shutdown.changed() => break,
+        };
+        match connected {
+            Ok(ctx) => {
+                task.state(ConnectionState::Connected).await;
+                let (reason, had_success) = tokio::select! {
+                    o = task.poll(ctx, &mut backoff) => o,
+                    _ = shutdown.changed() => break,
+                };
+                // A session that worked and then failed (one timeout, a server restart) is
+                // retried at once; one that never worked backs off.
+                if had_success {
+                    task.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
+                    task.stats.reconnects += 1;
+                    continue;
+                }
+                let delay = backoff.next_delay();
+                task.state(ConnectionState::Disconnected { reason, retry_in: delay }).await;
+                task.stats.reconnects += 1;
+                if wait(delay, &mut shutdown).await {
+                    break;
+                }
+            }
+            Err(reason) => {
+                task.mark_all(Reason::NotConnected).await;
+                let delay = backoff.next_delay();
+                tracing::warn!(connection = %task.job.name, %reason, retry_in = ?delay, "connect failed");
+                task.state(ConnectionState::Disconnected { reason, retry_in: delay }).await;
+                task.send_stats().await;
+                if wait(delay, &mut shutdown).await {
+                    break;
+                }
+            }
+        }
+    }
+    task.mark_all(Reason::NotConnected).await;
+    task.send_stats().await;
+    task.state(ConnectionState::Stopped).await;
+}
+
+/// Sleeps `d`, or less if shutdown comes; true when shutting down.
+async fn wait(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+        _ = shutdown.changed() => true,
+    }
+}
+
+struct Task<M> {
+    job: ModbusJob,
+    tx: mpsc::Sender<M>,
+    blocks: Vec<Block>,
+    stats: ConnStats,
+    started: Instant,
+    last_stats: Instant,
+    /// Blocks read since the current scan began.
+    scan_seen: Vec<bool>,
+    scan_left: usize,
+    scan_start: Instant,
+}
+
+impl<M: From<DriverEvent>> Task<M> {
+    fn new(job: ModbusJob, tx: mpsc::Sender<M>) -> Self {
+        let blocks = job.plan();
+        let now = Instant::now();
+        let n = blocks.len();
+        Task {
+            job,
+            tx,
+            blocks,
+            stats: ConnStats::default(),
+            started: now,
+            last_stats: now,
+            scan_seen: vec![false; n],
+            scan_left: n,
+            scan_start: now,
+        }
+    }
+
+    async fn send(&self, e: DriverEvent) {
+        // A closed channel means the application is gone; the task ends at the next shutdown check.
+        let _ = self.tx.send(e.into()).await;
+    }
+
+    async fn state(&self, state: ConnectionState) {
+        self.send(DriverEvent::State { conn: self.job.conn, state }).await;
+    }
+
+    async fn send_plan(&self) {
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| BlockInfo {
+                unit: b.unit,
+                table: b.table,
+                start: b.start,
+                count: b.count,
+                poll: b.poll,
+                tags: b.items.len(),
+            })
+            .collect();
+        self.send(DriverEvent::Plan { conn: self.job.conn, blocks }).await;
+    }
+
+    async fn send_stats(&mut self) {
+        self.stats.elapsed = self.started.elapsed();
+        self.last_stats = Instant::now();
+        self.send(DriverEvent::Stats { conn: self.job.conn, stats: Box::new(self.stats.clone()) }).await;
+    }
+
+    async fn mark_all(&self, reason: Reason) {
+        let now = SystemTime::now();
+        let samples: Vec<(TagId, Sample)> = self
+            .job
+            .points
+            .iter()
+            .map(|(id, _, _)| {
+                (*id, Sample { value: None, quality: Quality::Bad(reason.clone()), source_ts: None, recv_ts: now })
+            })
+            .collect();
+        if !samples.is_empty() {
+            self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
+        }
+    }
+
+    async fn connect(&self) -> Result<Context, String> {
+        let tcp = &self.job.tcp;
+        let t = self.job.timeout.max(Duration::from_secs(1));
+        let addrs: Vec<SocketAddr> = match timeout(t, tokio::net::lookup_host((tcp.host.as_str(), tcp.port))).await {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(e)) => return Err(format!("cannot resolve {}: {e}", tcp.host)),
+            Err(_) => return Err(format!("resolving {} timed out", tcp.host)),
+        };
+        let Some(addr) = addrs.first().copied() else {
+            return Err(format!("{} has no address", tcp.host));
+        };
+        let stream = match timeout(t, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("connect to {addr}: {e}")),
+            Err(_) => return Err(format!("connect to {addr} timed out after {t:?}")),
+        };
+        // Requests are small and latency-bound; do not let Nagle hold them back.
+        let _ = stream.set_nodelay(true);
+        tracing::info!(connection = %self.job.name, %addr, "connected");
+        Ok(tokio_modbus::client::tcp::attach_slave(stream, Slave(tcp.unit)))
+    }
+
+    /// Polls until the connection fails; returns why, in words, and whether any read succeeded.
+    async fn poll(&mut self, mut ctx: Context, backoff: &mut Backoff) -> (String, bool) {
+        let mut due: Vec<Instant> = vec![Instant::now(); self.blocks.len()];
+        let mut current_unit = self.job.tcp.unit;
+        let mut had_success = false;
+        loop {
+            if self.blocks.is_empty() {
+                std::future::pending::<()>().await;
+            }
+            let (i, &when) = due.iter().enumerate().min_by_key(|(_, d)| **d).unwrap_or((0, &due[0]));
+            if when > Instant::now() {
+                sleep_until(when).await;
+            }
+            if self.last_stats.elapsed() >= STATS_EVERY {
+                self.send_stats().await;
+            }
+            let block = &self.blocks[i];
+            if block.unit != current_unit {
+                ctx.set_slave(Slave(block.unit));
+                current_unit = block.unit;
+            }
+            let (start, count, table) = (block.start, block.count, block.table);
+            let sent = Instant::now();
+            let result = read(&mut ctx, table, start, count, self.job.timeout).await;
+            let rtt = sent.elapsed();
+            self.stats.requests += 1;
+            let period = self.blocks[i].poll;
+            due[i] = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
+            match result {
+                Ok(words) => {
+                    self.stats.response.record(rtt);
+                    if !had_success {
+                        had_success = true;
+                        backoff.reset();
+                    }
+                    self.deliver(i, words).await;
+                    self.scan_done(i);
+                }
+                Err(ReadError::Exception(2)) if self.blocks[i].split().is_some() => {
+                    self.stats.response.record(rtt);
+                    self.stats.errors += 1;
+                    self.stats.exceptions += 1;
+                    if let Some((a, b)) = self.blocks[i].split() {
+                        tracing::info!(connection = %self.job.name, start, count, "exception 02: splitting block");
+                        self.blocks[i] = a;
+                        self.blocks.push(b);
+                        due[i] = Instant::now();
+                        due.push(Instant::now());
+                        self.scan_seen.push(false);
+                        self.scan_left += 1;
+                        self.send_plan().await;
+                    }
+                }
+                Err(ReadError::Exception(code)) => {
+                    self.stats.response.record(rtt);
+                    self.stats.errors += 1;
+                    self.stats.exceptions += 1;
+                    self.mark_block(i, Reason::Exception(code)).await;
+                    self.scan_done(i);
+                }
+                Err(ReadError::Timeout) => {
+                    self.stats.errors += 1;
+                    self.stats.timeouts += 1;
+                    self.mark_block(i, Reason::Timeout).await;
+                    self.send_stats().await;
+                    let reason = format!("no answer within {:?} ({} {start}+{count})", self.job.timeout, table.name());
+                    return (reason, had_success);
+                }
+                Err(ReadError::Transport(e)) => {
+                    self.stats.errors += 1;
+                    self.mark_all(Reason::NotConnected).await;
+                    self.send_stats().await;
+                    return (e, had_success);
+                }
+            }
+        }
+    }
+
+    fn scan_done(&mut self, i: usize) {
+        if let Some(seen) = self.scan_seen.get_mut(i)
+            && !*seen
+        {
+            *seen = true;
+            self.scan_left -= 1;
+        }
+        if self.scan_left == 0 {
+            self.stats.scans += 1;
+            self.stats.last_scan = Some(self.scan_start.elapsed());
+            self.scan_start = Instant::now();
+            self.scan_seen.iter_mut().for_each(|s| *s = false);
+            self.scan_left = self.scan_seen.len();
+        }
+    }
+
+    async fn mark_block(&self, i: usize, reason: Reason) {
+        let now = SystemTime::now();
+        let samples = self.blocks[i]
+            .tags()
+            .map(|id| {
+                (id, Sample { value: None, quality: Quality::Bad(reason.clone()), source_ts: None, recv_ts: now })
+            })
+            .collect();
+        self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
+    }
+
+    async fn deliver(&mut self, i: usize, words: Vec<u16>) {
+        let now = SystemTime::now();
+        let block = &self.blocks[i];
+        let samples = block
+            .items
+            .iter()
+            .map(|item| {
+                let from = item.offset as usize;
+                let to = from + item.point.count() as usize;
+                let decoded = match words.get(from..to) {
+                    None => Err(format!("short response: {} of {} words", words.len(), block.count)),
+                    Some(w) if block.table.is_bits() => {
+                        codec::decode_bit(&w.iter().map(|&b| b != 0).collect::<Vec<_>>()).map_err(|e| e.to_string())
+                    }
+                    Some(w) => codec::decode_point(&item.point, w).map_err(|e| e.to_string()),
+                };
+                let sample = match decoded {
+                    Ok(v) => Sample::good(v, now),
+                    Err(e) => {
+                        Sample { value: None, quality: Quality::Bad(Reason::Decode(e)), source_ts: None, recv_ts: now }
+                    }
+                };
+                (item.tag, sample)
+            })
+            .collect();
+        let raw = RawBlock { unit: block.unit, table: block.table, start: block.start, words };
+        self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: Some(raw) }).await;
+    }
+}
+
+/// One read request, bounded by the protocol limits and by `limit` in time.
+async fn read(ctx: &mut Context, table: Table, start: u16, count: u16, limit: Duration) -> Result<Vec<u16>, ReadError> {
+    let max = if table.is_bits() { MAX_READ_BITS } else { MAX_READ_REGISTERS };
+    if count == 0 || count > max || start as u32 + count as u32 > 65536 {
+        // The planner never builds such a block; refuse rather than send it.
+        return Err(ReadError::Transport(format!("refusing to build a read of {count} at {start}")));
+    }
+    let fut = async {
+        match table {
+            Table::Holding => ctx.read_holding_registers(start, count).await,
+            Table::Input => ctx.read_input_registers(start, count).await,
+            Table::Coil => ctx.read_coils(start, count).await.map(|r| r.map(bits_to_words)),
+            Table::Discrete => ctx.read_discrete_inputs(start, count).await.map(|r| r.map(bits_to_words)),
+        }
+    };
+    match timeout(limit, fut).await {
+        Err(_) => Err(ReadError::Timeout),
+        Ok(Err(e)) => Err(ReadError::Transport(transport_reason(&e))),
+        Ok(Ok(Err(code))) => Err(ReadError::Exception(exception_code(code))),
+        Ok(Ok(Ok(mut words))) => {
+            // Coil reads come back padded to whole bytes.
+            if table.is_bits() {
+                words.truncate(count as usize);
+            }
+            Ok(words)
+        }
+    }
+}
+
+fn bits_to_words(bits: Vec<bool>) -> Vec<u16> {
+    bits.into_iter().map(u16::from).collect()
+}
+
+fn exception_code(code: ExceptionCode) -> u8 {
+    u8::from(code)
+}
+
+fn transport_reason(e: &tokio_modbus::Error) -> String {
+    match e {
+        tokio_modbus::Error::Transport(io) => match io.kind() {
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => {
+                "the device closed the connection".to_string()
+            }
+            _ => format!("connection error: {io}"),
+        },
+        tokio_modbus::Error::Protocol(p) => format!("protocol error: {p}"),
+    }
+}

@@ -1,0 +1,65 @@
+//! Time formatting: RFC 3339 UTC for logs and machine output, local time on screen, short ages.
+
+use std::time::{Duration, SystemTime};
+
+use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
+
+/// `2026-11-29T19:10:00.123Z`.
+pub fn rfc3339_utc(t: SystemTime) -> String {
+    let dt = OffsetDateTime::from(t);
+    let ms = dt.millisecond();
+    let dt = dt.replace_nanosecond(ms as u32 * 1_000_000).unwrap_or(dt);
+    dt.format(&Rfc3339).unwrap_or_else(|_| "?".into())
+}
+
+/// `HH:MM:SS` in the given offset.
+pub fn clock(t: SystemTime, offset: UtcOffset) -> String {
+    let dt = OffsetDateTime::from(t).to_offset(offset);
+    format!("{:02}:{:02}:{:02}", dt.hour(), dt.minute(), dt.second())
+}
+
+/// The local UTC offset. Call before any thread starts (the `time` crate refuses later on Unix).
+pub fn local_offset() -> UtcOffset {
+    UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC)
+}
+
+/// A short age: `0s`, `59s`, `5m`, `3h`, `2d`.
+pub fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// A duration as a person reads it: `850µs`, `12.3ms`, `1.50s`.
+pub fn short(d: Duration) -> String {
+    let us = d.as_micros();
+    if us < 1000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_443_400_123);
+        assert_eq!(rfc3339_utc(t), "2025-11-29T19:10:00.123Z");
+        assert_eq!(clock(t, UtcOffset::UTC), "19:10:00");
+        assert_eq!(clock(t, UtcOffset::from_hms(1, 0, 0).unwrap()), "20:10:00");
+        assert_eq!(age(Duration::from_secs(61)), "1m");
+        assert_eq!(age(Duration::from_secs(90_000)), "1d");
+        assert_eq!(short(Duration::from_micros(850)), "850µs");
+        assert_eq!(short(Duration::from_micros(12_345)), "12.3ms");
+        assert_eq!(short(Duration::from_millis(1500)), "1.50s");
+    }
+}

@@ -1,0 +1,159 @@
+//! The diagnostics view: per-connection statistics, the planned read blocks, and the selected
+//! tag's address (both forms) and raw registers.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
+
+use super::format::{quality_text, shown_quality, value_text};
+use super::theme::Theme;
+use crate::app::state::State;
+use crate::driver::ConnectionState;
+use crate::layout::{ConnectionKind, TagSource, duration::format_duration};
+use crate::timefmt;
+
+pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+    let conn_rows = state.layout.connections.len() as u16 + 2;
+    let [conns, middle] = Layout::vertical([Constraint::Length(conn_rows), Constraint::Min(4)]).areas(area);
+    let [plan, tag] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
+    connections(state, theme, frame, conns);
+    blocks(state, theme, frame, plan);
+    selected_tag(state, theme, frame, tag);
+}
+
+fn dur(d: Option<std::time::Duration>) -> String {
+    d.map(timefmt::short).unwrap_or_else(|| "-".into())
+}
+
+fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+    let header =
+        Row::new(["Connection", "State", "Req", "Err", "T/O", "Exc", "Mean", "p99", "Scan", "Scan/s", "Reconn"])
+            .style(theme.header());
+    let rows = state.layout.connections.iter().zip(&state.conns).map(|(c, v)| {
+        let ConnectionKind::ModbusTcp(m) = &c.kind;
+        let (st, style) = match &v.state {
+            ConnectionState::Connected => ("up".to_string(), theme.ok()),
+            ConnectionState::Connecting => ("connecting".to_string(), theme.uncertain()),
+            ConnectionState::Disconnected { reason, .. } => (format!("DOWN: {reason}"), theme.bad()),
+            ConnectionState::Stopped => ("stopped".to_string(), theme.muted()),
+        };
+        let s = &v.stats;
+        Row::new(vec![
+            Span::styled(format!("{} {}", c.name, m.endpoint()), theme.value()),
+            Span::styled(st, style),
+            Span::raw(s.requests.to_string()),
+            Span::raw(s.errors.to_string()),
+            Span::raw(s.timeouts.to_string()),
+            Span::raw(s.exceptions.to_string()),
+            Span::raw(dur(s.response.mean())),
+            Span::raw(dur(s.response.quantile(0.99))),
+            Span::raw(dur(s.last_scan)),
+            Span::raw(format!("{:.1}", v.scan_rate)),
+            Span::raw(s.reconnects.to_string()),
+        ])
+    });
+    let widths = [
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(6),
+    ];
+    let t = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::TOP).title(" Connections ").border_style(theme.muted()));
+    frame.render_widget(t, area);
+}
+
+fn blocks(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+    let header = Row::new(["Conn", "Unit", "Table", "Start", "Count", "Poll", "Tags"]).style(theme.header());
+    let total: usize = state.conns.iter().map(|c| c.plan.len()).sum();
+    let rows = state.layout.connections.iter().zip(&state.conns).flat_map(|(c, v)| {
+        v.plan.iter().map(move |b| {
+            Row::new(vec![
+                c.name.clone(),
+                b.unit.to_string(),
+                b.table.name().to_string(),
+                b.start.to_string(),
+                b.count.to_string(),
+                format_duration(b.poll),
+                b.tags.to_string(),
+            ])
+        })
+    });
+    let widths = [
+        Constraint::Fill(1),
+        Constraint::Length(4),
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(4),
+    ];
+    let t = Table::new(rows, widths).header(header).block(
+        Block::default()
+            .borders(Borders::TOP)
+            .title(format!(" Read plan: {total} requests per scan "))
+            .border_style(theme.muted()),
+    );
+    frame.render_widget(t, area);
+}
+
+fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+    let block =
+        Block::default().borders(Borders::TOP | Borders::LEFT).title(" Selected tag ").border_style(theme.muted());
+    let Some(id) = state.selected_tag() else {
+        let p = Paragraph::new("select a tag on a screen first, then press d").style(theme.muted()).block(block);
+        frame.render_widget(p, area);
+        return;
+    };
+    let tag = state.layout.tag(id);
+    let TagSource::Modbus(p) = tag.source;
+    let conn = state.layout.connection(tag.conn);
+    let sample = state.store.get(id).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
+    let q = shown_quality(tag, &sample, state.now);
+    let kv = |k: &str, v: String| Line::from(vec![Span::styled(format!("{k:<10}"), theme.muted()), Span::raw(v)]);
+    let mut lines = vec![
+        kv("tag", format!("{}  {}", tag.name, tag.description)),
+        kv("source", format!("{} unit {}", conn.name, p.unit)),
+        kv("address", format!("{} {}  (Modicon {})", p.table.name(), p.address, p.modicon())),
+        kv(
+            "type",
+            format!(
+                "{}{}{}",
+                p.ty.name(),
+                if p.ty.registers() >= 2 && !matches!(p.ty, crate::layout::DataType::String { .. }) {
+                    format!(", byte order {}", p.order.name())
+                } else {
+                    String::new()
+                },
+                p.bit.map(|b| format!(", bit {b}")).unwrap_or_default()
+            ),
+        ),
+    ];
+    if let Some(s) = p.scale {
+        lines.push(kv("scale", format!("raw {:?} → eu {:?}", s.raw, s.eu)));
+    }
+    let raw = match state.raw_words(id) {
+        Some(w) if p.table.is_bits() => w.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(" "),
+        Some(w) => w.iter().map(|x| format!("{x:04X}")).collect::<Vec<_>>().join(" "),
+        None => "-".into(),
+    };
+    lines.push(kv("raw", raw));
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<10}", "value"), theme.muted()),
+        Span::styled(format!("{} {}", value_text(tag, &sample), tag.units), theme.quality(&q)),
+    ]));
+    let qt = quality_text(&q);
+    lines.push(kv("quality", if qt.is_empty() { "good".into() } else { qt }));
+    lines.push(kv("received", timefmt::rfc3339_utc(sample.recv_ts)));
+    lines.push(kv("poll", format_duration(tag.poll)));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

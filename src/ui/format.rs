@@ -1,0 +1,28 @@
+//! How a tag's current sample reads on screen.
+
+use std::time::{Duration, SystemTime};
+
+use crate::layout::Tag;
+use crate::tag::{Quality, Sample, effective_quality};
+
+/// The sample's quality as a person should see it now (Good turns Uncertain(stale) after three
+/// poll periods without an update).
+pub fn shown_quality(tag: &Tag, sample: &Sample, now: SystemTime) -> Quality {
+    effective_quality(sample, now, tag.poll.saturating_mul(3).max(Duration::from_secs(1)))
+}
+
+/// The value text: formatted value, or `----` when there has never been one.
+pub fn value_text(tag: &Tag, sample: &Sample) -> String {
+    match &sample.value {
+        Some(v) => tag.format(v),
+        None => "----".into(),
+    }
+}
+
+/// Quality in words: empty for Good (ISA-101: normal is quiet).
+pub fn quality_text(q: &Quality) -> String {
+    match q {
+        Quality::Good => String::new(),
+        q => q.to_string(),
+    }
+}

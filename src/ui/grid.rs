@@ -1,0 +1,111 @@
+//! The grid panel: tag, description, value with units, quality marker and reason, age.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+
+use super::format::{quality_text, shown_quality, value_text};
+use super::theme::{Theme, quality_glyph};
+use crate::app::state::State;
+use crate::layout::Panel;
+use crate::tag::TagId;
+use crate::timefmt;
+
+/// Draws every panel of the current screen, stacked, each sized to its rows.
+pub fn render_screen(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+    let panels = state.visible_panels();
+    if panels.is_empty() {
+        frame.render_widget(Line::styled("this screen has no panels", theme.muted()), area);
+        return;
+    }
+    // Each panel wants its rows + header + borders; share the height in proportion, min 4.
+    let wants: Vec<u16> = panels.iter().map(|(_, rows)| rows.len() as u16 + 3).collect();
+    let constraints: Vec<Constraint> = wants
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if i + 1 == wants.len() { Constraint::Min(4) } else { Constraint::Max((*w).max(4)) })
+        .collect();
+    let areas = Layout::vertical(constraints).split(area);
+    let mut first_row = 0;
+    for ((index, rows), rect) in panels.iter().zip(areas.iter()) {
+        let Panel::Grid(g) = &state.layout.screens[state.screen].panels[*index];
+        let selected = state.selected.checked_sub(first_row).filter(|s| *s < rows.len());
+        render_grid(state, theme, frame, *rect, g.title.as_deref(), rows, selected);
+        first_row += rows.len();
+    }
+}
+
+fn render_grid(
+    state: &State,
+    theme: Theme,
+    frame: &mut Frame,
+    area: Rect,
+    title: Option<&str>,
+    rows: &[TagId],
+    selected: Option<usize>,
+) {
+    let mut block = Block::default().borders(Borders::TOP).border_style(theme.muted());
+    let filter = if state.filter.is_empty() && !state.filter_editing {
+        String::new()
+    } else {
+        format!(" filter: {}{} ", state.filter, if state.filter_editing { "_" } else { "" })
+    };
+    block = block.title(Line::from(vec![
+        Span::styled(format!(" {} ", title.unwrap_or("Tags")), theme.title()),
+        Span::styled(filter, theme.notice()),
+    ]));
+    let wide = area.width >= 100;
+    let header_cells: Vec<&str> = if wide {
+        vec!["Tag", "Description", "Value", "Units", "Quality", "Age"]
+    } else {
+        vec!["Tag", "Value", "Units", "Quality", "Age"]
+    };
+    let header = Row::new(header_cells).style(theme.header());
+    let table_rows: Vec<Row> = rows
+        .iter()
+        .map(|&id| {
+            let tag = state.layout.tag(id);
+            let sample = state.store.get(id).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
+            let q = shown_quality(tag, &sample, state.now);
+            let value = format!("{}{}", quality_glyph(&q), value_text(tag, &sample));
+            let age = state.now.duration_since(sample.recv_ts).map(timefmt::age).unwrap_or_else(|_| "0s".into());
+            let mut cells = vec![Cell::from(Span::styled(tag.name.clone(), theme.value()))];
+            if wide {
+                cells.push(Cell::from(Span::styled(tag.description.clone(), theme.muted())));
+            }
+            cells.push(Cell::from(Line::from(Span::styled(value, theme.quality(&q))).right_aligned()));
+            cells.push(Cell::from(Span::styled(tag.units.clone(), theme.muted())));
+            cells.push(Cell::from(Span::styled(quality_text(&q), theme.quality(&q))));
+            cells.push(Cell::from(Line::from(Span::styled(age, theme.muted())).right_aligned()));
+            Row::new(cells)
+        })
+        .collect();
+    let widths: Vec<Constraint> = if wide {
+        vec![
+            Constraint::Length(16),
+            Constraint::Fill(1),
+            Constraint::Length(22),
+            Constraint::Length(6),
+            Constraint::Length(28),
+            Constraint::Length(4),
+        ]
+    } else {
+        vec![
+            Constraint::Length(14),
+            Constraint::Length(20),
+            Constraint::Length(5),
+            Constraint::Fill(1),
+            Constraint::Length(4),
+        ]
+    };
+    let empty = rows.is_empty();
+    let table = Table::new(table_rows, widths).header(header).block(block).row_highlight_style(theme.selected());
+    let mut ts = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(table, area, &mut ts);
+    if empty && area.height > 2 {
+        let msg = if state.filter.is_empty() { "no tags" } else { "no tag matches the filter" };
+        let r = Rect { x: area.x + 1, y: area.y + 2, width: area.width.saturating_sub(2), height: 1 };
+        frame.render_widget(Line::styled(msg, theme.muted()), r);
+    }
+}

@@ -1,0 +1,67 @@
+//! Keys and what they do. The help screen is generated from [`BINDINGS`], so every action
+//! is listed there. No key writes anything to a device.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    /// Esc: close help, clear the filter, leave diagnostics; quits from a plain screen.
+    Back,
+    NextScreen,
+    PrevScreen,
+    Screen(usize),
+    Diagnostics,
+    Help,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Filter,
+}
+
+/// (keys, what they do), in the order the help screen lists them.
+pub const BINDINGS: &[(&str, &str)] = &[
+    ("1-9", "go to screen 1-9"),
+    ("Tab / Shift-Tab", "next / previous screen"),
+    ("d", "diagnostics: connections, read plan, raw registers of the selected tag"),
+    ("Up/Down, k/j", "select the previous / next tag"),
+    ("PgUp/PgDn", "move a page"),
+    ("Home/End, g/G", "first / last tag"),
+    ("/", "filter tags by name or description (Enter keeps it, Esc clears it)"),
+    ("?", "show or hide this help"),
+    ("Esc", "close help, clear the filter, leave diagnostics, or quit"),
+    ("q, Ctrl-C", "quit (never writes anything)"),
+];
+
+/// The action of a key press in normal mode.
+pub fn action(key: &KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return match key.code {
+            KeyCode::Char('c') => Some(Action::Quit),
+            _ => None,
+        };
+    }
+    Some(match key.code {
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Tab => Action::NextScreen,
+        KeyCode::BackTab => Action::PrevScreen,
+        KeyCode::Char(c @ '1'..='9') => Action::Screen(c as usize - '1' as usize),
+        KeyCode::Char('d') => Action::Diagnostics,
+        KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
+        KeyCode::Up | KeyCode::Char('k') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::PageUp => Action::PageUp,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::Home | KeyCode::Char('g') => Action::Top,
+        KeyCode::End | KeyCode::Char('G') => Action::Bottom,
+        KeyCode::Char('/') => Action::Filter,
+        _ => return None,
+    })
+}

@@ -1,0 +1,53 @@
+//! Rendering: pure functions from state to a frame. Nothing here mutates state or does I/O,
+//! except [`terminal`], which owns the terminal (RAII restore, panic hook).
+
+pub mod diagnostics;
+pub mod format;
+pub mod grid;
+pub mod help;
+pub mod keymap;
+pub mod status;
+pub mod terminal;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+
+use crate::app::state::State;
+use theme::Theme;
+
+/// Draws the whole console.
+pub fn render(state: &State, frame: &mut Frame) {
+    let theme = Theme { color: state.color };
+    let area = frame.area();
+    if area.width < 20 || area.height < 5 {
+        frame.render_widget(Line::from("terminal too small"), area);
+        return;
+    }
+    let [top, main, bottom] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    tabs(state, theme, frame, top);
+    if state.help {
+        help::render(theme, frame, main);
+    } else if state.diagnostics {
+        diagnostics::render(state, theme, frame, main);
+    } else {
+        grid::render_screen(state, theme, frame, main);
+    }
+    status::render(state, theme, frame, bottom);
+}
+
+/// The top line: layout title and screen tabs.
+fn tabs(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = vec![Span::styled(format!(" {} ", state.layout.title), theme.title()), Span::raw(" ")];
+    for (i, s) in state.layout.screens.iter().enumerate() {
+        let active = !state.diagnostics && !state.help && i == state.screen;
+        let label = format!(" {} {} ", i + 1, s.title);
+        spans.push(Span::styled(label, if active { theme.active_tab() } else { theme.muted() }));
+    }
+    let d = " d Diagnostics ";
+    spans.push(Span::styled(d, if state.diagnostics && !state.help { theme.active_tab() } else { theme.muted() }));
+    spans.push(Span::styled("  ? help", theme.muted()));
+    frame.render_widget(Line::from(spans), area);
+}
