@@ -33,6 +33,9 @@ fn quit(state: &mut State) -> Vec<Effect> {
     vec![Effect::Quit]
 }
 
+/// Driver events mark the screen dirty only for what an operator sees change at once: values,
+/// qualities and connection states. Statistics, raw words and the plan are shown as of the last
+/// clock tick, so an idle console draws once a second and no more.
 fn driver_event(state: &mut State, e: DriverEvent) {
     match e {
         DriverEvent::Samples { conn, samples, raw } => {
@@ -40,39 +43,31 @@ fn driver_event(state: &mut State, e: DriverEvent) {
                 state.dirty |= state.store.apply(id, s);
             }
             if let Some(r) = raw {
-                let key = (conn, r.unit, r.table, r.start);
-                if state.diagnostics && state.raw.get(&key) != Some(&r.words) {
-                    state.dirty = true;
-                }
-                state.raw.insert(key, r.words);
+                state.raw.insert((conn, r.unit, r.table, r.start), r.words);
             }
         }
         DriverEvent::State { conn, state: s } => {
-            if let Some(c) = state.conns.get_mut(conn.index()) {
-                if c.state != s {
-                    // A block split or reconnect changes the plan: old raw blocks no longer apply.
-                    state.dirty = true;
-                }
+            if let Some(c) = state.conns.get_mut(conn.index())
+                && c.state != s
+            {
                 c.state = s;
+                state.dirty = true;
             }
         }
         DriverEvent::Stats { conn, stats } => {
-            if let Some(c) = state.conns.get_mut(conn.index())
-                && c.stats != *stats
-            {
+            if let Some(c) = state.conns.get_mut(conn.index()) {
                 let dt = stats.elapsed.saturating_sub(c.stats.elapsed).as_secs_f64();
                 if dt > 0.0 {
                     c.scan_rate = stats.scans.saturating_sub(c.stats.scans) as f64 / dt;
                 }
                 c.stats = *stats;
-                state.dirty = true;
             }
         }
         DriverEvent::Plan { conn, blocks } => {
             if let Some(c) = state.conns.get_mut(conn.index()) {
                 c.plan = blocks;
+                // A split block changes which raw blocks exist.
                 state.raw.retain(|k, _| k.0 != conn);
-                state.dirty = true;
             }
         }
     }

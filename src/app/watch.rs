@@ -147,7 +147,7 @@ fn us(d: Option<Duration>) -> u64 {
 pub fn summary_text(s: &Summary) -> String {
     let st = &s.stats;
     format!(
-        "summary {}: {} requests, {} errors ({} timeouts, {} exceptions), response mean {} p99 {}, {:.1} scans/s, {:.0} requests/s over {:.1}s",
+        "summary {}: {} requests, {} errors ({} timeouts, {} exceptions), response mean {} p99 {}, driver processing mean {}, {:.1} scans/s, {:.0} requests/s over {:.1}s",
         s.connection,
         st.requests,
         st.errors,
@@ -155,6 +155,7 @@ pub fn summary_text(s: &Summary) -> String {
         st.exceptions,
         st.response.mean().map(timefmt::short).unwrap_or_else(|| "-".into()),
         st.response.quantile(0.99).map(timefmt::short).unwrap_or_else(|| "-".into()),
+        st.processing.mean().map(timefmt::short).unwrap_or_else(|| "-".into()),
         st.scans_per_second(),
         st.requests_per_second(),
         st.elapsed.as_secs_f64(),
@@ -171,6 +172,7 @@ fn summary_json(s: &Summary) -> String {
         "exceptions": st.exceptions,
         "response_mean_us": us(st.response.mean()),
         "response_p99_us": us(st.response.quantile(0.99)),
+        "processing_mean_us": us(st.processing.mean()),
         "scans_per_second": st.scans_per_second(),
         "requests_per_second": st.requests_per_second(),
         "seconds": st.elapsed.as_secs_f64(),

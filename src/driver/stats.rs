@@ -67,6 +67,8 @@ pub struct ConnStats {
     pub exceptions: u64,
     pub reconnects: u64,
     pub response: Histogram,
+    /// The driver's own time per successful read: decode, quality, and handing the samples on.
+    pub processing: Histogram,
     /// Complete passes over all the connection's blocks.
     pub scans: u64,
     /// Duration of the last complete pass.

@@ -282,7 +282,9 @@ impl<M: From<DriverEvent>> Task<M> {
                         had_success = true;
                         backoff.reset();
                     }
+                    let received = Instant::now();
                     self.deliver(i, words).await;
+                    self.stats.processing.record(received.elapsed());
                     self.scan_done(i);
                 }
                 Err(ReadError::Exception(2)) if self.blocks[i].split().is_some() => {
