@@ -18,6 +18,12 @@ pub fn clock(t: SystemTime, offset: UtcOffset) -> String {
     format!("{:02}:{:02}:{:02}", dt.hour(), dt.minute(), dt.second())
 }
 
+/// `HH:MM:SS.mmm` in the given offset.
+pub fn clock_ms(t: SystemTime, offset: UtcOffset) -> String {
+    let dt = OffsetDateTime::from(t).to_offset(offset);
+    format!("{:02}:{:02}:{:02}.{:03}", dt.hour(), dt.minute(), dt.second(), dt.millisecond())
+}
+
 /// The local UTC offset. Call before any thread starts (the `time` crate refuses later on Unix).
 pub fn local_offset() -> UtcOffset {
     UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC)
@@ -55,6 +61,7 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_443_400_123);
         assert_eq!(rfc3339_utc(t), "2025-11-29T19:10:00.123Z");
         assert_eq!(clock(t, UtcOffset::UTC), "19:10:00");
+        assert_eq!(clock_ms(t, UtcOffset::UTC), "19:10:00.123");
         assert_eq!(clock(t, UtcOffset::from_hms(1, 0, 0).unwrap()), "20:10:00");
         assert_eq!(age(Duration::from_secs(61)), "1m");
         assert_eq!(age(Duration::from_secs(90_000)), "1d");

@@ -30,6 +30,7 @@ pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens"];
 /// A connection to one device. Exactly one protocol key (`modbus_tcp`).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Connection")]
 pub struct RawConnection {
     /// Modbus TCP device.
     pub modbus_tcp: Option<Sp<RawModbusTcp>>,
@@ -49,6 +50,7 @@ pub struct RawConnection {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ModbusTcp")]
 pub struct RawModbusTcp {
     /// Host name or IP address.
     pub host: Sp<String>,
@@ -59,6 +61,7 @@ pub struct RawModbusTcp {
 }
 
 #[derive(Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq, Debug)]
+#[schemars(rename = "ByteOrder")]
 pub enum RawByteOrder {
     ABCD,
     CDAB,
@@ -69,6 +72,7 @@ pub enum RawByteOrder {
 /// A tag: one value in a device.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Tag")]
 pub struct RawTag {
     /// Name of the connection the tag is read through.
     pub source: Sp<String>,
@@ -111,6 +115,7 @@ pub struct RawTag {
 
 #[derive(Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq, Debug)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "ValueType")]
 pub enum RawType {
     Bool,
     U16,
@@ -128,6 +133,7 @@ pub enum RawType {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Scale")]
 pub struct RawScale {
     /// Two raw values...
     pub raw: [f64; 2],
@@ -137,6 +143,7 @@ pub struct RawScale {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Screen")]
 pub struct RawScreen {
     /// Tab title.
     pub title: Sp<String>,
@@ -147,6 +154,7 @@ pub struct RawScreen {
 /// A panel: one key naming its kind.
 #[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "Panel")]
 pub enum RawPanel {
     /// A table of tags with value, units, quality and age.
     Grid(RawGrid),
@@ -154,6 +162,7 @@ pub enum RawPanel {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Grid")]
 pub struct RawGrid {
     pub title: Option<String>,
     /// Tag names, in row order.

@@ -30,7 +30,7 @@ impl TagStore {
     /// visible, marked by the new quality. Returns whether anything a person can see changed.
     pub fn apply(&mut self, id: TagId, sample: Sample) -> bool {
         let Some(slot) = self.latest.get_mut(id.index()) else { return false };
-        let value = sample.value.or_else(|| slot.value.take());
+        let value = sample.value.or_else(|| slot.value.clone());
         let changed = value != slot.value || sample.quality != slot.quality;
         *slot = Sample { value, ..sample };
         changed

@@ -16,7 +16,13 @@ use crate::timefmt;
 pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let conn_rows = state.layout.connections.len() as u16 + 2;
     let [conns, middle] = Layout::vertical([Constraint::Length(conn_rows), Constraint::Min(4)]).areas(area);
-    let [plan, tag] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
+    // Side by side when there is room, else stacked (the selected tag first).
+    let [plan, tag] = if area.width >= 120 {
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle)
+    } else {
+        let [t, p] = Layout::vertical([Constraint::Length(11), Constraint::Min(3)]).areas(middle);
+        [p, t]
+    };
     connections(state, theme, frame, conns);
     blocks(state, theme, frame, plan);
     selected_tag(state, theme, frame, tag);
@@ -27,6 +33,7 @@ fn dur(d: Option<std::time::Duration>) -> String {
 }
 
 fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+    let wide = area.width >= 120;
     let header =
         Row::new(["Connection", "State", "Req", "Err", "T/O", "Exc", "Mean", "p99", "Scan", "Scan/s", "Reconn"])
             .style(theme.header());
@@ -39,8 +46,9 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             ConnectionState::Stopped => ("stopped".to_string(), theme.muted()),
         };
         let s = &v.stats;
+        let name = if wide { format!("{} {}", c.name, m.endpoint()) } else { c.name.clone() };
         Row::new(vec![
-            Span::styled(format!("{} {}", c.name, m.endpoint()), theme.value()),
+            Span::styled(name, theme.value()),
             Span::styled(st, style),
             Span::raw(s.requests.to_string()),
             Span::raw(s.errors.to_string()),
@@ -53,19 +61,36 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             Span::raw(s.reconnects.to_string()),
         ])
     });
-    let widths = [
-        Constraint::Fill(2),
-        Constraint::Fill(2),
-        Constraint::Length(8),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(5),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(6),
-        Constraint::Length(6),
-    ];
+    let widths = if wide {
+        vec![
+            Constraint::Fill(2),
+            Constraint::Fill(2),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Length(5),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(6),
+        ]
+    } else {
+        // 80 columns: the state (with the reason) gets the room; the rarer counters go.
+        vec![
+            Constraint::Length(8),
+            Constraint::Fill(1),
+            Constraint::Length(6),
+            Constraint::Length(4),
+            Constraint::Length(0),
+            Constraint::Length(0),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(0),
+            Constraint::Length(6),
+            Constraint::Length(0),
+        ]
+    };
     let t = Table::new(rows, widths)
         .header(header)
         .block(Block::default().borders(Borders::TOP).title(" Connections ").border_style(theme.muted()));
@@ -89,7 +114,7 @@ fn blocks(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         })
     });
     let widths = [
-        Constraint::Fill(1),
+        Constraint::Min(4),
         Constraint::Length(4),
         Constraint::Length(8),
         Constraint::Length(6),
@@ -153,7 +178,7 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     ]));
     let qt = quality_text(&q);
     lines.push(kv("quality", if qt.is_empty() { "good".into() } else { qt }));
-    lines.push(kv("received", timefmt::rfc3339_utc(sample.recv_ts)));
+    lines.push(kv("received", timefmt::clock_ms(sample.recv_ts, state.utc_offset)));
     lines.push(kv("poll", format_duration(tag.poll)));
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }

@@ -19,8 +19,8 @@ pub fn render_screen(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
         frame.render_widget(Line::styled("this screen has no panels", theme.muted()), area);
         return;
     }
-    // Each panel wants its rows + header + borders; share the height in proportion, min 4.
-    let wants: Vec<u16> = panels.iter().map(|(_, rows)| rows.len() as u16 + 3).collect();
+    // Each panel wants its rows + the title line + the header; the last one takes the rest.
+    let wants: Vec<u16> = panels.iter().map(|(_, rows)| rows.len() as u16 + 2).collect();
     let constraints: Vec<Constraint> = wants
         .iter()
         .enumerate()
@@ -31,22 +31,29 @@ pub fn render_screen(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
     for ((index, rows), rect) in panels.iter().zip(areas.iter()) {
         let Panel::Grid(g) = &state.layout.screens[state.screen].panels[*index];
         let selected = state.selected.checked_sub(first_row).filter(|s| *s < rows.len());
-        render_grid(state, theme, frame, *rect, g.title.as_deref(), rows, selected);
+        let first = first_row == 0 && *index == panels[0].0;
+        let panel = GridRows { title: g.title.as_deref(), rows, selected, first };
+        render_grid(state, theme, frame, *rect, panel);
         first_row += rows.len();
     }
 }
 
-fn render_grid(
-    state: &State,
-    theme: Theme,
-    frame: &mut Frame,
-    area: Rect,
-    title: Option<&str>,
-    rows: &[TagId],
+/// One grid panel's rows as shown now.
+struct GridRows<'a> {
+    title: Option<&'a str>,
+    rows: &'a [TagId],
+    /// Index into `rows` of the selected row, when it is in this panel.
     selected: Option<usize>,
-) {
+    /// The first panel of the screen carries the filter line.
+    first: bool,
+}
+
+fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel: GridRows) {
+    let GridRows { title, rows, selected, first } = panel;
+
     let mut block = Block::default().borders(Borders::TOP).border_style(theme.muted());
-    let filter = if state.filter.is_empty() && !state.filter_editing {
+    // The filter is shown once, on the first panel.
+    let filter = if !first || (state.filter.is_empty() && !state.filter_editing) {
         String::new()
     } else {
         format!(" filter: {}{} ", state.filter, if state.filter_editing { "_" } else { "" })
@@ -56,10 +63,11 @@ fn render_grid(
         Span::styled(filter, theme.notice()),
     ]));
     let wide = area.width >= 100;
-    let header_cells: Vec<&str> = if wide {
-        vec!["Tag", "Description", "Value", "Units", "Quality", "Age"]
+    let right = |t: &'static str| Cell::from(Line::from(t).right_aligned());
+    let header_cells: Vec<Cell> = if wide {
+        vec!["Tag".into(), "Description".into(), right("Value"), "Units".into(), "Quality".into(), right("Age")]
     } else {
-        vec!["Tag", "Value", "Units", "Quality", "Age"]
+        vec!["Tag".into(), right("Value"), "Units".into(), "Quality".into(), right("Age")]
     };
     let header = Row::new(header_cells).style(theme.header());
     let table_rows: Vec<Row> = rows
@@ -69,7 +77,11 @@ fn render_grid(
             let sample = state.store.get(id).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
             let q = shown_quality(tag, &sample, state.now);
             let value = format!("{}{}", quality_glyph(&q), value_text(tag, &sample));
-            let age = state.now.duration_since(sample.recv_ts).map(timefmt::age).unwrap_or_else(|_| "0s".into());
+            // Age of the last value; nothing received yet has no age.
+            let age = match sample.value {
+                None => "-".to_string(),
+                Some(_) => state.now.duration_since(sample.recv_ts).map(timefmt::age).unwrap_or_else(|_| "0s".into()),
+            };
             let mut cells = vec![Cell::from(Span::styled(tag.name.clone(), theme.value()))];
             if wide {
                 cells.push(Cell::from(Span::styled(tag.description.clone(), theme.muted())));
@@ -85,15 +97,15 @@ fn render_grid(
         vec![
             Constraint::Length(16),
             Constraint::Fill(1),
-            Constraint::Length(22),
+            Constraint::Length(18),
             Constraint::Length(6),
-            Constraint::Length(28),
+            Constraint::Length(40),
             Constraint::Length(4),
         ]
     } else {
         vec![
-            Constraint::Length(14),
-            Constraint::Length(20),
+            Constraint::Length(12),
+            Constraint::Length(12),
             Constraint::Length(5),
             Constraint::Fill(1),
             Constraint::Length(4),

@@ -17,7 +17,7 @@ pub fn render(theme: Theme, frame: &mut Frame, area: Rect) {
     lines.push(Line::styled("Values", theme.header()));
     lines.push(Line::from(vec![
         Span::styled("  !", theme.bad()),
-        Span::raw(" bad: the value is not current (last known value shown); the reason is in Quality"),
+        Span::raw(" bad: not current; the last known value is shown, the reason under Quality"),
     ]));
     lines.push(Line::from(vec![
         Span::styled("  ?", theme.uncertain()),

@@ -26,12 +26,12 @@ pub enum Action {
 pub const BINDINGS: &[(&str, &str)] = &[
     ("1-9", "go to screen 1-9"),
     ("Tab / Shift-Tab", "next / previous screen"),
-    ("d", "diagnostics: connections, read plan, raw registers of the selected tag"),
+    ("d", "connections, read plan, raw registers of the selected tag"),
     ("Up/Down, k/j", "select the previous / next tag"),
     ("PgUp/PgDn", "move a page"),
     ("Home/End, g/G", "first / last tag"),
-    ("/", "filter tags by name or description (Enter keeps it, Esc clears it)"),
-    ("?", "show or hide this help"),
+    ("/", "filter by name or description (Enter keeps, Esc clears)"),
+    ("?, F1", "show or hide this help"),
     ("Esc", "close help, clear the filter, leave diagnostics, or quit"),
     ("q, Ctrl-C", "quit (never writes anything)"),
 ];

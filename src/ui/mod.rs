@@ -22,7 +22,7 @@ pub fn render(state: &State, frame: &mut Frame) {
     let theme = Theme { color: state.color };
     let area = frame.area();
     if area.width < 20 || area.height < 5 {
-        frame.render_widget(Line::from("terminal too small"), area);
+        frame.render_widget(Line::from("too small"), area);
         return;
     }
     let [top, main, bottom] =

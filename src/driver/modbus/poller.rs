@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
-use tokio_modbus::client::{Context, Reader};
+use tokio_modbus::client::{Client, Context};
 use tokio_modbus::prelude::SlaveContext;
-use tokio_modbus::{ExceptionCode, Slave};
+use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
 use super::codec;
 use super::planner::{self, Block, Limits, MAX_READ_BITS, MAX_READ_REGISTERS};
@@ -159,6 +159,9 @@ struct Task<M> {
     scan_seen: Vec<bool>,
     scan_left: usize,
     scan_start: Instant,
+    /// When each block is next due. Kept across reconnects so a block whose device times out
+    /// does not starve the blocks after it.
+    due: Vec<Instant>,
 }
 
 impl<M: From<DriverEvent>> Task<M> {
@@ -176,6 +179,7 @@ impl<M: From<DriverEvent>> Task<M> {
             scan_seen: vec![false; n],
             scan_left: n,
             scan_start: now,
+            due: vec![now; n],
         }
     }
 
@@ -249,14 +253,15 @@ impl<M: From<DriverEvent>> Task<M> {
 
     /// Polls until the connection fails; returns why, in words, and whether any read succeeded.
     async fn poll(&mut self, mut ctx: Context, backoff: &mut Backoff) -> (String, bool) {
-        let mut due: Vec<Instant> = vec![Instant::now(); self.blocks.len()];
         let mut current_unit = self.job.tcp.unit;
         let mut had_success = false;
+        let mut timeouts_in_a_row = 0;
         loop {
-            if self.blocks.is_empty() {
+            let Some((i, when)) = self.due.iter().copied().enumerate().min_by_key(|(_, d)| *d) else {
+                // No tags on this connection: nothing to poll.
                 std::future::pending::<()>().await;
-            }
-            let (i, &when) = due.iter().enumerate().min_by_key(|(_, d)| **d).unwrap_or((0, &due[0]));
+                continue;
+            };
             if when > Instant::now() {
                 sleep_until(when).await;
             }
@@ -274,7 +279,10 @@ impl<M: From<DriverEvent>> Task<M> {
             let rtt = sent.elapsed();
             self.stats.requests += 1;
             let period = self.blocks[i].poll;
-            due[i] = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
+            self.due[i] = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
+            if !matches!(result, Err(ReadError::Timeout)) {
+                timeouts_in_a_row = 0;
+            }
             match result {
                 Ok(words) => {
                     self.stats.response.record(rtt);
@@ -295,8 +303,8 @@ impl<M: From<DriverEvent>> Task<M> {
                         tracing::info!(connection = %self.job.name, start, count, "exception 02: splitting block");
                         self.blocks[i] = a;
                         self.blocks.push(b);
-                        due[i] = Instant::now();
-                        due.push(Instant::now());
+                        self.due[i] = Instant::now();
+                        self.due.push(Instant::now());
                         self.scan_seen.push(false);
                         self.scan_left += 1;
                         self.send_plan().await;
@@ -310,12 +318,23 @@ impl<M: From<DriverEvent>> Task<M> {
                     self.scan_done(i);
                 }
                 Err(ReadError::Timeout) => {
+                    // One unit behind a gateway may be silent while the others answer: keep the
+                    // connection. Three timeouts in a row with no answer between mean the device
+                    // (or the path to it) is gone: reconnect.
                     self.stats.errors += 1;
                     self.stats.timeouts += 1;
                     self.mark_block(i, Reason::Timeout).await;
-                    self.send_stats().await;
-                    let reason = format!("no answer within {:?} ({} {start}+{count})", self.job.timeout, table.name());
-                    return (reason, had_success);
+                    timeouts_in_a_row += 1;
+                    if timeouts_in_a_row >= 3 {
+                        self.send_stats().await;
+                        let reason = format!(
+                            "no answer within {:?} to {timeouts_in_a_row} requests in a row (last: unit {} {} {start}+{count})",
+                            self.job.timeout,
+                            self.blocks[i].unit,
+                            table.name()
+                        );
+                        return (reason, had_success);
+                    }
                 }
                 Err(ReadError::Transport(e)) => {
                     self.stats.errors += 1;
@@ -391,23 +410,27 @@ async fn read(ctx: &mut Context, table: Table, start: u16, count: u16, limit: Du
         // The planner never builds such a block; refuse rather than send it.
         return Err(ReadError::Transport(format!("refusing to build a read of {count} at {start}")));
     }
-    let fut = async {
-        match table {
-            Table::Holding => ctx.read_holding_registers(start, count).await,
-            Table::Input => ctx.read_input_registers(start, count).await,
-            Table::Coil => ctx.read_coils(start, count).await.map(|r| r.map(bits_to_words)),
-            Table::Discrete => ctx.read_discrete_inputs(start, count).await.map(|r| r.map(bits_to_words)),
-        }
+    let request = match table {
+        Table::Holding => Request::ReadHoldingRegisters(start, count),
+        Table::Input => Request::ReadInputRegisters(start, count),
+        Table::Coil => Request::ReadCoils(start, count),
+        Table::Discrete => Request::ReadDiscreteInputs(start, count),
     };
-    match timeout(limit, fut).await {
+    // `Client::call`, not the `Reader` helpers: those only debug-assert the response length, and
+    // a device that sends fewer registers than asked must not bring the task down.
+    match timeout(limit, ctx.call(request)).await {
         Err(_) => Err(ReadError::Timeout),
         Ok(Err(e)) => Err(ReadError::Transport(transport_reason(&e))),
         Ok(Ok(Err(code))) => Err(ReadError::Exception(exception_code(code))),
-        Ok(Ok(Ok(mut words))) => {
-            // Coil reads come back padded to whole bytes.
-            if table.is_bits() {
-                words.truncate(count as usize);
-            }
+        Ok(Ok(Ok(response))) => {
+            let words = match response {
+                Response::ReadHoldingRegisters(w) | Response::ReadInputRegisters(w) => w,
+                // Bit reads come back padded to whole bytes.
+                Response::ReadCoils(b) | Response::ReadDiscreteInputs(b) => {
+                    bits_to_words(b.into_iter().take(count as usize).collect())
+                }
+                other => return Err(ReadError::Transport(format!("protocol error: unexpected response {other:?}"))),
+            };
             Ok(words)
         }
     }

@@ -1,0 +1,103 @@
+//! Hot paths: codec decode throughput, block planning of 10,000 tags, rendering a 500-row grid.
+//! Run with `cargo bench --bench hot_paths`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use ttyhmi::app::state::State;
+use ttyhmi::driver::modbus::codec;
+use ttyhmi::driver::modbus::planner::{Limits, plan};
+use ttyhmi::layout::{self, ByteOrder, DataType, ModbusPoint, Table};
+use ttyhmi::tag::{Sample, TagId, Value};
+
+fn decode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    let regs: Vec<u16> = (0..1200u16).map(|i| i.wrapping_mul(7919)).collect();
+    for (name, ty, order) in [
+        ("u16", DataType::U16, ByteOrder::Abcd),
+        ("f32_abcd", DataType::F32, ByteOrder::Abcd),
+        ("f32_badc", DataType::F32, ByteOrder::Badc),
+        ("f64_dcba", DataType::F64, ByteOrder::Dcba),
+        ("i32_cdab", DataType::I32, ByteOrder::Cdab),
+    ] {
+        let n = ty.registers() as usize;
+        let values = regs.len() / n;
+        g.throughput(Throughput::Elements(values as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for chunk in regs.chunks_exact(n) {
+                    black_box(codec::decode_registers(ty, order, black_box(chunk)).ok());
+                }
+            })
+        });
+    }
+    let p = ModbusPoint {
+        unit: 1,
+        table: Table::Input,
+        address: 0,
+        ty: DataType::U16,
+        order: ByteOrder::Abcd,
+        bit: None,
+        scale: Some(layout::Scale { raw: [0.0, 1000.0], eu: [0.0, 100.0] }),
+    };
+    g.throughput(Throughput::Elements(regs.len() as u64));
+    g.bench_function("u16_scaled_point", |b| {
+        b.iter(|| {
+            for r in regs.chunks_exact(1) {
+                black_box(codec::decode_point(&p, black_box(r)).ok());
+            }
+        })
+    });
+    g.finish();
+}
+
+fn planning(c: &mut Criterion) {
+    let points: Vec<(TagId, ModbusPoint, Duration)> = (0..10_000u32)
+        .map(|i| {
+            let ty = [DataType::U16, DataType::F32, DataType::I32, DataType::F64][i as usize % 4];
+            let p = ModbusPoint {
+                unit: 1 + (i % 3) as u8,
+                table: if i % 5 == 0 { Table::Input } else { Table::Holding },
+                address: (i * 3 % 60_000) as u16,
+                ty,
+                order: ByteOrder::Abcd,
+                bit: None,
+                scale: None,
+            };
+            (TagId(i), p, Duration::from_millis([100, 500, 1000][i as usize % 3]))
+        })
+        .collect();
+    let limits = Limits { max_registers: 125, max_bits: 2000, max_gap: 16 };
+    c.bench_function("plan_10000_tags", |b| b.iter(|| black_box(plan(black_box(&points), limits))));
+}
+
+fn render(c: &mut Criterion) {
+    let mut src = String::from("connections:\n  plc1: { modbus_tcp: { host: 127.0.0.1 } }\ntags:\n");
+    for i in 0..500 {
+        src.push_str(&format!(
+            "  T_{i:03}: {{ source: plc1, holding: {}, type: f32, units: bar, decimals: 2, description: Tag number {i} }}\n",
+            i * 2
+        ));
+    }
+    let l = layout::parse(&src, "bench.yaml").unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut state = State::new(Arc::new(l), "bench".into(), false, now);
+    for i in 0..500u32 {
+        state.store.apply(TagId(i), Sample::good(Value::Float(i as f64 * 1.25), now));
+    }
+    state.selected = 250;
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    c.bench_function("render_500_row_grid_160x48", |b| {
+        b.iter(|| {
+            term.draw(|f| ttyhmi::ui::render(black_box(&state), f)).unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, decode, planning, render);
+criterion_main!(benches);
