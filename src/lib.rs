@@ -1,6 +1,23 @@
 //! ttyhmi: a terminal SCADA operator console.
 //!
 //! See DESIGN.md for the data flow and the module boundaries; each module's doc says what it owns.
+//!
+//! A layout is loaded and checked before anything talks to a device:
+//!
+//! ```
+//! let src = "
+//! connections:
+//!   plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } }
+//! tags:
+//!   P_101: { source: plc1, holding: 1, type: f32, units: bar }
+//! ";
+//! let layout = ttyhmi::layout::parse(src, "example.yaml").unwrap();
+//! assert_eq!(layout.tags[0].name, "P_101");
+//!
+//! // Problems come with file:line:column and a hint.
+//! let err = ttyhmi::layout::parse("connections: {}\ntags:\n  X: { source: plc9, holding: 0 }\n", "bad.yaml").unwrap_err();
+//! assert!(err.to_string().starts_with("bad.yaml:3:16: error: tag `X` reads from connection `plc9`, which is not defined"));
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod app;

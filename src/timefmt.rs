@@ -40,10 +40,12 @@ pub fn age(d: Duration) -> String {
     }
 }
 
-/// A duration as a person reads it: `850µs`, `12.3ms`, `1.50s`.
+/// A duration as a person reads it: `420ns`, `850µs`, `12.3ms`, `1.50s`.
 pub fn short(d: Duration) -> String {
     let us = d.as_micros();
-    if us < 1000 {
+    if us == 0 {
+        format!("{}ns", d.as_nanos())
+    } else if us < 1000 {
         format!("{us}µs")
     } else if us < 1_000_000 {
         format!("{:.1}ms", us as f64 / 1000.0)

@@ -97,6 +97,9 @@ struct View {
     states: Vec<(ConnId, ConnectionState)>,
     plans: Vec<(ConnId, Vec<BlockInfo>)>,
     stats: Vec<(ConnId, ConnStats)>,
+    /// `Samples` and `Fresh` events received.
+    sample_events: usize,
+    fresh_events: usize,
 }
 
 impl View {
@@ -111,12 +114,15 @@ impl View {
             states: Vec::new(),
             plans: Vec::new(),
             stats: Vec::new(),
+            sample_events: 0,
+            fresh_events: 0,
         }
     }
 
     fn fold(&mut self, e: DriverEvent) {
         match e {
             DriverEvent::Samples { samples, .. } => {
+                self.sample_events += 1;
                 for (id, s) in samples {
                     let i = id.index();
                     if s.quality.is_good() {
@@ -128,6 +134,14 @@ impl View {
                         }
                     }
                     self.store.apply(id, s);
+                }
+            }
+            // An unchanged read: every tag of the block read Good again, same value.
+            DriverEvent::Fresh { tags, recv_ts, .. } => {
+                self.fresh_events += 1;
+                for &id in tags.iter() {
+                    self.good[id.index()] += 1;
+                    self.store.refresh(id, recv_ts);
                 }
             }
             DriverEvent::State { conn, state } => self.states.push((conn, state)),
@@ -948,4 +962,35 @@ async fn shutdown_while_backing_off_stops_promptly() {
     let (view, took) = h.shutdown().await;
     assert!(took < ms(300), "stopping took {took:?}: the backoff wait is not interrupted");
     assert_eq!(view.states.last().map(|(_, s)| s), Some(&ConnectionState::Stopped));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Unchanged reads
+
+#[tokio::test]
+async fn unchanged_reads_are_fresh_events_and_a_change_is_delivered() {
+    let sim = frozen_sim().await;
+    let src = LayoutSrc::default()
+        .conn("plc", sim.modbus_addr.port(), "timeout: 300ms, poll: 20ms")
+        .tag("S0", "plc", "holding: 500")
+        .tag("S1", "plc", "holding: 501")
+        .build();
+    let mut h = Harness::start(&src);
+    h.wait_for(Duration::from_secs(2), "both Good", View::all_good).await;
+    let samples_before = h.view.sample_events;
+    h.wait_for(Duration::from_secs(2), "two Fresh events", |v| v.fresh_events >= 2).await;
+    assert_eq!(h.view.sample_events, samples_before, "unchanged words are not decoded and sent again");
+    let before = h.view.sample("S1").recv_ts;
+    h.wait_for(Duration::from_secs(2), "S1's receive time moves on", |v| v.sample("S1").recv_ts > before).await;
+
+    // A write from another client changes one register: the block is delivered again.
+    let stream = tokio::net::TcpStream::connect(sim.modbus_addr).await.unwrap();
+    let mut ctx = tokio_modbus::client::tcp::attach(stream);
+    use tokio_modbus::client::Writer;
+    ctx.write_single_register(501, 4242).await.unwrap().unwrap();
+    h.wait_for(Duration::from_secs(2), "S1 = 4242", |v| v.value("S1") == Some(&Value::UInt(4242))).await;
+    assert!(h.view.sample_events > samples_before);
+    assert_eq!(h.view.value("S0"), Some(&Value::UInt(0)));
+    let stats = h.shutdown().await.0.stats.last().map(|(_, s)| s.clone()).unwrap();
+    assert!(stats.unchanged > 0 && stats.unchanged < stats.requests, "{stats:?}");
 }

@@ -46,6 +46,16 @@ fn driver_event(state: &mut State, e: DriverEvent) {
                 state.raw.insert((conn, r.unit, r.table, r.start), r.words);
             }
         }
+        DriverEvent::Fresh { tags, recv_ts, .. } => {
+            // Only a tag that was shown stale changes on screen.
+            for &id in tags.iter() {
+                let Some(before) = state.store.get(id).map(|s| s.recv_ts) else { continue };
+                let stale_after = state.layout.tag(id).stale_after();
+                let was_stale = state.now.duration_since(before).is_ok_and(|age| age > stale_after);
+                state.store.refresh(id, recv_ts);
+                state.dirty |= was_stale;
+            }
+        }
         DriverEvent::State { conn, state: s } => {
             if let Some(c) = state.conns.get_mut(conn.index())
                 && c.state != s
@@ -773,5 +783,27 @@ mod tests {
         assert_eq!(s.conns.len(), 2);
         assert!(s.conns.iter().all(|c| c.state == ConnectionState::Connecting && c.plan.is_empty()));
         assert_eq!(s.raw_words(TagId(0)), None, "raw words of an unknown connection belong to no tag");
+    }
+
+    #[test]
+    fn fresh_refreshes_receive_times_and_redraws_only_what_was_stale() {
+        let mut s = state();
+        // T00 polled every 1s (stale after 3s): Good at 1000.
+        update(&mut s, samples(0, vec![(0, Sample::good(Value::UInt(5), t(1000)))]), t(1000));
+        s.dirty = false;
+        let fresh = |at: u64| {
+            Msg::Driver(DriverEvent::Fresh {
+                conn: ConnId(0),
+                tags: Arc::from(vec![TagId(0), TagId(99)]),
+                recv_ts: t(at),
+            })
+        };
+        update(&mut s, fresh(1001), t(1001));
+        assert!(!s.dirty, "a fresh read of a current value changes nothing on screen");
+        assert_eq!(s.store.get(TagId(0)).unwrap().recv_ts, t(1001));
+        // Ten seconds without a read: shown stale; the next fresh read clears it.
+        update(&mut s, fresh(1011), t(1011));
+        assert!(s.dirty, "stale → current is a visible change");
+        assert_eq!(s.store.get(TagId(0)).unwrap().value, Some(Value::UInt(5)));
     }
 }

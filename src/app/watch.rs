@@ -59,6 +59,8 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
         let Some(event) = event else { break };
         match event {
             DriverEvent::Samples { samples, .. } if !write_failed => {
+                // Samples of one read share their receive time: format it once.
+                let mut ts_cache: Option<(std::time::SystemTime, String)> = None;
                 for (id, s) in samples {
                     let Some(slot) = last.get_mut(id.index()) else { continue };
                     // A Bad update keeps the last value; compare what a person would see.
@@ -66,7 +68,16 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
                     let seen = (value, s.quality.clone());
                     if slot.as_ref() != Some(&seen) {
                         *slot = Some(seen);
-                        let line = if opts.json { json_line(layout, id, &s) } else { text_line(layout, id, &s) };
+                        let ts = match &ts_cache {
+                            Some((t, text)) if *t == s.recv_ts => text.clone(),
+                            _ => {
+                                let text = timefmt::rfc3339_utc(s.recv_ts);
+                                ts_cache = Some((s.recv_ts, text.clone()));
+                                text
+                            }
+                        };
+                        let line =
+                            if opts.json { json_line(layout, id, &s, &ts) } else { text_line(layout, id, &s, &ts) };
                         if writeln!(out, "{line}").is_err() {
                             // A closed pipe (`| head`): stop printing, stop cleanly.
                             write_failed = true;
@@ -109,45 +120,83 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
     Ok(summaries)
 }
 
-fn text_line(layout: &Layout, id: TagId, s: &Sample) -> String {
+fn text_line(layout: &Layout, id: TagId, s: &Sample, recv_ts: &str) -> String {
     let tag = layout.tag(id);
     let value = s.value.as_ref().map(|v| tag.format(v)).unwrap_or_else(|| "----".into());
     let units = if tag.units.is_empty() { String::new() } else { format!(" {}", tag.units) };
-    format!("{} {} {value}{units} {}", timefmt::rfc3339_utc(s.recv_ts), tag.name, s.quality)
+    format!("{recv_ts} {} {value}{units} {}", tag.name, s.quality)
 }
 
-fn json_value(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Bool(b) => (*b).into(),
-        Value::Int(i) => (*i).into(),
-        Value::UInt(u) => (*u).into(),
-        Value::Float(f) if f.is_finite() => (*f).into(),
-        Value::Float(f) => f.to_string().into(),
-        Value::Text(t) => t.clone().into(),
-    }
-}
-
-fn json_line(layout: &Layout, id: TagId, s: &Sample) -> String {
+/// One JSON object per line, written directly (this runs for every value change, often
+/// hundreds of thousands a second).
+fn json_line(layout: &Layout, id: TagId, s: &Sample, recv_ts: &str) -> String {
+    use std::fmt::Write as _;
     let tag = layout.tag(id);
-    serde_json::json!({
-        "tag": tag.name,
-        "value": s.value.as_ref().map(json_value),
-        "quality": s.quality.level(),
-        "reason": s.quality.reason().map(|r| r.to_string()),
-        "source_ts": s.source_ts.map(timefmt::rfc3339_utc),
-        "recv_ts": timefmt::rfc3339_utc(s.recv_ts),
-    })
-    .to_string()
+    let mut o = String::with_capacity(128);
+    o.push_str("{\"tag\":");
+    json_str(&mut o, &tag.name);
+    o.push_str(",\"value\":");
+    match &s.value {
+        None => o.push_str("null"),
+        Some(Value::Bool(b)) => o.push_str(if *b { "true" } else { "false" }),
+        Some(Value::Int(i)) => {
+            let _ = write!(o, "{i}");
+        }
+        Some(Value::UInt(u)) => {
+            let _ = write!(o, "{u}");
+        }
+        Some(Value::Float(f)) if f.is_finite() => {
+            let _ = write!(o, "{f:?}");
+        }
+        Some(Value::Float(f)) => json_str(&mut o, &f.to_string()),
+        Some(Value::Text(t)) => json_str(&mut o, t),
+    }
+    o.push_str(",\"quality\":\"");
+    o.push_str(s.quality.level());
+    o.push_str("\",\"reason\":");
+    match s.quality.reason() {
+        Some(r) => json_str(&mut o, &r.to_string()),
+        None => o.push_str("null"),
+    }
+    o.push_str(",\"source_ts\":");
+    match s.source_ts {
+        Some(t) => json_str(&mut o, &timefmt::rfc3339_utc(t)),
+        None => o.push_str("null"),
+    }
+    o.push_str(",\"recv_ts\":");
+    json_str(&mut o, recv_ts);
+    o.push('}');
+    o
 }
 
-fn us(d: Option<Duration>) -> u64 {
-    d.map(|d| d.as_micros() as u64).unwrap_or(0)
+/// Appends `s` as a JSON string.
+fn json_str(o: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+}
+
+fn us(d: Option<Duration>) -> f64 {
+    d.map(|d| d.as_nanos() as f64 / 1000.0).unwrap_or(0.0)
 }
 
 pub fn summary_text(s: &Summary) -> String {
     let st = &s.stats;
     format!(
-        "summary {}: {} requests, {} errors ({} timeouts, {} exceptions), response mean {} p99 {}, driver processing mean {}, {:.1} scans/s, {:.0} requests/s over {:.1}s",
+        "summary {}: {} requests, {} errors ({} timeouts, {} exceptions), response mean {} p99 {}, driver processing mean {} ({} when values changed, {} reads unchanged), {:.1} scans/s, {:.0} requests/s over {:.1}s",
         s.connection,
         st.requests,
         st.errors,
@@ -156,6 +205,8 @@ pub fn summary_text(s: &Summary) -> String {
         st.response.mean().map(timefmt::short).unwrap_or_else(|| "-".into()),
         st.response.quantile(0.99).map(timefmt::short).unwrap_or_else(|| "-".into()),
         st.processing.mean().map(timefmt::short).unwrap_or_else(|| "-".into()),
+        st.processing_changed.mean().map(timefmt::short).unwrap_or_else(|| "-".into()),
+        st.unchanged,
         st.scans_per_second(),
         st.requests_per_second(),
         st.elapsed.as_secs_f64(),
@@ -173,9 +224,51 @@ fn summary_json(s: &Summary) -> String {
         "response_mean_us": us(st.response.mean()),
         "response_p99_us": us(st.response.quantile(0.99)),
         "processing_mean_us": us(st.processing.mean()),
+        "processing_changed_mean_us": us(st.processing_changed.mean()),
+        "unchanged_reads": st.unchanged,
         "scans_per_second": st.scans_per_second(),
         "requests_per_second": st.requests_per_second(),
         "seconds": st.elapsed.as_secs_f64(),
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tag::Reason;
+    use std::time::SystemTime;
+
+    #[test]
+    fn json_lines_are_valid_json_with_every_field() {
+        let l = crate::layout::parse(
+            "connections:\n  c: { modbus_tcp: { host: h } }\ntags:\n  T: { source: c, holding: 0, type: string, length: 8 }\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let t = SystemTime::UNIX_EPOCH;
+        for (value, quality) in [
+            (Some(Value::Text("a\"b\\c\nd\u{1}é".into())), Quality::Good),
+            (Some(Value::Float(2.5)), Quality::Good),
+            (Some(Value::Float(f64::NAN)), Quality::Good),
+            (Some(Value::Int(-3)), Quality::Uncertain(Reason::Stale)),
+            (None, Quality::Bad(Reason::Exception(2))),
+        ] {
+            let s = Sample { value: value.clone(), quality: quality.clone(), source_ts: Some(t), recv_ts: t };
+            let line = json_line(&l, TagId(0), &s, &timefmt::rfc3339_utc(t));
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(v["tag"], "T");
+            assert_eq!(v["quality"], quality.level());
+            assert_eq!(v["recv_ts"], "1970-01-01T00:00:00Z");
+            assert_eq!(v["source_ts"], "1970-01-01T00:00:00Z");
+            match value {
+                Some(Value::Text(x)) => assert_eq!(v["value"], x.as_str()),
+                Some(Value::Float(f)) if f.is_finite() => assert_eq!(v["value"], f),
+                Some(Value::Float(_)) => assert_eq!(v["value"], "NaN"),
+                Some(Value::Int(i)) => assert_eq!(v["value"], i),
+                _ => assert!(v["value"].is_null()),
+            }
+            assert_eq!(v["reason"].as_str().map(String::from), quality.reason().map(|r| r.to_string()));
+        }
+    }
 }

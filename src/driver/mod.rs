@@ -14,6 +14,9 @@ pub use stats::{ConnStats, Histogram};
 pub enum DriverEvent {
     /// New samples of some of the connection's tags (one read's worth), with the raw words read.
     Samples { conn: ConnId, samples: Vec<(TagId, Sample)>, raw: Option<RawBlock> },
+    /// A read returned exactly what was last delivered: these tags are unchanged and current as
+    /// of `recv_ts`.
+    Fresh { conn: ConnId, tags: std::sync::Arc<[TagId]>, recv_ts: std::time::SystemTime },
     /// The connection changed state.
     State { conn: ConnId, state: ConnectionState },
     /// Statistics, about once a second and when the driver stops.

@@ -3,32 +3,32 @@
 
 use std::time::Duration;
 
-const BUCKETS: usize = 400;
+const BUCKETS: usize = 520;
 const GROWTH: f64 = 1.05;
 
-/// Response-time histogram: bucket i holds times in [1.05^i, 1.05^(i+1)) microseconds.
+/// Time histogram: bucket i holds times in [1.05^i, 1.05^(i+1)) nanoseconds (up to ~100 s).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Histogram {
     counts: Vec<u64>,
     total: u64,
-    sum_us: u128,
-    max_us: u64,
+    sum_ns: u128,
+    max_ns: u64,
 }
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { counts: vec![0; BUCKETS], total: 0, sum_us: 0, max_us: 0 }
+        Histogram { counts: vec![0; BUCKETS], total: 0, sum_ns: 0, max_ns: 0 }
     }
 }
 
 impl Histogram {
     pub fn record(&mut self, d: Duration) {
-        let us = d.as_micros().min(u64::MAX as u128) as u64;
-        let i = if us <= 1 { 0 } else { ((us as f64).ln() / GROWTH.ln()) as usize };
+        let ns = d.as_nanos().min(u64::MAX as u128) as u64;
+        let i = if ns <= 1 { 0 } else { ((ns as f64).ln() / GROWTH.ln()) as usize };
         self.counts[i.min(BUCKETS - 1)] += 1;
         self.total += 1;
-        self.sum_us += us as u128;
-        self.max_us = self.max_us.max(us);
+        self.sum_ns += ns as u128;
+        self.max_ns = self.max_ns.max(ns);
     }
 
     pub fn count(&self) -> u64 {
@@ -36,7 +36,7 @@ impl Histogram {
     }
 
     pub fn mean(&self) -> Option<Duration> {
-        (self.total > 0).then(|| Duration::from_micros((self.sum_us / self.total as u128) as u64))
+        (self.total > 0).then(|| Duration::from_nanos((self.sum_ns / self.total as u128) as u64))
     }
 
     /// The time below which `q` (0..=1) of the responses came, to within ~5%.
@@ -49,11 +49,11 @@ impl Histogram {
         for (i, c) in self.counts.iter().enumerate() {
             seen += c;
             if seen >= rank {
-                let upper = GROWTH.powi(i as i32 + 1).min(self.max_us.max(1) as f64);
-                return Some(Duration::from_micros(upper.round() as u64));
+                let upper = GROWTH.powi(i as i32 + 1).min(self.max_ns.max(1) as f64);
+                return Some(Duration::from_nanos(upper.round() as u64));
             }
         }
-        Some(Duration::from_micros(self.max_us))
+        Some(Duration::from_nanos(self.max_ns))
     }
 }
 
@@ -66,9 +66,14 @@ pub struct ConnStats {
     pub timeouts: u64,
     pub exceptions: u64,
     pub reconnects: u64,
+    /// Successful reads that returned exactly the words of the previous read.
+    pub unchanged: u64,
     pub response: Histogram,
-    /// The driver's own time per successful read: decode, quality, and handing the samples on.
+    /// The driver's own time per successful read: comparing, decoding, building the samples and
+    /// handing them on.
     pub processing: Histogram,
+    /// The same, for the reads whose words changed (decoded in full).
+    pub processing_changed: Histogram,
     /// Complete passes over all the connection's blocks.
     pub scans: u64,
     /// Duration of the last complete pass.
@@ -98,10 +103,10 @@ mod tests {
             h.record(Duration::from_micros(us));
         }
         assert_eq!(h.count(), 1000);
-        assert_eq!(h.mean(), Some(Duration::from_micros(500)));
-        let p99 = h.quantile(0.99).unwrap().as_micros() as f64;
+        assert_eq!(h.mean(), Some(Duration::from_nanos(500_500)), "exact mean of 1..=1000 µs");
+        let p99 = h.quantile(0.99).unwrap().as_nanos() as f64 / 1000.0;
         assert!((p99 - 990.0).abs() / 990.0 < 0.06, "p99 {p99}");
-        let p50 = h.quantile(0.5).unwrap().as_micros() as f64;
+        let p50 = h.quantile(0.5).unwrap().as_nanos() as f64 / 1000.0;
         assert!((p50 - 500.0).abs() / 500.0 < 0.06, "p50 {p50}");
         assert_eq!(h.quantile(1.0), Some(Duration::from_micros(1000)));
     }

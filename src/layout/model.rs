@@ -106,6 +106,12 @@ pub struct Tag {
 }
 
 impl Tag {
+    /// A Good value with no update for this long is shown Uncertain(stale): three poll periods,
+    /// and never less than a second.
+    pub fn stale_after(&self) -> Duration {
+        self.poll.saturating_mul(3).max(Duration::from_secs(1))
+    }
+
     /// A value formatted for this tag: decimals, on/off text.
     pub fn format(&self, value: &crate::tag::Value) -> String {
         match value {

@@ -36,6 +36,13 @@ impl TagStore {
         changed
     }
 
+    /// A read confirmed the tag's current sample: only its receive time moves on.
+    pub fn refresh(&mut self, id: TagId, recv_ts: SystemTime) {
+        if let Some(slot) = self.latest.get_mut(id.index()) {
+            slot.recv_ts = recv_ts;
+        }
+    }
+
     /// Marks every listed tag Bad for `reason`, keeping its last value.
     pub fn mark_bad(&mut self, ids: &[TagId], reason: Reason, now: SystemTime) -> bool {
         let mut changed = false;

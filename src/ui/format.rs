@@ -1,6 +1,6 @@
 //! How a tag's current sample reads on screen.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::layout::Tag;
 use crate::tag::{Quality, Sample, effective_quality};
@@ -8,7 +8,7 @@ use crate::tag::{Quality, Sample, effective_quality};
 /// The sample's quality as a person should see it now (Good turns Uncertain(stale) after three
 /// poll periods without an update).
 pub fn shown_quality(tag: &Tag, sample: &Sample, now: SystemTime) -> Quality {
-    effective_quality(sample, now, tag.poll.saturating_mul(3).max(Duration::from_secs(1)))
+    effective_quality(sample, now, tag.stale_after())
 }
 
 /// The value text: formatted value, or `----` when there has never been one.

@@ -7,6 +7,7 @@
 //! addresses are found; only their tags go Bad, and the split is kept.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpStream;
@@ -26,6 +27,13 @@ use crate::tag::{Quality, Reason, Sample, TagId};
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// Unchanged reads of a block refresh its tags' receive time at most this often. Staleness is
+/// judged over at least a second, so this is fine-grained enough.
+const FRESH_EVERY: Duration = Duration::from_millis(200);
+
+fn blocks_tags(blocks: &[Block]) -> Vec<Arc<[TagId]>> {
+    blocks.iter().map(|b| b.tags().collect()).collect()
+}
 
 /// Everything a connection task needs, taken from the layout.
 #[derive(Clone, Debug)]
@@ -162,6 +170,14 @@ struct Task<M> {
     /// When each block is next due. Kept across reconnects so a block whose device times out
     /// does not starve the blocks after it.
     due: Vec<Instant>,
+    /// Per block: the words last delivered as samples, while they are current. A read that
+    /// returns the same words changes no tag, so it is reported as a cheap [`DriverEvent::Fresh`]
+    /// instead of being decoded again.
+    last_words: Vec<Option<Vec<u16>>>,
+    /// Per block: its tags, shared with every `Fresh` event.
+    block_tags: Vec<Arc<[TagId]>>,
+    /// Per block: when the last `Fresh` was sent.
+    fresh_sent: Vec<Instant>,
 }
 
 impl<M: From<DriverEvent>> Task<M> {
@@ -172,7 +188,6 @@ impl<M: From<DriverEvent>> Task<M> {
         Task {
             job,
             tx,
-            blocks,
             stats: ConnStats::default(),
             started: now,
             last_stats: now,
@@ -180,6 +195,10 @@ impl<M: From<DriverEvent>> Task<M> {
             scan_left: n,
             scan_start: now,
             due: vec![now; n],
+            last_words: vec![None; n],
+            block_tags: blocks_tags(&blocks),
+            fresh_sent: vec![now; n],
+            blocks,
         }
     }
 
@@ -214,7 +233,8 @@ impl<M: From<DriverEvent>> Task<M> {
         self.send(DriverEvent::Stats { conn: self.job.conn, stats: Box::new(self.stats.clone()) }).await;
     }
 
-    async fn mark_all(&self, reason: Reason) {
+    async fn mark_all(&mut self, reason: Reason) {
+        self.last_words.iter_mut().for_each(|w| *w = None);
         let now = SystemTime::now();
         let samples: Vec<(TagId, Sample)> = self
             .job
@@ -291,7 +311,18 @@ impl<M: From<DriverEvent>> Task<M> {
                         backoff.reset();
                     }
                     let received = Instant::now();
-                    self.deliver(i, words).await;
+                    if self.last_words[i].as_ref() == Some(&words) {
+                        self.stats.unchanged += 1;
+                        if self.fresh_sent[i].elapsed() >= FRESH_EVERY {
+                            self.fresh_sent[i] = Instant::now();
+                            let tags = self.block_tags[i].clone();
+                            let now = SystemTime::now();
+                            self.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: now }).await;
+                        }
+                    } else {
+                        self.deliver(i, words).await;
+                        self.stats.processing_changed.record(received.elapsed());
+                    }
                     self.stats.processing.record(received.elapsed());
                     self.scan_done(i);
                 }
@@ -305,6 +336,10 @@ impl<M: From<DriverEvent>> Task<M> {
                         self.blocks.push(b);
                         self.due[i] = Instant::now();
                         self.due.push(Instant::now());
+                        self.last_words[i] = None;
+                        self.last_words.push(None);
+                        self.fresh_sent.push(Instant::now());
+                        self.block_tags = blocks_tags(&self.blocks);
                         self.scan_seen.push(false);
                         self.scan_left += 1;
                         self.send_plan().await;
@@ -362,7 +397,8 @@ impl<M: From<DriverEvent>> Task<M> {
         }
     }
 
-    async fn mark_block(&self, i: usize, reason: Reason) {
+    async fn mark_block(&mut self, i: usize, reason: Reason) {
+        self.last_words[i] = None;
         let now = SystemTime::now();
         let samples = self.blocks[i]
             .tags()
@@ -376,7 +412,7 @@ impl<M: From<DriverEvent>> Task<M> {
     async fn deliver(&mut self, i: usize, words: Vec<u16>) {
         let now = SystemTime::now();
         let block = &self.blocks[i];
-        let samples = block
+        let samples: Vec<(TagId, Sample)> = block
             .items
             .iter()
             .map(|item| {
@@ -398,6 +434,10 @@ impl<M: From<DriverEvent>> Task<M> {
                 (item.tag, sample)
             })
             .collect();
+        // Only an all-Good read is remembered: `Fresh` then always means "Good, unchanged".
+        let all_good = samples.iter().all(|(_, s)| s.quality.is_good());
+        self.last_words[i] = all_good.then(|| words.clone());
+        self.fresh_sent[i] = Instant::now();
         let raw = RawBlock { unit: block.unit, table: block.table, start: block.start, words };
         self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: Some(raw) }).await;
     }
