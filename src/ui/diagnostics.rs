@@ -34,9 +34,9 @@ fn dur(d: Option<std::time::Duration>) -> String {
 
 fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let wide = area.width >= 120;
-    let header =
-        Row::new(["Connection", "State", "Req", "Err", "T/O", "Exc", "Mean", "p99", "Scan", "Scan/s", "Reconn"])
-            .style(theme.header());
+    let first = if wide { "Connection" } else { "Conn" };
+    let header = Row::new([first, "State", "Req", "Err", "T/O", "Exc", "Mean", "p99", "Scan", "Scan/s", "Reconn"])
+        .style(theme.header());
     let rows = state.layout.connections.iter().zip(&state.conns).map(|(c, v)| {
         let ConnectionKind::ModbusTcp(m) = &c.kind;
         let (st, style) = match &v.state {

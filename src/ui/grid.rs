@@ -99,7 +99,8 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
             Constraint::Fill(1),
             Constraint::Length(18),
             Constraint::Length(6),
-            Constraint::Length(40),
+            // Room for "bad: exception 02: illegal data address" where there is room.
+            Constraint::Length(if area.width >= 140 { 40 } else { 26 }),
             Constraint::Length(4),
         ]
     } else {
