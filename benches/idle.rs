@@ -18,7 +18,8 @@ fn cpu_ticks(pid: u32) -> u64 {
     // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
     let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
 }
 
 fn main() {
@@ -37,7 +38,10 @@ fn main() {
         addr.port()
     );
     for i in 0..40 {
-        layout.push_str(&format!("  FIXED_{i:02}: {{ source: sim, holding: {}, description: fixed test value }}\n", 200 + i));
+        layout.push_str(&format!(
+            "  FIXED_{i:02}: {{ source: sim, holding: {}, description: fixed test value }}\n",
+            200 + i
+        ));
     }
     let path = dir.join("idle.yaml");
     std::fs::write(&path, layout).unwrap();

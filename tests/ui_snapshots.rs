@@ -673,3 +673,30 @@ fn without_colour_no_cell_has_a_colour_and_the_glyphs_remain() {
     assert_eq!(cells_of(&buf, tag_row(&buf, "COUNT"), "!----")[0].symbol(), "!");
     assert_eq!(text(&buf), text(&render(&plant(), 160, 48)), "the same text with and without colour");
 }
+
+#[test]
+fn a_long_grid_scrolls_to_keep_the_selection_in_view() {
+    let mut src = String::from("connections:\n  c: { modbus_tcp: { host: h } }\ntags:\n");
+    for i in 0..100 {
+        src.push_str(&format!("  T{i:03}: {{ source: c, holding: {i} }}\n"));
+    }
+    let l = ttyhmi::layout::parse(&src, "long.yaml").unwrap();
+    let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+    let mut s = ttyhmi::app::state::State::new(std::sync::Arc::new(l), "alice".into(), false, now);
+    let text = |s: &ttyhmi::app::state::State| {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| ttyhmi::ui::render(s, f)).unwrap();
+        let b = t.backend().buffer().clone();
+        (0..b.area.height)
+            .map(|y| (0..b.area.width).map(|x| b[(x, y)].symbol().to_string()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(text(&s).contains("T000") && !text(&s).contains("T099"));
+    s.selected = 99;
+    let t = text(&s);
+    assert!(t.contains("T099") && t.contains("T080") && !t.contains("T000"), "{t}");
+    s.selected = 50;
+    let t = text(&s);
+    assert!(t.contains("T050"), "{t}");
+}

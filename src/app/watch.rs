@@ -58,7 +58,8 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
         };
         let Some(event) = event else { break };
         match event {
-            DriverEvent::Samples { samples, .. } if !write_failed => {
+            // After a stop the drivers mark their tags not connected: that is us, not the device.
+            DriverEvent::Samples { samples, .. } if !write_failed && !stopping => {
                 // Samples of one read share their receive time: format it once.
                 let mut ts_cache: Option<(std::time::SystemTime, String)> = None;
                 for (id, s) in samples {

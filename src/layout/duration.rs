@@ -12,6 +12,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
+    if num.is_empty() {
+        return Err(format!("`{text}` is not a duration; write e.g. `500ms`, `1s`, `2m`"));
+    }
     let unit_secs = match unit.trim() {
         "ms" => 0.001,
         "s" => 1.0,

@@ -70,7 +70,16 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
         vec!["Tag".into(), right("Value"), "Units".into(), "Quality".into(), right("Age")]
     };
     let header = Row::new(header_cells).style(theme.header());
-    let table_rows: Vec<Row> = rows
+    // Build only the rows that fit (a screen can hold thousands of tags): the window keeps the
+    // selected row in view, at the bottom when scrolled, as ratatui would.
+    let fits = area.height.saturating_sub(2) as usize;
+    let offset = match selected {
+        Some(s) if s >= fits => s + 1 - fits,
+        _ => 0,
+    };
+    let window = &rows[offset.min(rows.len())..(offset + fits).min(rows.len())];
+    let selected = selected.and_then(|s| s.checked_sub(offset)).filter(|s| *s < window.len());
+    let table_rows: Vec<Row> = window
         .iter()
         .map(|&id| {
             let tag = state.layout.tag(id);
