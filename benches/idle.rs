@@ -82,7 +82,9 @@ fn main() {
     let ticks = cpu_ticks(child.id()) - t0;
     let elapsed = start.elapsed().as_secs_f64();
     let _ = child.kill();
+    let _ = child.wait();
     let _ = sim.kill();
+    let _ = sim.wait();
     let _ = std::fs::remove_dir_all(&dir);
 
     // The clock ticks on whole seconds; a write more than 150 ms after one is "between ticks".
