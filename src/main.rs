@@ -150,9 +150,10 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
 /// Points every Modbus connection of the layout at `addr` (the demo's simulated plant).
 fn point_at(l: &mut Layout, addr: SocketAddr) {
     for c in &mut l.connections {
-        let ConnectionKind::ModbusTcp(m) = &mut c.kind;
-        m.host = addr.ip().to_string();
-        m.port = addr.port();
+        if let ConnectionKind::ModbusTcp(m) = &mut c.kind {
+            m.host = addr.ip().to_string();
+            m.port = addr.port();
+        }
     }
 }
 

@@ -104,7 +104,7 @@ fn plc1_input() -> Vec<u16> {
 /// A Good sample of a register tag, decoded from the block's words by the driver's codec.
 fn decoded(state: &State, name: &str, block_start: u16, words: &[u16], recv: SystemTime) -> (TagId, Sample) {
     let tag = id(state, name);
-    let TagSource::Modbus(p) = state.layout.tag(tag).source;
+    let TagSource::Modbus(p) = state.layout.tag(tag).source else { panic!("unexpected kind") };
     let from = (p.address - block_start) as usize;
     let value = decode_point(&p, &words[from..from + p.count() as usize]).unwrap_or_else(|e| panic!("{name}: {e}"));
     (tag, Sample::good(value, recv))

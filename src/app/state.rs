@@ -124,7 +124,7 @@ impl State {
     /// The raw words of a tag, from the last block read that holds it.
     pub fn raw_words(&self, id: TagId) -> Option<Vec<u16>> {
         let t = self.layout.tag(id);
-        let TagSource::Modbus(p) = t.source;
+        let TagSource::Modbus(p) = t.source else { return None };
         let n = p.count();
         self.raw.iter().find_map(|(&(conn, unit, table, start), words)| {
             let end = start as u32 + words.len() as u32;

@@ -10,6 +10,7 @@ pub mod diag;
 pub mod duration;
 pub mod model;
 pub mod node;
+pub mod nodeid;
 pub mod raw;
 pub mod schema;
 pub mod suggest;

@@ -58,9 +58,80 @@ pub struct Connection {
     pub poll: Duration,
 }
 
+impl Connection {
+    /// Where the connection goes, for people: `host:port` or the OPC UA endpoint URL.
+    pub fn endpoint(&self) -> String {
+        match &self.kind {
+            ConnectionKind::ModbusTcp(m) => m.endpoint(),
+            ConnectionKind::OpcUa(u) => u.endpoint.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConnectionKind {
     ModbusTcp(ModbusTcp),
+    OpcUa(OpcUaConn),
+}
+
+/// An OPC UA server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpcUaConn {
+    /// `opc.tcp://host:port[/path]`
+    pub endpoint: String,
+    pub security: UaSecurity,
+    pub user: UaUser,
+    /// Publishing interval of the connection's subscription.
+    pub publishing_interval: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UaSecurity {
+    /// No signing, no encryption: only when the layout says `security: none`.
+    None,
+    Secure {
+        policy: UaPolicy,
+        mode: UaMode,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UaPolicy {
+    Basic256Sha256,
+    Aes128Sha256RsaOaep,
+    Aes256Sha256RsaPss,
+}
+
+impl UaPolicy {
+    /// The name used in layouts and by OPC UA (`Basic256Sha256`, `Aes128_Sha256_RsaOaep`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            UaPolicy::Basic256Sha256 => "Basic256Sha256",
+            UaPolicy::Aes128Sha256RsaOaep => "Aes128_Sha256_RsaOaep",
+            UaPolicy::Aes256Sha256RsaPss => "Aes256_Sha256_RsaPss",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UaMode {
+    Sign,
+    SignAndEncrypt,
+}
+
+/// Who the console is to the server. Passwords never come from the layout itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UaUser {
+    Anonymous,
+    UserName { username: String, password: SecretSource },
+    Certificate { cert: std::path::PathBuf, key: std::path::PathBuf },
+}
+
+/// Where a secret is read from, at connect time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    File(std::path::PathBuf),
+    Env(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -125,6 +196,25 @@ impl Tag {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TagSource {
     Modbus(ModbusPoint),
+    OpcUa(UaPoint),
+}
+
+/// A node of an OPC UA server, monitored through the connection's subscription.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UaPoint {
+    pub node: super::nodeid::NodeRef,
+    /// Requested sampling interval (default: the publishing interval).
+    pub sampling: Option<Duration>,
+    pub deadband: Option<Deadband>,
+    /// Requested monitored-item queue size (default 1: the latest value).
+    pub queue_size: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Deadband {
+    Absolute(f64),
+    /// Percent of the EURange.
+    Percent(f64),
 }
 
 /// Where and how a tag lives in a Modbus device.

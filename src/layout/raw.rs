@@ -27,15 +27,19 @@ pub struct RawLayout {
 /// The top-level keys [`RawLayout`] has; validation walks them one by one.
 pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens"];
 
-/// A connection to one device. Exactly one protocol key (`modbus_tcp`).
+/// A connection to one device. Exactly one protocol key (`modbus_tcp` or `opcua`).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Connection")]
 pub struct RawConnection {
     /// Modbus TCP device.
     pub modbus_tcp: Option<Sp<RawModbusTcp>>,
+    /// OPC UA server.
+    pub opcua: Option<Sp<RawOpcUa>>,
+    /// OPC UA: publishing interval of the subscription (default 500ms).
+    pub publishing_interval: Option<Sp<Dur>>,
     /// Default byte order of 32/64-bit values: ABCD (big-endian), CDAB (word swap), BADC (byte swap), DCBA (little-endian).
-    pub byte_order: Option<RawByteOrder>,
+    pub byte_order: Option<Sp<RawByteOrder>>,
     /// Registers per read request, 1..125 (many devices need less).
     pub max_registers: Option<Sp<i64>>,
     /// Coils or discrete inputs per read request, 1..2000.
@@ -58,6 +62,102 @@ pub struct RawModbusTcp {
     pub port: Option<Sp<i64>>,
     /// Default unit id (slave id) of the tags, 0..255 (default 1).
     pub unit: Option<Sp<i64>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "OpcUa")]
+pub struct RawOpcUa {
+    /// `opc.tcp://host:port[/path]`
+    pub endpoint: Sp<String>,
+    /// `none` (written explicitly), or `{ policy: Basic256Sha256 | Aes128_Sha256_RsaOaep | Aes256_Sha256_RsaPss, mode: Sign | SignAndEncrypt }`. Default: Basic256Sha256, SignAndEncrypt.
+    pub security: Option<Sp<RawSecurity>>,
+    /// Default anonymous.
+    pub user: Option<Sp<RawUser>>,
+}
+
+/// `none`, or a policy and a mode.
+#[derive(Debug)]
+pub enum RawSecurity {
+    Named(String),
+    Policy { policy: Option<Sp<String>>, mode: Option<Sp<String>>, unknown: Vec<Sp<String>> },
+}
+
+impl<'de> Deserialize<'de> for RawSecurity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawSecurity;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`none` or `{ policy: Basic256Sha256, mode: SignAndEncrypt }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawSecurity, E> {
+                Ok(RawSecurity::Named(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawSecurity, A::Error> {
+                let (mut policy, mut mode, mut unknown) = (None, None, Vec::new());
+                while let Some(k) = map.next_key::<Sp<String>>()? {
+                    match k.value.as_str() {
+                        "policy" => policy = Some(map.next_value()?),
+                        "mode" => mode = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            unknown.push(k);
+                        }
+                    }
+                }
+                Ok(RawSecurity::Policy { policy, mode, unknown })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawSecurity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Security".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "oneOf": [
+                { "const": "none", "description": "No signing or encryption; only when written explicitly" },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["policy", "mode"],
+                    "properties": {
+                        "policy": { "enum": ["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] },
+                        "mode": { "enum": ["Sign", "SignAndEncrypt"] }
+                    }
+                }
+            ]
+        })
+    }
+}
+
+/// Who the console is to the server. Passwords are read from a file or an environment
+/// variable, never written in the layout.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "User")]
+pub struct RawUser {
+    pub username: Option<Sp<String>>,
+    /// A file holding the password (its first line); keep it readable by the console's account only.
+    pub password_file: Option<Sp<String>>,
+    /// An environment variable holding the password.
+    pub password_env: Option<Sp<String>>,
+    /// Not allowed: a password never stands in the layout (use password_file or password_env).
+    pub password: Option<Sp<String>>,
+    /// An X.509 user certificate and its private key (PEM).
+    pub certificate: Option<Sp<RawUserCert>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UserCertificate")]
+pub struct RawUserCert {
+    pub cert: Sp<String>,
+    pub key: Sp<String>,
 }
 
 #[derive(Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq, Debug)]
@@ -111,6 +211,23 @@ pub struct RawTag {
     pub on_text: Option<Sp<String>>,
     /// Text shown when a boolean is false.
     pub off_text: Option<Sp<String>>,
+    /// OPC UA: the NodeId, e.g. "ns=2;s=Plant.Tank1.Level", "nsu=urn:example:plant;s=Pump1.Speed", "i=2258".
+    pub node: Option<Sp<String>>,
+    /// OPC UA: requested sampling interval (default: the publishing interval).
+    pub sampling: Option<Sp<Dur>>,
+    /// OPC UA: report only changes larger than this.
+    pub deadband: Option<Sp<RawDeadband>>,
+    /// OPC UA: monitored-item queue size (default 1).
+    pub queue_size: Option<Sp<i64>>,
+}
+
+/// Exactly one of `absolute` (in engineering units) or `percent` (of the EURange).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Deadband")]
+pub struct RawDeadband {
+    pub absolute: Option<f64>,
+    pub percent: Option<f64>,
 }
 
 #[derive(Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq, Debug)]

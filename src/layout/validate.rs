@@ -7,6 +7,7 @@ use super::de::{DeError, Sp, from_node};
 use super::diag::Diagnostic;
 use super::model::*;
 use super::node::{Loc, Node, NodeKind};
+use super::nodeid::NodeRef;
 use super::raw::*;
 use super::suggest::did_you_mean;
 use crate::tag::TagId;
@@ -115,6 +116,8 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     // Connections.
     let mut connections = Vec::new();
     let mut declared_conns = HashSet::new();
+    // Connections declared with an `opcua` key, valid or not (their tags are checked as OPC UA).
+    let mut declared_ua = HashSet::new();
     match conns_node {
         None => cx.err(
             root.loc,
@@ -127,6 +130,11 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
                 for (k, v) in list {
                     let name = key_text(k);
                     declared_conns.insert(name.clone());
+                    if let NodeKind::Map(fields) = &v.kind
+                        && fields.iter().any(|(f, _)| f.kind.scalar_text().as_deref() == Some("opcua"))
+                    {
+                        declared_ua.insert(name.clone());
+                    }
                     if !valid_name(&name) {
                         cx.err(
                             k.loc,
@@ -169,7 +177,9 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
                     }
                     match from_node::<RawTag>(v) {
                         Ok(raw) => {
-                            if let Some(t) = tag(&mut cx, Sp::new(name, k.loc), raw, &connections, &declared_conns) {
+                            if let Some(t) =
+                                tag(&mut cx, Sp::new(name, k.loc), raw, &connections, &declared_conns, &declared_ua)
+                            {
                                 tags.push(t);
                             }
                         }
@@ -226,14 +236,49 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
 
 fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Option<Connection> {
     let before = cx.diags.len();
-    let Some(tcp) = raw.modbus_tcp else {
-        cx.err(
-            loc,
-            format!("connection `{name}` names no protocol"),
-            Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 }".into()),
-        );
-        return None;
+    let timeout = match &raw.timeout {
+        None => Some(Duration::from_secs(1)),
+        Some(t) if t.value.0 > Duration::from_secs(60) => {
+            cx.err(
+                t.loc,
+                "timeout is longer than 60s",
+                Some("a device that takes longer than a minute is not answering".into()),
+            );
+            None
+        }
+        Some(t) => cx.period(t, "timeout"),
     };
+    let kind = match (&raw.modbus_tcp, &raw.opcua) {
+        (None, None) => {
+            cx.err(
+                loc,
+                format!("connection `{name}` names no protocol"),
+                Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } or opcua: { endpoint: opc.tcp://host:4840 }".into()),
+            );
+            return None;
+        }
+        (Some(_), Some(ua)) => {
+            cx.err(
+                ua.loc,
+                format!("connection `{name}` names two protocols"),
+                Some("one connection is one device: split it in two".into()),
+            );
+            return None;
+        }
+        (Some(tcp), None) => modbus_connection(cx, tcp, &raw),
+        (None, Some(ua)) => ua_connection(cx, &name, ua, &raw),
+    };
+    let poll = raw.poll.as_ref().map_or(Some(Duration::from_secs(1)), |p| cx.period(p, "poll"));
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(Connection { name, kind: kind?, timeout: timeout?, poll: poll? })
+}
+
+fn modbus_connection(cx: &mut Ctx, tcp: &Sp<RawModbusTcp>, raw: &RawConnection) -> Option<ConnectionKind> {
+    if let Some(p) = &raw.publishing_interval {
+        cx.err(p.loc, "`publishing_interval` applies to OPC UA connections", Some("use `poll:` for Modbus".into()));
+    }
     if tcp.host.trim().is_empty() {
         cx.err(tcp.host.loc, "host is empty", Some("write a host name or IP address".into()));
     }
@@ -248,43 +293,183 @@ fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Optio
         cx.int(v, 1, 2000, "max_bits", Some("Modbus allows at most 2000 coils or discrete inputs per read request"))
     });
     let max_gap = raw.max_gap.as_ref().map_or(Some(16), |v| cx.int(v, 0, 125, "max_gap", None));
-    let timeout = match &raw.timeout {
-        None => Some(Duration::from_secs(1)),
-        Some(t) if t.value.0 > Duration::from_secs(60) => {
-            cx.err(
-                t.loc,
-                "timeout is longer than 60s",
-                Some("a device that takes longer than a minute is not answering".into()),
-            );
-            None
+    Some(ConnectionKind::ModbusTcp(ModbusTcp {
+        host: tcp.value.host.value.trim().to_string(),
+        port: port?,
+        unit: unit?,
+        byte_order: raw.byte_order.as_ref().map(|b| byte_order(b.value)).unwrap_or_default(),
+        max_registers: max_registers?,
+        max_bits: max_bits?,
+        max_gap: max_gap?,
+    }))
+}
+
+fn ua_connection(cx: &mut Ctx, name: &str, ua: &Sp<RawOpcUa>, raw: &RawConnection) -> Option<ConnectionKind> {
+    let before = cx.diags.len();
+    let modbus_only = [
+        ("byte_order", raw.byte_order.as_ref().map(|v| v.loc)),
+        ("max_registers", raw.max_registers.as_ref().map(|v| v.loc)),
+        ("max_bits", raw.max_bits.as_ref().map(|v| v.loc)),
+        ("max_gap", raw.max_gap.as_ref().map(|v| v.loc)),
+        ("poll", raw.poll.as_ref().map(|v| v.loc)),
+    ];
+    for (field, loc) in modbus_only {
+        if let Some(loc) = loc {
+            let hint = if field == "poll" { "OPC UA subscribes: use publishing_interval" } else { "remove it" };
+            cx.err(loc, format!("`{field}` applies to Modbus connections; `{name}` is OPC UA"), Some(hint.into()));
         }
-        Some(t) => cx.period(t, "timeout"),
+    }
+    let endpoint = ua.endpoint.value.trim().to_string();
+    let host = endpoint.strip_prefix("opc.tcp://").map(|r| r.split(['/', ':']).next().unwrap_or(""));
+    if !matches!(host, Some(h) if !h.is_empty()) {
+        cx.err(
+            ua.endpoint.loc,
+            format!("`{endpoint}` is not an OPC UA endpoint"),
+            Some("write opc.tcp://host:4840".into()),
+        );
+    }
+    let security = match &ua.security {
+        // Secure unless the layout says otherwise.
+        None => Some(UaSecurity::Secure { policy: UaPolicy::Basic256Sha256, mode: UaMode::SignAndEncrypt }),
+        Some(s) => ua_security(cx, s),
     };
-    let poll = raw.poll.as_ref().map_or(Some(Duration::from_secs(1)), |p| cx.period(p, "poll"));
+    let user = match &ua.user {
+        None => Some(UaUser::Anonymous),
+        Some(u) => ua_user(cx, u),
+    };
+    let publishing_interval = raw
+        .publishing_interval
+        .as_ref()
+        .map_or(Some(Duration::from_millis(500)), |p| cx.period(p, "publishing_interval"));
     if cx.diags.len() > before {
         return None;
     }
-    Some(Connection {
-        name,
-        kind: ConnectionKind::ModbusTcp(ModbusTcp {
-            host: tcp.value.host.value.trim().to_string(),
-            port: port?,
-            unit: unit?,
-            byte_order: raw.byte_order.map(byte_order).unwrap_or_default(),
-            max_registers: max_registers?,
-            max_bits: max_bits?,
-            max_gap: max_gap?,
-        }),
-        timeout: timeout?,
-        poll: poll?,
-    })
+    Some(ConnectionKind::OpcUa(OpcUaConn {
+        endpoint,
+        security: security?,
+        user: user?,
+        publishing_interval: publishing_interval?,
+    }))
+}
+
+const POLICIES: [&str; 3] = ["Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"];
+const MODES: [&str; 2] = ["Sign", "SignAndEncrypt"];
+
+fn ua_security(cx: &mut Ctx, s: &Sp<RawSecurity>) -> Option<UaSecurity> {
+    match &s.value {
+        RawSecurity::Named(n) if n == "none" => Some(UaSecurity::None),
+        RawSecurity::Named(n) => {
+            cx.err(
+                s.loc,
+                format!("security `{n}` is not known"),
+                Some("write `none`, or `{ policy: Basic256Sha256, mode: SignAndEncrypt }`".into()),
+            );
+            None
+        }
+        RawSecurity::Policy { policy, mode, unknown } => {
+            for k in unknown {
+                cx.err(k.loc, format!("unknown field `{}`", k.value), Some("allowed here: policy, mode".into()));
+            }
+            let policy = match policy {
+                None => {
+                    cx.err(s.loc, "security needs a `policy`", Some(format!("one of {}", POLICIES.join(", "))));
+                    None
+                }
+                Some(p) => match p.value.as_str() {
+                    "Basic256Sha256" => Some(UaPolicy::Basic256Sha256),
+                    "Aes128_Sha256_RsaOaep" => Some(UaPolicy::Aes128Sha256RsaOaep),
+                    "Aes256_Sha256_RsaPss" => Some(UaPolicy::Aes256Sha256RsaPss),
+                    other => {
+                        let hint = match did_you_mean(other, POLICIES) {
+                            Some(m) => format!("did you mean `{m}`?"),
+                            None if ["Basic128Rsa15", "Basic256"].contains(&other) => {
+                                "this policy is deprecated and insecure; use Basic256Sha256".into()
+                            }
+                            None => format!("one of {}", POLICIES.join(", ")),
+                        };
+                        cx.err(p.loc, format!("security policy `{other}` is not supported"), Some(hint));
+                        None
+                    }
+                },
+            };
+            let mode = match mode {
+                None => {
+                    cx.err(s.loc, "security needs a `mode`", Some("Sign or SignAndEncrypt".into()));
+                    None
+                }
+                Some(m) => match m.value.as_str() {
+                    "Sign" => Some(UaMode::Sign),
+                    "SignAndEncrypt" => Some(UaMode::SignAndEncrypt),
+                    other => {
+                        let hint = did_you_mean(other, MODES)
+                            .map_or("Sign or SignAndEncrypt".to_string(), |m| format!("did you mean `{m}`?"));
+                        cx.err(m.loc, format!("security mode `{other}` is not known"), Some(hint));
+                        None
+                    }
+                },
+            };
+            Some(UaSecurity::Secure { policy: policy?, mode: mode? })
+        }
+    }
+}
+
+fn ua_user(cx: &mut Ctx, u: &Sp<RawUser>) -> Option<UaUser> {
+    if let Some(p) = &u.password {
+        cx.err(
+            p.loc,
+            "a password never stands in the layout",
+            Some("put it in a file (password_file:) or an environment variable (password_env:)".into()),
+        );
+        return None;
+    }
+    match (&u.username, &u.certificate) {
+        (Some(_), Some(c)) => {
+            cx.err(c.loc, "a user is either a username or a certificate", None);
+            None
+        }
+        (None, None) => {
+            cx.err(u.loc, "user needs a `username` (with password_file or password_env) or a `certificate`", None);
+            None
+        }
+        (None, Some(c)) => {
+            for f in [&u.password_file, &u.password_env].into_iter().flatten() {
+                cx.err(f.loc, "a certificate user has no password", Some("remove it".into()));
+            }
+            Some(UaUser::Certificate { cert: c.cert.value.clone().into(), key: c.key.value.clone().into() })
+        }
+        (Some(name), None) => {
+            let password = match (&u.password_file, &u.password_env) {
+                (Some(f), None) => SecretSource::File(f.value.clone().into()),
+                (None, Some(e)) => SecretSource::Env(e.value.clone()),
+                (Some(_), Some(e)) => {
+                    cx.err(e.loc, "give the password one way: password_file or password_env", None);
+                    return None;
+                }
+                (None, None) => {
+                    cx.err(u.loc, "a username needs password_file or password_env", None);
+                    return None;
+                }
+            };
+            if name.value.is_empty() {
+                cx.err(name.loc, "the username is empty", None);
+                return None;
+            }
+            Some(UaUser::UserName { username: name.value.clone(), password })
+        }
+    }
 }
 
 /// The defaults a connection has, to check the tags of a connection that has errors itself.
-fn default_connection(name: &str) -> Connection {
-    Connection {
-        name: name.to_string(),
-        kind: ConnectionKind::ModbusTcp(ModbusTcp {
+fn default_connection(name: &str, opcua: bool) -> Connection {
+    let kind = if opcua {
+        ConnectionKind::OpcUa(OpcUaConn {
+            endpoint: String::new(),
+            security: UaSecurity::None,
+            user: UaUser::Anonymous,
+            publishing_interval: Duration::from_millis(500),
+        })
+    } else {
+        ConnectionKind::ModbusTcp(ModbusTcp {
             host: String::new(),
             port: 502,
             unit: 1,
@@ -292,10 +477,9 @@ fn default_connection(name: &str) -> Connection {
             max_registers: 125,
             max_bits: 2000,
             max_gap: 16,
-        }),
-        timeout: Duration::from_secs(1),
-        poll: Duration::from_secs(1),
-    }
+        })
+    };
+    Connection { name: name.to_string(), kind, timeout: Duration::from_secs(1), poll: Duration::from_secs(1) }
 }
 
 fn byte_order(b: RawByteOrder) -> ByteOrder {
@@ -352,13 +536,20 @@ fn data_type(t: RawType, length: u16) -> DataType {
     }
 }
 
-fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declared: &HashSet<String>) -> Option<Tag> {
+fn tag(
+    cx: &mut Ctx,
+    name: Sp<String>,
+    raw: RawTag,
+    conns: &[Connection],
+    declared: &HashSet<String>,
+    declared_ua: &HashSet<String>,
+) -> Option<Tag> {
     // A tag of a connection that has errors of its own is still checked, against defaults.
     let fallback;
     let (conn_idx, conn) = match conns.iter().position(|c| c.name == *raw.source.value) {
         Some(i) => (Some(i), &conns[i]),
         None if declared.contains(&*raw.source.value) => {
-            fallback = default_connection(&raw.source);
+            fallback = default_connection(&raw.source, declared_ua.contains(&*raw.source.value));
             (None, &fallback)
         }
         None => {
@@ -377,8 +568,60 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
             return None;
         }
     };
-    let ConnectionKind::ModbusTcp(mb) = &conn.kind;
     let before = cx.diags.len();
+    let decimals = raw.decimals.as_ref().and_then(|d| cx.int::<u8>(d, 0, 12, "decimals", None));
+    let (source, poll) = match &conn.kind {
+        ConnectionKind::ModbusTcp(mb) => {
+            let point = modbus_point(cx, &name, &raw, conn, mb);
+            let poll = raw.poll.as_ref().map_or(Some(conn.poll), |p| cx.period(p, "poll"));
+            (point.map(TagSource::Modbus), poll)
+        }
+        ConnectionKind::OpcUa(ua) => {
+            let point = ua_point(cx, &name, &raw);
+            // Subscriptions send changes only; the driver confirms unchanged values at least
+            // once per publishing interval or second, so staleness is judged on that.
+            (point.map(TagSource::OpcUa), Some(ua.publishing_interval.max(Duration::from_secs(1))))
+        }
+    };
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(Tag {
+        name: name.value,
+        description: raw.description.unwrap_or_default(),
+        units: raw.units.unwrap_or_default(),
+        decimals,
+        conn: ConnId(conn_idx? as u16),
+        poll: poll?,
+        on_text: raw.on_text.map(|t| t.value),
+        off_text: raw.off_text.map(|t| t.value),
+        source: source?,
+    })
+}
+
+/// The Modbus part of a tag: table, address, type and how the registers are read.
+fn modbus_point(
+    cx: &mut Ctx,
+    name: &Sp<String>,
+    raw: &RawTag,
+    conn: &Connection,
+    mb: &ModbusTcp,
+) -> Option<ModbusPoint> {
+    let before = cx.diags.len();
+    for (field, v) in [
+        ("node", raw.node.as_ref().map(|n| n.loc)),
+        ("sampling", raw.sampling.as_ref().map(|n| n.loc)),
+        ("deadband", raw.deadband.as_ref().map(|n| n.loc)),
+        ("queue_size", raw.queue_size.as_ref().map(|n| n.loc)),
+    ] {
+        if let Some(loc) = v {
+            cx.err(
+                loc,
+                format!("`{field}` applies to OPC UA tags; connection `{}` is Modbus", conn.name),
+                Some(format!("remove {field}")),
+            );
+        }
+    }
 
     // Where: exactly one table and address.
     let mut places: Vec<(Table, Loc, Option<u16>)> = Vec::new();
@@ -405,7 +648,7 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
     if places.is_empty() {
         cx.err(
             name.loc,
-            format!("tag `{}` has no address", *name),
+            format!("tag `{}` has no address", **name),
             Some(
                 "add one of coil:, discrete:, input:, holding: (0-based protocol address) or modicon: \"40001\"".into(),
             ),
@@ -416,7 +659,7 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
         let names: Vec<&str> = places.iter().map(|p| p.0.name()).collect();
         cx.err(
             places[1].1,
-            format!("tag `{}` has more than one address ({})", *name, names.join(" and ")),
+            format!("tag `{}` has more than one address ({})", **name, names.join(" and ")),
             Some("keep exactly one".into()),
         );
         return None;
@@ -546,7 +789,6 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
         }
     };
     let unit = raw.unit.as_ref().map_or(Some(mb.unit), |u| cx.int(u, 0, 255, "unit id", None));
-    let decimals = raw.decimals.as_ref().and_then(|d| cx.int::<u8>(d, 0, 12, "decimals", None));
     for t in [&raw.on_text, &raw.off_text].into_iter().flatten() {
         if ty != DataType::Bool {
             cx.err(
@@ -556,22 +798,82 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &[Connection], declar
             );
         }
     }
-    let poll = raw.poll.as_ref().map_or(Some(conn.poll), |p| cx.period(p, "poll"));
-
     if cx.diags.len() > before {
         return None;
     }
-    Some(Tag {
-        name: name.value,
-        description: raw.description.unwrap_or_default(),
-        units: raw.units.unwrap_or_default(),
-        decimals,
-        conn: ConnId(conn_idx? as u16),
-        poll: poll?,
-        on_text: raw.on_text.map(|t| t.value),
-        off_text: raw.off_text.map(|t| t.value),
-        source: TagSource::Modbus(ModbusPoint { unit: unit?, table, address: address?, ty, order, bit, scale }),
-    })
+    Some(ModbusPoint { unit: unit?, table, address: address?, ty, order, bit, scale })
+}
+
+/// The OPC UA part of a tag: the node and how it is monitored. The value type comes from the
+/// server.
+fn ua_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag) -> Option<UaPoint> {
+    let before = cx.diags.len();
+    let modbus_only: [(&str, Option<Loc>); 11] = [
+        ("coil", raw.coil.as_ref().map(|v| v.loc)),
+        ("discrete", raw.discrete.as_ref().map(|v| v.loc)),
+        ("input", raw.input.as_ref().map(|v| v.loc)),
+        ("holding", raw.holding.as_ref().map(|v| v.loc)),
+        ("modicon", raw.modicon.as_ref().map(|v| v.loc)),
+        ("type", raw.ty.as_ref().map(|v| v.loc)),
+        ("byte_order", raw.byte_order.as_ref().map(|v| v.loc)),
+        ("bit", raw.bit.as_ref().map(|v| v.loc)),
+        ("length", raw.length.as_ref().map(|v| v.loc)),
+        ("scale", raw.scale.as_ref().map(|v| v.loc)),
+        ("unit", raw.unit.as_ref().map(|v| v.loc)),
+    ];
+    for (field, loc) in modbus_only {
+        if let Some(loc) = loc {
+            let hint = if field == "type" {
+                "the server says the type; remove it"
+            } else {
+                "remove it; OPC UA tags name a `node`"
+            };
+            cx.err(loc, format!("`{field}` applies to Modbus tags, not OPC UA"), Some(hint.into()));
+        }
+    }
+    if let Some(p) = &raw.poll {
+        cx.err(p.loc, "OPC UA tags are not polled", Some("use `sampling:` for the sampling interval".into()));
+    }
+    let Some(node) = &raw.node else {
+        cx.err(
+            name.loc,
+            format!("tag `{}` names no node", **name),
+            Some("add node: \"ns=2;s=Plant.Tank1.Level\"".into()),
+        );
+        return None;
+    };
+    let node = match NodeRef::parse(&node.value) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            cx.err(node.loc, e, None);
+            None
+        }
+    };
+    let sampling = raw.sampling.as_ref().and_then(|s| cx.period(s, "sampling"));
+    let deadband = match &raw.deadband {
+        None => None,
+        Some(d) => match (d.value.absolute, d.value.percent) {
+            (Some(a), None) if a.is_finite() && a >= 0.0 => Some(Deadband::Absolute(a)),
+            (None, Some(p)) if p.is_finite() && (0.0..=100.0).contains(&p) => Some(Deadband::Percent(p)),
+            (Some(_), Some(_)) | (None, None) => {
+                cx.err(
+                    d.loc,
+                    "a deadband is either `absolute` or `percent`",
+                    Some("e.g. deadband: { absolute: 0.5 }".into()),
+                );
+                None
+            }
+            _ => {
+                cx.err(d.loc, "a deadband is a number ≥ 0 (percent: 0..100)", None);
+                None
+            }
+        },
+    };
+    let queue_size = raw.queue_size.as_ref().map_or(Some(1), |q| cx.int(q, 1, 10_000, "queue_size", None));
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(UaPoint { node: node?, sampling, deadband, queue_size: queue_size? })
 }
 
 fn screen(cx: &mut Ctx, raw: RawScreen, tags: &[Tag], declared: &HashSet<String>) -> Screen {

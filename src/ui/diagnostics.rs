@@ -10,7 +10,7 @@ use super::format::{quality_text, shown_quality, value_text};
 use super::theme::Theme;
 use crate::app::state::State;
 use crate::driver::ConnectionState;
-use crate::layout::{ConnectionKind, TagSource, duration::format_duration};
+use crate::layout::{TagSource, duration::format_duration};
 use crate::timefmt;
 
 pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
@@ -38,7 +38,6 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let header = Row::new([first, "State", "Req", "Err", "T/O", "Exc", "Mean", "p99", "Scan", "Scan/s", "Reconn"])
         .style(theme.header());
     let rows = state.layout.connections.iter().zip(&state.conns).map(|(c, v)| {
-        let ConnectionKind::ModbusTcp(m) = &c.kind;
         let (st, style) = match &v.state {
             ConnectionState::Connected => ("up".to_string(), theme.ok()),
             ConnectionState::Connecting => ("connecting".to_string(), theme.uncertain()),
@@ -46,7 +45,7 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             ConnectionState::Stopped => ("stopped".to_string(), theme.muted()),
         };
         let s = &v.stats;
-        let name = if wide { format!("{} {}", c.name, m.endpoint()) } else { c.name.clone() };
+        let name = if wide { format!("{} {}", c.name, c.endpoint()) } else { c.name.clone() };
         Row::new(vec![
             Span::styled(name, theme.value()),
             Span::styled(st, style),
@@ -140,14 +139,44 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         return;
     };
     let tag = state.layout.tag(id);
-    let TagSource::Modbus(p) = tag.source;
     let conn = state.layout.connection(tag.conn);
     let sample = state.store.get(id).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
     let q = shown_quality(tag, &sample, state.now);
     let kv = |k: &str, v: String| Line::from(vec![Span::styled(format!("{k:<10}"), theme.muted()), Span::raw(v)]);
-    let mut lines = vec![
-        kv("tag", format!("{}  {}", tag.name, tag.description)),
-        kv("source", format!("{} unit {}", conn.name, p.unit)),
+    let mut lines = vec![kv("tag", format!("{}  {}", tag.name, tag.description))];
+    match &tag.source {
+        TagSource::Modbus(p) => modbus_lines(state, id, p, &conn.name, &kv, &mut lines),
+        TagSource::OpcUa(u) => {
+            lines.push(kv("source", format!("{} {}", conn.name, conn.endpoint())));
+            lines.push(kv("node", u.node.to_string()));
+            let sampling = u.sampling.map(format_duration).unwrap_or_else(|| "publishing interval".into());
+            lines.push(kv("sampling", format!("{sampling}, queue {}", u.queue_size)));
+            if let Some(ts) = sample.source_ts {
+                lines.push(kv("source ts", timefmt::clock_ms(ts, state.utc_offset)));
+            }
+        }
+    }
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<10}", "value"), theme.muted()),
+        Span::styled(format!("{} {}", value_text(tag, &sample), tag.units), theme.quality(&q)),
+    ]));
+    let qt = quality_text(&q);
+    lines.push(kv("quality", if qt.is_empty() { "good".into() } else { qt }));
+    lines.push(kv("received", timefmt::clock_ms(sample.recv_ts, state.utc_offset)));
+    lines.push(kv("poll", format_duration(tag.poll)));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn modbus_lines<'a>(
+    state: &State,
+    id: crate::tag::TagId,
+    p: &crate::layout::ModbusPoint,
+    conn: &str,
+    kv: &impl Fn(&str, String) -> Line<'a>,
+    lines: &mut Vec<Line<'a>>,
+) {
+    lines.extend([
+        kv("source", format!("{conn} unit {}", p.unit)),
         kv("address", format!("{} {}  (Modicon {})", p.table.name(), p.address, p.modicon())),
         kv(
             "type",
@@ -162,7 +191,7 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
                 p.bit.map(|b| format!(", bit {b}")).unwrap_or_default()
             ),
         ),
-    ];
+    ]);
     if let Some(s) = p.scale {
         lines.push(kv("scale", format!("raw {:?} → eu {:?}", s.raw, s.eu)));
     }
@@ -172,13 +201,4 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         None => "-".into(),
     };
     lines.push(kv("raw", raw));
-    lines.push(Line::from(vec![
-        Span::styled(format!("{:<10}", "value"), theme.muted()),
-        Span::styled(format!("{} {}", value_text(tag, &sample), tag.units), theme.quality(&q)),
-    ]));
-    let qt = quality_text(&q);
-    lines.push(kv("quality", if qt.is_empty() { "good".into() } else { qt }));
-    lines.push(kv("received", timefmt::clock_ms(sample.recv_ts, state.utc_offset)));
-    lines.push(kv("poll", format_duration(tag.poll)));
-    frame.render_widget(Paragraph::new(lines).block(block), area);
 }

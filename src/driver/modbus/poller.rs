@@ -51,12 +51,12 @@ pub struct ModbusJob {
 impl ModbusJob {
     pub fn from_layout(layout: &Layout, conn: ConnId) -> Option<ModbusJob> {
         let c: &Connection = layout.connection(conn);
-        let ConnectionKind::ModbusTcp(tcp) = &c.kind;
+        let ConnectionKind::ModbusTcp(tcp) = &c.kind else { return None };
         let points = layout
             .tags_of(conn)
-            .map(|(id, t)| {
-                let TagSource::Modbus(p) = t.source;
-                (id, p, t.poll)
+            .filter_map(|(id, t)| match t.source {
+                TagSource::Modbus(p) => Some((id, p, t.poll)),
+                _ => None,
             })
             .collect();
         Some(ModbusJob {
