@@ -9,9 +9,17 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+use ttyhmi::app::drivers::DriverOptions;
 use ttyhmi::app::runtime::{ConsoleOptions, run_console};
 use ttyhmi::app::watch::{WatchOptions, run_watch};
-use ttyhmi::layout::{self, ConnectionKind, Layout, duration::parse_duration};
+use ttyhmi::driver::opcua::UaJob;
+use ttyhmi::driver::opcua::browse::{BrowseOptions, browse};
+use ttyhmi::driver::opcua::pki as opcua_pki;
+use ttyhmi::layout::nodeid::NodeRef;
+use ttyhmi::layout::{
+    self, ConnId, ConnectionKind, Layout, OpcUaConn, SecretSource, UaMode, UaPolicy, UaSecurity, UaUser,
+    duration::parse_duration,
+};
 use ttyhmi::{auth, paths, sim, timefmt};
 
 /// The built-in demo layout, so `ttyhmi demo` works from any folder.
@@ -48,6 +56,12 @@ enum Command {
         /// Modbus TCP port (0 picks a free one; it is printed).
         #[arg(long, default_value_t = 5020)]
         modbus_port: u16,
+        /// OPC UA port (0 picks a free one; it is printed).
+        #[arg(long, default_value_t = 4840)]
+        opcua_port: u16,
+        /// OPC UA load variables (Plant.Load.V0000…), each changing every 100 ms.
+        #[arg(long, default_value_t = 1000)]
+        opcua_load: usize,
         /// Address to listen on. The simulator has no access control: keep it on loopback.
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
@@ -72,6 +86,35 @@ enum Command {
     },
     /// Print the JSON schema of the layout format.
     Schema,
+    /// Walk an OPC UA server's address space; print connections + tags ready to paste into a layout.
+    Browse {
+        /// The server, e.g. opc.tcp://127.0.0.1:4840
+        endpoint: String,
+        /// Start here (a NodeId, e.g. "ns=2;s=Plant"); default the Objects folder.
+        #[arg(long)]
+        root: Option<String>,
+        /// Levels below the root to walk.
+        #[arg(long, default_value_t = 6)]
+        depth: usize,
+        /// `none`, or POLICY/MODE such as Basic256Sha256/SignAndEncrypt (the default).
+        #[arg(long, default_value = "Basic256Sha256/SignAndEncrypt")]
+        security: String,
+        /// User name (with --password-file or --password-env); default anonymous.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        #[arg(long)]
+        password_env: Option<String>,
+        /// Name of the connection in the output.
+        #[arg(long, default_value = "ua1")]
+        name: String,
+    },
+    /// Trust an OPC UA server's certificate: without FILE, list the rejected ones.
+    Trust {
+        /// A certificate from the rejected folder (its name or path).
+        file: Option<PathBuf>,
+    },
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -104,31 +147,100 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             print!("{}", layout::schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Trust { file } => trust(file.as_deref()),
+        Command::Browse { endpoint, root, depth, security, user, password_file, password_env, name } => {
+            let security = parse_security(&security)?;
+            let user = match (user, password_file, password_env) {
+                (None, None, None) => UaUser::Anonymous,
+                (Some(u), Some(f), None) => UaUser::UserName { username: u, password: SecretSource::File(f) },
+                (Some(u), None, Some(e)) => UaUser::UserName { username: u, password: SecretSource::Env(e) },
+                _ => bail!("--user needs exactly one of --password-file or --password-env (and they need --user)"),
+            };
+            let root = root.map(|r| NodeRef::parse(&r)).transpose().map_err(anyhow::Error::msg)?;
+            let job = UaJob {
+                conn: ConnId(0),
+                name: name.clone(),
+                ua: OpcUaConn { endpoint, security, user, publishing_interval: Duration::from_millis(500) },
+                timeout: Duration::from_secs(5),
+                points: Vec::new(),
+                pki: pki_dir(),
+            };
+            let opts = BrowseOptions { job, root, depth, connection_name: name };
+            let yaml = runtime()?.block_on(browse(&opts)).map_err(anyhow::Error::msg)?;
+            print!("{yaml}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run { layout, read_only, no_color } => {
             let l = load(&layout)?;
-            let opts = ConsoleOptions { read_only, user: auth::current_user(), color: color(no_color), utc_offset };
+            let opts = ConsoleOptions {
+                read_only,
+                user: auth::current_user(),
+                color: color(no_color),
+                utc_offset,
+                drivers: DriverOptions { poll_override: None, pki: pki_dir() },
+            };
             runtime()?.block_on(run_console(l, opts)).context("console")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { read_only, no_color } => {
-            let opts = ConsoleOptions { read_only, user: auth::current_user(), color: color(no_color), utc_offset };
+            // The demo trusts the simulator's certificate in a PKI folder of its own, never in
+            // the one used for real servers.
+            let pki = paths::data_dir().join("pki-demo");
+            let _ = std::fs::remove_dir_all(pki.join("trusted"));
+            let opts = ConsoleOptions {
+                read_only,
+                user: auth::current_user(),
+                color: color(no_color),
+                utc_offset,
+                drivers: DriverOptions { poll_override: None, pki: pki.clone() },
+            };
             runtime()?.block_on(async {
-                let plant =
-                    sim::start(SocketAddr::from(([127, 0, 0, 1], 0))).await.context("starting the simulated plant")?;
+                let sim_opts = sim::SimOptions {
+                    opcua_port: Some(0),
+                    // The load variables are for benchmarks, not for the demo.
+                    opcua_load_items: 0,
+                    opcua_pki: paths::data_dir().join("sim-pki"),
+                    ..Default::default()
+                };
+                let plant = sim::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), sim_opts.clone())
+                    .await
+                    .context("starting the simulated plant")?;
                 let mut l = layout::parse(DEMO_LAYOUT, "layouts/demo.yaml").context("the built-in demo layout")?;
-                point_at(&mut l, plant.modbus_addr);
+                if let Some(cert) = plant.opcua_certificate_path() {
+                    opcua_pki::install_trusted(&pki, &cert).map_err(anyhow::Error::msg)?;
+                }
+                let password = paths::state_dir().join("demo-opcua.pass");
+                write_private(&password, &sim_opts.opcua_password)?;
+                point_at(&mut l, plant.modbus_addr, plant.opcua_url(), &password);
                 let r = run_console(l, opts).await;
                 plant.stop().await;
                 r.context("console")
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { modbus_port, bind } => {
+        Command::Sim { modbus_port, opcua_port, opcua_load, bind } => {
             runtime()?.block_on(async {
-                let plant = sim::start(SocketAddr::new(bind, modbus_port)).await.with_context(|| {
+                let opts = sim::SimOptions {
+                    opcua_port: Some(opcua_port),
+                    opcua_load_items: opcua_load,
+                    opcua_pki: paths::data_dir().join("sim-pki"),
+                    ..Default::default()
+                };
+                let plant = sim::start_with(SocketAddr::new(bind, modbus_port), opts.clone()).await.with_context(|| {
                     format!("cannot listen on {bind}:{modbus_port}; is another simulator running? try --modbus-port 0")
                 })?;
                 println!("simulated plant: Modbus TCP on {} (unit 1); Ctrl-C stops", plant.modbus_addr);
+                if let Some(url) = plant.opcua_url() {
+                    println!(
+                        "OPC UA on {url} (namespace {}): security None with anonymous; Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss with user {} / password {}",
+                        sim::opcua_server::NAMESPACE_URI,
+                        sim::opcua_server::USERNAME,
+                        opts.opcua_password
+                    );
+                    if let Some(cert) = plant.opcua_certificate_path() {
+                        println!("  server certificate: {} (trust it: ttyhmi trust {})", cert.display(), cert.display());
+                    }
+                }
                 tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
                 plant.stop().await;
                 println!("stopped");
@@ -138,7 +250,7 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
         }
         Command::Watch { layout, json, duration, poll } => {
             let l = load(&layout)?;
-            let opts = WatchOptions { json, duration, poll };
+            let opts = WatchOptions { json, duration, drivers: DriverOptions { poll_override: poll, pki: pki_dir() } };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
             runtime()?.block_on(run_watch(&l, opts, &mut out)).context("watch")?;
@@ -147,12 +259,86 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
     }
 }
 
-/// Points every Modbus connection of the layout at `addr` (the demo's simulated plant).
-fn point_at(l: &mut Layout, addr: SocketAddr) {
+/// Points every connection of the layout at the demo's simulated plant.
+fn point_at(l: &mut Layout, modbus: SocketAddr, opcua: Option<String>, password: &Path) {
     for c in &mut l.connections {
-        if let ConnectionKind::ModbusTcp(m) = &mut c.kind {
-            m.host = addr.ip().to_string();
-            m.port = addr.port();
+        match &mut c.kind {
+            ConnectionKind::ModbusTcp(m) => {
+                m.host = modbus.ip().to_string();
+                m.port = modbus.port();
+            }
+            ConnectionKind::OpcUa(u) => {
+                if let Some(url) = &opcua {
+                    u.endpoint = url.clone();
+                }
+                if let UaUser::UserName { password: p, .. } = &mut u.user {
+                    *p = SecretSource::File(password.to_path_buf());
+                }
+            }
+        }
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// `none` or `Policy/Mode`.
+fn parse_security(s: &str) -> Result<UaSecurity> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(UaSecurity::None);
+    }
+    let (p, m) =
+        s.split_once('/').context("--security is `none` or POLICY/MODE, e.g. Basic256Sha256/SignAndEncrypt")?;
+    let policy = match p {
+        "Basic256Sha256" => UaPolicy::Basic256Sha256,
+        "Aes128_Sha256_RsaOaep" => UaPolicy::Aes128Sha256RsaOaep,
+        "Aes256_Sha256_RsaPss" => UaPolicy::Aes256Sha256RsaPss,
+        _ => bail!("unknown policy `{p}`: Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss"),
+    };
+    let mode = match m {
+        "Sign" => UaMode::Sign,
+        "SignAndEncrypt" => UaMode::SignAndEncrypt,
+        _ => bail!("unknown mode `{m}`: Sign or SignAndEncrypt"),
+    };
+    Ok(UaSecurity::Secure { policy, mode })
+}
+
+/// The PKI folder of OPC UA connections to real servers.
+fn pki_dir() -> PathBuf {
+    paths::data_dir().join("pki")
+}
+
+fn trust(file: Option<&Path>) -> Result<ExitCode> {
+    let pki = pki_dir();
+    match file {
+        None => {
+            let list = opcua_pki::rejected(&pki);
+            if list.is_empty() {
+                println!("no rejected server certificates in {}", pki.join("rejected").display());
+            } else {
+                println!("rejected server certificates (newest first); trust one with `ttyhmi trust FILE`:");
+                for f in list {
+                    println!("  {}", f.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(f) => {
+            let dst = opcua_pki::trust(&pki, f).map_err(anyhow::Error::msg)?;
+            println!("trusted: {}", dst.display());
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

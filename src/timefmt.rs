@@ -12,6 +12,20 @@ pub fn rfc3339_utc(t: SystemTime) -> String {
     dt.format(&Rfc3339).unwrap_or_else(|_| "?".into())
 }
 
+/// `2026-11-29 19:10:00Z`: a date and time value, compact for a table column.
+pub fn date_time_utc(t: SystemTime) -> String {
+    let dt = OffsetDateTime::from(t);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+        dt.year(),
+        dt.month() as u8,
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
 /// `HH:MM:SS` in the given offset.
 pub fn clock(t: SystemTime, offset: UtcOffset) -> String {
     let dt = OffsetDateTime::from(t).to_offset(offset);
@@ -63,6 +77,7 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_443_400_123);
         assert_eq!(rfc3339_utc(t), "2025-11-29T19:10:00.123Z");
         assert_eq!(clock(t, UtcOffset::UTC), "19:10:00");
+        assert_eq!(date_time_utc(t), "2025-11-29 19:10:00Z");
         assert_eq!(clock_ms(t, UtcOffset::UTC), "19:10:00.123");
         assert_eq!(clock(t, UtcOffset::from_hms(1, 0, 0).unwrap()), "20:10:00");
         assert_eq!(age(Duration::from_secs(61)), "1m");

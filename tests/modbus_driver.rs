@@ -38,7 +38,9 @@ fn loopback() -> SocketAddr {
 
 /// The simulator with frozen physics on `addr`.
 async fn start_sim(addr: SocketAddr) -> SimHandle {
-    sim::start_with(addr, SimOptions { step: None, ..SimOptions::default() }).await.expect("start the simulator")
+    sim::start_with(addr, SimOptions { step: None, opcua_port: None, ..SimOptions::default() })
+        .await
+        .expect("start the simulator")
 }
 
 async fn frozen_sim() -> SimHandle {
@@ -147,6 +149,7 @@ impl View {
             DriverEvent::State { conn, state } => self.states.push((conn, state)),
             DriverEvent::Plan { conn, blocks } => self.plans.push((conn, blocks)),
             DriverEvent::Stats { conn, stats } => self.stats.push((conn, *stats)),
+            DriverEvent::UaItems { .. } => panic!("a Modbus driver reports no OPC UA items"),
         }
     }
 

@@ -4,22 +4,36 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::driver::modbus::poller::{self, ModbusJob};
+use crate::driver::opcua::{self, UaJob};
 use crate::driver::{ConnectionState, DriverEvent};
 use crate::layout::{ConnId, Layout};
 use crate::tag::{Quality, Reason, Sample};
+
+/// Where drivers keep their files, and measurement overrides.
+#[derive(Clone, Debug, Default)]
+pub struct DriverOptions {
+    /// Modbus: poll every block at this period instead of the layout's (`watch --poll`).
+    pub poll_override: Option<std::time::Duration>,
+    /// OPC UA: the client PKI folder (own certificate, trusted and rejected server certificates).
+    pub pki: std::path::PathBuf,
+}
 
 /// Spawns one task per connection. They stop when `shutdown` turns true.
 pub fn spawn<M: From<DriverEvent> + Send + 'static>(
     layout: &Layout,
     tx: &mpsc::Sender<M>,
     shutdown: &watch::Receiver<bool>,
-    poll_override: Option<std::time::Duration>,
+    opts: &DriverOptions,
 ) -> Vec<JoinHandle<()>> {
     (0..layout.connections.len())
-        .filter_map(|i| ModbusJob::from_layout(layout, ConnId(i as u16)))
-        .map(|mut job| {
-            job.poll_override = poll_override;
-            tokio::spawn(supervise(job, tx.clone(), shutdown.clone()))
+        .map(|i| ConnId(i as u16))
+        .filter_map(|id| {
+            if let Some(mut job) = ModbusJob::from_layout(layout, id) {
+                job.poll_override = opts.poll_override;
+                return Some(tokio::spawn(supervise(job, tx.clone(), shutdown.clone())));
+            }
+            let job = UaJob::from_layout(layout, id, opts.pki.clone())?;
+            Some(tokio::spawn(opcua::run(job, tx.clone(), shutdown.clone())))
         })
         .collect()
 }

@@ -26,6 +26,7 @@ pub struct ConsoleOptions {
     pub user: String,
     pub color: bool,
     pub utc_offset: time::UtcOffset,
+    pub drivers: drivers::DriverOptions,
 }
 
 /// Runs the console until the user quits or a signal arrives.
@@ -33,7 +34,7 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     let layout = Arc::new(layout);
     let (tx, mut rx) = mpsc::channel::<Msg>(BURST);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = drivers::spawn(&layout, &tx, &stop_rx, None);
+    let tasks = drivers::spawn(&layout, &tx, &stop_rx, &opts.drivers);
     spawn_input(tx.clone());
     spawn_clock(tx.clone());
     spawn_signals(tx.clone());

@@ -16,6 +16,8 @@ pub struct ConnView {
     pub plan: Vec<BlockInfo>,
     /// Scans per second between the last two statistics reports.
     pub scan_rate: f64,
+    /// OPC UA: the publishing interval as the server revised it.
+    pub publishing_interval: Option<std::time::Duration>,
 }
 
 /// Latest raw words per read block: (connection, unit, table, start) → words.
@@ -27,6 +29,8 @@ pub struct State {
     pub store: TagStore,
     pub conns: Vec<ConnView>,
     pub raw: HashMap<RawKey, Vec<u16>>,
+    /// OPC UA monitored items as the servers revised them, by tag.
+    pub ua_items: HashMap<TagId, crate::driver::UaItemInfo>,
     /// The layout screen shown (and whose selection the diagnostics view describes).
     pub screen: usize,
     /// The diagnostics view (connections, read plan, the selected tag's registers) is shown.
@@ -60,6 +64,7 @@ impl State {
                 stats: ConnStats::default(),
                 plan: Vec::new(),
                 scan_rate: 0.0,
+                publishing_interval: None,
             })
             .collect();
         State {
@@ -67,6 +72,7 @@ impl State {
             layout,
             conns,
             raw: HashMap::new(),
+            ua_items: HashMap::new(),
             screen: 0,
             diagnostics: false,
             help: false,

@@ -68,9 +68,25 @@ fn driver_event(state: &mut State, e: DriverEvent) {
             if let Some(c) = state.conns.get_mut(conn.index()) {
                 let dt = stats.elapsed.saturating_sub(c.stats.elapsed).as_secs_f64();
                 if dt > 0.0 {
-                    c.scan_rate = stats.scans.saturating_sub(c.stats.scans) as f64 / dt;
+                    // Modbus: scans per second; OPC UA (no scans): value changes per second.
+                    let opcua = state
+                        .layout
+                        .connections
+                        .get(conn.index())
+                        .is_some_and(|l| matches!(l.kind, crate::layout::ConnectionKind::OpcUa(_)));
+                    let (now, before) =
+                        if opcua { (stats.requests, c.stats.requests) } else { (stats.scans, c.stats.scans) };
+                    c.scan_rate = now.saturating_sub(before) as f64 / dt;
                 }
                 c.stats = *stats;
+            }
+        }
+        DriverEvent::UaItems { conn, items, publishing_interval } => {
+            if let Some(c) = state.conns.get_mut(conn.index()) {
+                c.publishing_interval = publishing_interval;
+            }
+            for i in items {
+                state.ua_items.insert(i.tag, i);
             }
         }
         DriverEvent::Plan { conn, blocks } => {

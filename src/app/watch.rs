@@ -17,8 +17,7 @@ pub struct WatchOptions {
     pub json: bool,
     /// Stop after this long; `None` runs until Ctrl-C.
     pub duration: Option<Duration>,
-    /// Poll every block at this period instead of the layout's (zero: back to back).
-    pub poll: Option<Duration>,
+    pub drivers: drivers::DriverOptions,
 }
 
 /// Per-connection totals at the end of a watch.
@@ -31,7 +30,7 @@ pub struct Summary {
 pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut W) -> io::Result<Vec<Summary>> {
     let (tx, mut rx) = mpsc::channel::<DriverEvent>(4096);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = drivers::spawn(layout, &tx, &stop_rx, opts.poll);
+    let tasks = drivers::spawn(layout, &tx, &stop_rx, &opts.drivers);
     drop(tx);
 
     let mut last: Vec<Option<(Option<Value>, Quality)>> = vec![None; layout.tags.len()];

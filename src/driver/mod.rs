@@ -23,6 +23,18 @@ pub enum DriverEvent {
     Stats { conn: ConnId, stats: Box<ConnStats> },
     /// The read plan, when made and whenever a block is split.
     Plan { conn: ConnId, blocks: Vec<BlockInfo> },
+    /// OPC UA: the monitored items as the server revised them.
+    UaItems { conn: ConnId, items: Vec<UaItemInfo>, publishing_interval: Option<std::time::Duration> },
+}
+
+/// One OPC UA monitored item as created, for the diagnostics view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UaItemInfo {
+    pub tag: TagId,
+    /// `Good`, or why the server refused the item (`Bad_NodeIdUnknown`, …).
+    pub status: String,
+    pub revised_sampling: std::time::Duration,
+    pub revised_queue: u32,
 }
 
 /// The words of one block as the device sent them (bits as 0/1), for the diagnostics view.
@@ -63,3 +75,4 @@ impl ConnectionState {
         matches!(self, ConnectionState::Connected)
     }
 }
+pub mod opcua;

@@ -1,10 +1,13 @@
 //! The built-in simulated plant: a small boiler house whose values follow simple physics,
-//! served by a real in-process Modbus TCP server. Used by `ttyhmi demo`, `ttyhmi sim`, tests and
-//! training.
+//! served by a real in-process Modbus TCP server and a real in-process OPC UA server over the same
+//! device, so a write through either protocol changes the physics and shows on both. Used by
+//! `ttyhmi demo`, `ttyhmi sim`, tests and training.
 //!
 //! - [`plant`]: the physics (pure, time injected).
 //! - [`registers`]: the register map (pure) — **the table of every address is its module doc**.
 //! - `modbus_server`: the tokio-modbus TCP server answering from the register map.
+//! - [`opcua_server`]: the async-opcua server — **the table of every NodeId, the endpoints, users
+//!   and certificates are its module doc**.
 //!
 //! # Unit ids
 //!
@@ -19,6 +22,7 @@
 //! 01, 02, 03, 04, 05, 06, 15, 16, 22 (mask write) and 23 (read/write multiple); anything else →
 //! exception 01. Requests are counted per function code ([`SimHandle::function_counts`]).
 
+pub mod opcua_server;
 pub mod plant;
 pub mod registers;
 
@@ -26,6 +30,7 @@ mod modbus_server;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,20 +42,52 @@ pub use plant::Plant;
 pub use registers::Device;
 
 use modbus_server::Shared;
+use opcua_server::OpcUaServer;
 
 /// How a simulator runs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct SimOptions {
     /// Seed of the measurement noise.
     pub seed: u64,
     /// Physics step period; `None` freezes the physics, so values change only through writes
-    /// (for tests that need values that never move).
+    /// (for tests that need values that never move). The OPC UA load variables move anyway.
     pub step: Option<Duration>,
+    /// Port of the OPC UA server on 127.0.0.1 (0 = ephemeral); `None` = no OPC UA server.
+    pub opcua_port: Option<u16>,
+    /// Number of `Plant.Load.Vnnnn` variables, all changing every 100 ms (default 1000).
+    pub opcua_load_items: usize,
+    /// Password of the OPC UA user `operator` (default [`opcua_server::DEFAULT_PASSWORD`],
+    /// `operator-demo`: a demo password of a test device, not a secret).
+    pub opcua_password: String,
+    /// PKI folder of the OPC UA server: its certificate and key are created there on first start
+    /// and reused after. Default: `ttyhmi-sim-pki-<pid>` under the system temp folder (one per
+    /// process, so restarts within a process keep the certificate clients trusted).
+    pub opcua_pki: PathBuf,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { seed: 0x5EED, step: Some(Duration::from_millis(100)) }
+        SimOptions {
+            seed: 0x5EED,
+            step: Some(Duration::from_millis(100)),
+            opcua_port: Some(0),
+            opcua_load_items: 1000,
+            opcua_password: opcua_server::DEFAULT_PASSWORD.to_owned(),
+            opcua_pki: std::env::temp_dir().join(format!("ttyhmi-sim-pki-{}", std::process::id())),
+        }
+    }
+}
+
+impl std::fmt::Debug for SimOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOptions")
+            .field("seed", &self.seed)
+            .field("step", &self.step)
+            .field("opcua_port", &self.opcua_port)
+            .field("opcua_load_items", &self.opcua_load_items)
+            .field("opcua_password", &"<redacted>")
+            .field("opcua_pki", &self.opcua_pki)
+            .finish()
     }
 }
 
@@ -60,14 +97,18 @@ impl Default for SimOptions {
 pub struct SimHandle {
     /// Where the Modbus TCP server listens (the real port when bound to port 0).
     pub modbus_addr: SocketAddr,
+    /// Where the OPC UA server listens (always 127.0.0.1; the real port when started on port 0);
+    /// `None` without OPC UA.
+    pub opcua_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     conns: Arc<watch::Sender<usize>>,
     server: Option<JoinHandle<()>>,
     physics: Option<JoinHandle<()>>,
+    opcua: Option<OpcUaServer>,
 }
 
-/// Starts the physics task (step every 100 ms) and the Modbus TCP server bound to `modbus_bind`
-/// (port 0 = ephemeral).
+/// Starts the physics task (step every 100 ms), the Modbus TCP server bound to `modbus_bind`
+/// (port 0 = ephemeral) and the OPC UA server on an ephemeral port of 127.0.0.1.
 pub async fn start(modbus_bind: SocketAddr) -> std::io::Result<SimHandle> {
     start_with(modbus_bind, SimOptions::default()).await
 }
@@ -77,11 +118,24 @@ pub async fn start_with(modbus_bind: SocketAddr, options: SimOptions) -> std::io
     let listener = modbus_server::bind(modbus_bind)?;
     let modbus_addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(Device::new(Plant::new(options.seed))));
+    let opcua = match options.opcua_port {
+        Some(port) => {
+            let cfg = opcua_server::Config {
+                port,
+                load_items: options.opcua_load_items,
+                password: &options.opcua_password,
+                pki: &options.opcua_pki,
+            };
+            Some(OpcUaServer::start(Arc::clone(&shared), cfg).await?)
+        }
+        None => None,
+    };
     let conns = Arc::new(watch::Sender::new(0usize));
     let server = tokio::spawn(modbus_server::serve(listener, Arc::clone(&shared), Arc::clone(&conns)));
     let physics = options.step.map(|period| tokio::spawn(run_physics(Arc::clone(&shared), period)));
-    tracing::info!(%modbus_addr, "sim: plant started");
-    Ok(SimHandle { modbus_addr, shared, conns, server: Some(server), physics })
+    let opcua_addr = opcua.as_ref().map(|o| o.addr);
+    tracing::info!(%modbus_addr, ?opcua_addr, "sim: plant started");
+    Ok(SimHandle { modbus_addr, opcua_addr, shared, conns, server: Some(server), physics, opcua })
 }
 
 async fn run_physics(shared: Arc<Shared>, period: Duration) {
@@ -100,10 +154,13 @@ async fn run_physics(shared: Arc<Shared>, period: Duration) {
 }
 
 impl SimHandle {
-    /// Stops the simulator: closes the listener and every open client connection (clients see
-    /// the connection go away) and releases the port, so [`start`] may bind it again at once, as
-    /// when a PLC restarts.
+    /// Stops the simulator: closes the listeners and every open client connection and OPC UA
+    /// session (clients see the connection go away) and releases the ports, so [`start_with`]
+    /// may bind them again at once, as when a PLC restarts.
     pub async fn stop(mut self) {
+        if let Some(opcua) = self.opcua.take() {
+            opcua.stop().await;
+        }
         for task in [self.server.take(), self.physics.take()].into_iter().flatten() {
             task.abort();
             let _ = task.await;
@@ -114,6 +171,22 @@ impl SimHandle {
         let mut open = self.conns.subscribe();
         let _ = tokio::time::timeout(Duration::from_secs(5), open.wait_for(|n| *n == 0)).await;
         tracing::info!(modbus_addr = %self.modbus_addr, "sim: plant stopped");
+    }
+
+    /// `opc.tcp://127.0.0.1:PORT` of the OPC UA server, if it runs.
+    pub fn opcua_url(&self) -> Option<String> {
+        self.opcua_addr.map(|a| format!("opc.tcp://{a}"))
+    }
+
+    /// Index of [`opcua_server::NAMESPACE_URI`] on the OPC UA server (what a client finds in the
+    /// NamespaceArray), if it runs.
+    pub fn opcua_namespace_index(&self) -> Option<u16> {
+        self.opcua.as_ref().map(|o| o.namespace_index)
+    }
+
+    /// The OPC UA server's certificate (DER), for a client to trust, if the server runs.
+    pub fn opcua_certificate_path(&self) -> Option<PathBuf> {
+        self.opcua.as_ref().map(|o| o.certificate_path.clone())
     }
 
     /// Requests received per function code since start (or the last [`Self::reset_counts`]),

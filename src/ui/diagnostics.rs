@@ -150,7 +150,19 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             lines.push(kv("source", format!("{} {}", conn.name, conn.endpoint())));
             lines.push(kv("node", u.node.to_string()));
             let sampling = u.sampling.map(format_duration).unwrap_or_else(|| "publishing interval".into());
-            lines.push(kv("sampling", format!("{sampling}, queue {}", u.queue_size)));
+            let revised = match state.ua_items.get(&id) {
+                Some(i) => format!(
+                    " → server: {}, queue {}{}",
+                    timefmt::short(i.revised_sampling),
+                    i.revised_queue,
+                    if i.status == "Good" { String::new() } else { format!(", {}", i.status) }
+                ),
+                None => String::new(),
+            };
+            lines.push(kv("sampling", format!("{sampling}, queue {}{revised}", u.queue_size)));
+            if let Some(pi) = state.conns.get(tag.conn.index()).and_then(|c| c.publishing_interval) {
+                lines.push(kv("publishing", format!("every {} (as revised by the server)", timefmt::short(pi))));
+            }
             if let Some(ts) = sample.source_ts {
                 lines.push(kv("source ts", timefmt::clock_ms(ts, state.utc_offset)));
             }
