@@ -55,7 +55,7 @@ fn main() {
     );
     for i in 0..ITEMS {
         layout.push_str(&format!(
-            "  V{i:04}: {{ source: sim, node: \"nsu=urn:ttyhmi:sim;s=Plant.Load.V{i:04}\", sampling: 100ms }}\n"
+            "  V{i:04}: {{ source: sim, node: \"nsu=urn:ttyhmi:sim;s=Plant.Load.V{i:04}\", sampling: 50ms, queue_size: 5 }}\n"
         ));
     }
     let path = home.join("load.yaml");

@@ -22,6 +22,17 @@ use ttyhmi::layout::{
 };
 use ttyhmi::{auth, paths, sim, timefmt};
 
+/// Prints a line to standard output, ignoring a closed pipe (a reader that took only the first
+/// line must not bring the simulator down).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($t)*);
+        let _ = out.flush();
+    }};
+}
+
 /// The built-in demo layout, so `ttyhmi demo` works from any folder.
 const DEMO_LAYOUT: &str = include_str!("../layouts/demo.yaml");
 
@@ -229,21 +240,21 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
                 let plant = sim::start_with(SocketAddr::new(bind, modbus_port), opts.clone()).await.with_context(|| {
                     format!("cannot listen on {bind}:{modbus_port}; is another simulator running? try --modbus-port 0")
                 })?;
-                println!("simulated plant: Modbus TCP on {} (unit 1); Ctrl-C stops", plant.modbus_addr);
+                say!("simulated plant: Modbus TCP on {} (unit 1); Ctrl-C stops", plant.modbus_addr);
                 if let Some(url) = plant.opcua_url() {
-                    println!(
+                    say!(
                         "OPC UA on {url} (namespace {}): security None with anonymous; Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss with user {} / password {}",
                         sim::opcua_server::NAMESPACE_URI,
                         sim::opcua_server::USERNAME,
                         opts.opcua_password
                     );
                     if let Some(cert) = plant.opcua_certificate_path() {
-                        println!("  server certificate: {} (trust it: ttyhmi trust {})", cert.display(), cert.display());
+                        say!("  server certificate: {} (trust it: ttyhmi trust {})", cert.display(), cert.display());
                     }
                 }
                 tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
                 plant.stop().await;
-                println!("stopped");
+                say!("stopped");
                 anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)

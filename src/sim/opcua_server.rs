@@ -108,6 +108,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use opcua::crypto::SecurityPolicy;
+use opcua::server::CreateMonitoredItem;
 use opcua::server::address_space::{
     AccessLevel, AddressSpace, NodeType, ObjectBuilder, VariableBuilder, add_namespaces,
 };
@@ -377,6 +378,27 @@ impl InMemoryNodeManagerImpl for SimNodes {
 
     fn namespaces(&self) -> Vec<NamespaceMetadata> {
         vec![self.namespace.clone()]
+    }
+
+    /// Like async-opcua's default, but an item on a node that does not exist (or an attribute
+    /// it lacks) is refused with that status, as the spec says, instead of created Good.
+    async fn create_value_monitored_items(
+        &self,
+        context: &RequestContext,
+        address_space: &RwLock<AddressSpace>,
+        items: &mut [&mut &mut CreateMonitoredItem],
+    ) {
+        let to_read: Vec<_> = items.iter().map(|r| r.item_to_monitor()).collect();
+        let values = self.read_values(context, address_space, &to_read, 0.0, TimestampsToReturn::Both).await;
+        for (value, node) in values.into_iter().zip(items.iter_mut()) {
+            let status = value.status();
+            if matches!(status, StatusCode::BadNodeIdUnknown | StatusCode::BadAttributeIdInvalid) {
+                node.set_status(status);
+                continue;
+            }
+            node.set_initial_value(value);
+            node.set_status(StatusCode::Good);
+        }
     }
 
     /// Live variables read the device now; everything else reads the address space.

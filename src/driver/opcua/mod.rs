@@ -287,7 +287,7 @@ impl<M: From<DriverEvent>> Task<M> {
         });
         let _guard = AbortOnDrop(event_task);
 
-        let mut subscribed = false;
+        let mut subscribed: Option<Subscribed> = None;
         let mut ever_connected = false;
         let mut last_fresh = Instant::now() - Duration::from_secs(1);
         let mut last_stats = Instant::now();
@@ -315,19 +315,32 @@ impl<M: From<DriverEvent>> Task<M> {
                     ever_connected = true;
                     backoff.reset();
                     self.state(ConnectionState::Connected).await;
-                    if !subscribed {
+                    if let Some(current) = &subscribed {
+                        self.stats.reconnects += 1;
+                        // The server may have renumbered its namespaces: if an `nsu=` node now
+                        // has another index, the recreated items watch the wrong nodes.
+                        let moved = match session.read_namespace_array().await {
+                            Ok(ns) => self.resolve(&ns) != current.resolved,
+                            Err(_) => false,
+                        };
+                        if moved {
+                            tracing::info!(connection = %self.job.name, "namespaces moved: subscribing again");
+                            let _ = session.delete_subscription(current.id).await;
+                            subscribed = None;
+                        } else {
+                            // The session was recreated and so was the subscription; without a
+                            // publish now, no data flows until the next keep-alive cycle.
+                            session.trigger_publish_now();
+                        }
+                    }
+                    if subscribed.is_none() {
                         match self.subscribe(&session, itx.clone()).await {
-                            Ok(bad) => {
-                                refused = bad;
-                                subscribed = true;
+                            Ok(s) => {
+                                refused = s.refused.clone();
+                                subscribed = Some(s);
                             }
                             Err(m) => return m,
                         }
-                    } else {
-                        self.stats.reconnects += 1;
-                        // The session was recreated and so was the subscription; without a
-                        // publish now, no data flows until the next keep-alive cycle.
-                        session.trigger_publish_now();
                     }
                 }
                 Inner::Poll(SessionPollResult::ConnectionLost(status)) => {
@@ -370,11 +383,16 @@ impl<M: From<DriverEvent>> Task<M> {
 
     /// Creates the subscription and the monitored items; reports each refused item on its tag.
     /// Returns the tags whose items were refused.
+    /// Each tag's NodeId on this server, or why it has none.
+    fn resolve(&self, namespaces: &opcua::types::NamespaceMap) -> Vec<(TagId, Result<NodeId, String>)> {
+        self.job.points.iter().map(|(tag, p)| (*tag, convert::node_id(&p.node, namespaces))).collect()
+    }
+
     async fn subscribe(
         &mut self,
         session: &Arc<Session>,
         itx: mpsc::UnboundedSender<Inner>,
-    ) -> Result<Vec<TagId>, String> {
+    ) -> Result<Subscribed, String> {
         let namespaces = match session.read_namespace_array().await {
             Ok(n) => n,
             Err(e) => {
@@ -392,16 +410,21 @@ impl<M: From<DriverEvent>> Task<M> {
         let mut refused = Vec::new();
         let mut requests = Vec::new();
         let mut ids = Vec::new();
-        for (tag, p) in &self.job.points {
-            match convert::node_id(&p.node, &namespaces) {
+        let resolved = self.resolve(&namespaces);
+        for ((tag, node), (_, p)) in resolved.iter().zip(&self.job.points) {
+            match node {
                 Ok(node_id) => {
-                    requests.push(item_request(*tag, node_id, p));
+                    requests.push(item_request(*tag, node_id.clone(), p));
                     ids.push(*tag);
                 }
                 Err(m) => {
                     refused.push(*tag);
-                    let s =
-                        Sample { value: None, quality: Quality::Bad(Reason::Other(m)), source_ts: None, recv_ts: now };
+                    let s = Sample {
+                        value: None,
+                        quality: Quality::Bad(Reason::Other(m.clone())),
+                        source_ts: None,
+                        recv_ts: now,
+                    };
                     self.send(DriverEvent::Samples { conn: self.job.conn, samples: vec![(*tag, s)], raw: None }).await;
                 }
             }
@@ -412,12 +435,20 @@ impl<M: From<DriverEvent>> Task<M> {
             .map_err(|e| format!("cannot create the monitored items: {}", convert::status_name(e.status())))?;
         let mut infos = Vec::new();
         let mut bad = Vec::new();
+        let revised_publishing = session.subscription_state().lock().get(sub).map(|x| x.publishing_interval());
         for (tag, r) in ids.iter().zip(results.iter()) {
             let status = r.result.status_code;
+            // A negative revised interval means "the publishing interval".
+            let sampling = r.result.revised_sampling_interval;
+            let revised_sampling = if sampling < 0.0 {
+                revised_publishing.unwrap_or(interval)
+            } else {
+                Duration::from_secs_f64(sampling / 1000.0)
+            };
             infos.push(UaItemInfo {
                 tag: *tag,
                 status: convert::status_name(status),
-                revised_sampling: Duration::from_secs_f64(r.result.revised_sampling_interval.max(0.0) / 1000.0),
+                revised_sampling,
                 revised_queue: r.result.revised_queue_size,
             });
             if !status.is_good() {
@@ -428,48 +459,65 @@ impl<M: From<DriverEvent>> Task<M> {
                 ));
             }
         }
-        let revised_publishing = session.subscription_state().lock().get(sub).map(|x| x.publishing_interval());
         self.send(DriverEvent::UaItems { conn: self.job.conn, items: infos, publishing_interval: revised_publishing })
             .await;
         if !bad.is_empty() {
             self.send(DriverEvent::Samples { conn: self.job.conn, samples: bad, raw: None }).await;
         }
         tracing::info!(connection = %self.job.name, items = ids.len(), refused = refused.len(), "subscribed");
-        Ok(refused)
+        Ok(Subscribed { id: sub, resolved, refused })
     }
+}
+
+/// The connection's subscription as created.
+struct Subscribed {
+    id: u32,
+    /// Each tag's NodeId at the time, to notice namespaces that moved.
+    resolved: Vec<(TagId, Result<NodeId, String>)>,
+    /// Tags without a working monitored item: never confirmed Fresh.
+    refused: Vec<TagId>,
 }
 
 /// Discovers the server's endpoints, picks the one the layout asks for and prepares a session
 /// (not yet connected: the returned event loop connects when polled).
 pub async fn prepare(job: &UaJob) -> Result<(Arc<Session>, SessionEventLoop<TcpConnector>), String> {
     let limit = job.timeout.max(Duration::from_secs(5));
-    let mut client = ClientBuilder::new()
-        .application_name("ttyhmi")
-        .application_uri("urn:ttyhmi:console")
-        .product_uri("urn:ttyhmi")
-        .pki_dir(&job.pki)
-        .create_sample_keypair(true)
-        .trust_server_certs(false)
-        .session_retry_initial(Duration::from_millis(500))
-        .session_retry_max(Duration::from_secs(30))
-        .session_retry_limit(-1)
-        .request_timeout(limit)
-        .max_array_length(1_000_000)
-        .max_message_size(64 * 1024 * 1024)
-        .max_chunk_count(1024)
-        .keep_alive_interval(Duration::from_secs(1))
-        .client()
-        .map_err(|e| format!("OPC UA client configuration: {}", e.join("; ")))?;
+    let builder = |retries: i32| {
+        ClientBuilder::new()
+            .application_name("ttyhmi")
+            .application_uri("urn:ttyhmi:console")
+            .product_uri("urn:ttyhmi")
+            .pki_dir(&job.pki)
+            .create_sample_keypair(true)
+            .trust_server_certs(false)
+            .session_retry_initial(Duration::from_millis(500))
+            .session_retry_max(Duration::from_secs(30))
+            .session_retry_limit(retries)
+            .request_timeout(limit)
+            .max_array_length(1_000_000)
+            .max_message_size(64 * 1024 * 1024)
+            .max_chunk_count(1024)
+            .keep_alive_interval(Duration::from_secs(1))
+            .client()
+            .map_err(|e| format!("OPC UA client configuration: {}", e.join("; ")))
+    };
+    // Discovery does not retry (a refused connection is reported at once, with its cause); the
+    // session retries for ever, with backoff, and resumes its subscription.
+    let discovery = builder(0)?;
+    let mut client = builder(-1)?;
     let url = job.ua.endpoint.clone();
-    let offered = match tokio::time::timeout(limit, client.get_server_endpoints_from_url(url.as_str())).await {
+    let offered = match tokio::time::timeout(limit, discovery.get_server_endpoints_from_url(url.as_str())).await {
         Err(_) => return Err(format!("no answer from {url} within {limit:?}")),
         Ok(Err(e)) => return Err(format!("cannot reach {url}: {}", convert::status_name(e.status()))),
         Ok(Ok(list)) => list,
     };
-    let endpoint = match pick_endpoint(job, &offered) {
+    let mut endpoint = match pick_endpoint(job, &offered) {
         Ok(e) => e,
         Err(m) => return Err(m),
     };
+    // Servers often advertise a host name the console cannot reach (their own hostname, an
+    // internal address): connect where the layout says, with the endpoint's security.
+    endpoint.endpoint_url = url.as_str().into();
     let token = match identity(job) {
         Ok(t) => t,
         Err(m) => return Err(m),

@@ -1,0 +1,1248 @@
+//! The OPC UA driver against real servers on loopback: the in-process simulator (its own PKI
+//! folder per test, physics frozen unless a test needs values that move), a minimal async-opcua
+//! server that offers only security None, and raw TCP servers that misbehave on purpose.
+//!
+//! Events are folded into a [`View`] through [`TagStore::apply`], so the assertions are about
+//! what an operator sees (a Bad tag keeps its last value). Every wait is for a condition with a
+//! deadline ([`Harness::wait_for`]); a timed-out wait fails with a summary of the view.
+//!
+//! Every test has its own temporary folder holding the simulator's PKI, the client's PKI and the
+//! password files, so tests running in parallel never share a certificate store.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use opcua::types::{AttributeId, NodeId, ReadValueId, TimestampsToReturn};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use ttyhmi::driver::opcua::{UaJob, convert, pki, prepare, run, write};
+use ttyhmi::driver::{ConnectionState, DriverEvent, UaItemInfo};
+use ttyhmi::layout::{self, ConnId, Layout};
+use ttyhmi::sim::opcua_server::{DEFAULT_PASSWORD, NAMESPACE_URI, USERNAME, node, test_values};
+use ttyhmi::sim::{self, SimHandle, SimOptions};
+use ttyhmi::tag::{Quality, Reason, Sample, TagStore, Value};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("a socket address")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Folders and servers
+
+/// A temporary folder of one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ttyhmi-opcua-driver-{}-{n}-{what}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temporary folder");
+        TempDir(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// The client's PKI folder.
+    fn client_pki(&self) -> PathBuf {
+        self.join("client-pki")
+    }
+
+    /// The simulator's PKI folder (the same across restarts, so its certificate stays trusted).
+    fn sim_pki(&self) -> PathBuf {
+        self.join("sim-pki")
+    }
+
+    /// A password file holding `password` (and a newline, as editors write it).
+    fn password_file(&self, password: &str) -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = self.join(&format!("password-{}", N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&path, format!("{password}\n")).expect("write the password file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The simulator with OPC UA on `port` (0 = ephemeral), no load items, its PKI in `dir`.
+/// `step: None` freezes the physics.
+async fn start_sim(dir: &TempDir, port: u16, step: Option<Duration>) -> SimHandle {
+    let options = SimOptions {
+        step,
+        opcua_port: Some(port),
+        opcua_load_items: 0,
+        opcua_pki: dir.sim_pki(),
+        ..SimOptions::default()
+    };
+    sim::start_with(loopback(), options).await.expect("start the simulator")
+}
+
+/// Makes the client in `dir` trust the simulator's certificate (explicitly, as an operator would).
+fn trust_sim(dir: &TempDir, sim: &SimHandle) {
+    let cert = sim.opcua_certificate_path().expect("the simulator runs OPC UA");
+    pki::install_trusted(&dir.client_pki(), &cert).expect("trust the simulator's certificate");
+}
+
+fn url(sim: &SimHandle) -> String {
+    sim.opcua_url().expect("the simulator runs OPC UA")
+}
+
+/// A node of the simulator, in the `nsu=` form a layout uses.
+fn sim_node(id: &str) -> String {
+    format!("nsu={NAMESPACE_URI};s={id}")
+}
+
+/// How a raw TCP server misbehaves.
+#[derive(Clone, Copy, Debug)]
+enum Misbehave {
+    /// Accepts and closes at once.
+    Close,
+    /// Answers the Hello with bytes that are not OPC UA.
+    Garbage,
+    /// Reads the Hello, then closes without an answer.
+    HelloThenClose,
+    /// Accepts and reads, never answers, never closes.
+    Silent,
+}
+
+/// A raw TCP server on an ephemeral loopback port; returns its `opc.tcp://` URL.
+async fn raw_server(how: Misbehave) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind(loopback()).await.expect("bind");
+    let port = listener.local_addr().expect("local address").port();
+    let task = tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve_raw(s, how));
+        }
+    });
+    (format!("opc.tcp://127.0.0.1:{port}"), task)
+}
+
+async fn serve_raw(mut s: TcpStream, how: Misbehave) {
+    let mut buf = [0u8; 4096];
+    match how {
+        Misbehave::Close => {}
+        Misbehave::Garbage => {
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await;
+            let _ = s.flush().await;
+            tokio::time::sleep(ms(200)).await;
+        }
+        Misbehave::HelloThenClose => {
+            let _ = s.read(&mut buf).await;
+        }
+        Misbehave::Silent => while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {},
+    }
+}
+
+/// A small real async-opcua server that offers one endpoint only (security None, anonymous) and,
+/// in each namespace of `uris` (registered in that order), a String variable `s=Value` whose
+/// value is its namespace URI: a client that reads it can tell which namespace it reached.
+struct SmallServer {
+    url: String,
+    handle: opcua::server::ServerHandle,
+    task: JoinHandle<()>,
+}
+
+impl SmallServer {
+    /// Starts on 127.0.0.1:`port` (0 = ephemeral) with its certificate in `pki`.
+    async fn start(port: u16, pki: &Path, uris: &[&str]) -> SmallServer {
+        use opcua::server::address_space::VariableBuilder;
+        use opcua::server::diagnostics::NamespaceMetadata;
+        use opcua::server::node_manager::memory::{SimpleNodeManager, simple_node_manager};
+        use opcua::types::{DataTypeId, ObjectId, QualifiedName, Variant};
+
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await.expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let url = format!("opc.tcp://127.0.0.1:{port}");
+        let mut builder = opcua::server::ServerBuilder::new_anonymous("ttyhmi test server: security None only")
+            .application_uri("urn:ttyhmi:test:small-server")
+            .product_uri("urn:ttyhmi:test")
+            .host("127.0.0.1")
+            .port(port)
+            .discovery_urls(vec![format!("{url}/")])
+            .pki_dir(pki)
+            .create_sample_keypair(true)
+            .trust_client_certs(true);
+        for (i, uri) in uris.iter().enumerate() {
+            let ns = NamespaceMetadata { namespace_uri: (*uri).to_owned(), ..NamespaceMetadata::default() };
+            builder = builder.with_node_manager(simple_node_manager(ns, &format!("nm{i}")));
+        }
+        let (server, handle) = builder.build().expect("a server offering None only");
+        for (i, uri) in uris.iter().enumerate() {
+            let nm = handle.node_managers().get_by_name::<SimpleNodeManager>(&format!("nm{i}")).expect("node manager");
+            let index = *nm.namespaces().keys().next().expect("a namespace");
+            let id = NodeId::new(index, "Value");
+            let mut space = nm.address_space().write();
+            VariableBuilder::new(&id, QualifiedName::new(index, "Value"), "Value")
+                .data_type(DataTypeId::String)
+                .value(Variant::from(*uri))
+                .organized_by(ObjectId::ObjectsFolder)
+                .insert(&mut *space);
+        }
+        let task = tokio::spawn(async move {
+            let _ = server.run_with(listener).await;
+        });
+        SmallServer { url, handle, task }
+    }
+
+    fn port(&self) -> u16 {
+        self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port")
+    }
+
+    async fn stop(self) {
+        self.handle.cancel();
+        let _ = tokio::time::timeout(secs(5), self.task).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layouts
+
+/// Builds layout text: OPC UA connections (publishing interval 100 ms) and tags.
+#[derive(Default)]
+struct LayoutSrc {
+    conns: String,
+    tags: String,
+}
+
+const NONE: &str = "security: none";
+
+fn secure(policy: &str, mode: &str) -> String {
+    format!("security: {{ policy: {policy}, mode: {mode} }}")
+}
+
+fn user(password_file: &Path) -> String {
+    format!("user: {{ username: {USERNAME}, password_file: \"{}\" }}", password_file.display())
+}
+
+impl LayoutSrc {
+    /// `keys`: lines inside `opcua:` besides the endpoint (security, user).
+    fn conn(mut self, name: &str, endpoint: &str, keys: &[&str]) -> Self {
+        self.conns += &format!("  {name}:\n    opcua:\n      endpoint: \"{endpoint}\"\n");
+        for k in keys {
+            self.conns += &format!("      {k}\n");
+        }
+        self.conns += "    publishing_interval: 100ms\n";
+        self
+    }
+
+    /// `extra`: more keys of the tag, each starting with `, `.
+    fn tag(mut self, name: &str, source: &str, node: &str, extra: &str) -> Self {
+        self.tags += &format!("  {name}: {{ source: {source}, node: \"{node}\"{extra} }}\n");
+        self
+    }
+
+    fn build(&self) -> String {
+        format!("title: OPC UA driver test\nconnections:\n{}tags:\n{}", self.conns, self.tags)
+    }
+}
+
+fn parse(src: &str) -> Layout {
+    layout::parse(src, "test.yaml").unwrap_or_else(|e| panic!("{e}\n--- layout:\n{src}"))
+}
+
+fn job(layout: &Layout, conn: u16, pki: &Path) -> UaJob {
+    UaJob::from_layout(layout, ConnId(conn), pki.to_path_buf()).expect("an OPC UA connection")
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the driver reported, folded
+
+/// What an operator would see, plus the event history the tests assert on.
+struct View {
+    layout: Layout,
+    store: TagStore,
+    /// Samples received per tag, Good and not Good; `Fresh` confirmations per tag.
+    good: Vec<u32>,
+    not_good: Vec<u32>,
+    fresh: Vec<u32>,
+    /// The values of the Good samples of each tag, in order.
+    good_values: Vec<Vec<Value>>,
+    states: Vec<(ConnId, ConnectionState)>,
+    items: Vec<(ConnId, Vec<UaItemInfo>, Option<Duration>)>,
+    stats_events: usize,
+}
+
+impl View {
+    fn new(layout: Layout) -> Self {
+        let n = layout.tags.len();
+        View {
+            layout,
+            store: TagStore::new(n, SystemTime::now()),
+            good: vec![0; n],
+            not_good: vec![0; n],
+            fresh: vec![0; n],
+            good_values: vec![Vec::new(); n],
+            states: Vec::new(),
+            items: Vec::new(),
+            stats_events: 0,
+        }
+    }
+
+    fn fold(&mut self, e: DriverEvent) {
+        match e {
+            DriverEvent::Samples { samples, .. } => {
+                for (id, s) in samples {
+                    let i = id.index();
+                    if s.quality.is_good() {
+                        self.good[i] += 1;
+                        if let Some(v) = &s.value {
+                            self.good_values[i].push(v.clone());
+                        }
+                    } else {
+                        self.not_good[i] += 1;
+                    }
+                    self.store.apply(id, s);
+                }
+            }
+            DriverEvent::Fresh { tags, recv_ts, .. } => {
+                for &id in tags.iter() {
+                    self.fresh[id.index()] += 1;
+                    self.store.refresh(id, recv_ts);
+                }
+            }
+            DriverEvent::State { conn, state } => self.states.push((conn, state)),
+            DriverEvent::Stats { .. } => self.stats_events += 1,
+            DriverEvent::Plan { .. } => panic!("an OPC UA driver makes no Modbus read plan"),
+            DriverEvent::UaItems { conn, items, publishing_interval } => {
+                self.items.push((conn, items, publishing_interval))
+            }
+        }
+    }
+
+    fn index(&self, name: &str) -> usize {
+        self.layout.tag_id(name).unwrap_or_else(|| panic!("no tag {name} in the layout")).index()
+    }
+
+    fn sample(&self, name: &str) -> &Sample {
+        self.store.get(self.layout.tag_id(name).expect("tag")).expect("every tag has a slot")
+    }
+
+    fn quality(&self, name: &str) -> &Quality {
+        &self.sample(name).quality
+    }
+
+    fn value(&self, name: &str) -> Option<&Value> {
+        self.sample(name).value.as_ref()
+    }
+
+    /// Why the tag is not Good, in words ("" when Good).
+    fn reason(&self, name: &str) -> String {
+        self.quality(name).reason().map(|r| r.to_string()).unwrap_or_default()
+    }
+
+    fn received(&self, name: &str) -> u32 {
+        let i = self.index(name);
+        self.good[i] + self.not_good[i]
+    }
+
+    fn good_values(&self, name: &str) -> &[Value] {
+        &self.good_values[self.index(name)]
+    }
+
+    fn fresh(&self, name: &str) -> u32 {
+        self.fresh[self.index(name)]
+    }
+
+    /// `name` received a sample and its quality is `q`.
+    fn is(&self, name: &str, q: &Quality) -> bool {
+        self.received(name) > 0 && self.quality(name) == q
+    }
+
+    fn is_good(&self, name: &str) -> bool {
+        self.is(name, &Quality::Good)
+    }
+
+    fn all_good(&self) -> bool {
+        self.layout.tags.iter().all(|t| self.is_good(&t.name))
+    }
+
+    fn state(&self, conn: u16) -> Option<&ConnectionState> {
+        self.states.iter().rev().find(|(c, _)| c.0 == conn).map(|(_, s)| s)
+    }
+
+    /// Reasons of the Disconnected states of `conn` reported since `from` (an index into `states`).
+    fn disconnects_since(&self, conn: u16, from: usize) -> Vec<&str> {
+        self.states[from.min(self.states.len())..]
+            .iter()
+            .filter(|(c, _)| c.0 == conn)
+            .filter_map(|(_, s)| match s {
+                ConnectionState::Disconnected { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Connection attempts (`Connecting`) of `conn` since `from`.
+    fn attempts_since(&self, conn: u16, from: usize) -> usize {
+        self.states[from.min(self.states.len())..]
+            .iter()
+            .filter(|(c, s)| c.0 == conn && *s == ConnectionState::Connecting)
+            .count()
+    }
+
+    /// The first Disconnected reason of `conn` that contains every one of `words`.
+    fn disconnect_with(&self, conn: u16, words: &[&str]) -> Option<&str> {
+        self.disconnects_since(conn, 0).into_iter().find(|r| words.iter().all(|w| r.contains(w)))
+    }
+
+    fn summary(&self) -> String {
+        let tags: Vec<String> = self
+            .layout
+            .tags
+            .iter()
+            .take(20)
+            .map(|t| {
+                format!(
+                    "{} = {:?} ({}, {} samples, {} fresh)",
+                    t.name,
+                    self.value(&t.name),
+                    self.quality(&t.name),
+                    self.received(&t.name),
+                    self.fresh(&t.name)
+                )
+            })
+            .collect();
+        let states: Vec<String> =
+            self.states.iter().rev().take(8).rev().map(|(c, s)| format!("{}: {s:?}", c.0)).collect();
+        format!("states (last 8): {states:#?}\ntags (first 20): {tags:#?}\nitems events: {}", self.items.len())
+    }
+}
+
+/// The driver tasks of every connection of a layout, and their events.
+struct Harness {
+    view: View,
+    rx: mpsc::Receiver<DriverEvent>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Harness {
+    /// Starts one driver task per connection, all with the client PKI folder `pki`. With several
+    /// connections the client's certificate is made first (by one `prepare` of the first
+    /// connection, whatever its outcome: so it must answer), so the tasks do not race to create
+    /// it in the same folder.
+    async fn start(src: &str, pki: &Path) -> Harness {
+        let layout = parse(src);
+        let jobs: Vec<UaJob> = (0..layout.connections.len()).map(|c| job(&layout, c as u16, pki)).collect();
+        if jobs.len() > 1 {
+            let _ = prepare(&jobs[0]).await;
+            assert!(pki.join("own").join("cert.der").is_file(), "prepare makes the client's certificate");
+        }
+        Self::spawn(layout, jobs)
+    }
+
+    /// Like [`Self::start`], but each connection has a PKI folder of its own under `pki`, named
+    /// after it (for connections to servers that never answer, which trust nothing anyway).
+    fn start_apart(src: &str, pki: &Path) -> Harness {
+        let layout = parse(src);
+        let jobs = (0..layout.connections.len())
+            .map(|c| job(&layout, c as u16, &pki.join(&layout.connections[c].name)))
+            .collect();
+        Self::spawn(layout, jobs)
+    }
+
+    fn spawn(layout: Layout, jobs: Vec<UaJob>) -> Harness {
+        let (tx, rx) = mpsc::channel::<DriverEvent>(4096);
+        let (stop, stop_rx) = watch::channel(false);
+        let tasks = jobs.into_iter().map(|j| tokio::spawn(run(j, tx.clone(), stop_rx.clone()))).collect();
+        Harness { view: View::new(layout), rx, stop, tasks }
+    }
+
+    /// Folds events until `pred` holds; fails the test at `deadline`.
+    async fn wait_until(&mut self, deadline: Instant, what: &str, mut pred: impl FnMut(&View) -> bool) {
+        loop {
+            if pred(&self.view) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let failures = self.task_failures().await;
+                panic!("timed out waiting for: {what}{failures}\n{}", self.view.summary());
+            }
+            match tokio::time::timeout_at(deadline.min(now + ms(20)), self.rx.recv()).await {
+                Ok(Some(e)) => self.view.fold(e),
+                Ok(None) => {
+                    let failures = self.task_failures().await;
+                    panic!("the driver stopped while waiting for: {what}{failures}\n{}", self.view.summary());
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// [`Self::wait_until`] `within` from now; returns how long it took.
+    async fn wait_for(&mut self, within: Duration, what: &str, pred: impl FnMut(&View) -> bool) -> Duration {
+        let t0 = Instant::now();
+        self.wait_until(t0 + within, what, pred).await;
+        t0.elapsed()
+    }
+
+    async fn task_failures(&mut self) -> String {
+        let mut out = String::new();
+        for t in &mut self.tasks {
+            if t.is_finished()
+                && let Err(e) = t.await
+            {
+                out += &format!("\n  driver task failed: {e}");
+            }
+        }
+        out
+    }
+
+    fn assert_running(&self) {
+        assert!(self.tasks.iter().all(|t| !t.is_finished()), "a driver task ended\n{}", self.view.summary());
+    }
+
+    /// Asks every task to stop; waits (1 s at most) for each connection's Stopped and for the
+    /// tasks to end. Returns the view and how long it took.
+    async fn shutdown(mut self) -> (View, Duration) {
+        let t0 = Instant::now();
+        self.stop.send(true).expect("the tasks hold receivers");
+        let n = self.view.layout.connections.len();
+        self.wait_for(secs(1), "State(Stopped) of every connection", |v| {
+            (0..n as u16).all(|c| v.state(c) == Some(&ConnectionState::Stopped))
+        })
+        .await;
+        for t in std::mem::take(&mut self.tasks) {
+            tokio::time::timeout(secs(1), t).await.expect("the task ends after Stopped").expect("no panic");
+        }
+        let took = t0.elapsed();
+        while let Ok(e) = self.rx.try_recv() {
+            self.view.fold(e);
+        }
+        (self.view, took)
+    }
+}
+
+fn not_connected() -> Quality {
+    Quality::Bad(Reason::NotConnected)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Every value type
+
+#[tokio::test]
+async fn every_value_type_decodes_with_security_none_and_anonymous() {
+    let dir = TempDir::new("types");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    use test_values as tv;
+    let expect: Vec<(&str, &str, Value)> = vec![
+        ("BOOLEAN", node::TEST_BOOLEAN, Value::Bool(tv::BOOLEAN)),
+        ("SBYTE", node::TEST_SBYTE, Value::Int(tv::SBYTE.into())),
+        ("BYTE", node::TEST_BYTE, Value::UInt(tv::BYTE.into())),
+        ("INT16", node::TEST_INT16, Value::Int(tv::INT16.into())),
+        ("UINT16", node::TEST_UINT16, Value::UInt(tv::UINT16.into())),
+        ("INT32", node::TEST_INT32, Value::Int(tv::INT32.into())),
+        ("UINT32", node::TEST_UINT32, Value::UInt(tv::UINT32.into())),
+        ("INT64", node::TEST_INT64, Value::Int(tv::INT64)),
+        ("UINT64", node::TEST_UINT64, Value::UInt(tv::UINT64)),
+        ("FLOAT", node::TEST_FLOAT, Value::Float(tv::FLOAT.into())),
+        ("DOUBLE", node::TEST_DOUBLE, Value::Float(tv::DOUBLE)),
+        ("STRING", node::TEST_STRING, Value::Text("Grüße, 世界".into())),
+        ("BYTESTRING", node::TEST_BYTESTRING, Value::Text("0xdeadbeef00ff".into())),
+        ("DOUBLE_ARRAY", node::TEST_DOUBLE_ARRAY, Value::Text("[0, -1.5, 3.25, 10000000000]".into())),
+        ("INT32_ARRAY", node::TEST_INT32_ARRAY, Value::Text("[0, 1, -1, 2147483647, -2147483648]".into())),
+        ("NAME", node::NAME, Value::Text("BOILER HOUSE SIM".into())),
+        ("COUNTER", node::COUNTER, Value::UInt(0)),
+    ];
+    let mut src = LayoutSrc::default().conn("ua", &url(&sim), &[NONE]);
+    for (name, id, _) in &expect {
+        src = src.tag(name, "ua", &sim_node(id), "");
+    }
+    src = src.tag("DATETIME", "ua", &sim_node(node::TEST_DATETIME), "");
+    let mut h = Harness::start(&src.build(), &dir.client_pki()).await;
+
+    h.wait_for(secs(10), "every tag Good", |v| v.all_good()).await;
+    assert_eq!(h.view.state(0), Some(&ConnectionState::Connected));
+    for (name, _, want) in &expect {
+        assert_eq!(h.view.value(name), Some(want), "{name}");
+    }
+    // DateTime as text, in UTC (a local-time conversion would move the hour).
+    match h.view.value("DATETIME") {
+        Some(Value::Text(t)) => {
+            assert!(t.starts_with("2024-01-02") && t.contains("03:04:05"), "DateTime shown as {t:?}")
+        }
+        other => panic!("DateTime as text expected: {other:?}"),
+    }
+    // Source timestamps are kept: the fixed values carry the server's start, the live ones the
+    // last publish (both a moment ago).
+    for t in &h.view.layout.tags {
+        let ts = h.view.sample(&t.name).source_ts.unwrap_or_else(|| panic!("{} has a source timestamp", t.name));
+        let age = SystemTime::now().duration_since(ts).unwrap_or_else(|e| e.duration());
+        assert!(age < secs(60), "{}: source timestamp {age:?} away from now", t.name);
+    }
+    // The monitored items as the server created them.
+    let (conn, items, publishing) = h.view.items.last().expect("a UaItems event").clone();
+    assert_eq!(conn, ConnId(0));
+    assert_eq!(items.len(), expect.len() + 1, "{items:?}");
+    assert!(items.iter().all(|i| i.status == "Good"), "{items:?}");
+    assert_eq!(publishing, Some(ms(100)), "revised publishing interval");
+    // Unchanged values are confirmed as Fresh on every publish (keep-alives at least every 1 s).
+    h.wait_for(secs(5), "two Fresh confirmations of every tag", |v| {
+        v.layout.tags.iter().all(|t| v.fresh(&t.name) >= 2)
+    })
+    .await;
+    assert!(h.view.all_good(), "{}", h.view.summary());
+
+    let (v, took) = h.shutdown().await;
+    assert!(took < secs(1), "shutdown took {took:?}");
+    assert!(v.is("INT64", &not_connected()), "after shutdown: {}", v.quality("INT64"));
+    assert_eq!(v.value("INT64"), Some(&Value::Int(tv::INT64)), "last value kept");
+    sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Secure channels with a user name
+
+#[tokio::test]
+async fn secure_policies_with_username_and_password_read_values() {
+    let dir = TempDir::new("secure");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let pass = dir.password_file(DEFAULT_PASSWORD);
+    let u = user(&pass);
+    let endpoint = url(&sim);
+    let b256 = secure("Basic256Sha256", "SignAndEncrypt");
+    let aes256 = secure("Aes256_Sha256_RsaPss", "SignAndEncrypt");
+    let aes128 = secure("Aes128_Sha256_RsaOaep", "Sign");
+    let src = LayoutSrc::default()
+        .conn("b256", &endpoint, &[&b256, &u])
+        .conn("aes256", &endpoint, &[&aes256, &u])
+        .conn("aes128", &endpoint, &[&aes128, &u])
+        .tag("B_INT32", "b256", &sim_node(node::TEST_INT32), "")
+        .tag("B_STRING", "b256", &sim_node(node::TEST_STRING), "")
+        .tag("A256_DOUBLE", "aes256", &sim_node(node::TEST_DOUBLE), "")
+        .tag("A128_UINT64", "aes128", &sim_node(node::TEST_UINT64), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(15), "every tag Good over the secure channels", |v| v.all_good()).await;
+    assert_eq!(h.view.value("B_INT32"), Some(&Value::Int(test_values::INT32.into())));
+    assert_eq!(h.view.value("B_STRING"), Some(&Value::Text(test_values::STRING.into())));
+    assert_eq!(h.view.value("A256_DOUBLE"), Some(&Value::Float(test_values::DOUBLE)));
+    assert_eq!(h.view.value("A128_UINT64"), Some(&Value::UInt(test_values::UINT64)));
+    for c in 0..3 {
+        assert_eq!(h.view.state(c), Some(&ConnectionState::Connected), "connection {c}");
+        assert!(h.view.disconnects_since(c, 0).is_empty(), "connection {c}: {:?}", h.view.disconnects_since(c, 0));
+    }
+    let (_, took) = h.shutdown().await;
+    assert!(took < secs(1), "shutdown took {took:?}");
+    sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Wrong password
+
+#[tokio::test]
+async fn a_wrong_password_is_reported_within_seconds_and_retried() {
+    let dir = TempDir::new("password");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let wrong = "definitely-not-the-password";
+    let pass = dir.password_file(wrong);
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[&secure("Basic256Sha256", "SignAndEncrypt"), &user(&pass)])
+        .tag("INT32", "ua", &sim_node(node::TEST_INT32), "")
+        .tag("DOUBLE", "ua", &sim_node(node::TEST_DOUBLE), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+
+    let took = h
+        .wait_for(secs(10), "a Disconnected naming the refusal and the user", |v| {
+            v.disconnect_with(0, &["refused", USERNAME]).is_some()
+        })
+        .await;
+    assert!(took < secs(5), "the refusal took {took:?}");
+    let reason = h.view.disconnect_with(0, &["refused", USERNAME]).expect("just seen").to_string();
+    assert!(!reason.contains(wrong), "the password shows in the message: {reason}");
+    h.wait_for(secs(2), "tags Bad(not connected)", |v| {
+        v.is("INT32", &not_connected()) && v.is("DOUBLE", &not_connected())
+    })
+    .await;
+
+    // Retried (with backoff), refused again; never Connected, never a Good value.
+    let from = h.view.states.len();
+    h.wait_for(secs(10), "another attempt, refused again", |v| {
+        v.attempts_since(0, from) >= 1 && v.disconnects_since(0, from).iter().any(|r| r.contains("refused"))
+    })
+    .await;
+    h.assert_running();
+    assert!(!h.view.states.iter().any(|(_, s)| s.is_connected()), "{}", h.view.summary());
+    assert_eq!(h.view.good_values("INT32").len(), 0);
+
+    let (v, took) = h.shutdown().await;
+    assert!(took < secs(1), "shutdown while backing off took {took:?}");
+    assert!(v.is("INT32", &not_connected()));
+    sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Untrusted server certificate
+
+#[tokio::test]
+async fn an_untrusted_server_certificate_names_the_file_and_connects_once_trusted() {
+    let dir = TempDir::new("untrusted");
+    let sim = start_sim(&dir, 0, None).await;
+    // Deliberately no trust_sim.
+    let pass = dir.password_file(DEFAULT_PASSWORD);
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[&secure("Basic256Sha256", "SignAndEncrypt"), &user(&pass)])
+        .tag("INT32", "ua", &sim_node(node::TEST_INT32), "")
+        .build();
+    let pki_dir = dir.client_pki();
+    let mut h = Harness::start(&src, &pki_dir).await;
+
+    let took = h
+        .wait_for(secs(10), "a Disconnected naming `ttyhmi trust`", |v| {
+            v.disconnect_with(0, &["ttyhmi trust"]).is_some()
+        })
+        .await;
+    assert!(took < secs(5), "the rejection took {took:?}");
+    let reason = h.view.disconnect_with(0, &["ttyhmi trust"]).expect("just seen").to_string();
+    let rejected = pki::rejected(&pki_dir);
+    let file = rejected.first().unwrap_or_else(|| panic!("a rejected certificate is saved; reason: {reason}"));
+    assert!(file.starts_with(pki_dir.join("rejected")), "{}", file.display());
+    assert!(reason.contains(&file.display().to_string()), "the reason names {}: {reason}", file.display());
+    assert!(reason.contains("not trusted"), "{reason}");
+    h.wait_for(secs(2), "the tag Bad(not connected)", |v| v.is("INT32", &not_connected())).await;
+    assert!(!h.view.states.iter().any(|(_, s)| s.is_connected()), "never trusted silently");
+
+    // The operator trusts it; a later retry connects (the backoff is short after one failure).
+    let trusted = pki::trust(&pki_dir, file).expect("trust the rejected certificate");
+    assert!(trusted.starts_with(pki_dir.join("trusted")) && trusted.is_file(), "{}", trusted.display());
+    assert!(!file.exists(), "moved out of rejected/");
+    let took = h
+        .wait_for(secs(20), "Connected and Good after trusting", |v| {
+            v.state(0) == Some(&ConnectionState::Connected) && v.is_good("INT32")
+        })
+        .await;
+    assert_eq!(h.view.value("INT32"), Some(&Value::Int(test_values::INT32.into())));
+    eprintln!("connected {took:?} after trusting");
+    h.shutdown().await;
+    sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Server stopped and restarted
+
+#[tokio::test]
+async fn server_stop_makes_tags_bad_and_a_restart_makes_values_flow_again_within_5_s() {
+    let dir = TempDir::new("restart");
+    let sim = start_sim(&dir, 0, Some(ms(100))).await;
+    trust_sim(&dir, &sim);
+    let port = sim.opcua_addr.expect("OPC UA runs").port();
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[NONE])
+        .tag("COUNTER", "ua", &sim_node(node::COUNTER), "")
+        .tag("INT32", "ua", &sim_node(node::TEST_INT32), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "the counter moving", |v| v.all_good() && v.good_values("COUNTER").len() >= 3).await;
+
+    sim.stop().await;
+    h.wait_for(secs(5), "tags Bad(not connected) and Disconnected", |v| {
+        v.is("COUNTER", &not_connected())
+            && v.is("INT32", &not_connected())
+            && matches!(v.state(0), Some(ConnectionState::Disconnected { .. }))
+    })
+    .await;
+    assert!(matches!(h.view.value("COUNTER"), Some(Value::UInt(_))), "last value kept: {:?}", h.view.value("COUNTER"));
+    assert_eq!(h.view.value("INT32"), Some(&Value::Int(test_values::INT32.into())), "last value kept");
+    h.assert_running();
+
+    let sim = start_sim(&dir, port, Some(ms(100))).await;
+    assert_eq!(sim.opcua_addr.map(|a| a.port()), Some(port), "same port");
+    let from = h.view.good_values("COUNTER").len();
+    let took = h
+        .wait_for(secs(15), "three new counter values after the restart", |v| {
+            let mut new: Vec<&Value> = v.good_values("COUNTER")[from..].iter().collect();
+            new.dedup();
+            new.len() >= 3 && v.is_good("INT32")
+        })
+        .await;
+    assert!(took < secs(5), "values flowed again only after {took:?}\n{}", h.view.summary());
+    assert_eq!(h.view.state(0), Some(&ConnectionState::Connected));
+    h.shutdown().await;
+    sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Namespaces, unknown nodes, revised intervals
+
+#[tokio::test]
+async fn nsu_resolves_and_unknown_namespaces_and_nodes_are_bad_on_that_tag_only() {
+    let dir = TempDir::new("nsu");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let ns = sim.opcua_namespace_index().expect("OPC UA runs");
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[NONE])
+        .tag("BY_INDEX", "ua", &format!("ns={ns};s={}", node::TEST_INT32), "")
+        .tag("BY_URI", "ua", &sim_node(node::TEST_INT32), ", sampling: 20ms")
+        .tag("SERVER_STATE", "ua", "i=2259", "")
+        .tag("NO_NAMESPACE", "ua", &format!("nsu=urn:no:such:namespace;s={}", node::TEST_INT32), "")
+        .tag("NO_NODE", "ua", &sim_node("No.Such.Node"), "")
+        .tag("UINT16", "ua", &sim_node(node::TEST_UINT16), ", sampling: 500ms")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "the good tags Good and the bad ones Bad", |v| {
+        ["BY_INDEX", "BY_URI", "SERVER_STATE", "UINT16"].iter().all(|t| v.is_good(t))
+            && v.received("NO_NAMESPACE") > 0
+            && !v.reason("NO_NAMESPACE").is_empty()
+            && v.received("NO_NODE") > 0
+            && !v.reason("NO_NODE").is_empty()
+    })
+    .await;
+    let int32 = Value::Int(test_values::INT32.into());
+    assert_eq!(h.view.value("BY_INDEX"), Some(&int32));
+    assert_eq!(h.view.value("BY_URI"), Some(&int32));
+    assert_eq!(h.view.value("SERVER_STATE"), Some(&Value::Int(0)), "ServerState Running (an enumeration, Int32)");
+    assert_eq!(h.view.value("UINT16"), Some(&Value::UInt(test_values::UINT16.into())));
+    let r = h.view.reason("NO_NAMESPACE");
+    assert!(matches!(h.view.quality("NO_NAMESPACE"), Quality::Bad(_)), "{}", h.view.quality("NO_NAMESPACE"));
+    assert!(r.contains("urn:no:such:namespace"), "the reason names the namespace: {r}");
+    let r = h.view.reason("NO_NODE");
+    assert!(matches!(h.view.quality("NO_NODE"), Quality::Bad(_)), "{}", h.view.quality("NO_NODE"));
+    assert!(r.contains("Bad_NodeIdUnknown"), "{r}");
+    assert_eq!(h.view.state(0), Some(&ConnectionState::Connected), "bad tags do not break the connection");
+
+    // The monitored items as revised: every requested item listed, with its status.
+    let (_, items, publishing) = h.view.items.last().expect("a UaItems event").clone();
+    assert_eq!(publishing, Some(ms(100)));
+    let item = |name: &str| {
+        let id = h.view.layout.tag_id(name).expect("tag");
+        items.iter().find(|i| i.tag == id).unwrap_or_else(|| panic!("no item for {name}: {items:?}")).clone()
+    };
+    assert!(!items.iter().any(|i| Some(i.tag) == h.view.layout.tag_id("NO_NAMESPACE")), "not requested: {items:?}");
+    let _ = item("NO_NODE"); // Its status: see unknown_nodes_are_refused_items_and_never_confirmed_fresh.
+    for name in ["BY_INDEX", "BY_URI", "SERVER_STATE", "UINT16"] {
+        let i = item(name);
+        assert_eq!(i.status, "Good", "{name}");
+    }
+    // 20 ms asked of a variable that samples at 100 ms at best: the server's revision is shown.
+    assert!(item("BY_URI").revised_sampling >= ms(100), "{:?}", item("BY_URI"));
+    assert_eq!(item("UINT16").revised_sampling, ms(500), "{:?}", item("UINT16"));
+
+    // Keep-alive confirmations go to the good tags only; the bad ones stay Bad.
+    h.wait_for(secs(5), "Fresh confirmations of the good tags", |v| v.fresh("BY_URI") >= 2).await;
+    assert_eq!(h.view.fresh("NO_NAMESPACE"), 0, "an unresolved tag is never confirmed fresh");
+    assert!(matches!(h.view.quality("NO_NODE"), Quality::Bad(_)));
+    assert!(h.view.is_good("BY_INDEX"));
+    h.shutdown().await;
+    sim.stop().await;
+}
+
+/// async-opcua's server answers a sampling interval of -1 ("the publishing interval") with a
+/// revised interval of -1, not the interval it uses; the driver clamps that to zero
+/// (`revised_sampling_interval.max(0.0)` in `Task::subscribe`), so the diagnostics view shows
+/// 0 ns for every tag without its own `sampling:`. It should show the interval in use: the
+/// (revised) publishing interval.
+#[tokio::test]
+async fn items_sampled_at_the_publishing_interval_show_it_as_their_revised_sampling() {
+    let dir = TempDir::new("revised");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[NONE])
+        .tag("INT32", "ua", &sim_node(node::TEST_INT32), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "a UaItems event", |v| !v.items.is_empty()).await;
+    let (_, items, publishing) = h.view.items.last().expect("just seen").clone();
+    h.shutdown().await;
+    sim.stop().await;
+    assert_eq!(publishing, Some(ms(100)));
+    assert_eq!(items.first().map(|i| i.revised_sampling), Some(ms(100)), "{items:?}");
+}
+
+/// The issue: "`nsu=` resolved through the server's NamespaceArray at every (re)connect, so
+/// layouts survive namespace index changes" (and the module doc of `driver::opcua` says the
+/// task re-resolves after every reconnect). A server restarts with another namespace registered
+/// first: the target namespace moves up one index, and a decoy namespace takes its old index,
+/// with a node of the same string id. The driver resolves `nsu=` only in `subscribe`, once per
+/// session task (`subscribed` is never reset on `Reconnected`), and async-opcua recreates the
+/// monitored items with the old numeric index, so the tag silently shows the decoy's value,
+/// Good.
+#[tokio::test]
+async fn nsu_is_resolved_again_after_a_restart_that_moves_the_namespace() {
+    const TARGET: &str = "urn:ttyhmi:test:target";
+    const DECOY: &str = "urn:ttyhmi:test:decoy";
+    let dir = TempDir::new("ns-moves");
+    let server_pki = dir.join("server-pki");
+    let server = SmallServer::start(0, &server_pki, &[TARGET]).await;
+    let port = server.port();
+    let src = LayoutSrc::default()
+        .conn("ua", &server.url, &[NONE])
+        .tag("VALUE", "ua", &format!("nsu={TARGET};s=Value"), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "VALUE Good", |v| v.is_good("VALUE")).await;
+    assert_eq!(h.view.value("VALUE"), Some(&Value::Text(TARGET.into())), "precondition: the target namespace");
+
+    server.stop().await;
+    h.wait_for(secs(5), "VALUE Bad(not connected)", |v| v.is("VALUE", &not_connected())).await;
+    let server = SmallServer::start(port, &server_pki, &[DECOY, TARGET]).await;
+    let from = h.view.good_values("VALUE").len();
+    h.wait_for(secs(15), "a Good value after the restart", |v| v.good_values("VALUE").len() > from).await;
+    let after = h.view.value("VALUE").cloned();
+    h.shutdown().await;
+    server.stop().await;
+    assert_eq!(after, Some(Value::Text(TARGET.into())), "the node in namespace {TARGET}, wherever its index is now");
+}
+
+/// OPC UA Part 4, 5.12.2: CreateMonitoredItems answers Bad_NodeIdUnknown for an item on a node
+/// that does not exist. The simulator answers Good (async-opcua's default
+/// `InMemoryNodeManagerImpl::create_value_monitored_items`, which `SimNodes` does not override,
+/// sets Good for every Value item and sends the error as the first notification), so the
+/// diagnostics view lists the item as Good and the driver confirms the Bad tag as Fresh.
+#[tokio::test]
+async fn unknown_nodes_are_refused_items_and_never_confirmed_fresh() {
+    let dir = TempDir::new("unknown-node");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[NONE])
+        .tag("INT32", "ua", &sim_node(node::TEST_INT32), "")
+        .tag("NO_NODE", "ua", &sim_node("No.Such.Node"), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "INT32 confirmed fresh twice, NO_NODE Bad", |v| {
+        v.fresh("INT32") >= 2 && v.received("NO_NODE") > 0 && !v.is_good("NO_NODE")
+    })
+    .await;
+    let (_, items, _) = h.view.items.last().expect("a UaItems event").clone();
+    let no_node = h.view.layout.tag_id("NO_NODE").expect("tag");
+    let status = items.iter().find(|i| i.tag == no_node).map(|i| i.status.clone());
+    let fresh = h.view.fresh("NO_NODE");
+    h.shutdown().await;
+    sim.stop().await;
+    assert_eq!(status.as_deref(), Some("Bad_NodeIdUnknown"), "the item's status in the diagnostics view");
+    assert_eq!(fresh, 0, "a refused item is never confirmed fresh");
+}
+
+/// Splits a command line as a POSIX shell would (quotes and backslashes); an unquoted glob
+/// character is an error (zsh refuses a glob that matches nothing; bash may expand it).
+fn shell_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(x) => w.push(x),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => w.extend(chars.next()),
+                        Some(x) => w.push(x),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            '[' | '*' | '?' => return Err(format!("unquoted glob character {c:?} in {line:?}")),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
+}
+
+#[test]
+fn shell_words_splits_like_a_shell() {
+    assert_eq!(
+        shell_words("a 'b c' \"d\\\"e\" f\\ g"),
+        Ok(vec!["a".into(), "b c".into(), "d\"e".into(), "f g".into()])
+    );
+    assert!(shell_words("ls x[1]").is_err());
+    assert_eq!(shell_words("ls 'x[1]'"), Ok(vec!["ls".into(), "x[1]".into()]));
+}
+
+/// async-opcua names rejected certificates `CN=<common name> [<thumbprint>].der`: spaces and
+/// brackets. The hint's `ttyhmi trust …` command, pasted into a shell, must pass the file as one
+/// argument (unquoted it becomes several, and zsh refuses the brackets as a glob).
+#[test]
+fn the_trust_hint_is_a_command_that_can_be_pasted_into_a_shell() {
+    let dir = TempDir::new("hint");
+    let pki_dir = dir.client_pki();
+    std::fs::create_dir_all(pki_dir.join("rejected")).expect("rejected folder");
+    let file = pki_dir.join("rejected").join("CN=ttyhmi simulated plant [ba5e2af6b16482806b07].der");
+    std::fs::write(&file, b"not read").expect("a rejected certificate");
+    let hint = pki::untrusted_hint(&pki_dir);
+    let command = hint
+        .split('`')
+        .find(|part| part.starts_with("ttyhmi trust"))
+        .unwrap_or_else(|| panic!("a `ttyhmi trust …` command in {hint:?}"));
+    let want = vec!["ttyhmi".to_string(), "trust".to_string(), file.display().to_string()];
+    assert_eq!(shell_words(command), Ok(want), "{command}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. No matching endpoint
+
+#[tokio::test]
+async fn a_server_without_the_endpoint_asked_for_lists_what_it_offers() {
+    let dir = TempDir::new("endpoints");
+    let server = SmallServer::start(0, &dir.join("server-pki"), &[]).await;
+    let pass = dir.password_file("whatever");
+    let src = LayoutSrc::default()
+        .conn("ua", &server.url, &[&secure("Basic256Sha256", "SignAndEncrypt"), &user(&pass)])
+        .tag("SERVER_STATE", "ua", "i=2259", "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "a Disconnected listing the offered endpoints", |v| {
+        v.disconnect_with(0, &["offers"]).is_some()
+    })
+    .await;
+    let reason = h.view.disconnect_with(0, &["offers"]).expect("just seen").to_string();
+    assert!(reason.contains("Basic256Sha256/SignAndEncrypt"), "names what was asked for: {reason}");
+    assert!(reason.contains("None/None"), "names what is offered: {reason}");
+    assert!(h.view.is("SERVER_STATE", &not_connected()));
+    // Retried (the server may be reconfigured), still refused.
+    let from = h.view.states.len();
+    h.wait_for(secs(10), "another attempt", |v| v.disconnects_since(0, from).iter().any(|r| r.contains("offers")))
+        .await;
+    h.assert_running();
+    h.shutdown().await;
+
+    // The same server with what it offers: connects.
+    let src = LayoutSrc::default().conn("ua", &server.url, &[NONE]).tag("SERVER_STATE", "ua", "i=2259", "").build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "Good over security None", |v| v.is_good("SERVER_STATE")).await;
+    h.shutdown().await;
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Driver-level writes
+
+/// Reads a node's value through `session`, converted as the driver converts it.
+async fn read_value(session: &opcua::client::Session, node: &NodeId) -> Option<Value> {
+    let r = ReadValueId { node_id: node.clone(), attribute_id: AttributeId::Value as u32, ..Default::default() };
+    let dv = tokio::time::timeout(secs(5), session.read(&[r], TimestampsToReturn::Neither, 0.0))
+        .await
+        .expect("read in time")
+        .expect("read");
+    dv.first().and_then(|d| d.value.as_ref()).and_then(convert::value)
+}
+
+#[tokio::test]
+async fn writes_convert_to_the_node_type_read_back_and_refuse_what_does_not_fit() {
+    let dir = TempDir::new("writes");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let ns = sim.opcua_namespace_index().expect("OPC UA runs");
+    let pass = dir.password_file(DEFAULT_PASSWORD);
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[&secure("Basic256Sha256", "SignAndEncrypt"), &user(&pass)])
+        .tag("W_INT32", "ua", &sim_node(node::WRITABLE_INT32), "")
+        .build();
+    let layout = parse(&src);
+    let (session, event_loop) = prepare(&job(&layout, 0, &dir.client_pki())).await.expect("prepare a session");
+    let event_loop = event_loop.spawn();
+    let connected = tokio::time::timeout(secs(10), session.wait_for_connection()).await;
+    assert_eq!(connected, Ok(true), "the session connects");
+    // A driver watching one of the writable nodes sees what is written.
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "W_INT32 Good", |v| v.is_good("W_INT32")).await;
+    assert_eq!(h.view.value("W_INT32"), Some(&Value::Int(0)), "initially 0");
+
+    let id = |s: &str| NodeId::new(ns, s);
+    let writes: [(&str, Value, Value); 10] = [
+        (node::WRITABLE_BOOLEAN, Value::Bool(true), Value::Bool(true)),
+        (node::WRITABLE_INT16, Value::Int(-2), Value::Int(-2)),
+        (node::WRITABLE_UINT16, Value::UInt(65535), Value::UInt(65535)),
+        (node::WRITABLE_INT32, Value::Int(i32::MIN.into()), Value::Int(i32::MIN.into())),
+        (node::WRITABLE_UINT32, Value::UInt(u32::MAX.into()), Value::UInt(u32::MAX.into())),
+        (node::WRITABLE_FLOAT, Value::Float(0.25), Value::Float(0.25)),
+        (node::WRITABLE_DOUBLE, Value::Float(-1.0e300), Value::Float(-1.0e300)),
+        (node::WRITABLE_STRING, Value::Text("Grüße µ".into()), Value::Text("Grüße µ".into())),
+        // Converted to the node's type: a whole float into an integer, an integer into a float.
+        (node::WRITABLE_INT16, Value::Float(7.0), Value::Int(7)),
+        (node::WRITABLE_FLOAT, Value::Int(3), Value::Float(3.0)),
+    ];
+    for (node_id, value, back) in &writes {
+        let got = write::write_value(&session, &id(node_id), value).await;
+        assert_eq!(got, Ok(Some(back.clone())), "{node_id} ← {value:?}");
+        assert_eq!(read_value(&session, &id(node_id)).await.as_ref(), Some(back), "{node_id} read again");
+    }
+    h.wait_for(secs(5), "the driver sees the written Int32", |v| {
+        v.value("W_INT32") == Some(&Value::Int(i32::MIN.into()))
+    })
+    .await;
+    assert!(h.view.is_good("W_INT32"));
+
+    // A setpoint within its range changes the plant.
+    let sp = id(node::PRESSURE_SP);
+    assert_eq!(write::write_value(&session, &sp, &Value::Float(12.5)).await, Ok(Some(Value::Float(12.5))));
+    assert_eq!(sim.with_plant(|p| p.cmd.pressure_sp), 12.5);
+
+    // Refusals: each names why, and nothing is written.
+    let refusals: [(&str, Value, &str); 7] = [
+        (node::PRESSURE_SP, Value::Float(99.0), "Bad_OutOfRange"),
+        (node::WRITABLE_INT32, Value::Text("12".into()), "number"),
+        (node::WRITABLE_INT16, Value::Int(40_000), "out of range"),
+        (node::WRITABLE_UINT32, Value::Float(2.5), "whole"),
+        (node::WRITABLE_BOOLEAN, Value::Int(7), "true or false"),
+        (node::TEST_INT32, Value::Int(1), "Bad_"),
+        ("No.Such.Node", Value::Int(1), "Bad_NodeIdUnknown"),
+    ];
+    for (node_id, value, why) in &refusals {
+        let before = read_value(&session, &id(node_id)).await;
+        let got = write::write_value(&session, &id(node_id), value).await;
+        match &got {
+            Err(m) => assert!(m.contains(why), "{node_id} ← {value:?}: {m:?} should name {why:?}"),
+            Ok(back) => panic!("{node_id} ← {value:?} was written (read back {back:?})"),
+        }
+        assert_eq!(read_value(&session, &id(node_id)).await, before, "{node_id}: nothing written");
+    }
+    assert_eq!(sim.with_plant(|p| p.cmd.pressure_sp), 12.5, "the refused setpoint changed nothing");
+    let ro = write::write_value(&session, &id(node::TEST_INT32), &Value::Int(1)).await;
+    assert!(ro.as_ref().is_err_and(|m| m.contains("refused")), "a read-only node: {ro:?}");
+
+    h.shutdown().await;
+    let _ = tokio::time::timeout(secs(5), session.disconnect()).await;
+    event_loop.abort();
+    sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Servers that vanish mid-handshake or answer garbage
+
+#[tokio::test]
+async fn servers_that_vanish_mid_handshake_or_answer_garbage_give_a_reason_and_are_retried() {
+    let dir = TempDir::new("vanish");
+    let cases = [Misbehave::Close, Misbehave::Garbage, Misbehave::HelloThenClose];
+    let mut src = LayoutSrc::default();
+    let mut servers = Vec::new();
+    for (i, how) in cases.iter().enumerate() {
+        let (u, task) = raw_server(*how).await;
+        src = src.conn(&format!("c{i}"), &u, &[NONE]).tag(&format!("T{i}"), &format!("c{i}"), "i=2259", "");
+        servers.push((u, task));
+    }
+    let mut h = Harness::start_apart(&src.build(), &dir.client_pki());
+    // One failed attempt and the start of the next (each attempt takes 5 s for now: see
+    // a_refused_or_closed_connection_is_reported_at_once_with_its_cause).
+    h.wait_for(secs(15), "a failed attempt and a retry of every connection", |v| {
+        (0..cases.len() as u16).all(|c| v.attempts_since(c, 0) >= 2 && !v.disconnects_since(c, 0).is_empty())
+    })
+    .await;
+    for (i, how) in cases.iter().enumerate() {
+        let c = i as u16;
+        let reasons = h.view.disconnects_since(c, 0);
+        let (u, _) = &servers[i];
+        assert!(reasons.iter().all(|r| r.contains(u.as_str())), "{how:?}: every reason names {u}: {reasons:?}");
+        assert!(h.view.is(&format!("T{i}"), &not_connected()), "{how:?}: {}", h.view.summary());
+        assert!(!h.view.states.iter().any(|(cc, s)| cc.0 == c && s.is_connected()), "{how:?}");
+    }
+    h.assert_running();
+    let (_, took) = h.shutdown().await;
+    assert!(took < secs(1), "shutdown took {took:?}");
+    for (_, t) in servers {
+        t.abort();
+    }
+}
+
+/// A refused or at once closed connection is known at once, and its cause is worth telling
+/// (nobody listens there; something answered that is not OPC UA). `prepare` builds its client
+/// with `session_retry_limit(-1)`, and async-opcua's discovery (`get_server_endpoints_from_url`
+/// → `AsyncSecureChannel::connect`) retries with the session retry policy, so discovery retries
+/// silently until the 5 s limit of `prepare` and every such failure reads "no answer from … within
+/// 5s": slow, and wrong about the cause.
+#[tokio::test]
+async fn a_refused_or_closed_connection_is_reported_at_once_with_its_cause() {
+    let dir = TempDir::new("refused");
+    let closed_port = {
+        let l = TcpListener::bind(loopback()).await.expect("bind");
+        l.local_addr().expect("local address").port()
+    };
+    let (closes, task) = raw_server(Misbehave::Close).await;
+    let src = LayoutSrc::default()
+        .conn("nobody", &format!("opc.tcp://127.0.0.1:{closed_port}"), &[NONE])
+        .conn("closes", &closes, &[NONE])
+        .tag("A", "nobody", "i=2259", "")
+        .tag("B", "closes", "i=2259", "")
+        .build();
+    let mut h = Harness::start_apart(&src, &dir.client_pki());
+    let t0 = Instant::now();
+    h.wait_for(secs(10), "a Disconnected of both connections", |v| {
+        (0..2).all(|c| !v.disconnects_since(c, 0).is_empty())
+    })
+    .await;
+    let took = t0.elapsed();
+    let reasons: Vec<String> = (0..2).map(|c| h.view.disconnects_since(c, 0)[0].to_string()).collect();
+    h.shutdown().await;
+    task.abort();
+    assert!(took < secs(2), "reported after {took:?}: {reasons:?}");
+    for r in &reasons {
+        assert!(!r.contains("no answer"), "the cause is not silence: {r}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Shutdown
+
+#[tokio::test]
+async fn shutdown_while_connected_and_while_a_server_is_silent_stops_promptly() {
+    let dir = TempDir::new("shutdown");
+    let sim = start_sim(&dir, 0, Some(ms(100))).await;
+    trust_sim(&dir, &sim);
+    let (silent, silent_task) = raw_server(Misbehave::Silent).await;
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[NONE])
+        .conn("silent", &silent, &[NONE])
+        .tag("COUNTER", "ua", &sim_node(node::COUNTER), "")
+        .tag("QUIET", "silent", "i=2259", "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    // The silent connection is then in the middle of a discovery that waits for its timeout.
+    h.wait_for(secs(10), "the counter moving, the silent server being tried", |v| {
+        v.good_values("COUNTER").len() >= 2 && v.state(1) == Some(&ConnectionState::Connecting)
+    })
+    .await;
+    let (v, took) = h.shutdown().await;
+    assert!(took < secs(1), "shutdown took {took:?}");
+    assert_eq!(v.state(0), Some(&ConnectionState::Stopped));
+    assert_eq!(v.state(1), Some(&ConnectionState::Stopped));
+    assert!(v.is("COUNTER", &not_connected()), "after shutdown: {}", v.quality("COUNTER"));
+    assert!(matches!(v.value("COUNTER"), Some(Value::UInt(_))), "last value kept: {:?}", v.value("COUNTER"));
+    silent_task.abort();
+    sim.stop().await;
+}
