@@ -593,6 +593,9 @@ async fn every_value_type_decodes_with_security_none_and_anonymous() {
         let ts = h.view.sample(&t.name).source_ts.unwrap_or_else(|| panic!("{} has a source timestamp", t.name));
         let age = SystemTime::now().duration_since(ts).unwrap_or_else(|e| e.duration());
         assert!(age < secs(60), "{}: source timestamp {age:?} away from now", t.name);
+        let server = h.view.sample(&t.name).server_ts.unwrap_or_else(|| panic!("{} has a server timestamp", t.name));
+        let age = SystemTime::now().duration_since(server).unwrap_or_else(|e| e.duration());
+        assert!(age < secs(60), "{}: server timestamp {age:?} away from now", t.name);
     }
     // The monitored items as the server created them.
     let (conn, items, publishing) = h.view.items.last().expect("a UaItems event").clone();

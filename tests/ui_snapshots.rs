@@ -111,7 +111,10 @@ fn decoded(state: &State, name: &str, block_start: u16, words: &[u16], recv: Sys
 }
 
 fn bad(state: &State, name: &str, reason: Reason, recv: SystemTime) -> (TagId, Sample) {
-    (id(state, name), Sample { value: None, quality: Quality::Bad(reason), source_ts: None, recv_ts: recv })
+    (
+        id(state, name),
+        Sample { value: None, quality: Quality::Bad(reason), source_ts: None, server_ts: None, recv_ts: recv },
+    )
 }
 
 fn send(state: &mut State, msg: impl Into<Msg>) {

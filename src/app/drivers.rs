@@ -56,6 +56,7 @@ async fn supervise<M: From<DriverEvent> + Send + 'static>(
                     value: None,
                     quality: Quality::Bad(Reason::Other("driver failed; restarting".into())),
                     source_ts: None,
+                    server_ts: None,
                     recv_ts: now,
                 };
                 let samples = job.points.iter().map(|(id, _, _)| (*id, bad.clone())).collect();

@@ -264,7 +264,7 @@ mod tests {
     }
 
     fn bad(reason: Reason, at: u64) -> Sample {
-        Sample { value: None, quality: Quality::Bad(reason), source_ts: None, recv_ts: t(at) }
+        Sample { value: None, quality: Quality::Bad(reason), source_ts: None, server_ts: None, recv_ts: t(at) }
     }
 
     // ---- quitting ----
@@ -637,6 +637,7 @@ mod tests {
             value: Some(Value::UInt(6)),
             quality: Quality::Uncertain(Reason::Stale),
             source_ts: None,
+            server_ts: None,
             recv_ts: t(4),
         };
         update(&mut s, samples(0, vec![(0, uncertain)]), t(1004));

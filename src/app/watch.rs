@@ -163,6 +163,11 @@ fn json_line(layout: &Layout, id: TagId, s: &Sample, recv_ts: &str) -> String {
         Some(t) => json_str(&mut o, &timefmt::rfc3339_utc(t)),
         None => o.push_str("null"),
     }
+    o.push_str(",\"server_ts\":");
+    match s.server_ts {
+        Some(t) => json_str(&mut o, &timefmt::rfc3339_utc(t)),
+        None => o.push_str("null"),
+    }
     o.push_str(",\"recv_ts\":");
     json_str(&mut o, recv_ts);
     o.push('}');
@@ -254,13 +259,20 @@ mod tests {
             (Some(Value::Int(-3)), Quality::Uncertain(Reason::Stale)),
             (None, Quality::Bad(Reason::Exception(2))),
         ] {
-            let s = Sample { value: value.clone(), quality: quality.clone(), source_ts: Some(t), recv_ts: t };
+            let s = Sample {
+                value: value.clone(),
+                quality: quality.clone(),
+                source_ts: Some(t),
+                server_ts: None,
+                recv_ts: t,
+            };
             let line = json_line(&l, TagId(0), &s, &timefmt::rfc3339_utc(t));
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
             assert_eq!(v["tag"], "T");
             assert_eq!(v["quality"], quality.level());
             assert_eq!(v["recv_ts"], "1970-01-01T00:00:00Z");
             assert_eq!(v["source_ts"], "1970-01-01T00:00:00Z");
+            assert!(v["server_ts"].is_null());
             match value {
                 Some(Value::Text(x)) => assert_eq!(v["value"], x.as_str()),
                 Some(Value::Float(f)) if f.is_finite() => assert_eq!(v["value"], f),

@@ -33,17 +33,25 @@ pub struct Sample {
     /// When the device says the value was taken (OPC UA source timestamp); `None` when the
     /// protocol has none (Modbus).
     pub source_ts: Option<SystemTime>,
+    /// When the server says it last saw the value (OPC UA server timestamp); `None` otherwise.
+    pub server_ts: Option<SystemTime>,
     /// When the console received it.
     pub recv_ts: SystemTime,
 }
 
 impl Sample {
     pub fn good(value: Value, recv_ts: SystemTime) -> Self {
-        Sample { value: Some(value), quality: Quality::Good, source_ts: None, recv_ts }
+        Sample { value: Some(value), quality: Quality::Good, source_ts: None, server_ts: None, recv_ts }
     }
 
     /// The initial sample of every tag: nothing received yet.
     pub fn no_data(now: SystemTime) -> Self {
-        Sample { value: None, quality: Quality::Bad(Reason::NotConnected), source_ts: None, recv_ts: now }
+        Sample {
+            value: None,
+            quality: Quality::Bad(Reason::NotConnected),
+            source_ts: None,
+            server_ts: None,
+            recv_ts: now,
+        }
     }
 }

@@ -49,7 +49,13 @@ impl TagStore {
         for &id in ids {
             changed |= self.apply(
                 id,
-                Sample { value: None, quality: Quality::Bad(reason.clone()), source_ts: None, recv_ts: now },
+                Sample {
+                    value: None,
+                    quality: Quality::Bad(reason.clone()),
+                    source_ts: None,
+                    server_ts: None,
+                    recv_ts: now,
+                },
             );
         }
         changed

@@ -166,6 +166,9 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             if let Some(ts) = sample.source_ts {
                 lines.push(kv("source ts", timefmt::clock_ms(ts, state.utc_offset)));
             }
+            if let Some(ts) = sample.server_ts {
+                lines.push(kv("server ts", timefmt::clock_ms(ts, state.utc_offset)));
+            }
         }
     }
     lines.push(Line::from(vec![

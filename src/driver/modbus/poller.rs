@@ -241,7 +241,16 @@ impl<M: From<DriverEvent>> Task<M> {
             .points
             .iter()
             .map(|(id, _, _)| {
-                (*id, Sample { value: None, quality: Quality::Bad(reason.clone()), source_ts: None, recv_ts: now })
+                (
+                    *id,
+                    Sample {
+                        value: None,
+                        quality: Quality::Bad(reason.clone()),
+                        source_ts: None,
+                        server_ts: None,
+                        recv_ts: now,
+                    },
+                )
             })
             .collect();
         if !samples.is_empty() {
@@ -403,7 +412,16 @@ impl<M: From<DriverEvent>> Task<M> {
         let samples = self.blocks[i]
             .tags()
             .map(|id| {
-                (id, Sample { value: None, quality: Quality::Bad(reason.clone()), source_ts: None, recv_ts: now })
+                (
+                    id,
+                    Sample {
+                        value: None,
+                        quality: Quality::Bad(reason.clone()),
+                        source_ts: None,
+                        server_ts: None,
+                        recv_ts: now,
+                    },
+                )
             })
             .collect();
         self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
@@ -427,9 +445,13 @@ impl<M: From<DriverEvent>> Task<M> {
                 };
                 let sample = match decoded {
                     Ok(v) => Sample::good(v, now),
-                    Err(e) => {
-                        Sample { value: None, quality: Quality::Bad(Reason::Decode(e)), source_ts: None, recv_ts: now }
-                    }
+                    Err(e) => Sample {
+                        value: None,
+                        quality: Quality::Bad(Reason::Decode(e)),
+                        source_ts: None,
+                        server_ts: None,
+                        recv_ts: now,
+                    },
                 };
                 (item.tag, sample)
             })

@@ -183,6 +183,7 @@ pub fn data_sample(dv: &DataValue) -> Sample {
         value: dv.value.as_ref().and_then(convert::value),
         quality: convert::quality(status),
         source_ts: dv.source_timestamp.as_ref().and_then(convert::system_time),
+        server_ts: dv.server_timestamp.as_ref().and_then(convert::system_time),
         recv_ts: SystemTime::now(),
     }
 }
@@ -244,7 +245,7 @@ impl<M: From<DriverEvent>> Task<M> {
 
     async fn mark_all(&self, reason: Reason) {
         let now = SystemTime::now();
-        let bad = Sample { value: None, quality: Quality::Bad(reason), source_ts: None, recv_ts: now };
+        let bad = Sample { value: None, quality: Quality::Bad(reason), source_ts: None, server_ts: None, recv_ts: now };
         let samples: Vec<(TagId, Sample)> = self.job.points.iter().map(|(id, _)| (*id, bad.clone())).collect();
         if !samples.is_empty() {
             self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
@@ -423,6 +424,7 @@ impl<M: From<DriverEvent>> Task<M> {
                         value: None,
                         quality: Quality::Bad(Reason::Other(m.clone())),
                         source_ts: None,
+                        server_ts: None,
                         recv_ts: now,
                     };
                     self.send(DriverEvent::Samples { conn: self.job.conn, samples: vec![(*tag, s)], raw: None }).await;
@@ -455,7 +457,13 @@ impl<M: From<DriverEvent>> Task<M> {
                 refused.push(*tag);
                 bad.push((
                     *tag,
-                    Sample { value: None, quality: convert::quality(status), source_ts: None, recv_ts: now },
+                    Sample {
+                        value: None,
+                        quality: convert::quality(status),
+                        source_ts: None,
+                        server_ts: None,
+                        recv_ts: now,
+                    },
                 ));
             }
         }
