@@ -188,7 +188,7 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
                 user: auth::current_user(),
                 color: color(no_color),
                 utc_offset,
-                drivers: DriverOptions { poll_override: None, pki: pki_dir() },
+                drivers: DriverOptions { poll_override: None, pki: pki_dir(), writable: !read_only },
             };
             runtime()?.block_on(run_console(l, opts)).context("console")?;
             Ok(ExitCode::SUCCESS)
@@ -203,7 +203,7 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
                 user: auth::current_user(),
                 color: color(no_color),
                 utc_offset,
-                drivers: DriverOptions { poll_override: None, pki: pki.clone() },
+                drivers: DriverOptions { poll_override: None, pki: pki.clone(), writable: !read_only },
             };
             runtime()?.block_on(async {
                 let sim_opts = sim::SimOptions {
@@ -261,7 +261,11 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
         }
         Command::Watch { layout, json, duration, poll } => {
             let l = load(&layout)?;
-            let opts = WatchOptions { json, duration, drivers: DriverOptions { poll_override: poll, pki: pki_dir() } };
+            let opts = WatchOptions {
+                json,
+                duration,
+                drivers: DriverOptions { poll_override: poll, pki: pki_dir(), writable: false },
+            };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
             runtime()?.block_on(run_watch(&l, opts, &mut out)).context("watch")?;

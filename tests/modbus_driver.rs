@@ -253,7 +253,7 @@ impl Harness {
             .map(|c| {
                 let mut job = ModbusJob::from_layout(&layout, ConnId(c as u16)).expect("a Modbus TCP connection");
                 tweak(&mut job);
-                tokio::spawn(run(job, tx.clone(), stop_rx.clone()))
+                tokio::spawn(run(job, tx.clone(), stop_rx.clone(), None))
             })
             .collect();
         Harness { view: View::new(layout), rx, stop, tasks, started: Instant::now() }

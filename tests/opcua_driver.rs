@@ -466,7 +466,7 @@ impl Harness {
     fn spawn(layout: Layout, jobs: Vec<UaJob>) -> Harness {
         let (tx, rx) = mpsc::channel::<DriverEvent>(4096);
         let (stop, stop_rx) = watch::channel(false);
-        let tasks = jobs.into_iter().map(|j| tokio::spawn(run(j, tx.clone(), stop_rx.clone()))).collect();
+        let tasks = jobs.into_iter().map(|j| tokio::spawn(run(j, tx.clone(), stop_rx.clone(), None))).collect();
         Harness { view: View::new(layout), rx, stop, tasks }
     }
 

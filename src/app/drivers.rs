@@ -5,7 +5,10 @@ use tokio::task::JoinHandle;
 
 use crate::driver::modbus::poller::{self, ModbusJob};
 use crate::driver::opcua::{self, UaJob};
-use crate::driver::{ConnectionState, DriverEvent};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::driver::{ConnectionState, DriverEvent, WriteCommand, WriteInbox};
 use crate::layout::{ConnId, Layout};
 use crate::tag::{Quality, Reason, Sample};
 
@@ -16,6 +19,15 @@ pub struct DriverOptions {
     pub poll_override: Option<std::time::Duration>,
     /// OPC UA: the client PKI folder (own certificate, trusted and rejected server certificates).
     pub pki: std::path::PathBuf,
+    /// Give the drivers a write inbox. False in read-only mode: then no write can reach a device,
+    /// whatever else happens.
+    pub writable: bool,
+}
+
+/// The running drivers, and where to send writes (empty when not writable).
+pub struct Drivers {
+    pub tasks: Vec<JoinHandle<()>>,
+    pub writers: HashMap<ConnId, mpsc::Sender<WriteCommand>>,
 }
 
 /// Spawns one task per connection. They stop when `shutdown` turns true.
@@ -24,18 +36,27 @@ pub fn spawn<M: From<DriverEvent> + Send + 'static>(
     tx: &mpsc::Sender<M>,
     shutdown: &watch::Receiver<bool>,
     opts: &DriverOptions,
-) -> Vec<JoinHandle<()>> {
-    (0..layout.connections.len())
-        .map(|i| ConnId(i as u16))
-        .filter_map(|id| {
-            if let Some(mut job) = ModbusJob::from_layout(layout, id) {
-                job.poll_override = opts.poll_override;
-                return Some(tokio::spawn(supervise(job, tx.clone(), shutdown.clone())));
-            }
-            let job = UaJob::from_layout(layout, id, opts.pki.clone())?;
-            Some(tokio::spawn(opcua::run(job, tx.clone(), shutdown.clone())))
-        })
-        .collect()
+) -> Drivers {
+    let mut writers = HashMap::new();
+    let mut tasks = Vec::new();
+    for id in (0..layout.connections.len()).map(|i| ConnId(i as u16)) {
+        let inbox = if opts.writable {
+            // One write at a time per connection; a second is refused by the console until the
+            // first is answered.
+            let (wtx, wrx) = mpsc::channel(1);
+            writers.insert(id, wtx);
+            Some(Arc::new(tokio::sync::Mutex::new(wrx)))
+        } else {
+            None
+        };
+        if let Some(mut job) = ModbusJob::from_layout(layout, id) {
+            job.poll_override = opts.poll_override;
+            tasks.push(tokio::spawn(supervise(job, tx.clone(), shutdown.clone(), inbox)));
+        } else if let Some(job) = UaJob::from_layout(layout, id, opts.pki.clone()) {
+            tasks.push(tokio::spawn(opcua::run(job, tx.clone(), shutdown.clone(), inbox)));
+        }
+    }
+    Drivers { tasks, writers }
 }
 
 /// Runs a connection task and restarts it if it panics (a bug, never expected): its tags go Bad
@@ -44,9 +65,10 @@ async fn supervise<M: From<DriverEvent> + Send + 'static>(
     job: ModbusJob,
     tx: mpsc::Sender<M>,
     shutdown: watch::Receiver<bool>,
+    inbox: Option<WriteInbox>,
 ) {
     loop {
-        let task = tokio::spawn(poller::run(job.clone(), tx.clone(), shutdown.clone()));
+        let task = tokio::spawn(poller::run(job.clone(), tx.clone(), shutdown.clone(), inbox.clone()));
         match task.await {
             Ok(()) => return,
             Err(e) if e.is_panic() => {

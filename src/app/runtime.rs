@@ -34,7 +34,8 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     let layout = Arc::new(layout);
     let (tx, mut rx) = mpsc::channel::<Msg>(BURST);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = drivers::spawn(&layout, &tx, &stop_rx, &opts.drivers);
+    let drivers = drivers::spawn(&layout, &tx, &stop_rx, &opts.drivers);
+    let tasks = drivers.tasks;
     spawn_input(tx.clone());
     spawn_clock(tx.clone());
     spawn_signals(tx.clone());

@@ -30,7 +30,9 @@ pub struct Summary {
 pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut W) -> io::Result<Vec<Summary>> {
     let (tx, mut rx) = mpsc::channel::<DriverEvent>(4096);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = drivers::spawn(layout, &tx, &stop_rx, &opts.drivers);
+    // `watch` never writes: no write inbox, whatever the options say.
+    let no_writes = drivers::DriverOptions { writable: false, ..opts.drivers.clone() };
+    let tasks = drivers::spawn(layout, &tx, &stop_rx, &no_writes).tasks;
     drop(tx);
 
     let mut last: Vec<Option<(Option<Value>, Quality)>> = vec![None; layout.tags.len()];

@@ -27,6 +27,49 @@ pub enum DriverEvent {
     UaItems { conn: ConnId, items: Vec<UaItemInfo>, publishing_interval: Option<std::time::Duration> },
 }
 
+/// A write to one tag, sent to the driver task of its connection. Only the console's runtime
+/// holds the senders, and only when writing is allowed at all: in read-only mode no driver has a
+/// write inbox, so no write can reach a device.
+#[derive(Debug)]
+pub struct WriteCommand {
+    pub tag: TagId,
+    /// In engineering units, checked against the tag's limits by the caller.
+    pub value: crate::tag::Value,
+    /// When the console sent it: a command older than the driver's current connection is
+    /// refused (writes are never queued across a reconnect).
+    pub sent_at: std::time::Instant,
+    pub reply: tokio::sync::oneshot::Sender<Result<WriteDone, String>>,
+}
+
+/// A write the device accepted, and what it holds now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteDone {
+    /// The value as the device will hold it (after scaling and encoding).
+    pub expected: crate::tag::Value,
+    /// The value read back after the write.
+    pub readback: Option<crate::tag::Value>,
+    /// How it was written, e.g. `FC16 holding 50+2`.
+    pub how: String,
+}
+
+impl WriteDone {
+    /// The readback confirms the write.
+    pub fn confirmed(&self) -> bool {
+        self.readback.as_ref() == Some(&self.expected)
+    }
+}
+
+/// A driver's write inbox, shared with the task that restarts it after a panic.
+pub type WriteInbox = std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<WriteCommand>>>;
+
+/// The next write command, or never when there is no inbox.
+pub async fn next_write(inbox: &Option<WriteInbox>) -> Option<WriteCommand> {
+    match inbox {
+        Some(i) => i.lock().await.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// One OPC UA monitored item as created, for the diagnostics view.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UaItemInfo {

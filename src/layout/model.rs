@@ -148,6 +148,9 @@ pub struct ModbusTcp {
     pub max_bits: u16,
     /// Unused registers (or bits) bridged when coalescing neighbours into one request.
     pub max_gap: u16,
+    /// Bits of holding registers are written with FC22 (mask write); when false, by reading the
+    /// register and writing it back (another writer in between would be overwritten).
+    pub mask_write: bool,
 }
 
 impl ModbusTcp {

@@ -46,6 +46,8 @@ pub struct RawConnection {
     pub max_bits: Option<Sp<i64>>,
     /// Unused registers bridged when merging neighbouring tags into one request.
     pub max_gap: Option<Sp<i64>>,
+    /// Write bits of holding registers with FC22 mask write (default true); false: read-modify-write.
+    pub mask_write: Option<Sp<bool>>,
     /// Time allowed for each request (default 1s).
     pub timeout: Option<Sp<Dur>>,
     /// Default poll period of the connection's tags (default 1s).

@@ -301,6 +301,7 @@ fn modbus_connection(cx: &mut Ctx, tcp: &Sp<RawModbusTcp>, raw: &RawConnection) 
         max_registers: max_registers?,
         max_bits: max_bits?,
         max_gap: max_gap?,
+        mask_write: raw.mask_write.as_ref().is_none_or(|m| m.value),
     }))
 }
 
@@ -311,6 +312,7 @@ fn ua_connection(cx: &mut Ctx, name: &str, ua: &Sp<RawOpcUa>, raw: &RawConnectio
         ("max_registers", raw.max_registers.as_ref().map(|v| v.loc)),
         ("max_bits", raw.max_bits.as_ref().map(|v| v.loc)),
         ("max_gap", raw.max_gap.as_ref().map(|v| v.loc)),
+        ("mask_write", raw.mask_write.as_ref().map(|v| v.loc)),
         ("poll", raw.poll.as_ref().map(|v| v.loc)),
     ];
     for (field, loc) in modbus_only {
@@ -477,6 +479,7 @@ fn default_connection(name: &str, opcua: bool) -> Connection {
             max_registers: 125,
             max_bits: 2000,
             max_gap: 16,
+            mask_write: true,
         })
     };
     Connection { name: name.to_string(), kind, timeout: Duration::from_secs(1), poll: Duration::from_secs(1) }

@@ -20,9 +20,11 @@ use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 use super::codec;
 use super::planner::{self, Block, Limits, MAX_READ_BITS, MAX_READ_REGISTERS};
 use crate::driver::backoff::Backoff;
-use crate::driver::{BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock};
+use crate::driver::{
+    BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock, WriteCommand, WriteDone, WriteInbox, next_write,
+};
 use crate::layout::{ConnId, Connection, ConnectionKind, Layout, ModbusPoint, ModbusTcp, Table, TagSource};
-use crate::tag::{Quality, Reason, Sample, TagId};
+use crate::tag::{Quality, Reason, Sample, TagId, Value};
 
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -96,8 +98,10 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
     job: ModbusJob,
     tx: mpsc::Sender<M>,
     mut shutdown: watch::Receiver<bool>,
+    writes: Option<WriteInbox>,
 ) {
     let mut task = Task::new(job, tx);
+    task.writes = writes;
     task.send_plan().await;
     let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
     let mut backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP, seed ^ (task.job.conn.0 as u64) << 32);
@@ -127,7 +131,7 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
                 let delay = backoff.next_delay();
                 task.state(ConnectionState::Disconnected { reason, retry_in: delay }).await;
                 task.stats.reconnects += 1;
-                if wait(delay, &mut shutdown).await {
+                if task.wait(delay, &mut shutdown).await {
                     break;
                 }
             }
@@ -137,7 +141,7 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
                 tracing::warn!(connection = %task.job.name, %reason, retry_in = ?delay, "connect failed");
                 task.state(ConnectionState::Disconnected { reason, retry_in: delay }).await;
                 task.send_stats().await;
-                if wait(delay, &mut shutdown).await {
+                if task.wait(delay, &mut shutdown).await {
                     break;
                 }
             }
@@ -146,14 +150,6 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
     task.mark_all(Reason::NotConnected).await;
     task.send_stats().await;
     task.state(ConnectionState::Stopped).await;
-}
-
-/// Sleeps `d`, or less if shutdown comes; true when shutting down.
-async fn wait(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => *shutdown.borrow(),
-        _ = shutdown.changed() => true,
-    }
 }
 
 struct Task<M> {
@@ -178,6 +174,10 @@ struct Task<M> {
     block_tags: Vec<Arc<[TagId]>>,
     /// Per block: when the last `Fresh` was sent.
     fresh_sent: Vec<Instant>,
+    /// Write commands from the console; `None` in read-only mode.
+    writes: Option<WriteInbox>,
+    /// When the current connection was made: older write commands are refused.
+    connected_at: Option<std::time::Instant>,
 }
 
 impl<M: From<DriverEvent>> Task<M> {
@@ -199,6 +199,8 @@ impl<M: From<DriverEvent>> Task<M> {
             block_tags: blocks_tags(&blocks),
             fresh_sent: vec![now; n],
             blocks,
+            writes: None,
+            connected_at: None,
         }
     }
 
@@ -280,8 +282,27 @@ impl<M: From<DriverEvent>> Task<M> {
         Ok(tokio_modbus::client::tcp::attach_slave(stream, Slave(tcp.unit)))
     }
 
+    /// Sleeps `d` (backoff), or less if shutdown comes; refuses writes meanwhile. True when
+    /// shutting down.
+    async fn wait(&mut self, d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+        self.connected_at = None;
+        let until = Instant::now() + d;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return *shutdown.borrow(),
+                _ = shutdown.changed() => return true,
+                cmd = next_write(&self.writes) => {
+                    if let Some(cmd) = cmd {
+                        let _ = cmd.reply.send(Err(format!("not written: connection `{}` is down", self.job.name)));
+                    }
+                }
+            }
+        }
+    }
+
     /// Polls until the connection fails; returns why, in words, and whether any read succeeded.
     async fn poll(&mut self, mut ctx: Context, backoff: &mut Backoff) -> (String, bool) {
+        self.connected_at = Some(std::time::Instant::now());
         let mut current_unit = self.job.tcp.unit;
         let mut had_success = false;
         let mut timeouts_in_a_row = 0;
@@ -292,7 +313,18 @@ impl<M: From<DriverEvent>> Task<M> {
                 continue;
             };
             if when > Instant::now() {
-                sleep_until(when).await;
+                tokio::select! {
+                    _ = sleep_until(when) => {}
+                    cmd = next_write(&self.writes) => {
+                        if let Some(cmd) = cmd
+                            && let Err(reason) = self.write(&mut ctx, &mut current_unit, cmd).await
+                        {
+                            self.mark_all(Reason::NotConnected).await;
+                            return (reason, had_success);
+                        }
+                        continue;
+                    }
+                }
             }
             if self.last_stats.elapsed() >= STATS_EVERY {
                 self.send_stats().await;
@@ -390,6 +422,44 @@ impl<M: From<DriverEvent>> Task<M> {
         }
     }
 
+    /// Carries out one write and reads the value back. `Err` only when the connection broke
+    /// (the caller reconnects); the command's own outcome goes to its reply.
+    async fn write(&mut self, ctx: &mut Context, current_unit: &mut u8, cmd: WriteCommand) -> Result<(), String> {
+        let fresh = self.connected_at.is_some_and(|c| cmd.sent_at >= c);
+        if !fresh {
+            let _ = cmd
+                .reply
+                .send(Err("not written: the connection was re-established since the request; try again".into()));
+            return Ok(());
+        }
+        let Some(&(_, point, _)) = self.job.points.iter().find(|(t, _, _)| *t == cmd.tag) else {
+            let _ = cmd.reply.send(Err("not written: the tag is not on this connection".into()));
+            return Ok(());
+        };
+        if point.unit != *current_unit {
+            ctx.set_slave(Slave(point.unit));
+            *current_unit = point.unit;
+        }
+        let (outcome, broken) = write_point(ctx, &point, &cmd.value, self.job.tcp.mask_write, self.job.timeout).await;
+        self.stats.requests += 1;
+        if outcome.is_err() {
+            self.stats.errors += 1;
+        }
+        tracing::info!(connection = %self.job.name, tag = cmd.tag.0, ?outcome, "write");
+        let _ = cmd.reply.send(outcome);
+        // The next poll reads the new value; force it now for a quick screen update.
+        for (i, b) in self.blocks.iter().enumerate() {
+            if b.items.iter().any(|it| it.tag == cmd.tag) {
+                self.due[i] = Instant::now();
+                self.last_words[i] = None;
+            }
+        }
+        match broken {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+
     fn scan_done(&mut self, i: usize) {
         if let Some(seen) = self.scan_seen.get_mut(i)
             && !*seen
@@ -462,6 +532,139 @@ impl<M: From<DriverEvent>> Task<M> {
         self.fresh_sent[i] = Instant::now();
         let raw = RawBlock { unit: block.unit, table: block.table, start: block.start, words };
         self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: Some(raw) }).await;
+    }
+}
+
+/// Writes a value to a point and reads it back. Returns the outcome, and `Some(reason)` when the
+/// connection broke on the way.
+async fn write_point(
+    ctx: &mut Context,
+    p: &ModbusPoint,
+    value: &Value,
+    mask_write: bool,
+    limit: Duration,
+) -> (Result<WriteDone, String>, Option<String>) {
+    let a = p.address;
+    // Encode first: nothing is sent for a value that does not fit.
+    let (how, sent): (String, Sent) = match (p.table, p.bit) {
+        (Table::Coil, _) => {
+            let bit = match codec::encode_bit(value) {
+                Ok(b) => b,
+                Err(e) => return (Err(format!("not written: {e}")), None),
+            };
+            let r = timeout(limit, ctx.call(Request::WriteSingleCoil(a, bit))).await;
+            (format!("FC05 coil {a}"), flatten(r))
+        }
+        (Table::Holding, Some(_)) => {
+            let (and, or) = match codec::encode_bit_mask(p, value) {
+                Ok(m) => m,
+                Err(e) => return (Err(format!("not written: {e}")), None),
+            };
+            if mask_write {
+                let r = timeout(limit, ctx.call(Request::MaskWriteRegister(a, and, or))).await;
+                (format!("FC22 holding {a} bit {}", p.bit.unwrap_or(0)), flatten(r))
+            } else {
+                // Read-modify-write: another writer between the two requests would be overwritten.
+                let read = timeout(limit, ctx.call(Request::ReadHoldingRegisters(a, 1))).await;
+                let word = match flatten_words(read) {
+                    Ok(Ok(w)) if w.len() == 1 => w[0],
+                    Ok(Ok(_)) => return (Err("not written: short answer to the read".into()), None),
+                    Ok(Err(code)) => {
+                        let c = exception_code(code);
+                        return (Err(format!("not written: the read refused: exception {c:02}")), None);
+                    }
+                    Err(e) => return (Err(format!("not written: {e}")), Some(e)),
+                };
+                let new = (word & and) | (or & !and);
+                let r = timeout(limit, ctx.call(Request::WriteSingleRegister(a, new))).await;
+                (format!("FC03+FC06 holding {a} bit {} (read-modify-write)", p.bit.unwrap_or(0)), flatten(r))
+            }
+        }
+        (Table::Holding, None) => {
+            let words = match codec::encode_point(p, value) {
+                Ok(w) => w,
+                Err(e) => return (Err(format!("not written: {e}")), None),
+            };
+            if words.len() == 1 {
+                let r = timeout(limit, ctx.call(Request::WriteSingleRegister(a, words[0]))).await;
+                (format!("FC06 holding {a}"), flatten(r))
+            } else {
+                let n = words.len();
+                let r = timeout(limit, ctx.call(Request::WriteMultipleRegisters(a, words.into()))).await;
+                (format!("FC16 holding {a}+{n}"), flatten(r))
+            }
+        }
+        (Table::Input | Table::Discrete, _) => {
+            return (Err(format!("not written: a {} is read-only", p.table.name())), None);
+        }
+    };
+    match sent {
+        Sent::Ok => {}
+        Sent::Refused(code) => {
+            let c = exception_code(code);
+            return (Err(format!("the device refused: exception {c:02} ({})", Reason::exception_name(c))), None);
+        }
+        Sent::NoAnswer => {
+            return (Err(format!("no answer within {limit:?}: the value may or may not have been written")), None);
+        }
+        Sent::Broken(e) => return (Err(format!("not confirmed, the connection broke: {e}")), Some(e)),
+    }
+    // What the device should now hold, as the console decodes it.
+    let expected = match expected_value(p, value) {
+        Ok(v) => v,
+        Err(e) => return (Err(e), None),
+    };
+    let count = p.count();
+    let back = read(ctx, p.table, a, count, limit).await;
+    let readback = match back {
+        Ok(words) if p.table.is_bits() => codec::decode_bit(&words.iter().map(|&w| w != 0).collect::<Vec<_>>()).ok(),
+        Ok(words) => codec::decode_point(p, &words).ok(),
+        Err(ReadError::Transport(e)) => return (Ok(WriteDone { expected, readback: None, how }), Some(e)),
+        Err(_) => None,
+    };
+    (Ok(WriteDone { expected, readback, how }), None)
+}
+
+/// The value a point holds after `value` is written: encoded and decoded again (scaling and
+/// integer rounding applied), so a readback can be compared exactly.
+fn expected_value(p: &ModbusPoint, value: &Value) -> Result<Value, String> {
+    if p.table.is_bits() || p.bit.is_some() {
+        return codec::encode_bit(value).map(Value::Bool).map_err(|e| format!("not written: {e}"));
+    }
+    let words = codec::encode_point(p, value).map_err(|e| format!("not written: {e}"))?;
+    codec::decode_point(p, &words).map_err(|e| format!("not written: {e}"))
+}
+
+/// What became of a write request.
+enum Sent {
+    Ok,
+    Refused(ExceptionCode),
+    NoAnswer,
+    Broken(String),
+}
+
+fn flatten(
+    r: Result<Result<Result<Response, ExceptionCode>, tokio_modbus::Error>, tokio::time::error::Elapsed>,
+) -> Sent {
+    match r {
+        Err(_) => Sent::NoAnswer,
+        Ok(Err(e)) => Sent::Broken(transport_reason(&e)),
+        Ok(Ok(Err(code))) => Sent::Refused(code),
+        Ok(Ok(Ok(_))) => Sent::Ok,
+    }
+}
+
+type WordsResult = Result<Result<Vec<u16>, ExceptionCode>, String>;
+
+fn flatten_words(
+    r: Result<Result<Result<Response, ExceptionCode>, tokio_modbus::Error>, tokio::time::error::Elapsed>,
+) -> WordsResult {
+    match r {
+        Err(_) => Err("no answer in time".to_string()),
+        Ok(Err(e)) => Err(transport_reason(&e)),
+        Ok(Ok(Err(code))) => Ok(Err(code)),
+        Ok(Ok(Ok(Response::ReadHoldingRegisters(w)))) => Ok(Ok(w)),
+        Ok(Ok(Ok(other))) => Err(format!("protocol error: unexpected response {other:?}")),
     }
 }
 

@@ -33,7 +33,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::driver::backoff::Backoff;
-use crate::driver::{ConnStats, ConnectionState, DriverEvent, UaItemInfo};
+use crate::driver::{
+    ConnStats, ConnectionState, DriverEvent, UaItemInfo, WriteCommand, WriteDone, WriteInbox, next_write,
+};
 use crate::layout::{
     ConnId, ConnectionKind, Deadband, Layout, OpcUaConn, SecretSource, TagSource, UaMode, UaPoint, UaPolicy,
     UaSecurity, UaUser,
@@ -193,8 +195,9 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
     job: UaJob,
     tx: mpsc::Sender<M>,
     mut shutdown: watch::Receiver<bool>,
+    writes: Option<WriteInbox>,
 ) {
-    let task = Task { job, tx, stats: ConnStats::default(), started: Instant::now() };
+    let task = Task { job, tx, stats: ConnStats::default(), started: Instant::now(), writes, connected_at: None };
     let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30), seed);
     let mut task = task;
@@ -212,9 +215,16 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
         tracing::warn!(connection = %task.job.name, reason = %outcome, retry_in = ?delay, "OPC UA connection failed");
         task.state(ConnectionState::Disconnected { reason: outcome, retry_in: delay }).await;
         task.send_stats().await;
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.changed() => break,
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => break,
+                _ = shutdown.changed() => break,
+                cmd = next_write(&task.writes) => task.refuse(cmd),
+            }
+        }
+        if *shutdown.borrow() {
+            break;
         }
     }
     task.mark_all(Reason::NotConnected).await;
@@ -227,9 +237,56 @@ struct Task<M> {
     tx: mpsc::Sender<M>,
     stats: ConnStats,
     started: Instant,
+    /// Write commands from the console; `None` in read-only mode.
+    writes: Option<WriteInbox>,
+    /// When the session last (re)connected; `None` while down. Older commands are refused.
+    connected_at: Option<std::time::Instant>,
 }
 
 impl<M: From<DriverEvent>> Task<M> {
+    fn refuse(&self, cmd: Option<WriteCommand>) {
+        if let Some(cmd) = cmd {
+            let _ = cmd.reply.send(Err(format!("not written: connection `{}` is down", self.job.name)));
+        }
+    }
+
+    /// Carries out one write on the session and reads the value back.
+    async fn write(&mut self, session: &Session, resolved: Option<&Subscribed>, cmd: WriteCommand) {
+        let fresh = self.connected_at.is_some_and(|c| cmd.sent_at >= c);
+        if !fresh {
+            let _ = cmd
+                .reply
+                .send(Err("not written: the connection is down or was re-established since the request".into()));
+            return;
+        }
+        let node = resolved.and_then(|s| s.resolved.iter().find(|(t, _)| *t == cmd.tag)).map(|(_, n)| n.clone());
+        let node = match node {
+            Some(Ok(n)) => n,
+            Some(Err(m)) => {
+                let _ = cmd.reply.send(Err(format!("not written: {m}")));
+                return;
+            }
+            None => {
+                let _ = cmd.reply.send(Err("not written: the tag is not on this connection".into()));
+                return;
+            }
+        };
+        self.stats.requests += 1;
+        let outcome = match write::write_value(session, &node, &cmd.value).await {
+            Ok(back) => Ok(WriteDone {
+                expected: write::as_written(&cmd.value, back.as_ref()),
+                readback: back,
+                how: format!("OPC UA Write {node}"),
+            }),
+            Err(e) => {
+                self.stats.errors += 1;
+                Err(e)
+            }
+        };
+        tracing::info!(connection = %self.job.name, tag = cmd.tag.0, ?outcome, "write");
+        let _ = cmd.reply.send(outcome);
+    }
+
     async fn send(&self, e: DriverEvent) {
         let _ = self.tx.send(e.into()).await;
     }
@@ -296,7 +353,16 @@ impl<M: From<DriverEvent>> Task<M> {
         // Tags whose monitored item was refused: never reported Fresh.
         let mut refused: Vec<TagId> = Vec::new();
         loop {
-            let Some(ev) = irx.recv().await else { return "session ended".into() };
+            let ev = tokio::select! {
+                ev = irx.recv() => ev,
+                cmd = next_write(&self.writes) => {
+                    if let Some(cmd) = cmd {
+                        self.write(&session, subscribed.as_ref(), cmd).await;
+                    }
+                    continue;
+                }
+            };
+            let Some(ev) = ev else { return "session ended".into() };
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
                 self.send_stats().await;
@@ -314,6 +380,7 @@ impl<M: From<DriverEvent>> Task<M> {
                 }
                 Inner::Poll(SessionPollResult::Reconnected(_)) => {
                     ever_connected = true;
+                    self.connected_at = Some(std::time::Instant::now());
                     backoff.reset();
                     self.state(ConnectionState::Connected).await;
                     if let Some(current) = &subscribed {
@@ -345,6 +412,7 @@ impl<M: From<DriverEvent>> Task<M> {
                     }
                 }
                 Inner::Poll(SessionPollResult::ConnectionLost(status)) => {
+                    self.connected_at = None;
                     self.stats.errors += 1;
                     self.mark_all(Reason::NotConnected).await;
                     let reason = format!("connection lost: {}", convert::status_name(status));

@@ -48,3 +48,19 @@ pub async fn write_value(session: &Session, node: &NodeId, value: &Value) -> Res
         .map_err(|e| format!("read back failed: {}", convert::status_name(e.status())))?;
     Ok(back.first().and_then(|d| d.value.as_ref()).and_then(convert::value))
 }
+
+/// The value as the server holds it after a write of `value`: the read-back value when the
+/// server converted it (an Int16 node written with 7.0 holds 7), else `value`.
+pub fn as_written(value: &Value, readback: Option<&Value>) -> Value {
+    match (value, readback) {
+        (Value::Float(f), Some(Value::Int(i))) if f.fract() == 0.0 && *f == *i as f64 => Value::Int(*i),
+        (Value::Float(f), Some(Value::UInt(u))) if f.fract() == 0.0 && *f == *u as f64 => Value::UInt(*u),
+        (Value::Int(i), Some(Value::UInt(u))) if *i >= 0 && *i as u64 == *u => Value::UInt(*u),
+        (Value::UInt(u), Some(Value::Int(i))) if *i >= 0 && *i as u64 == *u => Value::Int(*i),
+        (Value::Int(i), Some(Value::Float(f))) if *f == *i as f64 => Value::Float(*f),
+        (Value::UInt(u), Some(Value::Float(f))) if *f == *u as f64 => Value::Float(*f),
+        // A Float node rounds a double: compare what it holds.
+        (Value::Float(f), Some(Value::Float(b))) if (*f as f32) as f64 == *b => Value::Float(*b),
+        (v, _) => v.clone(),
+    }
+}
