@@ -44,6 +44,18 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; report the first broken record. Exit 1 if broken.
+    Verify { path: Option<PathBuf> },
+    /// Print the last records readably.
+    Tail {
+        path: Option<PathBuf>,
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the console on a layout file.
     Run {
@@ -54,6 +66,28 @@ enum Command {
         /// No colour (also when the NO_COLOR environment variable is set).
         #[arg(long)]
         no_color: bool,
+        /// The users file (default /etc/ttyhmi/users.yaml, else the user's config folder).
+        #[arg(long)]
+        users: Option<PathBuf>,
+        /// The audit log (default: audit.jsonl in the state folder).
+        #[arg(long)]
+        audit: Option<PathBuf>,
+    },
+    /// Set a user's PIN in the users file (asked twice, not shown).
+    Passwd {
+        user: String,
+        #[arg(long)]
+        users: Option<PathBuf>,
+    },
+    /// Show who you are to the console, your role, and where the role comes from.
+    Whoami {
+        #[arg(long)]
+        users: Option<PathBuf>,
+    },
+    /// The audit log: check its chain, or show its last records.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
     },
     /// Start the simulated plant on loopback and run the console on it (layouts/demo.yaml).
     Demo {
@@ -181,14 +215,36 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             print!("{yaml}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { layout, read_only, no_color } => {
+        Command::Passwd { user, users } => {
+            let file = auth::passwd_target(users.as_deref());
+            let pin = auth::prompt_new_pin(&user).map_err(anyhow::Error::msg)?;
+            auth::set_pin(&file, &user, &pin).map_err(anyhow::Error::msg)?;
+            println!("PIN of {user} set in {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Whoami { users } => {
+            let file = auth::locate(users.as_deref());
+            let id = auth::resolve(&auth::current_user(), file.as_deref());
+            println!("{}", auth::describe(&id));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { what } => audit_command(what),
+        Command::Run { layout, read_only, no_color, users, audit } => {
             let l = load(&layout)?;
+            let user = auth::current_user();
+            let file = auth::locate(users.as_deref());
+            let identity = auth::resolve(&user, file.as_deref());
+            // Structurally: a viewer's or a read-only console's drivers get no write inbox.
+            let writable = !read_only && identity.role.at_least(auth::Role::Operator);
             let opts = ConsoleOptions {
                 read_only,
-                user: auth::current_user(),
+                user,
+                identity,
+                audit_path: audit.unwrap_or_else(default_audit_path),
+                demo_pin: None,
                 color: color(no_color),
                 utc_offset,
-                drivers: DriverOptions { poll_override: None, pki: pki_dir(), writable: !read_only },
+                drivers: DriverOptions { poll_override: None, pki: pki_dir(), writable },
             };
             runtime()?.block_on(run_console(l, opts)).context("console")?;
             Ok(ExitCode::SUCCESS)
@@ -198,9 +254,16 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             // the one used for real servers.
             let pki = paths::data_dir().join("pki-demo");
             let _ = std::fs::remove_dir_all(pki.join("trusted"));
+            // The demo's user is an operator with a demo PIN (shown in the status bar), so the whole
+            // write flow can be tried at once — against the simulated plant only.
+            let user = auth::current_user();
+            let identity = auth::Identity::demo(&user, DEMO_PIN).map_err(anyhow::Error::msg)?;
             let opts = ConsoleOptions {
                 read_only,
-                user: auth::current_user(),
+                user,
+                identity,
+                audit_path: default_audit_path(),
+                demo_pin: Some(DEMO_PIN.to_string()),
                 color: color(no_color),
                 utc_offset,
                 drivers: DriverOptions { poll_override: None, pki: pki.clone(), writable: !read_only },
@@ -328,6 +391,31 @@ fn parse_security(s: &str) -> Result<UaSecurity> {
         _ => bail!("unknown mode `{m}`: Sign or SignAndEncrypt"),
     };
     Ok(UaSecurity::Secure { policy, mode })
+}
+
+/// The PIN of the demo's operator.
+const DEMO_PIN: &str = "1234";
+
+fn default_audit_path() -> PathBuf {
+    paths::state_dir().join("audit.jsonl")
+}
+
+fn audit_command(what: AuditCommand) -> Result<ExitCode> {
+    match what {
+        AuditCommand::Verify { path } => {
+            let path = path.unwrap_or_else(default_audit_path);
+            let report = ttyhmi::audit::verify(&path).map_err(anyhow::Error::msg)?;
+            println!("{report}");
+            Ok(if report.is_intact() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        AuditCommand::Tail { path, lines } => {
+            let path = path.unwrap_or_else(default_audit_path);
+            for l in ttyhmi::audit::tail(&path, lines).map_err(anyhow::Error::msg)? {
+                println!("{l}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// The PKI folder of OPC UA connections to real servers.

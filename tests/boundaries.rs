@@ -22,7 +22,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("src/driver", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::sim"]),
     ("src/ui", &["tokio", "crate::driver::modbus", "crate::sim"]),
     ("src/sim", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::driver"]),
-    ("src/auth", &["ratatui", "crossterm", "crate::ui"]),
+    ("src/auth", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::driver", "tokio"]),
+    ("src/audit", &["ratatui", "crossterm", "tokio", "crate::ui", "crate::app", "crate::driver", "crate::auth"]),
 ];
 
 #[test]

@@ -446,10 +446,12 @@ fn documented_by(a: Action) -> &'static str {
         Action::PageUp | Action::PageDown => "PgUp/PgDn",
         Action::Top | Action::Bottom => "Home/End, g/G",
         Action::Filter => "/",
+        Action::Write => "w, Enter",
     }
 }
 
-const ALL_ACTIONS: [Action; 14] = [
+const ALL_ACTIONS: [Action; 15] = [
+    Action::Write,
     Action::Quit,
     Action::Back,
     Action::NextScreen,

@@ -8,3 +8,4 @@ pub mod runtime;
 pub mod state;
 pub mod update;
 pub mod watch;
+pub mod write;

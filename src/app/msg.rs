@@ -2,7 +2,10 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::driver::DriverEvent;
+use crate::audit::RecordInput;
+use crate::driver::{DriverEvent, WriteDone};
+use crate::layout::ConnId;
+use crate::tag::{TagId, Value};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
@@ -14,6 +17,14 @@ pub enum Msg {
     Tick,
     /// SIGTERM, SIGHUP or SIGINT: leave cleanly.
     Signal(&'static str),
+    /// A write was answered (or could not be sent).
+    WriteDone {
+        tag: TagId,
+        requested: Value,
+        result: Result<WriteDone, String>,
+    },
+    /// The audit log could not be written: writing stops.
+    AuditFailed(String),
 }
 
 impl From<DriverEvent> for Msg {
@@ -23,7 +34,20 @@ impl From<DriverEvent> for Msg {
 }
 
 /// What `update` asks the runtime to do. Only the runtime performs I/O.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     Quit,
+    /// Append to the audit log (fsync'd).
+    Audit(RecordInput),
+    /// Append the attempt to the audit log, then — only if that succeeded — send the write.
+    Write(WriteOrder),
+}
+
+/// A confirmed write, with the audit record of its attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteOrder {
+    pub conn: ConnId,
+    pub tag: TagId,
+    pub value: Value,
+    pub audit: RecordInput,
 }

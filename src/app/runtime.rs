@@ -10,9 +10,17 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 
 use super::drivers;
-use super::msg::{Effect, Msg};
+use std::collections::HashMap;
+
+use tokio::sync::oneshot;
+
+use super::msg::{Effect, Msg, WriteOrder};
 use super::state::State;
 use super::update::update;
+use crate::audit::{Action, Actor, AuditLog, RecordInput};
+use crate::auth::Role;
+use crate::driver::WriteCommand;
+use crate::layout::ConnId;
 use crate::layout::Layout;
 use crate::ui::{self, terminal::TerminalGuard};
 
@@ -24,6 +32,12 @@ const BURST: usize = 4096;
 pub struct ConsoleOptions {
     pub read_only: bool,
     pub user: String,
+    /// Who the user is and their role (from the users file, or the demo's operator).
+    pub identity: crate::auth::Identity,
+    /// Where audit records go.
+    pub audit_path: std::path::PathBuf,
+    /// `ttyhmi demo`: the demo PIN, shown in the status bar.
+    pub demo_pin: Option<String>,
     pub color: bool,
     pub utc_offset: time::UtcOffset,
     pub drivers: drivers::DriverOptions,
@@ -36,6 +50,7 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     let (stop_tx, stop_rx) = watch::channel(false);
     let drivers = drivers::spawn(&layout, &tx, &stop_rx, &opts.drivers);
     let tasks = drivers.tasks;
+    let tx_for_writes = tx.clone();
     spawn_input(tx.clone());
     spawn_clock(tx.clone());
     spawn_signals(tx.clone());
@@ -44,9 +59,44 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     let mut state = State::new(layout.clone(), opts.user, opts.read_only, SystemTime::now());
     state.color = opts.color;
     state.utc_offset = opts.utc_offset;
+    state.demo_pin = opts.demo_pin.clone();
+    state.identity = opts.identity.clone();
+    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    state.actor = Actor {
+        user: state.identity.user.clone(),
+        host,
+        ssh_client: crate::audit::ssh_client_from_env(),
+        role: state.identity.role.as_str().to_string(),
+    };
+    if state.writes_disabled.is_none() && !state.identity.role.at_least(Role::Operator) {
+        state.writes_disabled = Some(format!("{} is a viewer", state.identity.user));
+    }
+    let mut audit = match AuditLog::open(&opts.audit_path) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            // Fail secure: no audit, no writes.
+            state.writes_disabled.get_or_insert(format!("the audit log cannot be opened: {e}"));
+            tracing::error!("audit log: {e}");
+            None
+        }
+    };
+    if let Some(a) = audit.as_mut() {
+        let now = SystemTime::now();
+        let mut first = vec![RecordInput::new(now, &state.actor, Action::ConsoleStart)];
+        if opts.read_only {
+            first.push(RecordInput::new(now, &state.actor, Action::ReadOnlyStart));
+        }
+        for r in first {
+            if let Err(e) = a.append(r) {
+                state.writes_disabled.get_or_insert(format!("the audit log cannot be written: {e}"));
+            }
+        }
+    }
     if opts.read_only {
         tracing::info!("console started read-only");
     }
+    let writers = drivers.writers;
+    let wtx = tx_for_writes;
 
     let mut guard = TerminalGuard::enter()?;
     let mut last_draw = Instant::now() - FRAME;
@@ -65,20 +115,77 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
         let mut next = Some(first);
         let mut handled = 0;
         while let Some(msg) = next {
-            let effects = update(&mut state, msg, SystemTime::now());
-            if effects.contains(&Effect::Quit) {
-                break 'outer;
+            let mut queue = std::collections::VecDeque::from([msg]);
+            while let Some(m) = queue.pop_front() {
+                for effect in update(&mut state, m, SystemTime::now()) {
+                    match effect {
+                        Effect::Quit => break 'outer,
+                        Effect::Audit(r) => {
+                            if let Err(e) = append(&mut audit, r) {
+                                queue.push_back(Msg::AuditFailed(e));
+                            }
+                        }
+                        Effect::Write(order) => {
+                            if let Some(m) = send_write(&mut audit, &writers, &wtx, order) {
+                                queue.push_back(m);
+                            }
+                        }
+                    }
+                }
             }
             handled += 1;
             next = if handled < BURST { rx.try_recv().ok() } else { None };
         }
     }
     drop(guard);
+    let _ = append(&mut audit, RecordInput::new(SystemTime::now(), &state.actor, Action::ConsoleStop));
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
     Ok(())
+}
+
+/// Appends a record (fsync'd). Without an audit log nothing can be recorded, and writing is
+/// already disabled.
+fn append(audit: &mut Option<AuditLog>, r: RecordInput) -> Result<(), String> {
+    match audit {
+        Some(a) => a.append(r).map(|_| ()).map_err(|e| e.to_string()),
+        None => Err("there is no audit log".into()),
+    }
+}
+
+/// Records the attempt, then sends the write; returns the message to feed back when it could
+/// not be sent. Nothing is sent unless the attempt is on record.
+fn send_write(
+    audit: &mut Option<AuditLog>,
+    writers: &HashMap<ConnId, mpsc::Sender<WriteCommand>>,
+    tx: &mpsc::Sender<Msg>,
+    order: WriteOrder,
+) -> Option<Msg> {
+    let WriteOrder { conn, tag, value, audit: record } = order;
+    if let Err(e) = append(audit, record) {
+        return Some(Msg::AuditFailed(e));
+    }
+    let fail = |why: &str| Msg::WriteDone { tag, requested: value.clone(), result: Err(why.to_string()) };
+    let Some(writer) = writers.get(&conn) else {
+        return Some(fail("not written: this console cannot write (read-only)"));
+    };
+    let (reply, rx) = oneshot::channel();
+    let cmd = WriteCommand { tag, value: value.clone(), sent_at: std::time::Instant::now(), reply };
+    if writer.try_send(cmd).is_err() {
+        return Some(fail("not written: another write to this connection is still in progress"));
+    }
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let result = match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err("no answer: the driver stopped".to_string()),
+            Err(_) => Err("no answer within 30 s".to_string()),
+        };
+        let _ = tx.send(Msg::WriteDone { tag, requested: value, result }).await;
+    });
+    None
 }
 
 /// Terminal events on a thread of their own (crossterm's read blocks).

@@ -20,6 +20,15 @@ pub struct ConnView {
     pub publishing_interval: Option<std::time::Duration>,
 }
 
+/// A line for the operator: a write result, a denial.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub text: String,
+    /// Shown as abnormal.
+    pub bad: bool,
+    pub at: SystemTime,
+}
+
 /// Latest raw words per read block: (connection, unit, table, start) → words.
 pub type RawKey = (ConnId, u8, Table, u16);
 
@@ -49,6 +58,20 @@ pub struct State {
     pub color: bool,
     /// Time of the last message handled (injected, never read from the clock here).
     pub now: SystemTime,
+    /// Who is at the console, and the role they have.
+    pub identity: crate::auth::Identity,
+    /// Who audit records name (user, host, SSH client, role).
+    pub actor: crate::audit::Actor,
+    /// Wrong PINs and the lockout they cause.
+    pub pin_guard: crate::auth::PinGuard,
+    /// Why no write is possible at all (read-only, viewer, audit log failure), if so.
+    pub writes_disabled: Option<String>,
+    /// The write dialog, when open.
+    pub dialog: Option<super::write::Dialog>,
+    /// The message line (write results, denials).
+    pub message: Option<Message>,
+    /// `ttyhmi demo`: the demo PIN, shown in the status bar.
+    pub demo_pin: Option<String>,
     /// Something visible changed since the last draw.
     pub dirty: bool,
     pub quit: bool,
@@ -80,10 +103,27 @@ impl State {
             filter: String::new(),
             filter_editing: false,
             read_only,
-            user,
+            user: user.clone(),
             utc_offset: time::UtcOffset::UTC,
             color: true,
             now,
+            identity: crate::auth::Identity {
+                user: user.clone(),
+                role: crate::auth::Role::Viewer,
+                source: crate::auth::RoleSource::NoUsersFile,
+                pin_hash: None,
+            },
+            actor: crate::audit::Actor {
+                user: user.clone(),
+                host: String::new(),
+                ssh_client: None,
+                role: "viewer".into(),
+            },
+            pin_guard: crate::auth::PinGuard::default(),
+            writes_disabled: if read_only { Some("read-only".into()) } else { None },
+            dialog: None,
+            message: None,
+            demo_pin: None,
             dirty: true,
             quit: false,
         }

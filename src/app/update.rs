@@ -15,8 +15,17 @@ const PAGE: usize = 10;
 pub fn update(state: &mut State, msg: Msg, now: SystemTime) -> Vec<Effect> {
     state.now = now;
     match msg {
-        Msg::Tick | Msg::Resize => {
+        Msg::Tick => {
             state.dirty = true;
+            super::write::tick(state, now)
+        }
+        Msg::Resize => {
+            state.dirty = true;
+            Vec::new()
+        }
+        Msg::WriteDone { tag, requested, result } => super::write::done(state, tag, &requested, result, now),
+        Msg::AuditFailed(reason) => {
+            super::write::audit_failed(state, reason, now);
             Vec::new()
         }
         Msg::Signal(_) => quit(state),
@@ -24,7 +33,7 @@ pub fn update(state: &mut State, msg: Msg, now: SystemTime) -> Vec<Effect> {
             driver_event(state, e);
             Vec::new()
         }
-        Msg::Key(k) => key(state, k),
+        Msg::Key(k) => key(state, k, now),
     }
 }
 
@@ -99,9 +108,15 @@ fn driver_event(state: &mut State, e: DriverEvent) {
     }
 }
 
-fn key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
+fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
     if k.kind == KeyEventKind::Release {
         return Vec::new();
+    }
+    if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+        return quit(state);
+    }
+    if state.dialog.is_some() {
+        return super::write::key(state, k, now);
     }
     if state.filter_editing {
         state.dirty = true;
@@ -171,6 +186,7 @@ fn key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
         Action::PageDown => state.selected = (state.selected + PAGE).min(rows.saturating_sub(1)),
         Action::Top => state.selected = 0,
         Action::Bottom => state.selected = rows.saturating_sub(1),
+        Action::Write => return super::write::open(state, now),
         Action::Filter => {
             if !state.diagnostics {
                 state.filter_editing = true;

@@ -177,6 +177,46 @@ pub struct Tag {
     pub on_text: Option<String>,
     pub off_text: Option<String>,
     pub source: TagSource,
+    /// Present when the tag may be written, by whom and within which limits.
+    pub write: Option<WriteSpec>,
+}
+
+/// Who may write a tag, and within which limits (engineering units).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WriteSpec {
+    pub role: crate::auth::Role,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub max_step: Option<f64>,
+}
+
+impl WriteSpec {
+    /// Why `new` may not replace `old`, if it may not: outside the limits or too large a step.
+    pub fn check(&self, old: Option<f64>, new: f64) -> Result<(), String> {
+        if !new.is_finite() {
+            return Err("not a finite number".into());
+        }
+        if let Some(min) = self.min
+            && new < min
+        {
+            return Err(format!("{new} is below the minimum {min}"));
+        }
+        if let Some(max) = self.max
+            && new > max
+        {
+            return Err(format!("{new} is above the maximum {max}"));
+        }
+        if let Some(step) = self.max_step {
+            match old {
+                None => return Err("the current value is unknown, so the step cannot be checked".into()),
+                Some(o) if (new - o).abs() > step + step * 1e-9 => {
+                    return Err(format!("a change of {} is more than the largest step {step}", (new - o).abs()));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Tag {

@@ -221,6 +221,23 @@ pub struct RawTag {
     pub deadband: Option<Sp<RawDeadband>>,
     /// OPC UA: monitored-item queue size (default 1).
     pub queue_size: Option<Sp<i64>>,
+    /// Operators may write this tag: the lowest role allowed and the limits.
+    pub write: Option<Sp<RawWrite>>,
+}
+
+/// Who may write a tag, and within which limits.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Write")]
+pub struct RawWrite {
+    /// The lowest role allowed: operator, engineer or admin.
+    pub role: Sp<String>,
+    /// Lowest value allowed (engineering units).
+    pub min: Option<Sp<f64>>,
+    /// Highest value allowed (engineering units).
+    pub max: Option<Sp<f64>>,
+    /// Largest change allowed in one write.
+    pub max_step: Option<Sp<f64>>,
 }
 
 /// Exactly one of `absolute` (in engineering units) or `percent` (of the EURange).

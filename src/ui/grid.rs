@@ -91,7 +91,9 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
                 None => "-".to_string(),
                 Some(_) => state.now.duration_since(sample.recv_ts).map(timefmt::age).unwrap_or_else(|_| "0s".into()),
             };
-            let mut cells = vec![Cell::from(Span::styled(tag.name.clone(), theme.value()))];
+            // Writable tags are marked `[w]`.
+            let name = if tag.write.is_some() { format!("{} [w]", tag.name) } else { tag.name.clone() };
+            let mut cells = vec![Cell::from(Span::styled(name, theme.value()))];
             if wide {
                 cells.push(Cell::from(Span::styled(tag.description.clone(), theme.muted())));
             }

@@ -20,6 +20,8 @@ pub enum Action {
     Top,
     Bottom,
     Filter,
+    /// Open the write dialog for the selected tag (never writes by itself).
+    Write,
 }
 
 /// (keys, what they do), in the order the help screen lists them.
@@ -31,6 +33,7 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("PgUp/PgDn", "move a page"),
     ("Home/End, g/G", "first / last tag"),
     ("/", "filter by name or description (Enter keeps, Esc clears)"),
+    ("w, Enter", "write the selected tag [w]: value, then confirm with PIN"),
     ("?, F1", "show or hide this help"),
     ("Esc", "close help, clear the filter, leave diagnostics, or quit"),
     ("q, Ctrl-C", "quit (never writes anything)"),
@@ -62,6 +65,7 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Home | KeyCode::Char('g') => Action::Top,
         KeyCode::End | KeyCode::Char('G') => Action::Bottom,
         KeyCode::Char('/') => Action::Filter,
+        KeyCode::Char('w') | KeyCode::Enter => Action::Write,
         _ => return None,
     })
 }

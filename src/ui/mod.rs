@@ -2,6 +2,7 @@
 //! except [`terminal`], which owns the terminal (RAII restore, panic hook).
 
 pub mod diagnostics;
+pub mod dialog;
 pub mod format;
 pub mod grid;
 pub mod help;
@@ -25,8 +26,15 @@ pub fn render(state: &State, frame: &mut Frame) {
         frame.render_widget(Line::from("too small"), area);
         return;
     }
-    let [top, main, bottom] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let message = state.message.is_some()
+        || state.writes_disabled.is_some() && state.identity.role.at_least(crate::auth::Role::Operator);
+    let [top, main, msg, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(u16::from(message)),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     tabs(state, theme, frame, top);
     if state.help {
         help::render(theme, frame, main);
@@ -34,6 +42,22 @@ pub fn render(state: &State, frame: &mut Frame) {
         diagnostics::render(state, theme, frame, main);
     } else {
         grid::render_screen(state, theme, frame, main);
+    }
+    if let Some(d) = &state.dialog {
+        dialog::render(state, d, theme, frame, main);
+    }
+    if message {
+        let line = match &state.message {
+            Some(m) => Line::styled(
+                format!("{}{}", if m.bad { "! " } else { "" }, m.text),
+                if m.bad { theme.bad() } else { theme.value() },
+            ),
+            None => Line::styled(
+                format!("writing is off: {}", state.writes_disabled.as_deref().unwrap_or_default()),
+                theme.notice(),
+            ),
+        };
+        frame.render_widget(line, msg);
     }
     status::render(state, theme, frame, bottom);
 }

@@ -27,7 +27,11 @@ pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         right.push(Span::styled(" READ-ONLY ", theme.notice()));
         right.push(Span::raw(" "));
     }
-    right.push(Span::styled(format!("{} ", state.user), theme.muted()));
+    if let Some(pin) = &state.demo_pin {
+        right.push(Span::styled(format!(" demo PIN {pin} "), theme.notice()));
+        right.push(Span::raw(" "));
+    }
+    right.push(Span::styled(format!("{} ({}) ", state.user, state.identity.role), theme.muted()));
     right.push(Span::styled(timefmt::clock(state.now, state.utc_offset), theme.value()));
     right.push(Span::raw(" "));
     let right_width: usize = right.iter().map(|s| s.width()).sum();

@@ -1,0 +1,156 @@
+//! The audit log: append-only, fsync'd, hash-chained JSON Lines, safe with several console
+//! processes appending to one file at once.
+//!
+//! Every write attempt, write result, denial, PIN failure, lockout and alarm operator action is
+//! recorded here before anything it describes happens: [`AuditLog::append`] returns only after
+//! the record is on disk (`fsync`), and a caller that gets an error must disable writing
+//! (fail secure) and say why.
+//!
+//! ```no_run
+//! use std::time::SystemTime;
+//! use ttyhmi::audit::{Action, Actor, AuditLog, RecordInput, ssh_client_from_env};
+//!
+//! let actor = Actor {
+//!     user: "alice".into(),
+//!     host: "hmi1".into(),
+//!     ssh_client: ssh_client_from_env(),
+//!     role: "operator".into(),
+//! };
+//! let mut log = AuditLog::open("/var/lib/ttyhmi/audit.jsonl")?;
+//! let rec = RecordInput::new(SystemTime::now(), &actor, Action::WriteAttempt)
+//!     .tag("P_101")
+//!     .old("2.50")
+//!     .new_value("3.00")
+//!     .raw("0x4040 0000");
+//! let seq = log.append(rec)?; // durable now: only now may the write be sent
+//! # let _ = seq;
+//! let report = ttyhmi::audit::verify("/var/lib/ttyhmi/audit.jsonl")?;
+//! println!("{report}");
+//! # Ok::<(), ttyhmi::audit::AuditError>(())
+//! ```
+//!
+//! # On disk
+//!
+//! One JSON object per line, fields in this order (absent optional fields are left out):
+//!
+//! ```text
+//! {"seq":57,"time":"2026-11-29T19:10:00.123Z","user":"alice","host":"hmi1","ssh_client":"10.0.0.5:52144","role":"operator","action":"write_result","tag":"P_101","old":"2.50","new":"3.00","raw":"0x4040 0000","result":"ok","prev":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+//! ```
+//!
+//! - `seq` counts from 1 and continues across processes and restarts.
+//! - `time` is UTC, RFC 3339 with milliseconds, given by the caller (no clock in here).
+//! - `action` is one of [`Action`] in snake_case; `tag`, `old`, `new`, `raw`, `result` and
+//!   `ssh_client` are optional. `old`/`new`/`raw` are JSON values: strings as shown on screen
+//!   (`"2.50"`) are the most useful.
+//! - `prev` is the SHA-256 (lowercase hex) of the previous line's exact bytes without its
+//!   newline; the first record's `prev` is 64 zeros.
+//! - `skipped` appears only after a crash, see below.
+//!
+//! Next to the log, `<log>.head` (for example `audit.jsonl.head`) holds one line,
+//! `ttyhmi-audit-head v1 seq=57 sha256=<hex>`: the seq and the SHA-256 of the last line. The
+//! chain alone cannot show that the last record, or the last few, were deleted, nor that the
+//! last line was edited (no later line covers it); the head can. It is rewritten in place (under
+//! 512 bytes, so one sector, as PostgreSQL does with `pg_control`) and fsync'd after the log.
+//! The file is created with mode 0600 and its folder, if missing, with 0700.
+//!
+//! # Appending
+//!
+//! [`AuditLog::append`] takes an exclusive lock on the log file (`File::lock`, `flock` on
+//! Unix), reads the log backwards from the end to find the last record, checks it against the
+//! head, writes the new line with one `write_all` (the file is opened in append mode), fsyncs
+//! the log, rewrites and fsyncs the head, and unlocks. Processes therefore take turns: records
+//! never interleave and none is lost, whatever the number of consoles.
+//!
+//! A crash (power loss) during an append can leave the log's last line incomplete, and the
+//! head one record behind. Neither is treated as tampering, and neither is chained to:
+//!
+//! - Lines at the end of the log that are not records (a torn write, zeros after a power
+//!   loss) are *damaged*. The next append does not chain to them: it closes the last one with a
+//!   newline, chains its record to the last good record, and stores the SHA-256 of the damaged
+//!   lines (joined by `\n`) in its `skipped` field. So they stay in the file as evidence, and
+//!   `verify` accepts them only where the next record names exactly those bytes. Each
+//!   interrupted append leaves at most one such line; more than 8 in a row, or a line longer
+//!   than [`MAX_LINE`], is not a crash remnant and is refused.
+//! - A complete record that lacks only its newline is a record; the next append completes it.
+//! - The head may be exactly one record behind (the crash came between the two fsyncs) when
+//!   that last record's `prev` is the hash the head holds. The next append catches it up.
+//!
+//! Anything else is refused: if the log's end does not match its head, or the last line
+//! cannot be chained to, `append` (and `open`) fail and writing must stay disabled until a
+//! person has looked at the log. Starting a fresh log means moving the log and its head aside
+//! (keep them).
+//!
+//! # What `verify` detects
+//!
+//! [`verify`] checks every line: it parses, `seq` is one more than the record before, `prev`
+//! is the hash of the record before, damaged lines are accounted for by a `skipped`, and the
+//! log ends where its head says. It reports the first break with its line number:
+//!
+//! - an edited record (any byte): the next record's `prev` no longer matches, or, for the last
+//!   record, the head no longer matches; an edit that breaks the JSON names the line itself;
+//! - a deleted record, anywhere: a gap in `seq` (first or middle), or the head is ahead (last);
+//! - reordered, duplicated or inserted records: `seq` out of order, or a broken `prev`;
+//! - inserted garbage: a non-record line that no `skipped` accounts for;
+//! - truncation of the file, a missing or emptied head.
+//!
+//! What it cannot detect: someone with write access to the log and its head who rewrites the
+//! chain from the edited record on, recomputing the hashes (there is no secret key; the hashes
+//! show accidents and edits, they do not prove who wrote). To catch that, copy the last
+//! record's hash that `verify` prints somewhere the console users cannot write (a remote
+//! syslog, a ticket, paper) now and then: a rewritten log no longer contains that hash.
+//! Garbage appended after the last record is reported as a note, not an error: it is no
+//! record, and the next append will skip it and record its hash.
+//!
+//! The log is never rotated or trimmed here; a log moved aside starts a new chain at seq 1.
+
+mod head;
+mod log;
+mod record;
+mod scan;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::PathBuf;
+
+pub use log::{AuditLog, tail};
+pub use record::{Action, Actor, Record, RecordInput, parse_ssh_client, ssh_client_from_env};
+pub use verify::{Problem, VerifyReport, verify};
+
+/// Longest line `append` writes (and `verify` accepts as a record): far beyond any real record.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Why the audit log could not be opened, written or read. Writing must stay disabled while
+/// `open` or `append` fail.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(
+        "audit log {}: cannot {action}: {source}; check that the file and its folder are writable by this account and that the disk is not full",
+        path.display()
+    )]
+    Io { path: PathBuf, action: &'static str, source: io::Error },
+
+    #[error("audit log {} does not exist; check the path (a console creates it when it starts)", path.display())]
+    NotFound { path: PathBuf },
+
+    #[error(
+        "audit log {}: {what}; writing stays disabled: run `ttyhmi audit verify {}` and have the log examined; to start a new log, move the log and its .head file aside (keep them)",
+        path.display(),
+        path.display()
+    )]
+    Corrupt { path: PathBuf, what: String },
+
+    #[error(
+        "audit log {}: the record would be {len} bytes, more than the limit of {MAX_LINE}; shorten the values given to the audit log",
+        path.display()
+    )]
+    TooLong { path: PathBuf, len: usize },
+
+    #[error("audit log {}: the record time {time:?} cannot be written as an RFC 3339 UTC time; check the system clock", path.display())]
+    BadTime { path: PathBuf, time: std::time::SystemTime },
+
+    #[error("audit log {}: cannot encode the record: {source}", path.display())]
+    Encode { path: PathBuf, source: serde_json::Error },
+}
