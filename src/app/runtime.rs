@@ -68,6 +68,10 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
         ssh_client: crate::audit::ssh_client_from_env(),
         role: state.identity.role.as_str().to_string(),
     };
+    if let Some(warning) = state.identity.warning() {
+        // The users file was refused: say why on screen.
+        state.writes_disabled.get_or_insert(warning);
+    }
     if state.writes_disabled.is_none() && !state.identity.role.at_least(Role::Operator) {
         state.writes_disabled = Some(format!("{} is a viewer", state.identity.user));
     }

@@ -26,8 +26,11 @@ pub fn render(state: &State, frame: &mut Frame) {
         frame.render_widget(Line::from("too small"), area);
         return;
     }
+    // The message line: the last write result or denial; else why writing is off, when it
+    // matters (an operator who cannot write, or a users file that was refused).
     let message = state.message.is_some()
-        || state.writes_disabled.is_some() && state.identity.role.at_least(crate::auth::Role::Operator);
+        || state.writes_disabled.is_some()
+            && (state.identity.role.at_least(crate::auth::Role::Operator) || state.identity.warning().is_some());
     let [top, main, msg, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
