@@ -1249,3 +1249,69 @@ async fn shutdown_while_connected_and_while_a_server_is_silent_stops_promptly() 
     silent_task.abort();
     sim.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 11. Writes through the connection task (the console's path)
+
+async fn send_write(
+    wtx: &mpsc::Sender<ttyhmi::driver::WriteCommand>,
+    tag: ttyhmi::tag::TagId,
+    value: Value,
+) -> Result<ttyhmi::driver::WriteDone, String> {
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let cmd = ttyhmi::driver::WriteCommand { tag, value, sent_at: std::time::Instant::now(), reply };
+    wtx.send(cmd).await.expect("the task takes commands");
+    tokio::time::timeout(secs(10), rx).await.expect("an answer in time").expect("a reply")
+}
+
+#[tokio::test]
+async fn writes_through_the_connection_task_are_read_back_and_refused_while_down() {
+    let dir = TempDir::new("ua-write-task");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let port = sim.opcua_addr.expect("OPC UA").port();
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[NONE])
+        .tag("W_DOUBLE", "ua", &sim_node("Plant.Test.Writable.Double"), "")
+        .tag("W_INT16", "ua", &sim_node("Plant.Test.Writable.Int16"), "")
+        .tag("RO", "ua", &sim_node("Plant.Test.Int32"), "")
+        .build();
+    let layout = parse(&src);
+    let j = job(&layout, 0, &dir.client_pki());
+    let (tx, rx) = mpsc::channel::<DriverEvent>(4096);
+    let (stop, stop_rx) = watch::channel(false);
+    let (wtx, wrx) = mpsc::channel(1);
+    let inbox = Some(std::sync::Arc::new(tokio::sync::Mutex::new(wrx)));
+    let task = tokio::spawn(run(j, tx, stop_rx, inbox));
+    let mut h = Harness { view: View::new(layout.clone()), rx, stop, tasks: vec![task] };
+    h.wait_for(secs(10), "all Good", View::all_good).await;
+    let id = |n: &str| layout.tag_id(n).unwrap();
+
+    let done = send_write(&wtx, id("W_DOUBLE"), Value::Float(42.25)).await.expect("written");
+    assert!(done.confirmed(), "{done:?}");
+    assert!(done.how.contains("OPC UA Write"), "{}", done.how);
+    h.wait_for(secs(5), "the subscription sees it", |v| v.value("W_DOUBLE") == Some(&Value::Float(42.25))).await;
+    let done = send_write(&wtx, id("W_INT16"), Value::Float(7.0)).await.expect("7.0 fits an Int16");
+    assert!(done.confirmed(), "{done:?}");
+    let e = send_write(&wtx, id("RO"), Value::Int(1)).await.unwrap_err();
+    assert!(!e.is_empty());
+
+    // Down: refused at once, and nothing written when the server is back.
+    sim.stop().await;
+    h.wait_for(secs(10), "Bad", |v| !v.is_good("W_DOUBLE")).await;
+    let t0 = std::time::Instant::now();
+    let e = send_write(&wtx, id("W_DOUBLE"), Value::Float(1.0)).await.unwrap_err();
+    assert!(t0.elapsed() < secs(2), "refused at once: {:?}", t0.elapsed());
+    assert!(e.contains("not written"), "{e}");
+    let sim = start_sim(&dir, port, None).await;
+    h.wait_for(secs(10), "Good again", |v| v.is_good("W_INT16")).await;
+    // The restarted simulator starts from its initial values: nothing was replayed.
+    tokio::time::sleep(ms(300)).await;
+    let back = h.view.value("W_DOUBLE").cloned();
+    assert_ne!(back, Some(Value::Float(1.0)), "the refused write was never sent");
+    let _ = h.stop.send(true);
+    for t in h.tasks.drain(..) {
+        let _ = tokio::time::timeout(secs(2), t).await;
+    }
+    sim.stop().await;
+}
