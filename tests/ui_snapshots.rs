@@ -705,3 +705,170 @@ fn a_long_grid_scrolls_to_keep_the_selection_in_view() {
     let t = text(&s);
     assert!(t.contains("T050"), "{t}");
 }
+
+// ---- the write dialog ----
+
+const WRITE_LAYOUT: &str = r#"
+title: Boiler house
+connections:
+  plc1:
+    modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 }
+tags:
+  P_101:  { source: plc1, holding: 1, type: f32, units: bar, decimals: 2, description: Header pressure }
+  SP_101: { source: plc1, holding: 50, type: f32, units: bar, decimals: 2, description: Header pressure setpoint, write: { role: operator, min: 0, max: 12, max_step: 2 } }
+  RUN:    { source: plc1, coil: 8, on_text: RUNNING, off_text: STOPPED, description: Burner run command, write: { role: operator } }
+"#;
+
+/// Digits that appear nowhere else on these screens.
+const SNAP_PIN: &str = "975318";
+
+/// plc1 up, P_101 4.25 bar, SP_101 4.50 bar, RUN on; alice is an operator with a PIN; SP_101 is
+/// selected.
+fn writable_plant() -> State {
+    let l = layout::parse(WRITE_LAYOUT, "boiler.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(l), "alice".into(), false, at(60.0));
+    s.utc_offset = time::UtcOffset::UTC;
+    s.identity = ttyhmi::auth::Identity::demo("alice", SNAP_PIN).expect("a valid PIN");
+    s.actor.role = "operator".into();
+    send(&mut s, DriverEvent::State { conn: ConnId(0), state: ConnectionState::Connected });
+    let fresh = at(0.3);
+    let values = [("P_101", Value::Float(4.25)), ("SP_101", Value::Float(4.5)), ("RUN", Value::Bool(true))];
+    let list = values.into_iter().map(|(n, v)| (id(&s, n), Sample::good(v, fresh))).collect();
+    send(&mut s, samples(0, list, None));
+    send(&mut s, Msg::Tick);
+    key(&mut s, KeyCode::Down);
+    assert_eq!(s.selected_tag(), Some(id(&s, "SP_101")));
+    s
+}
+
+fn typed(s: &mut State, text: &str) {
+    for c in text.chars() {
+        key(s, KeyCode::Char(c));
+    }
+}
+
+/// The editor after 15 was refused (above the maximum 12).
+fn write_editor_with_error() -> State {
+    let mut s = writable_plant();
+    key(&mut s, KeyCode::Char('w'));
+    typed(&mut s, "15");
+    key(&mut s, KeyCode::Enter);
+    assert!(matches!(s.dialog, Some(ttyhmi::app::write::Dialog::Edit { error: Some(_), .. })), "{:?}", s.dialog);
+    s
+}
+
+/// The confirmation of 5.5 bar with the whole PIN typed, not yet Enter.
+fn write_confirm_with_pin() -> State {
+    let mut s = writable_plant();
+    key(&mut s, KeyCode::Char('w'));
+    typed(&mut s, "5.5");
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, SNAP_PIN);
+    assert!(matches!(s.dialog, Some(ttyhmi::app::write::Dialog::Confirm(_))), "{:?}", s.dialog);
+    s
+}
+
+/// The confirmation after one wrong PIN.
+fn write_confirm_after_wrong_pin() -> State {
+    let mut s = writable_plant();
+    key(&mut s, KeyCode::Char('w'));
+    typed(&mut s, "5.5");
+    key(&mut s, KeyCode::Enter);
+    typed(&mut s, "000000");
+    key(&mut s, KeyCode::Enter);
+    assert!(matches!(&s.dialog, Some(ttyhmi::app::write::Dialog::Confirm(c)) if c.error.is_some()), "{:?}", s.dialog);
+    s
+}
+
+/// Sent, waiting for the device.
+fn write_sent() -> State {
+    let mut s = write_confirm_with_pin();
+    key(&mut s, KeyCode::Enter);
+    assert!(matches!(s.dialog, Some(ttyhmi::app::write::Dialog::Pending { .. })), "{:?}", s.dialog);
+    s
+}
+
+/// No part of the PIN (three digits or more of it) is on screen.
+fn assert_no_pin(out: &str) {
+    let digits: Vec<char> = SNAP_PIN.chars().collect();
+    for w in digits.windows(3) {
+        let part: String = w.iter().collect();
+        assert!(!out.contains(&part), "{part:?} of the PIN is visible:\n{out}");
+    }
+}
+
+/// The same text without colour, and no coloured cell.
+fn assert_same_without_colour(s: &State, w: u16, h: u16) {
+    let mut mono = s.clone();
+    mono.color = false;
+    let buf = render(&mono, w, h);
+    assert_eq!(text(&buf), screen(s, w, h), "the same text with and without colour");
+    for y in 0..h {
+        for x in 0..w {
+            let c = &buf[(x, y)];
+            assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "cell {x},{y} {:?}", row_text(&buf, y));
+        }
+    }
+}
+
+#[test]
+fn write_editor_with_an_error() {
+    let s = write_editor_with_error();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let out = screen(&s, w, h);
+        for part in ["SP_101", "4.50 bar", "15_", "15 is above the maximum 12", "Esc"] {
+            assert!(out.contains(part), "{w}x{h}: {part:?} in\n{out}");
+        }
+        assert_same_without_colour(&s, w, h);
+        insta::assert_snapshot!(format!("write_editor_error_{w}x{h}"), out);
+    }
+}
+
+#[test]
+fn write_confirmation_masks_the_pin() {
+    let s = write_confirm_with_pin();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let out = screen(&s, w, h);
+        assert_no_pin(&out);
+        assert!(out.contains(&format!("{}_", "*".repeat(SNAP_PIN.len()))), "{w}x{h}: masked PIN in\n{out}");
+        for part in ["SP_101", "4.50 → 5.50 bar", "FC16 holding 50", "alice (operator)", "Enter: WRITE"] {
+            assert!(out.contains(part), "{w}x{h}: {part:?} in\n{out}");
+        }
+        assert_same_without_colour(&s, w, h);
+        insta::assert_snapshot!(format!("write_confirm_pin_{w}x{h}"), out);
+    }
+}
+
+#[test]
+fn write_confirmation_after_a_wrong_pin() {
+    let s = write_confirm_after_wrong_pin();
+    let out = screen(&s, 80, 24);
+    assert!(out.contains("wrong PIN; 4 tries left"), "{out}");
+    assert_no_pin(&out);
+    assert_same_without_colour(&s, 80, 24);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn write_pending() {
+    let s = write_sent();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let out = screen(&s, w, h);
+        assert_no_pin(&out);
+        assert!(out.contains("5.50 bar"), "{w}x{h}: {out}");
+        assert_same_without_colour(&s, w, h);
+        insta::assert_snapshot!(format!("write_pending_{w}x{h}"), out);
+    }
+}
+
+#[test]
+fn no_size_panics_with_the_write_dialog() {
+    for s in [write_editor_with_error(), write_confirm_with_pin(), write_sent()] {
+        for w in (0..=32).chain([40, 60, 79, 80, 81, 120]) {
+            for h in (0..=12).chain([20, 24, 40]) {
+                let out = screen(&s, w, h);
+                assert_no_pin(&out);
+            }
+        }
+    }
+}

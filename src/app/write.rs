@@ -173,7 +173,7 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
             return Vec::new();
         }
     };
-    if let Err(why) = check_limits(&tag, current.as_ref(), &new) {
+    if let Err(why) = check_limits(&tag, current.as_ref(), &new).and_then(|_| encodable(&tag, &new)) {
         // Shown in the editor; a value out of limits is a denial on record.
         state.dialog = Some(Dialog::Edit { tag: id, input: input.to_string(), error: Some(why.clone()), opened });
         return vec![Effect::Audit(record(state, id, Action::WriteDenied, now).new_value(new.to_string()).result(why))];
@@ -181,7 +181,11 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
     if let Err(why) = may_write(state, id, now) {
         return deny(state, id, Some(&new), why, now);
     }
-    let (raw, warning) = preview(&tag, &new);
+    let mask_write = match &state.layout.connection(tag.conn).kind {
+        crate::layout::ConnectionKind::ModbusTcp(m) => m.mask_write,
+        _ => true,
+    };
+    let (raw, warning) = preview(&tag, &new, mask_write);
     state.dialog = Some(Dialog::Confirm(Confirm {
         tag: id,
         old: current,
@@ -196,6 +200,17 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
     Vec::new()
 }
 
+/// A Modbus value must fit the tag's type (after scaling) before anyone is asked to confirm it.
+fn encodable(tag: &Tag, new: &Value) -> Result<(), String> {
+    match &tag.source {
+        TagSource::Modbus(p) if p.table.is_bits() || p.bit.is_some() => {
+            codec::encode_bit(new).map(|_| ()).map_err(|e| format!("cannot be written: {e}"))
+        }
+        TagSource::Modbus(p) => codec::encode_point(p, new).map(|_| ()).map_err(|e| format!("cannot be written: {e}")),
+        TagSource::OpcUa(_) => Ok(()),
+    }
+}
+
 fn check_limits(tag: &Tag, current: Option<&Value>, new: &Value) -> Result<(), String> {
     let Some(spec) = tag.write else { return Err(format!("{} is not writable", tag.name)) };
     match new {
@@ -205,14 +220,24 @@ fn check_limits(tag: &Tag, current: Option<&Value>, new: &Value) -> Result<(), S
 }
 
 /// What will go on the wire, and a warning when the write is not atomic.
-fn preview(tag: &Tag, new: &Value) -> (String, Option<String>) {
+fn preview(tag: &Tag, new: &Value, mask_write: bool) -> (String, Option<String>) {
     match &tag.source {
         TagSource::Modbus(p) => {
             let (raw, warning) = if p.table.is_bits() {
                 (format!("FC05 coil {} ← {}", p.address, if new == &Value::Bool(true) { "FF00" } else { "0000" }), None)
             } else if let Some(bit) = p.bit {
-                let on = new == &Value::Bool(true);
-                (format!("holding {} bit {bit} ← {}", p.address, u8::from(on)), None::<String>)
+                let on = u8::from(new == &Value::Bool(true));
+                if mask_write {
+                    (format!("FC22 holding {} bit {bit} ← {on}", p.address), None)
+                } else {
+                    (
+                        format!("FC03 + FC06 holding {} bit {bit} ← {on}", p.address),
+                        Some(format!(
+                            "read-modify-write: a change to the other bits of holding {} between the read and the write would be undone",
+                            p.address
+                        )),
+                    )
+                }
             } else {
                 match codec::encode_point(p, new) {
                     Ok(w) => {
@@ -238,6 +263,13 @@ fn confirm(state: &mut State, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
         return deny(state, c.tag, Some(&new), why, now);
     }
     if c.needs_pin {
+        // A PIN of the wrong length is a typing slip, not a guess: no failure is counted.
+        if let Err(e) = crate::auth::check_pin_rules(&c.secret) {
+            c.error = Some(e.to_string());
+            c.secret.clear();
+            state.dialog = Some(Dialog::Confirm(c));
+            return Vec::new();
+        }
         if !state.identity.verify_pin(&c.secret) {
             let mut effects = vec![Effect::Audit(
                 record(state, c.tag, Action::PinFailure, now).new_value(c.new.to_string()).result("wrong PIN"),
@@ -250,7 +282,8 @@ fn confirm(state: &mut State, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
                 return effects;
             }
             c.secret.clear();
-            c.error = Some(format!("wrong PIN; {} tries left", state.pin_guard.attempts_left(now)));
+            let left = state.pin_guard.attempts_left(now);
+            c.error = Some(format!("wrong PIN; {left} {} left", if left == 1 { "try" } else { "tries" }));
             state.dialog = Some(Dialog::Confirm(c));
             return effects;
         }
@@ -309,13 +342,12 @@ pub fn done(
 /// The audit log cannot be written: writing stops (fail secure).
 pub fn audit_failed(state: &mut State, reason: String, now: SystemTime) {
     state.writes_disabled = Some(format!("the audit log cannot be written ({reason})"));
-    if matches!(state.dialog, Some(Dialog::Edit { .. } | Dialog::Confirm(_))) {
-        state.dialog = None;
-    }
+    // A pending write whose attempt could not be recorded was not sent: nothing to wait for.
+    state.dialog = None;
     state.say(format!("WRITES DISABLED: the audit log cannot be written ({reason})"), true, now);
 }
 
-/// The clock ticked: an open dialog left alone for a minute cancels itself.
+/// The clock ticked: a dialog open for a minute cancels itself.
 pub fn tick(state: &mut State, now: SystemTime) -> Vec<Effect> {
     let opened = match &state.dialog {
         Some(Dialog::Edit { opened, .. }) => *opened,
@@ -360,5 +392,955 @@ impl State {
     pub fn say(&mut self, text: String, bad: bool, now: SystemTime) {
         self.message = Some(Message { text, bad, at: now });
         self.dirty = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, OnceLock};
+    use std::time::{Duration, SystemTime};
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
+
+    use super::*;
+    use crate::app::msg::Msg;
+    use crate::app::update::update;
+    use crate::auth::Identity;
+    use crate::driver::{ConnectionState, DriverEvent};
+    use crate::layout::{self, ConnId};
+    use crate::tag::{Reason, Sample};
+
+    const PIN: &str = "2468";
+
+    /// SP_101 is the issue's setpoint; TRIM needs an engineer; PV_1 is read only; RAW16 has no
+    /// limits; BIT is a bit of a holding register on a connection without mask write.
+    fn layout_src(sp_limits: &str) -> String {
+        format!(
+            r#"title: Writes
+connections:
+  plc1: {{ modbus_tcp: {{ host: h }} }}
+  plc2: {{ modbus_tcp: {{ host: h2 }}, mask_write: false }}
+tags:
+  SP_101:   {{ source: plc1, holding: 50, type: f32, units: bar, description: Steam pressure setpoint, write: {{ role: operator, {sp_limits} }} }}
+  PUMP_CMD: {{ source: plc1, coil: 3, on_text: START, off_text: STOP, write: {{ role: operator }} }}
+  TRIM:     {{ source: plc1, holding: 60, type: u16, write: {{ role: engineer, min: 0, max: 3000 }} }}
+  PV_1:     {{ source: plc1, holding: 70, type: f32 }}
+  RAW16:    {{ source: plc1, holding: 80, type: u16, write: {{ role: operator }} }}
+  BIT:      {{ source: plc2, holding: 20, bit: 3, write: {{ role: operator }} }}
+"#
+        )
+    }
+
+    const LIMITS: &str = "min: 0, max: 12, max_step: 2";
+
+    fn parse(sp_limits: &str) -> Arc<layout::Layout> {
+        Arc::new(layout::parse(&layout_src(sp_limits), "writes.yaml").unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    /// Hashing with argon2 takes a moment: once for all tests.
+    fn operator() -> Identity {
+        static ID: OnceLock<Identity> = OnceLock::new();
+        ID.get_or_init(|| Identity::demo("alice", PIN).expect("a valid demo PIN")).clone()
+    }
+
+    fn with_role(role: Role, pin: bool) -> Identity {
+        Identity { role, pin_hash: if pin { operator().pin_hash } else { None }, ..operator() }
+    }
+
+    /// Both connections up; every tag Good: SP_101 5 bar, PUMP_CMD off, TRIM 100, PV_1 1.5,
+    /// RAW16 1, BIT off. Alice is an operator with a PIN.
+    fn state_as(identity: Identity, read_only: bool) -> State {
+        let mut s = State::new(parse(LIMITS), "alice".into(), read_only, t(0));
+        s.actor.role = identity.role.to_string();
+        s.identity = identity;
+        for c in 0..2 {
+            update(
+                &mut s,
+                Msg::Driver(DriverEvent::State { conn: ConnId(c), state: ConnectionState::Connected }),
+                t(0),
+            );
+        }
+        let values = [
+            ("SP_101", Value::Float(5.0)),
+            ("PUMP_CMD", Value::Bool(false)),
+            ("TRIM", Value::UInt(100)),
+            ("PV_1", Value::Float(1.5)),
+            ("RAW16", Value::UInt(1)),
+            ("BIT", Value::Bool(false)),
+        ];
+        for (name, v) in values {
+            set_sample(&mut s, name, Sample::good(v, t(0)));
+        }
+        s
+    }
+
+    fn state() -> State {
+        state_as(operator(), false)
+    }
+
+    fn id(s: &State, name: &str) -> TagId {
+        s.layout.tag_id(name).unwrap_or_else(|| panic!("no tag {name}"))
+    }
+
+    fn set_sample(s: &mut State, name: &str, sample: Sample) {
+        let tag = id(s, name);
+        let conn = s.layout.tag(tag).conn;
+        update(s, Msg::Driver(DriverEvent::Samples { conn, samples: vec![(tag, sample)], raw: None }), s.now);
+    }
+
+    fn k(code: KeyCode) -> Msg {
+        Msg::Key(KeyEvent {
+            code,
+            modifiers: KeyModifiers::NONE,
+            kind: KeyEventKind::Press,
+            state: KeyEventState::NONE,
+        })
+    }
+
+    fn ch(c: char) -> Msg {
+        k(KeyCode::Char(c))
+    }
+
+    fn enter() -> Msg {
+        k(KeyCode::Enter)
+    }
+
+    fn esc() -> Msg {
+        k(KeyCode::Esc)
+    }
+
+    fn send(s: &mut State, at: u64, msgs: impl IntoIterator<Item = Msg>) -> Vec<Effect> {
+        msgs.into_iter().flat_map(|m| update(s, m, t(at))).collect()
+    }
+
+    fn typed(s: &mut State, at: u64, text: &str) -> Vec<Effect> {
+        send(s, at, text.chars().map(ch))
+    }
+
+    fn select(s: &mut State, name: &str) {
+        let tag = id(s, name);
+        s.selected = s.visible_rows().iter().position(|&r| r == tag).unwrap_or_else(|| panic!("{name} not shown"));
+    }
+
+    /// Selects `name` and presses `w`.
+    fn open_on(s: &mut State, at: u64, name: &str) -> Vec<Effect> {
+        select(s, name);
+        send(s, at, [ch('w')])
+    }
+
+    /// Opens the editor on `name`, types `value` and Enter: the confirmation is shown.
+    fn to_confirm(s: &mut State, at: u64, name: &str, value: &str) -> Confirm {
+        assert_eq!(open_on(s, at, name), vec![]);
+        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })), "{:?}", s.dialog);
+        assert_eq!(typed(s, at, value), vec![]);
+        assert_eq!(send(s, at, [enter()]), vec![], "Enter in the editor only shows the confirmation");
+        match &s.dialog {
+            Some(Dialog::Confirm(c)) => c.clone(),
+            d => panic!("expected the confirmation, got {d:?}"),
+        }
+    }
+
+    fn writes(effects: &[Effect]) -> Vec<&WriteOrder> {
+        effects.iter().filter_map(|e| if let Effect::Write(w) = e { Some(w) } else { None }).collect()
+    }
+
+    fn audits(effects: &[Effect]) -> Vec<&RecordInput> {
+        effects.iter().filter_map(|e| if let Effect::Audit(r) = e { Some(r) } else { None }).collect()
+    }
+
+    fn actions(effects: &[Effect]) -> Vec<Action> {
+        audits(effects).iter().map(|r| r.action).collect()
+    }
+
+    fn message(s: &State) -> (String, bool) {
+        let m = s.message.as_ref().expect("a message");
+        (m.text.clone(), m.bad)
+    }
+
+    fn edit_error(s: &State) -> Option<String> {
+        match &s.dialog {
+            Some(Dialog::Edit { error, .. }) => error.clone(),
+            d => panic!("expected the editor, got {d:?}"),
+        }
+    }
+
+    fn confirm_error(s: &State) -> Option<String> {
+        match &s.dialog {
+            Some(Dialog::Confirm(c)) => c.error.clone(),
+            d => panic!("expected the confirmation, got {d:?}"),
+        }
+    }
+
+    fn json(v: &str) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(v.into()))
+    }
+
+    /// A denial: no write, no dialog, one `write_denied` record whose result contains `why`.
+    fn assert_denied(s: &State, effects: &[Effect], tag: &str, why: &str) {
+        assert!(writes(effects).is_empty(), "{effects:?}");
+        assert_eq!(actions(effects), [Action::WriteDenied], "{effects:?}");
+        let r = audits(effects)[0];
+        assert_eq!(r.tag.as_deref(), Some(tag));
+        assert_eq!(r.actor.user, "alice");
+        let result = r.result.clone().unwrap_or_default();
+        assert!(result.contains(why), "{why:?} in {result:?}");
+        assert_eq!(s.dialog, None);
+        let (text, bad) = message(s);
+        assert!(bad && text.contains(why), "{why:?} in {text:?}");
+    }
+
+    // ---- role ----
+
+    #[test]
+    fn a_viewer_gets_no_editor_and_the_denial_is_audited() {
+        for key in [ch('w'), enter()] {
+            let mut s = state_as(with_role(Role::Viewer, false), false);
+            select(&mut s, "SP_101");
+            let effects = send(&mut s, 1, [key]);
+            assert_denied(&s, &effects, "SP_101", "may be written by operator and above; you are viewer");
+            assert_eq!(audits(&effects)[0].time, t(1), "the injected time");
+        }
+    }
+
+    #[test]
+    fn an_operator_may_not_write_an_engineer_tag_but_an_engineer_may() {
+        let mut s = state();
+        let effects = open_on(&mut s, 1, "TRIM");
+        assert_denied(&s, &effects, "TRIM", "may be written by engineer and above; you are operator");
+
+        let mut s = state_as(with_role(Role::Engineer, true), false);
+        assert_eq!(open_on(&mut s, 1, "TRIM"), vec![]);
+        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })));
+        let mut s = state_as(with_role(Role::Admin, true), false);
+        assert_eq!(open_on(&mut s, 1, "TRIM"), vec![]);
+        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })));
+    }
+
+    #[test]
+    fn a_tag_without_write_opens_nothing_and_is_no_denial() {
+        let mut s = state();
+        assert_eq!(open_on(&mut s, 1, "PV_1"), vec![]);
+        assert_eq!(s.dialog, None);
+        assert_eq!(message(&s), ("PV_1 is not writable".to_string(), false));
+    }
+
+    // ---- limits ----
+
+    #[test]
+    fn out_of_limits_and_beyond_max_step_are_refused_in_the_editor_and_audited() {
+        // SP_101 is 5 bar; 0..12, at most ±2 per write.
+        let cases = [
+            ("12.5", "12.5 is above the maximum 12"),
+            ("-0.1", "-0.1 is below the minimum 0"),
+            ("7.5", "a change of 2.5 is more than the largest step 2"),
+            ("2.9", "more than the largest step 2"),
+            ("1e3", "above the maximum 12"),
+        ];
+        for (input, why) in cases {
+            let mut s = state();
+            open_on(&mut s, 1, "SP_101");
+            typed(&mut s, 1, input);
+            let effects = send(&mut s, 1, [enter()]);
+            assert!(writes(&effects).is_empty(), "{input}: {effects:?}");
+            assert_eq!(actions(&effects), [Action::WriteDenied], "{input}");
+            let r = audits(&effects)[0];
+            assert_eq!(r.tag.as_deref(), Some("SP_101"));
+            assert!(r.result.as_deref().unwrap_or_default().contains(why), "{input}: {r:?}");
+            assert!(r.new.is_some(), "{input}: the refused value is on record");
+            // The editor stays open and says why, with the input kept for correcting.
+            assert!(edit_error(&s).is_some_and(|e| e.contains(why)), "{input}: {:?}", s.dialog);
+            let Some(Dialog::Edit { input: kept, .. }) = &s.dialog else { unreachable!() };
+            assert_eq!(kept, input);
+            // Enter again refuses again; nothing is ever written.
+            let again = send(&mut s, 1, [enter(), enter()]);
+            assert!(writes(&again).is_empty());
+        }
+    }
+
+    #[test]
+    fn the_limits_themselves_and_a_full_step_are_allowed() {
+        for (current, input, expect) in [(5.0, "7", 7.0), (5.0, "3", 3.0), (11.0, "12", 12.0), (1.0, "0", 0.0)] {
+            let mut s = state();
+            set_sample(&mut s, "SP_101", Sample::good(Value::Float(current), t(0)));
+            let c = to_confirm(&mut s, 1, "SP_101", input);
+            assert_eq!(c.new, Value::Float(expect));
+            assert_eq!(c.old, Some(Value::Float(current)));
+            assert!(c.needs_pin);
+        }
+    }
+
+    #[test]
+    fn nan_infinity_non_numeric_and_empty_entries_are_refused() {
+        let cases = [
+            ("", "type a value"),
+            ("   ", "type a value"),
+            ("NaN", "NaN and infinity cannot be written"),
+            ("nan", "NaN and infinity cannot be written"),
+            ("inf", "NaN and infinity cannot be written"),
+            ("-inf", "NaN and infinity cannot be written"),
+            ("infinity", "NaN and infinity cannot be written"),
+            ("1e400", "NaN and infinity cannot be written"),
+            ("abc", "`abc` is not a number"),
+            ("5,5", "`5,5` is not a number"),
+            ("0x10", "is not a number"),
+            ("6 bar", "is not a number"),
+            ("on", "is not a number"),
+        ];
+        for (input, why) in cases {
+            let mut s = state();
+            open_on(&mut s, 1, "SP_101");
+            typed(&mut s, 1, input);
+            let effects = send(&mut s, 1, [enter()]);
+            assert_eq!(effects, vec![], "{input:?}");
+            assert!(edit_error(&s).is_some_and(|e| e.contains(why)), "{input:?}: {:?}", s.dialog);
+        }
+    }
+
+    #[test]
+    fn typing_after_an_error_clears_it() {
+        let mut s = state();
+        open_on(&mut s, 1, "SP_101");
+        typed(&mut s, 1, "x");
+        send(&mut s, 1, [enter()]);
+        assert!(edit_error(&s).is_some());
+        send(&mut s, 1, [k(KeyCode::Backspace)]);
+        assert_eq!(edit_error(&s), None);
+        typed(&mut s, 1, "6");
+        assert_eq!(send(&mut s, 1, [enter()]), vec![]);
+        assert!(matches!(&s.dialog, Some(Dialog::Confirm(c)) if c.new == Value::Float(6.0)));
+    }
+
+    #[test]
+    fn the_editor_input_is_bounded_and_ignores_control_characters() {
+        let mut s = state();
+        open_on(&mut s, 1, "SP_101");
+        typed(&mut s, 1, &"1".repeat(100));
+        send(&mut s, 1, [ch('\u{7}'), k(KeyCode::Tab), k(KeyCode::Up)]);
+        let Some(Dialog::Edit { input, .. }) = &s.dialog else { panic!("{:?}", s.dialog) };
+        assert_eq!(input.chars().count(), 32);
+    }
+
+    // ---- booleans ----
+
+    #[test]
+    fn a_coil_accepts_on_off_one_zero_and_its_own_texts_and_nothing_else() {
+        let s = state();
+        let tag = s.layout.tag(id(&s, "PUMP_CMD")).clone();
+        for current in [Some(Value::Bool(false)), None] {
+            for yes in ["on", "ON", "1", "true", "start", "START", "Start", " START "] {
+                assert_eq!(parse_value(&tag, current.as_ref(), yes), Ok(Value::Bool(true)), "{yes:?}");
+            }
+            for no in ["off", "OFF", "0", "false", "stop", "STOP"] {
+                assert_eq!(parse_value(&tag, current.as_ref(), no), Ok(Value::Bool(false)), "{no:?}");
+            }
+            for bad in ["2", "-1", "0.5", "yes", "starts", "st", "nan", ""] {
+                let e = parse_value(&tag, current.as_ref(), bad);
+                assert!(e.is_err(), "{bad:?}: {e:?}");
+                if !bad.is_empty() {
+                    assert_eq!(e, Err("type START or STOP (or 1 / 0)".into()), "{bad:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_coil_is_written_with_its_texts_through_the_dialog() {
+        let mut s = state();
+        open_on(&mut s, 1, "PUMP_CMD");
+        typed(&mut s, 1, "maybe");
+        assert_eq!(send(&mut s, 1, [enter()]), vec![], "a bad entry is no denial, only a hint");
+        assert_eq!(edit_error(&s).as_deref(), Some("type START or STOP (or 1 / 0)"));
+        send(&mut s, 1, (0..5).map(|_| k(KeyCode::Backspace)));
+        typed(&mut s, 1, "start");
+        send(&mut s, 1, [enter()]);
+        let Some(Dialog::Confirm(c)) = s.dialog.clone() else { panic!("{:?}", s.dialog) };
+        assert_eq!(c.new, Value::Bool(true));
+        assert_eq!(c.raw, "FC05 coil 3 ← FF00");
+        typed(&mut s, 1, PIN);
+        let effects = send(&mut s, 1, [enter()]);
+        let w = writes(&effects);
+        assert_eq!(w.len(), 1, "{effects:?}");
+        assert_eq!((w[0].tag, &w[0].value), (id(&s, "PUMP_CMD"), &Value::Bool(true)));
+        assert_eq!((w[0].audit.old.clone(), w[0].audit.new.clone()), (json("STOP"), json("START")));
+        assert_eq!(w[0].audit.raw, json("FC05 coil 3 ← FF00"));
+    }
+
+    // ---- cancelling ----
+
+    #[test]
+    fn esc_and_q_cancel_the_editor_at_once_and_after_typing() {
+        for key in [esc(), ch('q')] {
+            for input in ["", "6", "xyz"] {
+                let mut s = state();
+                open_on(&mut s, 1, "SP_101");
+                typed(&mut s, 1, input);
+                let effects = send(&mut s, 1, [key.clone()]);
+                assert_eq!(effects, vec![], "{key:?} {input:?}: no write, no quit, nothing to audit");
+                assert!(!s.quit);
+                assert_eq!(s.dialog, None);
+                assert_eq!(message(&s), ("write to SP_101 cancelled; nothing was written".to_string(), false));
+            }
+        }
+    }
+
+    #[test]
+    fn esc_cancels_the_editor_after_a_refused_value() {
+        let mut s = state();
+        open_on(&mut s, 1, "SP_101");
+        typed(&mut s, 1, "99");
+        send(&mut s, 1, [enter()]);
+        assert_eq!(send(&mut s, 1, [esc()]), vec![]);
+        assert_eq!(s.dialog, None);
+    }
+
+    #[test]
+    fn esc_cancels_the_confirmation_before_during_and_after_a_pin() {
+        for before_esc in ["", "24", "2468", "9999"] {
+            let mut s = state();
+            to_confirm(&mut s, 1, "SP_101", "6");
+            typed(&mut s, 1, before_esc);
+            if before_esc == "9999" {
+                let e = send(&mut s, 1, [enter()]);
+                assert_eq!(actions(&e), [Action::PinFailure]);
+            }
+            let effects = send(&mut s, 1, [esc()]);
+            assert_eq!(effects, vec![], "{before_esc:?}");
+            assert_eq!(s.dialog, None);
+            assert!(!s.quit);
+            // Nothing happens later either.
+            assert!(writes(&send(&mut s, 100, [Msg::Tick])).is_empty());
+        }
+    }
+
+    #[test]
+    fn q_in_the_confirmation_is_part_of_the_pin_and_neither_writes_nor_quits() {
+        let mut s = state();
+        to_confirm(&mut s, 1, "SP_101", "6");
+        assert_eq!(send(&mut s, 1, [ch('q')]), vec![]);
+        assert!(!s.quit);
+        let Some(Dialog::Confirm(c)) = &s.dialog else { panic!("{:?}", s.dialog) };
+        assert_eq!(c.secret, "q");
+    }
+
+    #[test]
+    fn nothing_cancels_or_writes_again_while_pending() {
+        let mut s = state();
+        to_confirm(&mut s, 1, "SP_101", "6");
+        typed(&mut s, 1, PIN);
+        assert_eq!(writes(&send(&mut s, 1, [enter()])).len(), 1);
+        for m in [esc(), ch('q'), enter(), ch('w'), ch('6'), Msg::Tick] {
+            assert_eq!(send(&mut s, 200, [m.clone()]), vec![], "{m:?}");
+            assert!(matches!(s.dialog, Some(Dialog::Pending { .. })), "{m:?}: the write is out; wait for it");
+        }
+    }
+
+    // ---- confirmation ----
+
+    #[test]
+    fn the_right_pin_gives_exactly_one_write_with_its_audit_record() {
+        let mut s = state();
+        let c = to_confirm(&mut s, 1, "SP_101", "6.5");
+        assert_eq!(c.raw, "FC16 holding 50 ← 40D0 0000", "6.5 as f32 is 0x40D00000");
+        assert_eq!(c.warning, None);
+        typed(&mut s, 2, PIN);
+        let effects = send(&mut s, 2, [enter()]);
+        assert_eq!(effects.len(), 1, "{effects:?}");
+        let Effect::Write(w) = &effects[0] else { panic!("{effects:?}") };
+        assert_eq!(w.conn, ConnId(0));
+        assert_eq!(w.tag, id(&s, "SP_101"));
+        assert_eq!(w.value, Value::Float(6.5));
+        let a = &w.audit;
+        assert_eq!(a.action, Action::WriteAttempt);
+        assert_eq!(a.time, t(2));
+        assert_eq!(a.tag.as_deref(), Some("SP_101"));
+        assert_eq!((a.actor.user.as_str(), a.actor.role.as_str()), ("alice", "operator"));
+        assert_eq!(a.old, json("5"));
+        assert_eq!(a.new, json("6.5"));
+        assert_eq!(a.raw, json("FC16 holding 50 ← 40D0 0000"));
+        assert_eq!(s.dialog, Some(Dialog::Pending { tag: id(&s, "SP_101"), new: Value::Float(6.5) }));
+        assert!(!format!("{effects:?}").contains(PIN), "the PIN is never recorded");
+    }
+
+    #[test]
+    fn the_write_goes_to_the_tags_connection() {
+        let mut s = state();
+        to_confirm(&mut s, 1, "BIT", "1");
+        typed(&mut s, 1, PIN);
+        let effects = send(&mut s, 1, [enter()]);
+        let w = writes(&effects);
+        assert_eq!(w.len(), 1);
+        assert_eq!((w[0].conn, &w[0].value), (ConnId(1), &Value::Bool(true)));
+    }
+
+    #[test]
+    fn a_wrong_pin_is_refused_audited_and_says_how_many_tries_are_left() {
+        let mut s = state();
+        to_confirm(&mut s, 1, "SP_101", "6");
+        typed(&mut s, 1, "1357");
+        let effects = send(&mut s, 1, [enter()]);
+        assert!(writes(&effects).is_empty());
+        assert_eq!(actions(&effects), [Action::PinFailure]);
+        let r = audits(&effects)[0];
+        assert_eq!((r.tag.as_deref(), r.result.as_deref()), (Some("SP_101"), Some("wrong PIN")));
+        assert!(!format!("{effects:?}").contains("1357"), "no PIN on record");
+        assert_eq!(confirm_error(&s).as_deref(), Some("wrong PIN; 4 tries left"));
+        let Some(Dialog::Confirm(c)) = &s.dialog else { unreachable!() };
+        assert!(c.secret.is_empty(), "the wrong PIN is cleared");
+        // The right PIN still works, and resets the count.
+        typed(&mut s, 1, PIN);
+        let effects = send(&mut s, 1, [enter()]);
+        assert_eq!(writes(&effects).len(), 1);
+        assert_eq!(s.pin_guard.attempts_left(t(1)), crate::auth::MAX_PIN_FAILURES);
+    }
+
+    #[test]
+    fn five_wrong_pins_lock_writing_for_five_minutes() {
+        let mut s = state();
+        to_confirm(&mut s, 10, "SP_101", "6");
+        for left in (1..=4).rev() {
+            typed(&mut s, 10, "0000");
+            let effects = send(&mut s, 10, [enter()]);
+            assert_eq!(actions(&effects), [Action::PinFailure]);
+            let tries = if left == 1 { "try" } else { "tries" };
+            assert_eq!(confirm_error(&s), Some(format!("wrong PIN; {left} {tries} left")));
+        }
+        typed(&mut s, 10, "0000");
+        let effects = send(&mut s, 10, [enter()]);
+        assert!(writes(&effects).is_empty());
+        assert_eq!(actions(&effects), [Action::PinFailure, Action::Lockout]);
+        let lock = audits(&effects)[1].result.clone().unwrap_or_default();
+        assert_eq!(lock, "5 wrong PINs: writing is locked for 5 min 0 s");
+        assert_eq!(s.dialog, None, "the dialog closes");
+        assert_eq!(message(&s), (lock, true));
+
+        // Refused while locked, even with the right PIN at hand; audited.
+        for at in [11, 200, 309] {
+            let effects = open_on(&mut s, at, "SP_101");
+            assert_denied(&s, &effects, "SP_101", "writing is locked");
+        }
+        // Five minutes after the fifth failure writing is allowed again.
+        assert_eq!(open_on(&mut s, 310, "SP_101"), vec![]);
+        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })));
+        typed(&mut s, 310, "6");
+        send(&mut s, 310, [enter()]);
+        typed(&mut s, 310, PIN);
+        assert_eq!(writes(&send(&mut s, 310, [enter()])).len(), 1);
+    }
+
+    #[test]
+    fn a_lockout_also_refuses_at_confirmation_a_dialog_opened_before() {
+        // Writing became locked while the confirmation was shown: Enter with the right PIN is refused.
+        let mut s = state();
+        to_confirm(&mut s, 1, "SP_101", "6");
+        for _ in 0..crate::auth::MAX_PIN_FAILURES {
+            s.pin_guard.record_failure(t(1));
+        }
+        typed(&mut s, 2, PIN);
+        let effects = send(&mut s, 2, [enter()]);
+        assert_denied(&s, &effects, "SP_101", "writing is locked");
+    }
+
+    #[test]
+    fn without_a_pin_the_value_is_typed_again() {
+        let mut s = state_as(with_role(Role::Operator, false), false);
+        let c = to_confirm(&mut s, 1, "SP_101", "6.5");
+        assert!(!c.needs_pin);
+        typed(&mut s, 1, "7");
+        let effects = send(&mut s, 1, [enter()]);
+        assert_eq!(effects, vec![], "a different value: refused, nothing to audit as a PIN failure");
+        assert!(confirm_error(&s).is_some_and(|e| e.contains("not the same value")));
+        assert_eq!(send(&mut s, 1, [enter()]), vec![], "an empty retype is refused too");
+        assert_eq!(s.pin_guard.attempts_left(t(1)), crate::auth::MAX_PIN_FAILURES, "no lockout count");
+        typed(&mut s, 1, "6.50");
+        let effects = send(&mut s, 1, [enter()]);
+        let w = writes(&effects);
+        assert_eq!(w.len(), 1, "the same number, typed differently: {effects:?}");
+        assert_eq!(w[0].value, Value::Float(6.5));
+        assert_eq!(effects.len(), 1);
+    }
+
+    #[test]
+    fn a_user_without_a_pin_cannot_confirm_with_the_demo_pin() {
+        let mut s = state_as(with_role(Role::Operator, false), false);
+        to_confirm(&mut s, 1, "SP_101", "6");
+        typed(&mut s, 1, PIN);
+        assert!(writes(&send(&mut s, 1, [enter()])).is_empty());
+    }
+
+    #[test]
+    fn holding_enter_never_writes() {
+        for pin in [true, false] {
+            let mut s = state_as(with_role(Role::Operator, pin), false);
+            select(&mut s, "SP_101");
+            for _ in 0..20 {
+                assert!(writes(&send(&mut s, 1, [enter()])).is_empty());
+            }
+            typed(&mut s, 1, "6");
+            for _ in 0..20 {
+                assert!(writes(&send(&mut s, 1, [enter()])).is_empty(), "pin: {pin}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_or_too_short_pin_says_so_and_is_not_counted() {
+        let mut s = state();
+        to_confirm(&mut s, 1, "SP_101", "6");
+        for short in ["", "1", "246"] {
+            typed(&mut s, 1, short);
+            let effects = send(&mut s, 1, [enter()]);
+            assert_eq!(effects, vec![], "{short:?}");
+            assert!(confirm_error(&s).is_some_and(|e| e.contains("4 to 32")), "{short:?}: {:?}", s.dialog);
+            s.dialog = s.dialog.take().map(|d| match d {
+                Dialog::Confirm(c) => Dialog::Confirm(Confirm { secret: String::new(), ..c }),
+                d => d,
+            });
+        }
+        assert_eq!(s.pin_guard.attempts_left(t(1)), crate::auth::MAX_PIN_FAILURES);
+    }
+
+    // ---- changes between open and confirm ----
+
+    /// Shows the confirmation of SP_101 ← 6, changes the state, then types the PIN and Enter.
+    fn changed_then_confirmed(change: impl FnOnce(&mut State)) -> (State, Vec<Effect>) {
+        let mut s = state();
+        to_confirm(&mut s, 1, "SP_101", "6");
+        change(&mut s);
+        typed(&mut s, 2, PIN);
+        let effects = send(&mut s, 2, [enter()]);
+        (s, effects)
+    }
+
+    #[test]
+    fn unchanged_the_same_sequence_writes() {
+        let (_, effects) = changed_then_confirmed(|_| {});
+        assert_eq!(writes(&effects).len(), 1, "the control for the tests below");
+    }
+
+    #[test]
+    fn a_role_lowered_before_confirmation_is_refused() {
+        let (s, effects) = changed_then_confirmed(|s| s.identity.role = Role::Viewer);
+        assert_denied(&s, &effects, "SP_101", "you are viewer");
+    }
+
+    #[test]
+    fn a_role_lowered_while_typing_the_value_is_refused_at_enter() {
+        let mut s = state();
+        open_on(&mut s, 1, "SP_101");
+        typed(&mut s, 1, "6");
+        s.identity.role = Role::Viewer;
+        let effects = send(&mut s, 1, [enter()]);
+        assert_denied(&s, &effects, "SP_101", "you are viewer");
+    }
+
+    #[test]
+    fn limits_changed_before_confirmation_are_refused() {
+        for (limits, why) in [
+            ("min: 0, max: 5.5", "6 is above the maximum 5.5"),
+            ("min: 6.5, max: 12", "6 is below the minimum 6.5"),
+            ("min: 0, max: 12, max_step: 0.5", "more than the largest step 0.5"),
+        ] {
+            let (s, effects) = changed_then_confirmed(|s| s.layout = parse(limits));
+            assert_denied(&s, &effects, "SP_101", why);
+        }
+        let (_, effects) = changed_then_confirmed(|s| s.layout = parse("min: 0, max: 100"));
+        assert_eq!(writes(&effects).len(), 1, "wider limits still allow it");
+    }
+
+    #[test]
+    fn a_current_value_that_moved_makes_the_step_too_large_at_confirmation() {
+        let (s, effects) = changed_then_confirmed(|s| set_sample(s, "SP_101", Sample::good(Value::Float(3.0), t(1))));
+        assert_denied(&s, &effects, "SP_101", "a change of 3 is more than the largest step 2");
+    }
+
+    #[test]
+    fn a_connection_lost_before_confirmation_is_refused_and_nothing_is_queued() {
+        let down = ConnectionState::Disconnected { reason: "refused".into(), retry_in: Duration::from_secs(2) };
+        for st in [down, ConnectionState::Connecting, ConnectionState::Stopped] {
+            let (mut s, effects) = changed_then_confirmed(|s| s.conns[0].state = st.clone());
+            assert_denied(&s, &effects, "SP_101", "connection plc1 is not up; writes are never queued");
+            // The connection comes back: nothing is sent by itself.
+            let back = DriverEvent::State { conn: ConnId(0), state: ConnectionState::Connected };
+            assert_eq!(send(&mut s, 3, [Msg::Driver(back), Msg::Tick]), vec![]);
+        }
+    }
+
+    #[test]
+    fn a_connection_down_refuses_the_editor_at_once() {
+        let mut s = state();
+        s.conns[0].state = ConnectionState::Connecting;
+        let effects = open_on(&mut s, 1, "SP_101");
+        assert_denied(&s, &effects, "SP_101", "connection plc1 is not up");
+    }
+
+    #[test]
+    fn bad_quality_before_confirmation_is_refused_but_uncertain_is_not() {
+        let bad = Sample {
+            value: None,
+            quality: Quality::Bad(Reason::Timeout),
+            source_ts: None,
+            server_ts: None,
+            recv_ts: t(1),
+        };
+        let (s, effects) = changed_then_confirmed(|s| set_sample(s, "SP_101", bad));
+        assert_denied(&s, &effects, "SP_101", "SP_101 is Bad (timeout); it cannot be written");
+
+        let uncertain = Sample { quality: Quality::Uncertain(Reason::Stale), ..Sample::good(Value::Float(5.0), t(1)) };
+        let (_, effects) = changed_then_confirmed(|s| set_sample(s, "SP_101", uncertain));
+        assert_eq!(writes(&effects).len(), 1);
+    }
+
+    // ---- timeout ----
+
+    #[test]
+    fn the_editor_cancels_itself_after_60_s_of_ticks() {
+        let mut s = state();
+        open_on(&mut s, 100, "SP_101");
+        typed(&mut s, 100, "6");
+        for at in 101..160 {
+            assert_eq!(send(&mut s, at, [Msg::Tick]), vec![]);
+            assert!(s.dialog.is_some(), "still open at +{} s", at - 100);
+        }
+        assert_eq!(send(&mut s, 160, [Msg::Tick]), vec![]);
+        assert_eq!(s.dialog, None);
+        assert_eq!(message(&s).0, "write to SP_101 cancelled itself after 60 s; nothing was written");
+    }
+
+    #[test]
+    fn the_confirmation_cancels_itself_after_60_s_and_the_pin_typed_is_dropped() {
+        let mut s = state();
+        to_confirm(&mut s, 100, "SP_101", "6");
+        typed(&mut s, 101, PIN);
+        assert_eq!(send(&mut s, 159, [Msg::Tick]), vec![]);
+        assert!(matches!(s.dialog, Some(Dialog::Confirm(_))));
+        assert_eq!(send(&mut s, 161, [Msg::Tick]), vec![]);
+        assert_eq!(s.dialog, None);
+        // Enter now opens a new editor; it does not confirm the old one.
+        let effects = send(&mut s, 161, [enter()]);
+        assert!(writes(&effects).is_empty());
+        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })));
+    }
+
+    #[test]
+    fn a_clock_going_backwards_does_not_cancel() {
+        let mut s = state();
+        open_on(&mut s, 100, "SP_101");
+        send(&mut s, 50, [Msg::Tick]);
+        assert!(s.dialog.is_some());
+    }
+
+    // ---- read-only and viewers: no key sequence writes ----
+
+    /// A small deterministic generator (xorshift), so a failure can be replayed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn random_msgs(seed: u64, n: usize) -> Vec<Msg> {
+        let mut keys: Vec<Msg> = "w0123456789.-2468qjkdxon".chars().map(ch).collect();
+        keys.extend(
+            [KeyCode::Enter, KeyCode::Enter, KeyCode::Enter, KeyCode::Esc, KeyCode::Backspace, KeyCode::Up]
+                .into_iter()
+                .chain([KeyCode::Down, KeyCode::Tab, KeyCode::Home, KeyCode::End])
+                .map(k),
+        );
+        keys.push(Msg::Tick);
+        let mut rng = Rng(seed);
+        (0..n).map(|_| keys[(rng.next() % keys.len() as u64) as usize].clone()).collect()
+    }
+
+    /// Presses `msgs` (with the PIN typed now and then), one second apart; returns every effect.
+    fn fuzz(s: &mut State, msgs: Vec<Msg>) -> Vec<Effect> {
+        let mut all = Vec::new();
+        for (i, m) in msgs.into_iter().enumerate() {
+            let at = i as u64;
+            if i % 97 == 0 {
+                all.extend(typed(s, at, PIN));
+            }
+            all.extend(update(s, m, t(at)));
+            // Keep going after a quit, and leave help so keys reach the grid.
+            s.quit = false;
+            s.help = false;
+        }
+        all
+    }
+
+    #[test]
+    fn read_only_opens_no_dialog_and_no_key_sequence_writes() {
+        for seed in [1, 2, 3] {
+            let mut s = state_as(operator(), true);
+            assert!(s.writes_disabled.is_some());
+            let mut all = Vec::new();
+            for (i, m) in random_msgs(seed, 3000).into_iter().enumerate() {
+                all.extend(update(&mut s, m, t(i as u64)));
+                assert_eq!(s.dialog, None, "seed {seed}, key {i}");
+                s.quit = false;
+                s.help = false;
+            }
+            all.extend(fuzz(&mut s, random_msgs(seed + 100, 1000)));
+            assert!(writes(&all).is_empty(), "seed {seed}");
+            assert!(actions(&all).iter().all(|&a| a == Action::WriteDenied), "seed {seed}: {:?}", actions(&all));
+            assert!(actions(&all).contains(&Action::WriteDenied), "seed {seed}: the keys did try to write");
+        }
+    }
+
+    #[test]
+    fn read_only_refuses_the_sequence_that_writes_otherwise() {
+        let script = |s: &mut State| {
+            select(s, "SP_101");
+            let mut e = send(s, 1, [ch('w')]);
+            e.extend(typed(s, 1, "6"));
+            e.extend(send(s, 1, [enter()]));
+            e.extend(typed(s, 1, PIN));
+            e.extend(send(s, 1, [enter()]));
+            e
+        };
+        assert_eq!(writes(&script(&mut state_as(operator(), false))).len(), 1, "the control");
+        let mut s = state_as(operator(), true);
+        let effects = script(&mut s);
+        assert!(writes(&effects).is_empty());
+        assert!(audits(&effects).iter().all(|r| r.action == Action::WriteDenied));
+        assert!(message(&s).0.contains("writing is disabled: read-only"));
+    }
+
+    #[test]
+    fn a_viewer_never_writes_under_random_keys() {
+        for seed in [7, 8] {
+            let mut s = state_as(with_role(Role::Viewer, true), false);
+            let all = fuzz(&mut s, random_msgs(seed, 3000));
+            assert!(writes(&all).is_empty(), "seed {seed}");
+            assert_eq!(s.dialog, None);
+        }
+    }
+
+    // ---- results ----
+
+    fn pending(s: &mut State) -> TagId {
+        to_confirm(s, 1, "SP_101", "6.5");
+        typed(s, 1, PIN);
+        assert_eq!(writes(&send(s, 1, [enter()])).len(), 1);
+        id(s, "SP_101")
+    }
+
+    fn done_msg(tag: TagId, result: Result<WriteDone, String>) -> Msg {
+        Msg::WriteDone { tag, requested: Value::Float(6.5), result }
+    }
+
+    fn written(readback: Option<Value>) -> WriteDone {
+        WriteDone { expected: Value::Float(6.5), readback, how: "FC16 holding 50+2".into() }
+    }
+
+    #[test]
+    fn a_confirmed_write_is_reported_and_audited_ok() {
+        let mut s = state();
+        let tag = pending(&mut s);
+        let effects = send(&mut s, 2, [done_msg(tag, Ok(written(Some(Value::Float(6.5)))))]);
+        assert_eq!(actions(&effects), [Action::WriteResult]);
+        let r = audits(&effects)[0];
+        assert_eq!((r.tag.as_deref(), r.result.as_deref(), r.time), (Some("SP_101"), Some("ok"), t(2)));
+        assert_eq!(r.new, json("6.5"));
+        assert_eq!(s.dialog, None);
+        assert_eq!(message(&s), ("SP_101 = 6.5 bar: written and read back (FC16 holding 50+2)".to_string(), false));
+    }
+
+    #[test]
+    fn a_write_not_confirmed_by_the_readback_is_reported_as_a_failure() {
+        for (readback, shown) in [(Some(Value::Float(5.0)), "5"), (None, "nothing")] {
+            let mut s = state();
+            let tag = pending(&mut s);
+            let effects = send(&mut s, 2, [done_msg(tag, Ok(written(readback)))]);
+            assert!(writes(&effects).is_empty());
+            assert_eq!(actions(&effects), [Action::WriteResult]);
+            let why = format!("written, but the device reads back {shown} (FC16 holding 50+2)");
+            assert_eq!(audits(&effects)[0].result.as_deref(), Some(why.as_str()));
+            assert_eq!(message(&s), (format!("SP_101: {why}"), true));
+            assert_eq!(s.dialog, None);
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_and_audited_with_the_device_error() {
+        let mut s = state();
+        let tag = pending(&mut s);
+        let err = "exception 02 (illegal data address)".to_string();
+        let effects = send(&mut s, 2, [done_msg(tag, Err(err.clone()))]);
+        assert_eq!(actions(&effects), [Action::WriteResult]);
+        assert_eq!(audits(&effects)[0].result.as_deref(), Some(err.as_str()));
+        assert_eq!(message(&s), (format!("SP_101: {err}"), true));
+        assert_eq!(s.dialog, None);
+        assert!(writes(&effects).is_empty(), "a failure is never retried by itself");
+    }
+
+    // ---- the audit log fails ----
+
+    #[test]
+    fn an_audit_failure_disables_writing_and_closes_the_dialog() {
+        for at_confirm in [false, true] {
+            let mut s = state();
+            if at_confirm {
+                to_confirm(&mut s, 1, "SP_101", "6");
+                typed(&mut s, 1, PIN);
+            } else {
+                open_on(&mut s, 1, "SP_101");
+                typed(&mut s, 1, "6");
+            }
+            assert_eq!(send(&mut s, 2, [Msg::AuditFailed("disk full".into())]), vec![]);
+            assert!(s.writes_disabled.as_deref().is_some_and(|w| w.contains("disk full")), "{:?}", s.writes_disabled);
+            assert_eq!(s.dialog, None);
+            let (text, bad) = message(&s);
+            assert!(bad && text.contains("WRITES DISABLED") && text.contains("disk full"), "{text}");
+            // Enter and the rest of the sequence now open nothing and write nothing.
+            let mut all = send(&mut s, 3, [enter()]);
+            all.extend(typed(&mut s, 3, "6"));
+            all.extend(send(&mut s, 3, [enter()]));
+            all.extend(typed(&mut s, 3, PIN));
+            all.extend(send(&mut s, 3, [enter()]));
+            all.extend(fuzz(&mut s, random_msgs(42, 1000)));
+            assert!(writes(&all).is_empty());
+            assert_eq!(s.dialog, None);
+        }
+    }
+
+    #[test]
+    fn an_audit_failure_of_the_attempt_does_not_leave_the_dialog_pending() {
+        let mut s = state();
+        pending(&mut s);
+        send(&mut s, 2, [Msg::AuditFailed("disk full".into())]);
+        assert!(!matches!(s.dialog, Some(Dialog::Pending { .. })), "{:?}", s.dialog);
+    }
+
+    // ---- values the tag's type cannot hold ----
+
+    #[test]
+    fn a_value_the_type_cannot_hold_is_refused_in_the_editor() {
+        for input in ["70000", "-1", "1.5"] {
+            let mut s = state();
+            open_on(&mut s, 1, "RAW16");
+            typed(&mut s, 1, input);
+            send(&mut s, 1, [enter()]);
+            let shown_confirm = matches!(s.dialog, Some(Dialog::Confirm(_)));
+            typed(&mut s, 1, PIN);
+            let effects = send(&mut s, 1, [enter()]);
+            assert!(writes(&effects).is_empty(), "{input}: {effects:?}");
+            assert!(!shown_confirm, "{input}: refused before the confirmation");
+        }
+    }
+
+    #[test]
+    fn a_read_modify_write_is_warned_about_in_the_confirmation() {
+        let mut s = state();
+        let c = to_confirm(&mut s, 1, "BIT", "1");
+        assert!(c.warning.as_deref().is_some_and(|w| w.contains("read-modify-write")), "{c:?}");
     }
 }

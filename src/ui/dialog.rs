@@ -15,15 +15,6 @@ use crate::layout::{Tag, TagSource};
 
 pub fn render(state: &State, dialog: &Dialog, theme: Theme, frame: &mut Frame, area: Rect) {
     let tag = state.layout.tag(dialog.tag());
-    let w = area.width.saturating_sub(4).clamp(20, 76);
-    let h = area.height.saturating_sub(2).clamp(5, 16);
-    let r = Rect {
-        x: area.x + (area.width.saturating_sub(w)) / 2,
-        y: area.y + (area.height.saturating_sub(h)) / 2,
-        width: w,
-        height: h,
-    };
-    frame.render_widget(Clear, r);
     let kv = |k: &str, v: String| Line::from(vec![Span::styled(format!("{k:<11}"), theme.muted()), Span::raw(v)]);
     let conn = state.layout.connection(tag.conn);
     let mut lines = vec![
@@ -64,7 +55,8 @@ pub fn render(state: &State, dialog: &Dialog, theme: Theme, frame: &mut Frame, a
                 Span::styled(tag.format(&c.new), theme.notice()),
                 Span::raw(format!(" {}", tag.units)),
             ]));
-            lines.push(kv("sent", c.raw.clone()));
+            lines.push(kv("will send", c.raw.clone()));
+            lines.push(kv("allowed", limits.clone()));
             lines.push(kv("you", format!("{} ({})", state.identity.user, state.identity.role)));
             if let Some(wn) = &c.warning {
                 lines.push(Line::styled(format!("? {wn}"), theme.uncertain()));
@@ -90,10 +82,23 @@ pub fn render(state: &State, dialog: &Dialog, theme: Theme, frame: &mut Frame, a
         }
         Dialog::Pending { new, .. } => {
             lines.push(kv("writing", format!("{} {}", tag.format(new), tag.units)));
-            lines.push(Line::styled("waiting for the device to answer and the value to read back…", theme.muted()));
+            lines.push(Line::styled(
+                "waiting for the device to answer and for the read-back (up to 30 s)…",
+                theme.muted(),
+            ));
             " Write: sent "
         }
     };
+    // Sized to its content, centred; never larger than the screen.
+    let w = area.width.saturating_sub(2).clamp(20, 78).min(area.width);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = Rect {
+        x: area.x + area.width.saturating_sub(w) / 2,
+        y: area.y + area.height.saturating_sub(h) / 2,
+        width: w,
+        height: h,
+    };
+    frame.render_widget(Clear, r);
     let p = Paragraph::new(lines)
         .block(Block::default().borders(Borders::ALL).title(title).border_style(theme.notice()))
         .wrap(Wrap { trim: false });
@@ -120,7 +125,7 @@ fn limits(tag: &Tag) -> String {
         (None, None) => {}
     }
     if let Some(s) = w.max_step {
-        parts.push(format!("at most ±{s} per write"));
+        parts.push(format!("at most ±{s} {} per write", tag.units));
     }
     parts.push(format!("role {} and above", w.role));
     parts.join(", ")
