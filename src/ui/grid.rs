@@ -108,7 +108,7 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
         vec![
             Constraint::Length(16),
             Constraint::Fill(1),
-            Constraint::Length(if area.width >= 140 { 22 } else { 18 }),
+            Constraint::Length(if area.width >= 140 { 22 } else { 20 }),
             Constraint::Length(6),
             // Room for "bad: exception 02: illegal data address" where there is room.
             Constraint::Length(if area.width >= 140 { 40 } else { 26 }),

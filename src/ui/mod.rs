@@ -66,15 +66,23 @@ pub fn render(state: &State, frame: &mut Frame) {
 }
 
 /// The top line: layout title and screen tabs.
+/// When the full line does not fit, only the active tab keeps its title (the others show their
+/// number), so every screen stays reachable at a glance on 80 columns.
 fn tabs(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
-    let mut spans = vec![Span::styled(format!(" {} ", state.layout.title), theme.title()), Span::raw(" ")];
-    for (i, s) in state.layout.screens.iter().enumerate() {
-        let active = !state.diagnostics && !state.help && i == state.screen;
-        let label = format!(" {} {} ", i + 1, s.title);
-        spans.push(Span::styled(label, if active { theme.active_tab() } else { theme.muted() }));
-    }
-    let d = " d Diagnostics ";
-    spans.push(Span::styled(d, if state.diagnostics && !state.help { theme.active_tab() } else { theme.muted() }));
-    spans.push(Span::styled("  ? help", theme.muted()));
-    frame.render_widget(Line::from(spans), area);
+    let line = |short: bool| {
+        let mut spans = vec![Span::styled(format!(" {} ", state.layout.title), theme.title()), Span::raw(" ")];
+        for (i, s) in state.layout.screens.iter().enumerate() {
+            let active = !state.diagnostics && !state.help && i == state.screen;
+            let label = if short && !active { format!(" {} ", i + 1) } else { format!(" {} {} ", i + 1, s.title) };
+            spans.push(Span::styled(label, if active { theme.active_tab() } else { theme.muted() }));
+        }
+        let diag = state.diagnostics && !state.help;
+        let d = if short && !diag { " d " } else { " d Diagnostics " };
+        spans.push(Span::styled(d, if diag { theme.active_tab() } else { theme.muted() }));
+        spans.push(Span::styled(if short { " ?" } else { "  ? help" }, theme.muted()));
+        Line::from(spans)
+    };
+    let full = line(false);
+    let l = if full.width() <= area.width as usize { full } else { line(true) };
+    frame.render_widget(l, area);
 }
