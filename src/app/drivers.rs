@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::driver::{ConnectionState, DriverEvent, WriteCommand, WriteInbox};
 use crate::layout::{ConnId, Layout};
-use crate::tag::{Quality, Reason, Sample};
+use crate::tag::{Reason, Sample};
 
 /// Where drivers keep their files, and measurement overrides.
 #[derive(Clone, Debug, Default)]
@@ -74,13 +74,7 @@ async fn supervise<M: From<DriverEvent> + Send + 'static>(
             Err(e) if e.is_panic() => {
                 tracing::error!(connection = %job.name, "driver task panicked; restarting it: {e}");
                 let now = std::time::SystemTime::now();
-                let bad = Sample {
-                    value: None,
-                    quality: Quality::Bad(Reason::Other("driver failed; restarting".into())),
-                    source_ts: None,
-                    server_ts: None,
-                    recv_ts: now,
-                };
+                let bad = Sample::bad(Reason::Other("driver failed; restarting".into()), now);
                 let samples = job.points.iter().map(|(id, _, _)| (*id, bad.clone())).collect();
                 let _ = tx.send(DriverEvent::Samples { conn: job.conn, samples, raw: None }.into()).await;
                 let state = ConnectionState::Disconnected {

@@ -44,6 +44,11 @@ impl Sample {
         Sample { value: Some(value), quality: Quality::Good, source_ts: None, server_ts: None, recv_ts }
     }
 
+    /// A Bad sample without a value (the store keeps the last one visible).
+    pub fn bad(reason: Reason, recv_ts: SystemTime) -> Self {
+        Sample { value: None, quality: Quality::Bad(reason), source_ts: None, server_ts: None, recv_ts }
+    }
+
     /// The initial sample of every tag: nothing received yet.
     pub fn no_data(now: SystemTime) -> Self {
         Sample {

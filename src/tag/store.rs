@@ -47,16 +47,7 @@ impl TagStore {
     pub fn mark_bad(&mut self, ids: &[TagId], reason: Reason, now: SystemTime) -> bool {
         let mut changed = false;
         for &id in ids {
-            changed |= self.apply(
-                id,
-                Sample {
-                    value: None,
-                    quality: Quality::Bad(reason.clone()),
-                    source_ts: None,
-                    server_ts: None,
-                    recv_ts: now,
-                },
-            );
+            changed |= self.apply(id, Sample::bad(reason.clone(), now));
         }
         changed
     }

@@ -24,7 +24,7 @@ use crate::driver::{
     BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock, WriteCommand, WriteDone, WriteInbox, next_write,
 };
 use crate::layout::{ConnId, Connection, ConnectionKind, Layout, ModbusPoint, ModbusTcp, Table, TagSource};
-use crate::tag::{Quality, Reason, Sample, TagId, Value};
+use crate::tag::{Reason, Sample, TagId, Value};
 
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -238,23 +238,8 @@ impl<M: From<DriverEvent>> Task<M> {
     async fn mark_all(&mut self, reason: Reason) {
         self.last_words.iter_mut().for_each(|w| *w = None);
         let now = SystemTime::now();
-        let samples: Vec<(TagId, Sample)> = self
-            .job
-            .points
-            .iter()
-            .map(|(id, _, _)| {
-                (
-                    *id,
-                    Sample {
-                        value: None,
-                        quality: Quality::Bad(reason.clone()),
-                        source_ts: None,
-                        server_ts: None,
-                        recv_ts: now,
-                    },
-                )
-            })
-            .collect();
+        let samples: Vec<(TagId, Sample)> =
+            self.job.points.iter().map(|(id, _, _)| (*id, Sample::bad(reason.clone(), now))).collect();
         if !samples.is_empty() {
             self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
         }
@@ -479,21 +464,7 @@ impl<M: From<DriverEvent>> Task<M> {
     async fn mark_block(&mut self, i: usize, reason: Reason) {
         self.last_words[i] = None;
         let now = SystemTime::now();
-        let samples = self.blocks[i]
-            .tags()
-            .map(|id| {
-                (
-                    id,
-                    Sample {
-                        value: None,
-                        quality: Quality::Bad(reason.clone()),
-                        source_ts: None,
-                        server_ts: None,
-                        recv_ts: now,
-                    },
-                )
-            })
-            .collect();
+        let samples = self.blocks[i].tags().map(|id| (id, Sample::bad(reason.clone(), now))).collect();
         self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
     }
 
@@ -515,13 +486,7 @@ impl<M: From<DriverEvent>> Task<M> {
                 };
                 let sample = match decoded {
                     Ok(v) => Sample::good(v, now),
-                    Err(e) => Sample {
-                        value: None,
-                        quality: Quality::Bad(Reason::Decode(e)),
-                        source_ts: None,
-                        server_ts: None,
-                        recv_ts: now,
-                    },
+                    Err(e) => Sample::bad(Reason::Decode(e), now),
                 };
                 (item.tag, sample)
             })

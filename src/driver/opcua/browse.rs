@@ -22,7 +22,7 @@ use opcua::types::{
 };
 use tokio::sync::oneshot;
 
-use super::{UaJob, convert, pki, prepare};
+use super::{UaJob, convert, explain, prepare};
 use crate::layout::duration::format_duration;
 use crate::layout::nodeid::{Identifier, Namespace, NodeRef};
 use crate::layout::{SecretSource, UaSecurity, UaUser};
@@ -153,30 +153,6 @@ fn socket_addr(url: &str) -> Option<String> {
         return None;
     }
     Some(if has_port { host_port.to_string() } else { format!("{host_port}:4840") })
-}
-
-/// Why a connect failed, in words for the operator.
-fn explain(status: StatusCode, job: &UaJob) -> String {
-    let name = convert::status_name(status);
-    match status {
-        StatusCode::BadUserAccessDenied
-        | StatusCode::BadIdentityTokenInvalid
-        | StatusCode::BadIdentityTokenRejected
-        | StatusCode::BadUserSignatureInvalid => {
-            let who = match &job.ua.user {
-                UaUser::Anonymous => "anonymous access".to_string(),
-                UaUser::UserName { username, .. } => format!("user `{username}` (wrong password?)"),
-                UaUser::Certificate { cert, .. } => format!("the user certificate {}", cert.display()),
-            };
-            format!("{name}: the server refused {who}")
-        }
-        StatusCode::BadCertificateUntrusted
-        | StatusCode::BadSecurityChecksFailed
-        | StatusCode::BadCertificateInvalid
-        | StatusCode::BadCertificateHostNameInvalid
-        | StatusCode::BadCertificateTimeInvalid => format!("{name}: {}", pki::untrusted_hint(&job.pki)),
-        _ => name,
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ use crate::layout::{
     ConnId, ConnectionKind, Deadband, Layout, OpcUaConn, SecretSource, TagSource, UaMode, UaPoint, UaPolicy,
     UaSecurity, UaUser,
 };
-use crate::tag::{Quality, Reason, Sample, TagId};
+use crate::tag::{Reason, Sample, TagId};
 
 /// Everything a connection task needs, taken from the layout.
 #[derive(Clone, Debug)]
@@ -71,7 +71,7 @@ impl UaJob {
 }
 
 /// Why a connection attempt failed, in words for the operator.
-fn explain(status: StatusCode, job: &UaJob) -> String {
+pub(crate) fn explain(status: StatusCode, job: &UaJob) -> String {
     let name = convert::status_name(status);
     match status {
         StatusCode::BadUserAccessDenied
@@ -302,7 +302,7 @@ impl<M: From<DriverEvent>> Task<M> {
 
     async fn mark_all(&self, reason: Reason) {
         let now = SystemTime::now();
-        let bad = Sample { value: None, quality: Quality::Bad(reason), source_ts: None, server_ts: None, recv_ts: now };
+        let bad = Sample::bad(reason, now);
         let samples: Vec<(TagId, Sample)> = self.job.points.iter().map(|(id, _)| (*id, bad.clone())).collect();
         if !samples.is_empty() {
             self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
@@ -488,13 +488,7 @@ impl<M: From<DriverEvent>> Task<M> {
                 }
                 Err(m) => {
                     refused.push(*tag);
-                    let s = Sample {
-                        value: None,
-                        quality: Quality::Bad(Reason::Other(m.clone())),
-                        source_ts: None,
-                        server_ts: None,
-                        recv_ts: now,
-                    };
+                    let s = Sample::bad(Reason::Other(m.clone()), now);
                     self.send(DriverEvent::Samples { conn: self.job.conn, samples: vec![(*tag, s)], raw: None }).await;
                 }
             }
