@@ -284,6 +284,8 @@ fn set_pin_keeps_other_users_comments_mode_and_owner() {
         std::os::unix::fs::chown(&file, Some(STRANGER), Some(STRANGER)).unwrap();
     }
     let before = std::fs::metadata(&file).unwrap();
+    // Held open, the original inode cannot be reused by the replacement: its number proves a rename.
+    let _original = std::fs::File::open(&file).unwrap();
 
     set_pin(&file, "bob", "bob-1234").unwrap();
     set_pin(&file, "alice", "alice-99").unwrap();
