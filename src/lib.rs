@@ -20,6 +20,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod alarm;
 pub mod app;
 pub mod audit;
 pub mod auth;

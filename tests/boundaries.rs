@@ -22,6 +22,10 @@ const RULES: &[(&str, &[&str])] = &[
     ("src/driver", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::sim"]),
     ("src/ui", &["tokio", "crate::driver::modbus", "crate::sim"]),
     ("src/sim", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::driver"]),
+    (
+        "src/alarm",
+        &["tokio", "ratatui", "crossterm", "crate::driver", "crate::ui", "crate::app", "crate::layout", "crate::sim"],
+    ),
     ("src/auth", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::driver", "tokio"]),
     ("src/audit", &["ratatui", "crossterm", "tokio", "crate::ui", "crate::app", "crate::driver", "crate::auth"]),
 ];
