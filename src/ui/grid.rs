@@ -99,7 +99,9 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
             }
             cells.push(Cell::from(Line::from(Span::styled(value, theme.quality(&q))).right_aligned()));
             cells.push(Cell::from(Span::styled(tag.units.clone(), theme.muted())));
-            cells.push(Cell::from(Span::styled(quality_text(&q), theme.quality(&q))));
+            // Narrow: the glyph already says bad or uncertain; the column says why.
+            let qt = if wide { quality_text(&q) } else { q.reason().map(|r| r.to_string()).unwrap_or_default() };
+            cells.push(Cell::from(Span::styled(qt, theme.quality(&q))));
             cells.push(Cell::from(Line::from(Span::styled(age, theme.muted())).right_aligned()));
             Row::new(cells)
         })
@@ -116,8 +118,8 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
         ]
     } else {
         vec![
-            Constraint::Length(12),
-            Constraint::Length(12),
+            Constraint::Length(15),
+            Constraint::Length(17),
             Constraint::Length(5),
             Constraint::Fill(1),
             Constraint::Length(4),
