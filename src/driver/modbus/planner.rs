@@ -55,8 +55,8 @@ impl Block {
     /// the halves can be tried on their own and the bad addresses found. `None` for a block of
     /// one item, or of items that all start at the same address: it cannot be split further.
     pub fn split(&self) -> Option<(Block, Block)> {
-        let starts: Vec<u16> = self.items.iter().map(|i| i.offset).collect();
-        let mut distinct = starts.clone();
+        // Items are in address order, so equal offsets are neighbours.
+        let mut distinct: Vec<u16> = self.items.iter().map(|i| i.offset).collect();
         distinct.dedup();
         if distinct.len() < 2 {
             return None;

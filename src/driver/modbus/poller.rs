@@ -33,8 +33,28 @@ const STATS_EVERY: Duration = Duration::from_secs(1);
 /// judged over at least a second, so this is fine-grained enough.
 const FRESH_EVERY: Duration = Duration::from_millis(200);
 
-fn blocks_tags(blocks: &[Block]) -> Vec<Arc<[TagId]>> {
-    blocks.iter().map(|b| b.tags().collect()).collect()
+/// A planned block and what the task knows of it.
+struct Run {
+    block: Block,
+    /// Its tags, shared with every `Fresh` event.
+    tags: Arc<[TagId]>,
+    /// When it is next due. Kept across reconnects, so a block whose device times out does not
+    /// starve the blocks after it.
+    due: Instant,
+    /// The words last delivered as samples, while they are current (all Good). A read that
+    /// returns the same words changes no tag: it is reported as a cheap [`DriverEvent::Fresh`]
+    /// instead of being decoded again.
+    last_words: Option<Vec<u16>>,
+    /// When the last `Fresh` (or delivery) was sent.
+    fresh_sent: Instant,
+    /// Read since the current scan began.
+    seen: bool,
+}
+
+impl Run {
+    fn new(block: Block, now: Instant) -> Run {
+        Run { tags: block.tags().collect(), block, due: now, last_words: None, fresh_sent: now, seen: false }
+    }
 }
 
 /// Everything a connection task needs, taken from the layout.
@@ -155,25 +175,12 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
 struct Task<M> {
     job: ModbusJob,
     tx: mpsc::Sender<M>,
-    blocks: Vec<Block>,
+    /// The planned blocks, in plan order (a split appends its second half).
+    runs: Vec<Run>,
     stats: ConnStats,
     started: Instant,
     last_stats: Instant,
-    /// Blocks read since the current scan began.
-    scan_seen: Vec<bool>,
-    scan_left: usize,
     scan_start: Instant,
-    /// When each block is next due. Kept across reconnects so a block whose device times out
-    /// does not starve the blocks after it.
-    due: Vec<Instant>,
-    /// Per block: the words last delivered as samples, while they are current. A read that
-    /// returns the same words changes no tag, so it is reported as a cheap [`DriverEvent::Fresh`]
-    /// instead of being decoded again.
-    last_words: Vec<Option<Vec<u16>>>,
-    /// Per block: its tags, shared with every `Fresh` event.
-    block_tags: Vec<Arc<[TagId]>>,
-    /// Per block: when the last `Fresh` was sent.
-    fresh_sent: Vec<Instant>,
     /// Write commands from the console; `None` in read-only mode.
     writes: Option<WriteInbox>,
     /// When the current connection was made: older write commands are refused.
@@ -182,23 +189,16 @@ struct Task<M> {
 
 impl<M: From<DriverEvent>> Task<M> {
     fn new(job: ModbusJob, tx: mpsc::Sender<M>) -> Self {
-        let blocks = job.plan();
         let now = Instant::now();
-        let n = blocks.len();
+        let runs = job.plan().into_iter().map(|b| Run::new(b, now)).collect();
         Task {
             job,
             tx,
+            runs,
             stats: ConnStats::default(),
             started: now,
             last_stats: now,
-            scan_seen: vec![false; n],
-            scan_left: n,
             scan_start: now,
-            due: vec![now; n],
-            last_words: vec![None; n],
-            block_tags: blocks_tags(&blocks),
-            fresh_sent: vec![now; n],
-            blocks,
             writes: None,
             connected_at: None,
         }
@@ -215,8 +215,9 @@ impl<M: From<DriverEvent>> Task<M> {
 
     async fn send_plan(&self) {
         let blocks = self
-            .blocks
+            .runs
             .iter()
+            .map(|r| &r.block)
             .map(|b| BlockInfo {
                 unit: b.unit,
                 table: b.table,
@@ -236,7 +237,7 @@ impl<M: From<DriverEvent>> Task<M> {
     }
 
     async fn mark_all(&mut self, reason: Reason) {
-        self.last_words.iter_mut().for_each(|w| *w = None);
+        self.runs.iter_mut().for_each(|r| r.last_words = None);
         let now = SystemTime::now();
         let samples: Vec<(TagId, Sample)> =
             self.job.points.iter().map(|(id, _, _)| (*id, Sample::bad(reason.clone(), now))).collect();
@@ -292,7 +293,7 @@ impl<M: From<DriverEvent>> Task<M> {
         let mut had_success = false;
         let mut timeouts_in_a_row = 0;
         loop {
-            let Some((i, when)) = self.due.iter().copied().enumerate().min_by_key(|(_, d)| *d) else {
+            let Some((i, when)) = self.runs.iter().map(|r| r.due).enumerate().min_by_key(|(_, d)| *d) else {
                 // No tags on this connection: nothing to poll.
                 std::future::pending::<()>().await;
                 continue;
@@ -314,18 +315,17 @@ impl<M: From<DriverEvent>> Task<M> {
             if self.last_stats.elapsed() >= STATS_EVERY {
                 self.send_stats().await;
             }
-            let block = &self.blocks[i];
+            let block = &self.runs[i].block;
             if block.unit != current_unit {
                 ctx.set_slave(Slave(block.unit));
                 current_unit = block.unit;
             }
-            let (start, count, table) = (block.start, block.count, block.table);
+            let (start, count, table, unit, period) = (block.start, block.count, block.table, block.unit, block.poll);
             let sent = Instant::now();
             let result = read(&mut ctx, table, start, count, self.job.timeout).await;
             let rtt = sent.elapsed();
             self.stats.requests += 1;
-            let period = self.blocks[i].poll;
-            self.due[i] = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
+            self.runs[i].due = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
             if !matches!(result, Err(ReadError::Timeout)) {
                 timeouts_in_a_row = 0;
             }
@@ -337,11 +337,12 @@ impl<M: From<DriverEvent>> Task<M> {
                         backoff.reset();
                     }
                     let received = Instant::now();
-                    if self.last_words[i].as_ref() == Some(&words) {
+                    let run = &mut self.runs[i];
+                    if run.last_words.as_ref() == Some(&words) {
                         self.stats.unchanged += 1;
-                        if self.fresh_sent[i].elapsed() >= FRESH_EVERY {
-                            self.fresh_sent[i] = Instant::now();
-                            let tags = self.block_tags[i].clone();
+                        if run.fresh_sent.elapsed() >= FRESH_EVERY {
+                            run.fresh_sent = Instant::now();
+                            let tags = run.tags.clone();
                             let now = SystemTime::now();
                             self.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: now }).await;
                         }
@@ -352,29 +353,22 @@ impl<M: From<DriverEvent>> Task<M> {
                     self.stats.processing.record(received.elapsed());
                     self.scan_done(i);
                 }
-                Err(ReadError::Exception(2)) if self.blocks[i].split().is_some() => {
-                    self.stats.response.record(rtt);
-                    self.stats.errors += 1;
-                    self.stats.exceptions += 1;
-                    if let Some((a, b)) = self.blocks[i].split() {
-                        tracing::info!(connection = %self.job.name, start, count, "exception 02: splitting block");
-                        self.blocks[i] = a;
-                        self.blocks.push(b);
-                        self.due[i] = Instant::now();
-                        self.due.push(Instant::now());
-                        self.last_words[i] = None;
-                        self.last_words.push(None);
-                        self.fresh_sent.push(Instant::now());
-                        self.block_tags = blocks_tags(&self.blocks);
-                        self.scan_seen.push(false);
-                        self.scan_left += 1;
-                        self.send_plan().await;
-                    }
-                }
                 Err(ReadError::Exception(code)) => {
                     self.stats.response.record(rtt);
                     self.stats.errors += 1;
                     self.stats.exceptions += 1;
+                    // Illegal data address for a merged block: split it to find the bad
+                    // addresses; the split is kept. A block that cannot be split is Bad.
+                    if code == 2
+                        && let Some((a, b)) = self.runs[i].block.split()
+                    {
+                        tracing::info!(connection = %self.job.name, start, count, "exception 02: splitting block");
+                        let now = Instant::now();
+                        self.runs[i] = Run::new(a, now);
+                        self.runs.push(Run::new(b, now));
+                        self.send_plan().await;
+                        continue;
+                    }
                     self.mark_block(i, Reason::Exception(code)).await;
                     self.scan_done(i);
                 }
@@ -391,7 +385,7 @@ impl<M: From<DriverEvent>> Task<M> {
                         let reason = format!(
                             "no answer within {:?} to {timeouts_in_a_row} requests in a row (last: unit {} {} {start}+{count})",
                             self.job.timeout,
-                            self.blocks[i].unit,
+                            unit,
                             table.name()
                         );
                         return (reason, had_success);
@@ -433,11 +427,9 @@ impl<M: From<DriverEvent>> Task<M> {
         tracing::info!(connection = %self.job.name, tag = cmd.tag.0, ?outcome, "write");
         let _ = cmd.reply.send(outcome);
         // The next poll reads the new value; force it now for a quick screen update.
-        for (i, b) in self.blocks.iter().enumerate() {
-            if b.items.iter().any(|it| it.tag == cmd.tag) {
-                self.due[i] = Instant::now();
-                self.last_words[i] = None;
-            }
+        for run in self.runs.iter_mut().filter(|r| r.tags.contains(&cmd.tag)) {
+            run.due = Instant::now();
+            run.last_words = None;
         }
         match broken {
             Some(reason) => Err(reason),
@@ -445,32 +437,27 @@ impl<M: From<DriverEvent>> Task<M> {
         }
     }
 
+    /// Block `i` was read (or answered): a scan is complete when every block has been.
     fn scan_done(&mut self, i: usize) {
-        if let Some(seen) = self.scan_seen.get_mut(i)
-            && !*seen
-        {
-            *seen = true;
-            self.scan_left -= 1;
-        }
-        if self.scan_left == 0 {
+        self.runs[i].seen = true;
+        if self.runs.iter().all(|r| r.seen) {
             self.stats.scans += 1;
             self.stats.last_scan = Some(self.scan_start.elapsed());
             self.scan_start = Instant::now();
-            self.scan_seen.iter_mut().for_each(|s| *s = false);
-            self.scan_left = self.scan_seen.len();
+            self.runs.iter_mut().for_each(|r| r.seen = false);
         }
     }
 
     async fn mark_block(&mut self, i: usize, reason: Reason) {
-        self.last_words[i] = None;
+        self.runs[i].last_words = None;
         let now = SystemTime::now();
-        let samples = self.blocks[i].tags().map(|id| (id, Sample::bad(reason.clone(), now))).collect();
+        let samples = self.runs[i].tags.iter().map(|&id| (id, Sample::bad(reason.clone(), now))).collect();
         self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
     }
 
     async fn deliver(&mut self, i: usize, words: Vec<u16>) {
         let now = SystemTime::now();
-        let block = &self.blocks[i];
+        let block = &self.runs[i].block;
         let samples: Vec<(TagId, Sample)> = block
             .items
             .iter()
@@ -493,9 +480,10 @@ impl<M: From<DriverEvent>> Task<M> {
             .collect();
         // Only an all-Good read is remembered: `Fresh` then always means "Good, unchanged".
         let all_good = samples.iter().all(|(_, s)| s.quality.is_good());
-        self.last_words[i] = all_good.then(|| words.clone());
-        self.fresh_sent[i] = Instant::now();
         let raw = RawBlock { unit: block.unit, table: block.table, start: block.start, words };
+        let run = &mut self.runs[i];
+        run.last_words = all_good.then(|| raw.words.clone());
+        run.fresh_sent = Instant::now();
         self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: Some(raw) }).await;
     }
 }
