@@ -8,150 +8,20 @@
 //!   a value beyond the largest step refused; the audit log records it all and verifies.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{Read, Write};
-use std::num::NonZeroU16;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use nix::pty::{Winsize, openpty};
 use ttyhmi::sim::{self, SimHandle, SimOptions};
 
-const ROWS: u16 = 30;
-const COLS: u16 = 120;
+mod common;
+
+use common::{BIN, Console, TempDir};
+
 /// Modbus function codes that write: 05, 06, 0F, 10, 16, 17.
 const WRITE_FCS: [u8; 6] = [0x05, 0x06, 0x0F, 0x10, 0x16, 0x17];
-const BIN: &str = env!("CARGO_BIN_EXE_ttyhmi");
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("ttyhmi-e2e-writes-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Console {
-    child: Child,
-    master: File,
-    bytes: mpsc::Receiver<Vec<u8>>,
-    screen: vt100::Parser,
-}
-
-impl Console {
-    /// `ttyhmi ARGS` in a pseudo-terminal, its XDG folders inside `dir`.
-    fn start(dir: &Path, args: &[&str]) -> Console {
-        let ws = Winsize { ws_row: ROWS, ws_col: COLS, ws_xpixel: 0, ws_ypixel: 0 };
-        let pty = openpty(Some(&ws), None).expect("openpty");
-        let child = Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stderr(Stdio::from(pty.slave.try_clone().unwrap()))
-            .env("XDG_STATE_HOME", dir.join("state"))
-            .env("XDG_DATA_HOME", dir.join("data"))
-            .env("XDG_CONFIG_HOME", dir.join("config"))
-            .env("TERM", "xterm-256color")
-            .spawn()
-            .expect("start ttyhmi");
-        drop(pty.slave);
-        let master = File::from(pty.master);
-        let mut reader = master.try_clone().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        let screen = vt100::Parser::new(NonZeroU16::new(ROWS).unwrap(), NonZeroU16::new(COLS).unwrap(), 0);
-        Console { child, master, bytes: rx, screen }
-    }
-
-    fn pump(&mut self, for_at_most: Duration) {
-        let deadline = Instant::now() + for_at_most;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.bytes.recv_timeout(left.min(Duration::from_millis(20))) {
-                Ok(b) => self.screen.process(&b),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen.screen().contents()
-    }
-
-    fn wait_for(&mut self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            self.pump(Duration::from_millis(50));
-            let text = self.text();
-            if f(&text) {
-                return text;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("timed out waiting for {what}; screen:\n{text}");
-            }
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.master.write_all(bytes).unwrap();
-    }
-
-    /// A lone Esc: alone in the terminal's input, so it is not read as Alt+ the next key.
-    fn esc(&mut self) {
-        self.send(b"\x1b");
-        self.pump(Duration::from_millis(40));
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            self.pump(Duration::from_millis(50));
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the console did not exit; screen:\n{}", self.text());
-            }
-        }
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// The text after `name` on the line that shows that tag, if any.
 fn after(text: &str, name: &str) -> Option<String> {
     let key = format!("{name} ");
     text.lines().find_map(|l| l.find(&key).map(|i| l[i + key.len()..].to_string()))

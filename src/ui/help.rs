@@ -25,7 +25,10 @@ pub fn render(theme: Theme, frame: &mut Frame, area: Rect) {
     ]));
     lines.push(Line::raw("  ---- no value received yet"));
     lines.push(Line::raw(""));
-    lines.push(Line::styled("No key in this console writes to a device.", theme.muted()));
+    lines.push(Line::styled(
+        "No single key writes to a device: a write needs the editor, then a confirmation.",
+        theme.muted(),
+    ));
     lines.push(Line::styled("Press any key to close help.", theme.muted()));
     let p = Paragraph::new(lines)
         .block(Block::default().borders(Borders::TOP).title(" Help ").border_style(theme.muted()))

@@ -1,0 +1,165 @@
+//! Shared by the end-to-end tests: the real `ttyhmi` binary in a pseudo-terminal, read through a
+//! vt100 screen, with its XDG folders in a temporary folder. Not every test file uses every part.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::num::NonZeroU16;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::pty::{Winsize, openpty};
+use nix::sys::termios::{LocalFlags, tcgetattr};
+
+pub const ROWS: u16 = 30;
+pub const COLS: u16 = 120;
+pub const BIN: &str = env!("CARGO_BIN_EXE_ttyhmi");
+
+/// A folder only this user can enter, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("ttyhmi-e2e-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Console {
+    pub child: Child,
+    pub master: File,
+    /// Kept open to read the terminal's modes after the console exits.
+    slave: OwnedFd,
+    bytes: mpsc::Receiver<Vec<u8>>,
+    pub screen: vt100::Parser,
+    /// Everything the console wrote.
+    pub raw: Vec<u8>,
+}
+
+impl Console {
+    /// `ttyhmi ARGS` in a pseudo-terminal, its XDG folders inside `dir`.
+    pub fn start(dir: &Path, args: &[&str]) -> Console {
+        let ws = Winsize { ws_row: ROWS, ws_col: COLS, ws_xpixel: 0, ws_ypixel: 0 };
+        let pty = openpty(Some(&ws), None).expect("openpty");
+        let child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+            .stderr(Stdio::from(pty.slave.try_clone().unwrap()))
+            .env("XDG_STATE_HOME", dir.join("state"))
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("TERM", "xterm-256color")
+            .spawn()
+            .expect("start ttyhmi");
+        let master = File::from(pty.master);
+        let mut reader = master.try_clone().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let screen = vt100::Parser::new(NonZeroU16::new(ROWS).unwrap(), NonZeroU16::new(COLS).unwrap(), 0);
+        Console { child, master, slave: pty.slave, bytes: rx, screen, raw: Vec::new() }
+    }
+
+    pub fn pump(&mut self, for_at_most: Duration) {
+        let deadline = Instant::now() + for_at_most;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.bytes.recv_timeout(left.min(Duration::from_millis(20))) {
+                Ok(b) => {
+                    self.screen.process(&b);
+                    self.raw.extend_from_slice(&b);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.screen.screen().contents()
+    }
+
+    pub fn wait_for(&mut self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.pump(Duration::from_millis(50));
+            let text = self.text();
+            if f(&text) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("timed out waiting for {what}; screen:\n{text}");
+            }
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).unwrap();
+    }
+
+    /// A lone Esc: alone in the terminal's input, so it is not read as Alt+ the next key.
+    pub fn esc(&mut self) {
+        self.send(b"\x1b");
+        self.pump(Duration::from_millis(40));
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.pump(Duration::from_millis(50));
+            if let Some(s) = self.child.try_wait().unwrap() {
+                self.pump(Duration::from_millis(200));
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the console did not exit; screen:\n{}", self.text());
+            }
+        }
+    }
+
+    /// Main screen, cursor shown, canonical mode and echo back on, alternate screen left.
+    pub fn assert_restored(&self) {
+        let s = self.screen.screen();
+        assert!(!s.alternate_screen(), "still on the alternate screen");
+        assert!(!s.hide_cursor(), "cursor still hidden");
+        let t = tcgetattr(&self.slave).unwrap();
+        assert!(t.local_flags.contains(LocalFlags::ICANON), "raw mode left on (no ICANON)");
+        assert!(t.local_flags.contains(LocalFlags::ECHO), "raw mode left on (no ECHO)");
+        let raw = String::from_utf8_lossy(&self.raw);
+        assert!(raw.contains("\x1b[?1049h") && raw.contains("\x1b[?1049l"), "alternate screen entered and left");
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
