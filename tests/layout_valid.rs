@@ -44,7 +44,7 @@ fn the_documented_example_loads_as_written() {
     assert_eq!((p.table, p.address, p.bit, p.ty), (Table::Holding, 20, Some(3), DataType::Bool));
 
     assert_eq!(l.screens.len(), 1);
-    let Panel::Grid(g) = &l.screens[0].panels[0];
+    let Panel::Grid(g) = &l.screens[0].panels[0] else { panic!("not a grid") };
     assert_eq!(g.title.as_deref(), Some("Header"));
     assert_eq!(g.tags.len(), 9);
 }
@@ -61,7 +61,7 @@ fn modicon_references_and_defaults() {
     let ConnectionKind::ModbusTcp(m) = &l.connections[0].kind else { panic!("unexpected kind") };
     assert_eq!((m.port, m.unit, m.max_registers, m.max_bits), (502, 1, 125, 2000));
     assert_eq!(l.screens.len(), 1, "without screens, one screen shows every tag");
-    let Panel::Grid(g) = &l.screens[0].panels[0];
+    let Panel::Grid(g) = &l.screens[0].panels[0] else { panic!("not a grid") };
     assert_eq!(g.tags.len(), 2);
 }
 

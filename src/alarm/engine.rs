@@ -3,12 +3,15 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 use super::rule::{self, Rule, RuleKind};
-use super::{AlarmError, AlarmId, AlarmState, DEFAULT_MAX_SHELVE, FLOOD_COUNT, FLOOD_WINDOW, Transition};
+use super::{AlarmError, AlarmId, AlarmState, DEFAULT_MAX_SHELVE, FLOOD_COUNT, FLOOD_WINDOW, Transition, time_rfc3339};
 use crate::tag::{Quality, Sample, TagId, Value};
 
 /// How long to shelve an alarm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Shelve {
     /// For this long (at most the engine's maximum).
     For(Duration),
@@ -17,20 +20,31 @@ pub enum Shelve {
 }
 
 /// A shelve in force.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShelveState {
     pub kind: Shelve,
     /// When it expires at the latest.
+    #[serde(with = "time_rfc3339")]
     pub until: SystemTime,
     pub note: Note,
 }
 
 /// Who did something, why and when.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     pub user: String,
     pub reason: String,
+    #[serde(with = "time_rfc3339")]
     pub at: SystemTime,
+}
+
+/// What [`AlarmEngine::restore`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// Alarms whose state came back from a record.
+    pub alarms: usize,
+    /// Keys of records that match no alarm of this layout (the rule was removed or renamed).
+    pub unknown: Vec<String>,
 }
 
 /// One alarm: its rule and its state, for views. Read-only outside the engine.
@@ -112,9 +126,12 @@ impl AlarmEngine {
         let alarms = rules
             .into_iter()
             .enumerate()
-            .map(|(i, rule)| {
+            .map(|(i, mut rule)| {
                 // More than u32::MAX rules cannot be loaded from a layout; saturate rather than wrap.
                 let id = AlarmId(u32::try_from(i).unwrap_or(u32::MAX));
+                if rule.key.is_empty() {
+                    rule.key = format!("alarm{i}");
+                }
                 for t in rule.watched() {
                     by_tag.entry(t).or_default().push(id);
                 }
@@ -181,6 +198,17 @@ impl AlarmEngine {
         self.latest.insert(tag, sample.clone());
         for &id in ids {
             let a = &mut self.alarms[id.index()];
+            // No usable value: not suppressed (when in doubt, annunciate).
+            let suppress = a.rule.suppress.as_ref().filter(|s| s.tag == tag);
+            let on = suppress.map(|s| rule::discrete_condition(&s.when, sample).unwrap_or(false));
+            if let Some(on) = on {
+                if on != a.suppressed {
+                    let comment = if on { "suppressed by design" } else { "suppression ended" };
+                    out.extend(change_mode(a, now, None, Some(comment.into()), &mut self.recent, |a| {
+                        a.suppressed = on
+                    }));
+                }
+            }
             let main = self.latest.get(&a.rule.tag);
             if a.rule.tag == tag {
                 a.value = sample.value.clone().or_else(|| a.value.take());
@@ -331,6 +359,42 @@ impl AlarmEngine {
         Ok(t.unwrap_or_else(|| record(a, AlarmState::OutOfService, now, Some(user.to_string()), comment)))
     }
 
+    /// Rebuilds alarm states from journal records, oldest first: the last record of each alarm
+    /// (matched by [`Rule::key`]) gives its condition, acknowledge, shelve, suppression and
+    /// out-of-service. Nothing is invented: the condition stays as recorded until a sample says
+    /// otherwise, and a shelve that ended while the console was down expires at the next tick.
+    pub fn restore<'a>(&mut self, records: impl IntoIterator<Item = &'a Transition>) -> Restored {
+        let index: HashMap<&str, usize> =
+            self.alarms.iter().enumerate().map(|(i, a)| (a.rule.key.as_str(), i)).collect();
+        let mut last: Vec<Option<&Transition>> = vec![None; self.alarms.len()];
+        let mut unknown = Vec::new();
+        for r in records {
+            match index.get(r.key.as_str()) {
+                Some(&i) => last[i] = Some(r),
+                None if !unknown.contains(&r.key) => unknown.push(r.key.clone()),
+                None => {}
+            }
+        }
+        let mut restored = 0;
+        for (a, r) in self.alarms.iter_mut().zip(last) {
+            let Some(r) = r else { continue };
+            restored += 1;
+            a.active = r.active;
+            a.raw = r.active;
+            a.acked = r.acked;
+            a.suppressed = r.suppressed;
+            a.shelved = r.shelved.clone();
+            a.out_of_service = r.out_of_service.clone();
+            a.value = r.value.clone();
+            a.source_ts = r.source_ts;
+            a.recv_ts = r.recv_ts;
+            a.since = Some(r.at);
+            a.pending = None;
+            a.prev = None;
+        }
+        Restored { alarms: restored, unknown }
+    }
+
     fn saw(&mut self, now: SystemTime) {
         // A clock that jumps backwards keeps the later time for flood counting.
         self.now = Some(self.now.map_or(now, |n| n.max(now)));
@@ -469,10 +533,16 @@ fn record(
 ) -> Transition {
     a.since = Some(now);
     Transition {
+        key: a.rule.key.clone(),
         alarm: a.id,
+        priority: a.rule.priority,
         from,
         to: a.state(),
         active: a.active,
+        acked: a.acked,
+        suppressed: a.suppressed,
+        shelved: a.shelved.clone(),
+        out_of_service: a.out_of_service.clone(),
         value: a.value.clone(),
         source_ts: a.source_ts,
         recv_ts: a.recv_ts,

@@ -57,12 +57,12 @@ mod tests;
 
 use std::time::{Duration, SystemTime};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::tag::Value;
 
-pub use engine::{Alarm, AlarmEngine, Note, Shelve, ShelveState};
-pub use rule::{Discrete, LimitKind, Priority, Rule, RuleKind};
+pub use engine::{Alarm, AlarmEngine, Note, Restored, Shelve, ShelveState};
+pub use rule::{Discrete, LimitKind, Priority, Rule, RuleKind, Suppress};
 
 /// More than this many new alarms within [`FLOOD_WINDOW`] is a flood.
 pub const FLOOD_COUNT: usize = 10;
@@ -72,7 +72,7 @@ pub const FLOOD_WINDOW: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_MAX_SHELVE: Duration = Duration::from_secs(8 * 3600);
 
 /// Index of an alarm: the position of its rule in the list given to [`AlarmEngine::new`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AlarmId(pub u32);
 
@@ -83,7 +83,7 @@ impl AlarmId {
 }
 
 /// The state of an alarm as an operator sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmState {
     /// Condition inactive, nothing to acknowledge.
@@ -107,26 +107,42 @@ impl AlarmState {
     }
 }
 
-/// One state change of one alarm: a journal record.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One state change of one alarm: a journal record. It carries the alarm's whole state after
+/// the change (condition, acknowledge, shelve, suppression, out of service), so the last record
+/// of an alarm is enough to rebuild it ([`AlarmEngine::restore`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
+    /// The alarm's stable name ([`Rule::key`]); records are matched to alarms by it.
+    pub key: String,
+    /// Its index in this run (informational: indexes change when the layout does).
     pub alarm: AlarmId,
+    pub priority: Priority,
     pub from: AlarmState,
     pub to: AlarmState,
     /// The alarm's condition after the change (it can change while shelved, with `from == to`).
     pub active: bool,
+    /// Whether its last activation has been acknowledged (true while Normal).
+    pub acked: bool,
+    #[serde(default)]
+    pub suppressed: bool,
+    #[serde(default)]
+    pub shelved: Option<ShelveState>,
+    #[serde(default)]
+    pub out_of_service: Option<Note>,
     /// The value of the alarm's tag that caused it, or the latest one known.
-    #[serde(serialize_with = "ser_value")]
+    #[serde(serialize_with = "ser_value", deserialize_with = "de_value", default)]
     pub value: Option<Value>,
-    #[serde(serialize_with = "ser_opt_time")]
+    #[serde(with = "opt_time", default)]
     pub source_ts: Option<SystemTime>,
-    #[serde(serialize_with = "ser_opt_time")]
+    #[serde(with = "opt_time", default)]
     pub recv_ts: Option<SystemTime>,
     /// Who caused it, when a person did (acknowledge, shelve, out of service).
+    #[serde(default)]
     pub user: Option<String>,
     /// The reason given, or what happened when the engine did it (e.g. "shelve expired").
+    #[serde(default)]
     pub comment: Option<String>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(with = "time_rfc3339")]
     pub at: SystemTime,
 }
 
@@ -166,6 +182,71 @@ fn ser_value<S: Serializer>(v: &Option<Value>, s: S) -> Result<S::Ok, S::Error> 
     }
 }
 
+/// A journal value back: numbers and booleans as they were written, anything else as text
+/// (non-finite floats were written as text).
+fn de_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        Bool(bool),
+        Int(i64),
+        UInt(u64),
+        Float(f64),
+        Text(String),
+    }
+    Ok(Option::<V>::deserialize(d)?.map(|v| match v {
+        V::Bool(b) => Value::Bool(b),
+        V::Int(i) => Value::Int(i),
+        V::UInt(u) => Value::UInt(u),
+        V::Float(f) => Value::Float(f),
+        V::Text(t) => Value::Text(t),
+    }))
+}
+
+/// Parses RFC 3339 text back into a time.
+fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    use time::format_description::well_known::Rfc3339;
+    let dt = time::OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    let nanos = dt.unix_timestamp_nanos();
+    let abs = Duration::from_nanos(u64::try_from(nanos.unsigned_abs()).ok()?);
+    if nanos >= 0 { SystemTime::UNIX_EPOCH.checked_add(abs) } else { SystemTime::UNIX_EPOCH.checked_sub(abs) }
+}
+
+/// `SystemTime` as RFC 3339 text (UTC, nanoseconds).
+pub(crate) mod time_rfc3339 {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_rfc3339(&s).ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s:?}")))
+    }
+}
+
+/// `Option<SystemTime>` as RFC 3339 text or null.
+pub(crate) mod opt_time {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&rfc3339(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => parse_rfc3339(&s)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s:?}"))),
+        }
+    }
+}
+
 /// UTC, RFC 3339 with nanoseconds.
 fn rfc3339(t: SystemTime) -> String {
     use time::format_description::well_known::Rfc3339;
@@ -178,15 +259,4 @@ fn rfc3339(t: SystemTime) -> String {
         .ok()
         .and_then(|dt| dt.format(&Rfc3339).ok())
         .unwrap_or_else(|| format!("{t:?}"))
-}
-
-fn ser_time<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&rfc3339(*t))
-}
-
-fn ser_opt_time<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&rfc3339(*t)),
-        None => s.serialize_none(),
-    }
 }

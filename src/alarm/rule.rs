@@ -2,12 +2,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::tag::{Quality, Sample, TagId, Value};
 
 /// How urgent an alarm is. Ordered: `Critical > High > Medium > Low`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     Low,
@@ -16,8 +16,23 @@ pub enum Priority {
     Critical,
 }
 
+impl Priority {
+    /// Highest first.
+    pub const ALL: [Priority; 4] = [Priority::Critical, Priority::High, Priority::Medium, Priority::Low];
+
+    /// The name used in layouts and on screen.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::High => "high",
+            Priority::Medium => "medium",
+            Priority::Low => "low",
+        }
+    }
+}
+
 /// Which side of a limit is abnormal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LimitKind {
     HiHi,
@@ -27,6 +42,16 @@ pub enum LimitKind {
 }
 
 impl LimitKind {
+    /// The name used in layouts (`hihi`, `hi`, `lo`, `lolo`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::HiHi => "hihi",
+            LimitKind::Hi => "hi",
+            LimitKind::Lo => "lo",
+            LimitKind::LoLo => "lolo",
+        }
+    }
+
     fn is_high(self) -> bool {
         matches!(self, LimitKind::HiHi | LimitKind::Hi)
     }
@@ -61,9 +86,20 @@ pub enum RuleKind {
     BadQuality { also: Vec<TagId> },
 }
 
+/// Suppression by design: the alarm is suppressed while `tag` matches `when`. A `tag` without
+/// a usable value (Bad, no value) does not suppress: when in doubt, annunciate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suppress {
+    pub tag: TagId,
+    pub when: Discrete,
+}
+
 /// One configured alarm.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
+    /// The alarm's stable name (`T_102.hi`, `plc1.comms`): journal records are matched to alarms
+    /// by it across restarts and layout edits. Empty means `alarm<index>`.
+    pub key: String,
     /// The tag the alarm is about (its value is the one recorded in transitions).
     pub tag: TagId,
     pub kind: RuleKind,
@@ -76,12 +112,14 @@ pub struct Rule {
     pub on_delay: Duration,
     /// How long the condition must be gone before an active alarm clears.
     pub off_delay: Duration,
+    pub suppress: Option<Suppress>,
 }
 
 impl Rule {
     /// A rule with no deadband and no delays.
     pub fn new(tag: TagId, kind: RuleKind, priority: Priority, message: impl Into<String>) -> Self {
         Rule {
+            key: String::new(),
             tag,
             kind,
             priority,
@@ -89,7 +127,18 @@ impl Rule {
             deadband: 0.0,
             on_delay: Duration::ZERO,
             off_delay: Duration::ZERO,
+            suppress: None,
         }
+    }
+
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    pub fn suppress_when(mut self, tag: TagId, when: Discrete) -> Self {
+        self.suppress = Some(Suppress { tag, when });
+        self
     }
 
     pub fn deadband(mut self, deadband: f64) -> Self {
@@ -114,6 +163,9 @@ impl Rule {
             RuleKind::Deviation { from, .. } => v.push(*from),
             RuleKind::BadQuality { also } => v.extend(also.iter().copied()),
             _ => {}
+        }
+        if let Some(s) = &self.suppress {
+            v.push(s.tag);
         }
         v.sort();
         v.dedup();

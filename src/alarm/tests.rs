@@ -539,3 +539,106 @@ fn transitions_serialise_for_the_journal() {
     assert_eq!(j["source_ts"], serde_json::Value::Null);
     assert_eq!(j["user"], serde_json::Value::Null);
 }
+
+#[test]
+fn suppress_when_another_tag_matches_and_bad_quality_does_not_suppress() {
+    const MAINT: TagId = TagId(2);
+    let r = hi(80.0).suppress_when(MAINT, Discrete::Bool(true));
+    let mut e = AlarmEngine::new(vec![r]);
+    let on = |v: bool, s: f64| Sample::good(Value::Bool(v), at(s));
+    let t = e.evaluate(MAINT, &on(true, 0.0), at(0.0));
+    assert_eq!(moves(&t), [(Normal, Suppressed)]);
+    assert_eq!(t[0].comment.as_deref(), Some("suppressed by design"));
+    let t = e.evaluate(T, &f(90.0, 1.0), at(1.0));
+    assert_eq!((t[0].from, t[0].to, t[0].active), (Suppressed, Suppressed, true));
+    assert!(e.evaluate(MAINT, &on(true, 2.0), at(2.0)).is_empty(), "no change, no record");
+    // The maintenance flag goes Bad: when in doubt, annunciate.
+    let bad = Sample::bad(Reason::Timeout, at(3.0));
+    assert_eq!(moves(&e.evaluate(MAINT, &bad, at(3.0))), [(Suppressed, Unacknowledged)]);
+    assert_eq!(moves(&e.evaluate(MAINT, &on(true, 4.0), at(4.0))), [(Unacknowledged, Suppressed)]);
+    assert_eq!(moves(&e.evaluate(MAINT, &on(false, 5.0), at(5.0))), [(Suppressed, Unacknowledged)]);
+}
+
+#[test]
+fn rules_without_a_key_get_one_and_records_carry_it() {
+    let mut e = AlarmEngine::new(vec![hi(80.0), hi(90.0).key("T_102.hihi")]);
+    assert_eq!(e.alarm(A).unwrap().rule.key, "alarm0");
+    let t = e.evaluate(T, &f(95.0, 0.0), at(0.0));
+    assert_eq!(t.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(), ["alarm0", "T_102.hihi"]);
+    assert!(t.iter().all(|t| t.priority == Priority::High && !t.acked));
+}
+
+/// The state of every alarm (not its latest value: a record holds the value that caused it, and
+/// the next sample brings the current one).
+fn snapshot(e: &AlarmEngine) -> Vec<(AlarmState, bool, bool, bool, Option<ShelveState>, Option<Note>)> {
+    e.alarms()
+        .iter()
+        .map(|a| (a.state(), a.active, a.acked, a.suppressed, a.shelved.clone(), a.out_of_service.clone()))
+        .collect()
+}
+
+#[test]
+fn replaying_the_journal_gives_the_same_states() {
+    const MAINT: TagId = TagId(2);
+    let rules = || {
+        vec![
+            hi(80.0).key("T.hi"),
+            Rule::new(T, RuleKind::Limit { kind: LimitKind::HiHi, limit: 95.0 }, Priority::Critical, "very hot")
+                .key("T.hihi"),
+            Rule::new(SP, RuleKind::Discrete(Discrete::Bool(false)), Priority::Medium, "stopped").key("SP.discrete"),
+            Rule::new(SP, RuleKind::BadQuality { also: vec![] }, Priority::High, "comms").key("SP.bad"),
+            hi(50.0).key("T.hi2").suppress_when(MAINT, Discrete::Bool(true)),
+            hi(10.0).key("T.oos"),
+        ]
+    };
+    let mut e = AlarmEngine::new(rules());
+    let mut journal: Vec<Transition> = Vec::new();
+    journal.extend(e.evaluate(MAINT, &Sample::good(Value::Bool(true), at(0.0)), at(0.0)));
+    journal.extend(e.evaluate(T, &f(97.0, 1.0), at(1.0)));
+    journal.extend(e.evaluate(SP, &Sample::good(Value::Bool(false), at(1.0)), at(1.0)));
+    journal.push(e.acknowledge(AlarmId(1), "ann", at(2.0)).unwrap());
+    journal.extend(e.evaluate(T, &f(85.0, 3.0), at(3.0)));
+    journal.push(e.shelve(AlarmId(2), Shelve::For(Duration::from_secs(600)), "pump out", "bob", at(4.0)).unwrap());
+    journal.push(e.out_of_service(AlarmId(5), "transmitter replaced", "eve", at(5.0)).unwrap());
+    journal.extend(e.evaluate(SP, &Sample::bad(Reason::Timeout, at(6.0)), at(6.0)));
+    journal.extend(e.tick(at(7.0)));
+
+    // Through JSON, as the journal file holds them.
+    let text: Vec<String> = journal.iter().map(|t| serde_json::to_string(t).unwrap()).collect();
+    let back: Vec<Transition> = text.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(back, journal, "records survive JSON unchanged");
+
+    let mut r = AlarmEngine::new(rules());
+    let report = r.restore(&back);
+    assert_eq!(report, Restored { alarms: 6, unknown: vec![] });
+    assert_eq!(snapshot(&r), snapshot(&e));
+    assert_eq!(r.alarm(AlarmId(0)).unwrap().state(), Unacknowledged, "stays unacknowledged across a restart");
+
+    // Restored alarms behave as the originals: the same inputs give the same transitions.
+    let (mut a, mut b) = (e.clone(), r.clone());
+    for (i, v) in [70.0, 99.0, 40.0].into_iter().enumerate() {
+        let s = at(10.0 + i as f64);
+        let strip = |ts: Vec<Transition>| ts.into_iter().map(|t| (t.key, t.from, t.to)).collect::<Vec<_>>();
+        assert_eq!(strip(b.evaluate(T, &f(v, 10.0), s)), strip(a.evaluate(T, &f(v, 10.0), s)));
+        assert_eq!(strip(b.tick(s)), strip(a.tick(s)));
+    }
+    // Without evidence nothing changes: a restored active alarm does not clear by itself.
+    let mut quiet = r.clone();
+    assert!(
+        quiet.tick(at(100.0)).iter().all(|t| t.key == "SP.discrete" && t.comment.as_deref() == Some("shelve expired"))
+    );
+    assert!(quiet.alarm(AlarmId(0)).unwrap().active);
+}
+
+#[test]
+fn restore_reports_records_of_removed_alarms_and_keeps_the_rest() {
+    let mut e = AlarmEngine::new(vec![hi(80.0).key("T.hi")]);
+    let mut t = e.evaluate(T, &f(90.0, 0.0), at(0.0));
+    let mut gone = t[0].clone();
+    gone.key = "OLD.lo".into();
+    t.push(gone.clone());
+    t.push(gone);
+    let mut r = AlarmEngine::new(vec![hi(80.0).key("T.hi")]);
+    assert_eq!(r.restore(&t), Restored { alarms: 1, unknown: vec!["OLD.lo".into()] });
+    assert_eq!(r.alarm(A).unwrap().state(), Unacknowledged);
+}

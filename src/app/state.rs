@@ -136,7 +136,7 @@ impl State {
         s.panels
             .iter()
             .enumerate()
-            .map(|(i, p)| match p {
+            .filter_map(|(i, p)| match p {
                 Panel::Grid(g) => {
                     let tags = g
                         .tags
@@ -150,8 +150,9 @@ impl State {
                             }
                         })
                         .collect();
-                    (i, tags)
+                    Some((i, tags))
                 }
+                Panel::Alarms(_) => None,
             })
             .collect()
     }

@@ -13,6 +13,25 @@ pub struct Layout {
     /// Indexed by [`TagId`].
     pub tags: Vec<Tag>,
     pub screens: Vec<Screen>,
+    /// Alarm rules, in layout order (tags and connections resolved; each with its stable key
+    /// `TAG.hi`, `TAG.discrete`, `CONN.comms`, …).
+    pub alarms: Vec<crate::alarm::Rule>,
+    pub alarm_options: AlarmOptions,
+}
+
+/// `alarm_options:` — how alarms are annunciated and how long they may be shelved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmOptions {
+    /// Priorities whose new alarms ring the terminal bell (default: all).
+    pub bell: Vec<crate::alarm::Priority>,
+    /// The longest shelve (default 8 h).
+    pub max_shelve: Duration,
+}
+
+impl Default for AlarmOptions {
+    fn default() -> Self {
+        AlarmOptions { bell: crate::alarm::Priority::ALL.to_vec(), max_shelve: crate::alarm::DEFAULT_MAX_SHELVE }
+    }
 }
 
 impl Layout {
@@ -417,6 +436,13 @@ pub struct Screen {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Panel {
     Grid(GridPanel),
+    /// The alarm summary (`alarms: {}`): fills its screen.
+    Alarms(AlarmsPanel),
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct AlarmsPanel {
+    pub title: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -227,7 +227,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
 
     if cx.diags.is_empty() {
         let title = title.unwrap_or_else(|| default_title.to_string());
-        Ok(Layout { title, connections, tags, screens })
+        Ok(Layout { title, connections, tags, screens, alarms: Vec::new(), alarm_options: Default::default() })
     } else {
         cx.diags.sort_by_key(|d| d.loc);
         Err(cx.diags)

@@ -29,7 +29,7 @@ pub fn render_screen(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
     let areas = Layout::vertical(constraints).split(area);
     let mut first_row = 0;
     for ((index, rows), rect) in panels.iter().zip(areas.iter()) {
-        let Panel::Grid(g) = &state.layout.screens[state.screen].panels[*index];
+        let Panel::Grid(g) = &state.layout.screens[state.screen].panels[*index] else { continue };
         let selected = state.selected.checked_sub(first_row).filter(|s| *s < rows.len());
         let first = first_row == 0 && *index == panels[0].0;
         let panel = GridRows { title: g.title.as_deref(), rows, selected, first };
