@@ -72,6 +72,9 @@ enum Command {
         /// The audit log (default: audit.jsonl in the state folder).
         #[arg(long)]
         audit: Option<PathBuf>,
+        /// The alarm journal (default: alarms/<layout name>.jsonl in the state folder).
+        #[arg(long)]
+        journal: Option<PathBuf>,
     },
     /// Set a user's PIN in the users file (asked twice, not shown).
     Passwd {
@@ -229,7 +232,7 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { what } => audit_command(what),
-        Command::Run { layout, read_only, no_color, users, audit } => {
+        Command::Run { layout, read_only, no_color, users, audit, journal } => {
             let l = load(&layout)?;
             let user = auth::current_user();
             let file = auth::locate(users.as_deref());
@@ -241,6 +244,7 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
                 user,
                 identity,
                 audit_path: audit.unwrap_or_else(default_audit_path),
+                journal_path: journal.unwrap_or_else(|| journal_path(&layout)),
                 demo_pin: None,
                 color: color(no_color),
                 utc_offset,
@@ -263,6 +267,7 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
                 user,
                 identity,
                 audit_path: default_audit_path(),
+                journal_path: journal_path(Path::new("demo.yaml")),
                 demo_pin: Some(DEMO_PIN.to_string()),
                 color: color(no_color),
                 utc_offset,
@@ -395,6 +400,13 @@ fn parse_security(s: &str) -> Result<UaSecurity> {
 
 /// The PIN of the demo's operator.
 const DEMO_PIN: &str = "1234";
+
+/// `alarms/<layout file name>.jsonl` in the state folder: one journal per layout, so the alarm
+/// keys in it are the layout's.
+fn journal_path(layout: &Path) -> PathBuf {
+    let stem = layout.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "layout".into());
+    paths::state_dir().join("alarms").join(format!("{stem}.jsonl"))
+}
 
 fn default_audit_path() -> PathBuf {
     paths::state_dir().join("audit.jsonl")

@@ -54,6 +54,17 @@ pub fn age(d: Duration) -> String {
     }
 }
 
+/// An alarm's age, to the second for the first hour: `45s`, `12m05s`, `3h12m`, `2d04h`.
+pub fn age_long(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 /// A duration as a person reads it: `420ns`, `850µs`, `12.3ms`, `1.50s`.
 pub fn short(d: Duration) -> String {
     let us = d.as_micros();

@@ -447,10 +447,24 @@ fn documented_by(a: Action) -> &'static str {
         Action::Top | Action::Bottom => "Home/End, g/G",
         Action::Filter => "/",
         Action::Write => "w, Enter",
+        Action::Alarms => "a",
+        Action::Silence => "x",
+        Action::Acknowledge => "Space, Enter",
+        Action::AcknowledgeAll => "A",
+        Action::NextList => "v",
+        Action::Shelve => "s",
+        Action::OutOfService => "o",
     }
 }
 
-const ALL_ACTIONS: [Action; 15] = [
+const ALL_ACTIONS: [Action; 22] = [
+    Action::Alarms,
+    Action::Silence,
+    Action::Acknowledge,
+    Action::AcknowledgeAll,
+    Action::NextList,
+    Action::Shelve,
+    Action::OutOfService,
     Action::Write,
     Action::Quit,
     Action::Back,

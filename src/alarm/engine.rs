@@ -201,13 +201,11 @@ impl AlarmEngine {
             // No usable value: not suppressed (when in doubt, annunciate).
             let suppress = a.rule.suppress.as_ref().filter(|s| s.tag == tag);
             let on = suppress.map(|s| rule::discrete_condition(&s.when, sample).unwrap_or(false));
-            if let Some(on) = on {
-                if on != a.suppressed {
-                    let comment = if on { "suppressed by design" } else { "suppression ended" };
-                    out.extend(change_mode(a, now, None, Some(comment.into()), &mut self.recent, |a| {
-                        a.suppressed = on
-                    }));
-                }
+            if let Some(on) = on
+                && on != a.suppressed
+            {
+                let comment = if on { "suppressed by design" } else { "suppression ended" };
+                out.extend(change_mode(a, now, None, Some(comment.into()), &mut self.recent, |a| a.suppressed = on));
             }
             let main = self.latest.get(&a.rule.tag);
             if a.rule.tag == tag {

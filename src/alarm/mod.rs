@@ -50,6 +50,7 @@
 //! [`FLOOD_COUNT`] of them within [`FLOOD_WINDOW`] makes [`AlarmEngine::flood`] true.
 
 mod engine;
+pub mod journal;
 mod rule;
 
 #[cfg(test)]

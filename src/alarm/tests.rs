@@ -570,7 +570,9 @@ fn rules_without_a_key_get_one_and_records_carry_it() {
 
 /// The state of every alarm (not its latest value: a record holds the value that caused it, and
 /// the next sample brings the current one).
-fn snapshot(e: &AlarmEngine) -> Vec<(AlarmState, bool, bool, bool, Option<ShelveState>, Option<Note>)> {
+type Snapshot = (AlarmState, bool, bool, bool, Option<ShelveState>, Option<Note>);
+
+fn snapshot(e: &AlarmEngine) -> Vec<Snapshot> {
     e.alarms()
         .iter()
         .map(|a| (a.state(), a.active, a.acked, a.suppressed, a.shelved.clone(), a.out_of_service.clone()))

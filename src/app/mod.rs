@@ -2,6 +2,7 @@
 //! [`update::update`], and the runtime loops that wire drivers, the clock and the terminal
 //! ([`runtime`]) or standard output ([`watch`]).
 
+pub mod alarms;
 pub mod drivers;
 pub mod msg;
 pub mod runtime;

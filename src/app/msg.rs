@@ -25,6 +25,10 @@ pub enum Msg {
     },
     /// The audit log could not be written: writing stops.
     AuditFailed(String),
+    /// The alarm journal cannot be written (its records wait in memory).
+    JournalFailed(String),
+    /// An alarm operation is on record in the audit log: apply it.
+    Alarm(super::alarms::AlarmAction),
 }
 
 impl From<DriverEvent> for Msg {
@@ -41,6 +45,19 @@ pub enum Effect {
     Audit(RecordInput),
     /// Append the attempt to the audit log, then — only if that succeeded — send the write.
     Write(WriteOrder),
+    /// Append these alarm transitions to the journal (fsync'd per batch).
+    Journal(Vec<crate::alarm::Transition>),
+    /// Ring the terminal bell.
+    Bell,
+    /// Append the audit records, then — only if that succeeded — apply the alarm operation.
+    AlarmAction(AlarmOrder),
+}
+
+/// An operator's alarm operation with its audit records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmOrder {
+    pub action: super::alarms::AlarmAction,
+    pub audit: Vec<RecordInput>,
 }
 
 /// A confirmed write, with the audit record of its attempt.

@@ -17,6 +17,8 @@ use tokio::sync::oneshot;
 use super::msg::{Effect, Msg, WriteOrder};
 use super::state::State;
 use super::update::update;
+use crate::alarm::Transition;
+use crate::alarm::journal::{self, Journal};
 use crate::audit::{Action, Actor, AuditLog, RecordInput};
 use crate::auth::Role;
 use crate::driver::WriteCommand;
@@ -36,6 +38,8 @@ pub struct ConsoleOptions {
     pub identity: crate::auth::Identity,
     /// Where audit records go.
     pub audit_path: std::path::PathBuf,
+    /// The alarm journal: read at start to restore alarm states, appended to as they change.
+    pub journal_path: std::path::PathBuf,
     /// `ttyhmi demo`: the demo PIN, shown in the status bar.
     pub demo_pin: Option<String>,
     pub color: bool,
@@ -78,8 +82,9 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     let mut audit = match AuditLog::open(&opts.audit_path) {
         Ok(a) => Some(a),
         Err(e) => {
-            // Fail secure: no audit, no writes.
+            // Fail secure: no audit, no writes and no alarm operations.
             state.writes_disabled.get_or_insert(format!("the audit log cannot be opened: {e}"));
+            state.audit_broken = Some(format!("it cannot be opened: {e}"));
             tracing::error!("audit log: {e}");
             None
         }
@@ -93,6 +98,7 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
         for r in first {
             if let Err(e) = a.append(r) {
                 state.writes_disabled.get_or_insert(format!("the audit log cannot be written: {e}"));
+                state.audit_broken.get_or_insert(e.to_string());
             }
         }
     }
@@ -101,6 +107,8 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     }
     let writers = drivers.writers;
     let wtx = tx_for_writes;
+    let mut journal = open_journal(&mut state, &opts.journal_path);
+    let mut unjournaled: Vec<Transition> = Vec::new();
 
     let mut guard = TerminalGuard::enter()?;
     let mut last_draw = Instant::now() - FRAME;
@@ -134,13 +142,31 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
                                 queue.push_back(m);
                             }
                         }
+                        Effect::Journal(ts) => unjournaled.extend(ts),
+                        Effect::Bell => {
+                            use std::io::Write;
+                            let out = guard.terminal.backend_mut();
+                            let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                        }
+                        Effect::AlarmAction(order) => {
+                            let on_record = order.audit.into_iter().try_for_each(|r| append(&mut audit, r));
+                            queue.push_back(match on_record {
+                                Ok(()) => Msg::Alarm(order.action),
+                                Err(e) => Msg::AuditFailed(e),
+                            });
+                        }
                     }
                 }
             }
             handled += 1;
             next = if handled < BURST { rx.try_recv().ok() } else { None };
         }
+        // One fsync for the whole burst; a failed batch is kept and tried again.
+        if let Err(e) = flush_journal(&mut journal, &mut unjournaled) {
+            update(&mut state, Msg::JournalFailed(e), SystemTime::now());
+        }
     }
+    let _ = flush_journal(&mut journal, &mut unjournaled);
     drop(guard);
     let _ = append(&mut audit, RecordInput::new(SystemTime::now(), &state.actor, Action::ConsoleStop));
     let _ = stop_tx.send(true);
@@ -149,6 +175,77 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     }
     Ok(())
 }
+
+/// Opens the alarm journal and restores alarm states from it. A journal that cannot be read or
+/// opened is said on screen; alarms still work, their changes are kept in memory until it can
+/// be written.
+fn open_journal(state: &mut State, path: &std::path::Path) -> Option<Journal> {
+    if state.layout.alarms.is_empty() {
+        return None;
+    }
+    let now = SystemTime::now();
+    match journal::read(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!("alarm journal: {w}");
+            }
+            let restored = state.alarms.restore(&loaded.records);
+            for key in &restored.unknown {
+                tracing::info!("alarm journal: {key} is no longer in the layout; its records are ignored");
+            }
+            tracing::info!("alarm journal {}: {} alarms restored", path.display(), restored.alarms);
+            if !loaded.warnings.is_empty() {
+                let n = loaded.warnings.len();
+                state.say(
+                    format!("alarm journal: {n} damaged line(s) skipped, the rest restored (see the log)"),
+                    true,
+                    now,
+                );
+            }
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            state.say(format!("alarm states not restored: {e}"), true, now);
+        }
+    }
+    match Journal::open(path) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            tracing::error!("{e}");
+            update(state, Msg::JournalFailed(e.to_string()), now);
+            None
+        }
+    }
+}
+
+/// Appends what is waiting (one fsync); on failure keeps it for the next try, bounded so a
+/// journal that stays broken cannot eat the memory.
+fn flush_journal(journal: &mut Option<Journal>, waiting: &mut Vec<Transition>) -> Result<(), String> {
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let result = match journal {
+        Some(j) => j.append(waiting).map_err(|e| e.to_string()),
+        None => Err("the alarm journal is not open".to_string()),
+    };
+    match result {
+        Ok(()) => {
+            waiting.clear();
+            Ok(())
+        }
+        Err(e) => {
+            if waiting.len() > MAX_UNJOURNALED {
+                let drop = waiting.len() - MAX_UNJOURNALED;
+                tracing::error!("alarm journal: {drop} transitions dropped from memory after it failed: {e}");
+                waiting.drain(..drop);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Transitions kept in memory while the journal cannot be written.
+const MAX_UNJOURNALED: usize = 100_000;
 
 /// Appends a record (fsync'd). Without an audit log nothing can be recorded, and writing is
 /// already disabled.

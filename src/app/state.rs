@@ -70,6 +70,12 @@ pub struct State {
     pub dialog: Option<super::write::Dialog>,
     /// The message line (write results, denials).
     pub message: Option<Message>,
+    /// Every alarm of the layout and its state.
+    pub alarms: crate::alarm::AlarmEngine,
+    /// The alarm list, its dialog and the bell.
+    pub alarm_view: super::alarms::AlarmView,
+    /// Why the audit log cannot be written, if so: no write and no alarm operation then.
+    pub audit_broken: Option<String>,
     /// `ttyhmi demo`: the demo PIN, shown in the status bar.
     pub demo_pin: Option<String>,
     /// Something visible changed since the last draw.
@@ -92,7 +98,6 @@ impl State {
             .collect();
         State {
             store: TagStore::new(layout.tags.len(), now),
-            layout,
             conns,
             raw: HashMap::new(),
             ua_items: HashMap::new(),
@@ -123,9 +128,14 @@ impl State {
             writes_disabled: if read_only { Some("read-only".into()) } else { None },
             dialog: None,
             message: None,
+            alarms: crate::alarm::AlarmEngine::new(layout.alarms.clone())
+                .with_max_shelve(layout.alarm_options.max_shelve),
+            alarm_view: Default::default(),
+            audit_broken: None,
             demo_pin: None,
             dirty: true,
             quit: false,
+            layout,
         }
     }
 

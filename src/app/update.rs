@@ -17,7 +17,9 @@ pub fn update(state: &mut State, msg: Msg, now: SystemTime) -> Vec<Effect> {
     match msg {
         Msg::Tick => {
             state.dirty = true;
-            super::write::tick(state, now)
+            let mut effects = super::write::tick(state, now);
+            effects.extend(super::alarms::tick(state, now));
+            effects
         }
         Msg::Resize => {
             state.dirty = true;
@@ -29,8 +31,13 @@ pub fn update(state: &mut State, msg: Msg, now: SystemTime) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Signal(_) => quit(state),
-        Msg::Driver(e) => {
-            driver_event(state, e);
+        Msg::Driver(e) => driver_event(state, e, now),
+        Msg::Alarm(action) => super::alarms::apply(state, action, now),
+        Msg::JournalFailed(e) => {
+            // Said once: the message stays until something else is said.
+            if state.message.as_ref().is_none_or(|m| !m.text.starts_with("ALARM JOURNAL")) {
+                state.say(format!("ALARM JOURNAL NOT WRITTEN: {e}"), true, now);
+            }
             Vec::new()
         }
         Msg::Key(k) => key(state, k, now),
@@ -44,16 +51,20 @@ fn quit(state: &mut State) -> Vec<Effect> {
 
 /// Driver events mark the screen dirty only for what an operator sees change at once: values,
 /// qualities and connection states. Statistics, raw words and the plan are shown as of the last
-/// clock tick, so an idle console draws once a second and no more.
-fn driver_event(state: &mut State, e: DriverEvent) {
+/// clock tick, so an idle console draws once a second and no more. New samples go through the
+/// alarm engine.
+fn driver_event(state: &mut State, e: DriverEvent, now: SystemTime) -> Vec<Effect> {
     match e {
         DriverEvent::Samples { conn, samples, raw } => {
+            let mut transitions = Vec::new();
             for (id, s) in samples {
+                transitions.extend(state.alarms.evaluate(id, &s, now));
                 state.dirty |= state.store.apply(id, s);
             }
             if let Some(r) = raw {
                 state.raw.insert((conn, r.unit, r.table, r.start), r.words);
             }
+            return super::alarms::record(state, transitions, now);
         }
         DriverEvent::Fresh { tags, recv_ts, .. } => {
             // Only a tag that was shown stale changes on screen.
@@ -106,6 +117,7 @@ fn driver_event(state: &mut State, e: DriverEvent) {
             }
         }
     }
+    Vec::new()
 }
 
 fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
@@ -117,6 +129,9 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
     }
     if state.dialog.is_some() {
         return super::write::key(state, k, now);
+    }
+    if state.alarm_view.dialog.is_some() {
+        return super::alarms::dialog_key(state, k, now);
     }
     if state.filter_editing {
         state.dirty = true;
@@ -148,8 +163,15 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
         return Vec::new();
     };
     state.dirty = true;
+    if let Some(effects) = super::alarms::key(state, a, now) {
+        return effects;
+    }
     let screens = state.layout.screens.len().max(1);
-    let rows = state.visible_rows().len();
+    let rows = if super::alarms::on_alarm_screen(state) {
+        super::alarms::rows(state).len()
+    } else {
+        state.visible_rows().len()
+    };
     match a {
         Action::Quit => return quit(state),
         Action::Back => {
@@ -187,6 +209,14 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
         Action::Top => state.selected = 0,
         Action::Bottom => state.selected = rows.saturating_sub(1),
         Action::Write => return super::write::open(state, now),
+        // Alarm-list keys away from the alarm list do nothing.
+        Action::Alarms
+        | Action::Silence
+        | Action::Acknowledge
+        | Action::AcknowledgeAll
+        | Action::NextList
+        | Action::Shelve
+        | Action::OutOfService => {}
         Action::Filter => {
             if !state.diagnostics {
                 state.filter_editing = true;

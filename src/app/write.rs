@@ -341,6 +341,8 @@ pub fn done(
 
 /// The audit log cannot be written: writing stops (fail secure).
 pub fn audit_failed(state: &mut State, reason: String, now: SystemTime) {
+    state.audit_broken = Some(reason.clone());
+    state.alarm_view.dialog = None;
     state.writes_disabled = Some(format!("the audit log cannot be written ({reason})"));
     // A pending write whose attempt could not be recorded was not sent: nothing to wait for.
     state.dialog = None;

@@ -21,14 +21,16 @@ pub enum Action {
     Lockout,
     AlarmAcknowledge,
     AlarmShelve,
+    AlarmUnshelve,
     AlarmOutOfService,
+    AlarmReturnToService,
     ReadOnlyStart,
     ConsoleStart,
     ConsoleStop,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::WriteAttempt,
         Action::WriteResult,
         Action::WriteDenied,
@@ -36,7 +38,9 @@ impl Action {
         Action::Lockout,
         Action::AlarmAcknowledge,
         Action::AlarmShelve,
+        Action::AlarmUnshelve,
         Action::AlarmOutOfService,
+        Action::AlarmReturnToService,
         Action::ReadOnlyStart,
         Action::ConsoleStart,
         Action::ConsoleStop,
@@ -52,7 +56,9 @@ impl Action {
             Action::Lockout => "lockout",
             Action::AlarmAcknowledge => "alarm_acknowledge",
             Action::AlarmShelve => "alarm_shelve",
+            Action::AlarmUnshelve => "alarm_unshelve",
             Action::AlarmOutOfService => "alarm_out_of_service",
+            Action::AlarmReturnToService => "alarm_return_to_service",
             Action::ReadOnlyStart => "read_only_start",
             Action::ConsoleStart => "console_start",
             Action::ConsoleStop => "console_stop",

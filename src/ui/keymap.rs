@@ -20,8 +20,23 @@ pub enum Action {
     Top,
     Bottom,
     Filter,
-    /// Open the write dialog for the selected tag (never writes by itself).
+    /// Open the write dialog for the selected tag (never writes by itself); on the alarm list,
+    /// acknowledge the selected alarm.
     Write,
+    /// Go to the alarm list.
+    Alarms,
+    /// Silence the bell (alarms stay unacknowledged).
+    Silence,
+    /// Alarm list: acknowledge the selected alarm.
+    Acknowledge,
+    /// Alarm list: acknowledge every unacknowledged alarm shown.
+    AcknowledgeAll,
+    /// Alarm list: active → shelved → suppressed → out of service.
+    NextList,
+    /// Alarm list: shelve the selected alarm (duration, reason), or unshelve a shelved one.
+    Shelve,
+    /// Alarm list: take the selected alarm out of service (reason), or return it to service.
+    OutOfService,
 }
 
 /// (keys, what they do), in the order the help screen lists them.
@@ -34,6 +49,13 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("Home/End, g/G", "first / last tag"),
     ("/", "filter by name or description (Enter keeps, Esc clears)"),
     ("w, Enter", "write the selected tag [w]: value, then confirm with PIN"),
+    ("a", "go to the alarm list"),
+    ("x", "silence the bell (alarms stay unacknowledged)"),
+    ("Space, Enter", "alarm list: acknowledge the selected alarm [operator]"),
+    ("A", "alarm list: acknowledge all alarms shown [operator]"),
+    ("v", "alarm list: active / shelved / suppressed / out of service"),
+    ("s", "alarm list: shelve (duration, reason) or unshelve [engineer]"),
+    ("o", "alarm list: out of service (reason) or back in service [engineer]"),
     ("?, F1", "show or hide this help"),
     ("Esc", "close help, clear the filter, leave diagnostics, or quit"),
     ("q, Ctrl-C", "quit (never writes anything)"),
@@ -66,6 +88,13 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::End | KeyCode::Char('G') => Action::Bottom,
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('w') | KeyCode::Enter => Action::Write,
+        KeyCode::Char('a') => Action::Alarms,
+        KeyCode::Char('x') => Action::Silence,
+        KeyCode::Char(' ') => Action::Acknowledge,
+        KeyCode::Char('A') => Action::AcknowledgeAll,
+        KeyCode::Char('v') => Action::NextList,
+        KeyCode::Char('s') => Action::Shelve,
+        KeyCode::Char('o') => Action::OutOfService,
         _ => return None,
     })
 }

@@ -1,6 +1,7 @@
 //! Rendering: pure functions from state to a frame. Nothing here mutates state or does I/O,
 //! except [`terminal`], which owns the terminal (RAII restore, panic hook).
 
+pub mod alarms;
 pub mod diagnostics;
 pub mod dialog;
 pub mod format;
@@ -31,23 +32,34 @@ pub fn render(state: &State, frame: &mut Frame) {
     let message = state.message.is_some()
         || state.writes_disabled.is_some()
             && (state.identity.role.at_least(crate::auth::Role::Operator) || state.identity.warning().is_some());
-    let [top, main, msg, bottom] = Layout::vertical([
+    // The alarm banner, on every screen of a layout with alarms.
+    let banner = !state.layout.alarms.is_empty();
+    let [top, banner_area, main, msg, bottom] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(u16::from(banner)),
         Constraint::Min(1),
         Constraint::Length(u16::from(message)),
         Constraint::Length(1),
     ])
     .areas(area);
     tabs(state, theme, frame, top);
+    if banner {
+        alarms::render_banner(state, theme, frame, banner_area);
+    }
     if state.help {
         help::render(theme, frame, main);
     } else if state.diagnostics {
         diagnostics::render(state, theme, frame, main);
+    } else if let Some(title) = alarm_panel(state) {
+        alarms::render_list(state, title, theme, frame, main);
     } else {
         grid::render_screen(state, theme, frame, main);
     }
     if let Some(d) = &state.dialog {
         dialog::render(state, d, theme, frame, main);
+    }
+    if let Some(d) = &state.alarm_view.dialog {
+        alarms::render_dialog(state, d, theme, frame, main);
     }
     if message {
         let line = match &state.message {
@@ -63,6 +75,14 @@ pub fn render(state: &State, frame: &mut Frame) {
         frame.render_widget(line, msg);
     }
     status::render(state, theme, frame, bottom);
+}
+
+/// The title of the current screen's alarms panel, when it has one (it fills the screen).
+fn alarm_panel(state: &State) -> Option<Option<&str>> {
+    state.layout.screens.get(state.screen)?.panels.iter().find_map(|p| match p {
+        crate::layout::Panel::Alarms(a) => Some(a.title.as_deref()),
+        _ => None,
+    })
 }
 
 /// The top line: layout title and screen tabs.

@@ -3,6 +3,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::alarm::Priority;
 use crate::tag::Quality;
 
 #[derive(Clone, Copy, Debug)]
@@ -59,12 +60,38 @@ impl Theme {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }
 
+    /// An alarm of this priority: saturated colour, bold; the text label says it without colour.
+    pub fn priority(&self, p: Priority) -> Style {
+        let c = match p {
+            Priority::Critical => Color::Red,
+            Priority::High => Color::Indexed(208),
+            Priority::Medium => Color::Yellow,
+            Priority::Low => Color::Cyan,
+        };
+        self.fg(c).add_modifier(Modifier::BOLD)
+    }
+
+    /// The marker of an alarm nobody acknowledged yet: it blinks (and is a `*` without blinking).
+    pub fn unacknowledged(&self, p: Priority) -> Style {
+        self.priority(p).add_modifier(Modifier::SLOW_BLINK)
+    }
+
     pub fn quality(&self, q: &Quality) -> Style {
         match q {
             Quality::Good => self.value(),
             Quality::Uncertain(_) => self.uncertain(),
             Quality::Bad(_) => self.bad(),
         }
+    }
+}
+
+/// The fixed-width label of a priority: colour is never the only cue.
+pub fn priority_label(p: Priority) -> &'static str {
+    match p {
+        Priority::Critical => "CRIT",
+        Priority::High => "HIGH",
+        Priority::Medium => "MED ",
+        Priority::Low => "LOW ",
     }
 }
 

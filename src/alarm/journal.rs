@@ -1,0 +1,263 @@
+//! The alarm journal: every [`Transition`] as one JSON line, appended and fsync'd per batch, and
+//! read back at start so alarm states survive a restart ([`AlarmEngine::restore`]).
+//!
+//! Reading is liberal: a line that is not a record (a torn write at a crash, an edit) is skipped
+//! with a warning naming its line, and every other record is kept. Appending after a torn last
+//! line starts on a new line, so one damaged record never swallows the next.
+//!
+//! [`AlarmEngine::restore`]: super::AlarmEngine::restore
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::Transition;
+
+/// Lines longer than this are not records (a record is well under 2 KiB); they are skipped
+/// without being held in memory whole.
+const MAX_LINE: usize = 64 * 1024;
+
+/// An open journal, appending.
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    /// The file does not end with a newline (a torn write): the next append starts a new line.
+    newline_first: bool,
+}
+
+/// What [`read`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Every readable record, in file order.
+    pub records: Vec<Transition>,
+    /// One line per skipped line: `FILE:LINE: skipped: why`.
+    pub warnings: Vec<String>,
+}
+
+impl Journal {
+    /// Opens (creating it and its folder) the journal at `path` for appending.
+    pub fn open(path: &Path) -> io::Result<Journal> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| context(e, dir, "create the folder of"))?;
+        }
+        let mut options = OpenOptions::new();
+        options.create(true).append(true).read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
+        let mut file = options.open(path).map_err(|e| context(e, path, "open"))?;
+        let newline_first = !ends_with_newline(&mut file).map_err(|e| context(e, path, "read"))?;
+        Ok(Journal { file, path: path.to_path_buf(), newline_first })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `batch` as one write, then fsyncs. Under an exclusive lock, so consoles sharing a
+    /// journal never interleave their lines.
+    pub fn append(&mut self, batch: &[Transition]) -> io::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut bytes = Vec::with_capacity(batch.len() * 512);
+        if self.newline_first {
+            bytes.push(b'\n');
+        }
+        for t in batch {
+            serde_json::to_writer(&mut bytes, t).map_err(io::Error::other)?;
+            bytes.push(b'\n');
+        }
+        self.file.lock().map_err(|e| context(e, &self.path, "lock"))?;
+        let written = (&self.file).write_all(&bytes).and_then(|()| self.file.sync_data());
+        let _ = self.file.unlock();
+        written.map_err(|e| context(e, &self.path, "append to"))?;
+        self.newline_first = false;
+        Ok(())
+    }
+}
+
+/// Reads every record of the journal at `path`; a missing file is an empty journal.
+pub fn read(path: &Path) -> io::Result<Loaded> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::default()),
+        Err(e) => return Err(context(e, path, "open")),
+    };
+    read_from(BufReader::new(file), &path.display().to_string()).map_err(|e| context(e, path, "read"))
+}
+
+/// Reads records from `input`; `name` labels warnings.
+pub fn read_from(mut input: impl BufRead, name: &str) -> io::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let mut line = Vec::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let (n, too_long) = read_line(&mut input, &mut line)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        let terminated = line.last() == Some(&b'\n');
+        let text = trim_line(&line);
+        if text.iter().all(u8::is_ascii_whitespace) && !too_long {
+            continue;
+        }
+        let skip = |why: String| format!("{name}:{number}: skipped: {why}");
+        if too_long {
+            loaded.warnings.push(skip(format!("longer than {MAX_LINE} bytes: not a journal record")));
+            continue;
+        }
+        match serde_json::from_slice::<Transition>(text) {
+            Ok(t) => loaded.records.push(t),
+            Err(e) if !terminated && e.is_eof() => {
+                loaded.warnings.push(skip("truncated (an interrupted write)".into()))
+            }
+            Err(e) => loaded.warnings.push(skip(format!("not a journal record ({e})"))),
+        }
+    }
+    Ok(loaded)
+}
+
+/// Reads one line into `buf` (at most [`MAX_LINE`] bytes kept); returns the bytes consumed and
+/// whether the line was longer.
+fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<(usize, bool)> {
+    let mut consumed = 0;
+    let mut too_long = false;
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok((consumed, too_long));
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(buf.len());
+        if take > room {
+            too_long = true;
+        }
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        input.consume(take);
+        consumed += take;
+        if done {
+            return Ok((consumed, too_long));
+        }
+    }
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn ends_with_newline(file: &mut File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+fn context(e: io::Error, path: &Path, what: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot {what} the alarm journal {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::alarm::{AlarmEngine, LimitKind, Priority, Rule, RuleKind};
+    use crate::tag::{Sample, TagId, Value};
+
+    fn transitions() -> Vec<Transition> {
+        let rule = Rule::new(TagId(0), RuleKind::Limit { kind: LimitKind::Hi, limit: 80.0 }, Priority::High, "hot");
+        let mut e = AlarmEngine::new(vec![rule.key("T.hi")]);
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut out = Vec::new();
+        for (i, v) in [90.0, 70.0, 95.0].into_iter().enumerate() {
+            let at = t0 + Duration::from_secs(i as u64);
+            out.extend(e.evaluate(TagId(0), &Sample::good(Value::Float(v), at), at));
+        }
+        out
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ttyhmi-journal-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("alarms").join("j.jsonl")
+    }
+
+    #[test]
+    fn appends_and_reads_back_every_record() {
+        let path = temp("roundtrip");
+        let ts = transitions();
+        let mut j = Journal::open(&path).unwrap();
+        j.append(&ts[..1]).unwrap();
+        j.append(&[]).unwrap();
+        j.append(&ts[1..]).unwrap();
+        drop(j);
+        let mut j = Journal::open(&path).unwrap();
+        j.append(&ts[..1]).unwrap();
+        let loaded = read(&path).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let mut want = ts.clone();
+        want.push(ts[0].clone());
+        assert_eq!(loaded.records, want);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[test]
+    fn a_missing_journal_is_empty() {
+        let loaded = read(Path::new("/nonexistent/ttyhmi/journal.jsonl")).unwrap();
+        assert!(loaded.records.is_empty() && loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn corrupt_and_truncated_lines_are_skipped_with_a_warning_and_the_rest_kept() {
+        let ts = transitions();
+        let line = |t: &Transition| serde_json::to_string(t).unwrap();
+        let torn = &line(&ts[1])[..40];
+        let text = format!(
+            "{}\n{{\"key\": 3}}\ngarbage ✗\n\n{}\r\n{}\n{}",
+            line(&ts[0]),
+            line(&ts[1]),
+            "x".repeat(MAX_LINE + 10),
+            torn
+        );
+        let loaded = read_from(text.as_bytes(), "j.jsonl").unwrap();
+        assert_eq!(loaded.records, ts[..2].to_vec());
+        assert_eq!(loaded.warnings.len(), 4, "{:#?}", loaded.warnings);
+        assert!(loaded.warnings[0].starts_with("j.jsonl:2: skipped: not a journal record"), "{}", loaded.warnings[0]);
+        assert!(loaded.warnings[1].starts_with("j.jsonl:3: skipped: not a journal record"));
+        assert!(loaded.warnings[2].starts_with("j.jsonl:6: skipped: longer than"));
+        assert_eq!(loaded.warnings[3], "j.jsonl:7: skipped: truncated (an interrupted write)");
+    }
+
+    #[test]
+    fn appending_after_a_torn_line_starts_a_new_line() {
+        let path = temp("torn");
+        let ts = transitions();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let full = serde_json::to_string(&ts[0]).unwrap();
+        std::fs::write(&path, format!("{full}\n{}", &full[..30])).unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        j.append(&ts[1..2]).unwrap();
+        j.append(&ts[2..3]).unwrap();
+        let loaded = read(&path).unwrap();
+        assert_eq!(loaded.records, vec![ts[0].clone(), ts[1].clone(), ts[2].clone()]);
+        assert_eq!(loaded.warnings.len(), 1, "only the torn line is lost: {:?}", loaded.warnings);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[test]
+    fn an_unwritable_journal_is_a_clear_error() {
+        let err = Journal::open(Path::new("/proc/ttyhmi/alarms.jsonl")).unwrap_err();
+        assert!(err.to_string().contains("alarm journal /proc/ttyhmi/alarms.jsonl"), "{err}");
+    }
+}

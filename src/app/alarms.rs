@@ -1,0 +1,795 @@
+//! Alarms in the console: feeding the engine, the alarm list (its keys, sorting, filter and the
+//! shelve / out-of-service dialog), role checks, audit records and the bell. Pure like `update`.
+//!
+//! An operator action is not applied when the key is pressed: `update` asks the runtime to
+//! record it in the audit log first ([`Effect::AlarmAction`]), and applies it when the runtime
+//! reports it on record ([`Msg::Alarm`](super::msg::Msg::Alarm)). Without an audit record there
+//! is no acknowledge, shelve or out of service.
+
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::msg::{AlarmOrder, Effect};
+use super::state::State;
+use crate::alarm::{Alarm, AlarmId, AlarmState, Shelve, Transition};
+use crate::audit::{Action as AuditAction, RecordInput};
+use crate::auth::Role;
+use crate::layout::Panel;
+use crate::ui::keymap::Action;
+
+/// While unacknowledged alarms of a bell priority wait and nobody silenced them, the bell rings
+/// again this often.
+pub const BELL_REPEAT: Duration = Duration::from_secs(5);
+/// Longest reason kept.
+const MAX_REASON: usize = 200;
+
+/// Which alarms the alarm list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AlarmList {
+    /// Unacknowledged, acknowledged and returned-unacknowledged alarms.
+    #[default]
+    Active,
+    Shelved,
+    Suppressed,
+    OutOfService,
+}
+
+impl AlarmList {
+    pub const ALL: [AlarmList; 4] =
+        [AlarmList::Active, AlarmList::Shelved, AlarmList::Suppressed, AlarmList::OutOfService];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            AlarmList::Active => "Active",
+            AlarmList::Shelved => "Shelved",
+            AlarmList::Suppressed => "Suppressed",
+            AlarmList::OutOfService => "Out of service",
+        }
+    }
+
+    pub fn holds(self, s: AlarmState) -> bool {
+        match self {
+            AlarmList::Active => {
+                matches!(s, AlarmState::Unacknowledged | AlarmState::Acknowledged | AlarmState::ReturnedUnacknowledged)
+            }
+            AlarmList::Shelved => s == AlarmState::Shelved,
+            AlarmList::Suppressed => s == AlarmState::Suppressed,
+            AlarmList::OutOfService => s == AlarmState::OutOfService,
+        }
+    }
+
+    fn next(self) -> AlarmList {
+        let i = AlarmList::ALL.iter().position(|l| *l == self).unwrap_or(0);
+        AlarmList::ALL[(i + 1) % AlarmList::ALL.len()]
+    }
+}
+
+/// An operator's alarm operation, applied once its audit records are on disk.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlarmAction {
+    Acknowledge(Vec<AlarmId>),
+    Shelve { id: AlarmId, how: Shelve, reason: String },
+    Unshelve(AlarmId),
+    OutOfService { id: AlarmId, reason: String },
+    ReturnToService(AlarmId),
+}
+
+/// What the dialog asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogKind {
+    Shelve,
+    OutOfService,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Duration,
+    Reason,
+}
+
+/// The shelve / out-of-service dialog: a duration (shelve only) and a reason.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dialog {
+    pub id: AlarmId,
+    pub kind: DialogKind,
+    pub duration: String,
+    pub reason: String,
+    pub field: Field,
+    pub error: Option<String>,
+}
+
+/// The alarm list's place: which list, and (in `State::selected`) which row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AlarmView {
+    pub list: AlarmList,
+    pub dialog: Option<Dialog>,
+    /// The bell rings for unacknowledged alarms until silenced.
+    pub horn: bool,
+    pub last_bell: Option<SystemTime>,
+}
+
+/// Whether the current screen is an alarm list (an `alarms:` panel fills its screen).
+pub fn on_alarm_screen(state: &State) -> bool {
+    !state.diagnostics
+        && state
+            .layout
+            .screens
+            .get(state.screen)
+            .is_some_and(|s| s.panels.iter().any(|p| matches!(p, Panel::Alarms(_))))
+}
+
+/// The first alarm screen of the layout.
+pub fn alarm_screen(state: &State) -> Option<usize> {
+    state.layout.screens.iter().position(|s| s.panels.iter().any(|p| matches!(p, Panel::Alarms(_))))
+}
+
+/// The alarms of the shown list after the filter: highest priority first, then newest first.
+pub fn rows(state: &State) -> Vec<AlarmId> {
+    let needle = state.filter.to_lowercase();
+    let mut v: Vec<&Alarm> = state
+        .alarms
+        .alarms()
+        .iter()
+        .filter(|a| state.alarm_view.list.holds(a.state()))
+        .filter(|a| needle.is_empty() || matches(state, a, &needle))
+        .collect();
+    v.sort_by(|a, b| b.rule.priority.cmp(&a.rule.priority).then(b.since.cmp(&a.since)).then(a.id.cmp(&b.id)));
+    v.into_iter().map(|a| a.id).collect()
+}
+
+fn matches(state: &State, a: &Alarm, needle: &str) -> bool {
+    a.rule.key.to_lowercase().contains(needle)
+        || a.rule.message.to_lowercase().contains(needle)
+        || state.layout.tags.get(a.rule.tag.index()).is_some_and(|t| t.description.to_lowercase().contains(needle))
+}
+
+/// The alarm under the cursor.
+pub fn selected(state: &State) -> Option<AlarmId> {
+    let rows = rows(state);
+    rows.get(state.selected.min(rows.len().saturating_sub(1))).copied()
+}
+
+/// Transitions the engine produced: journal them, ring the bell for new alarms.
+pub fn record(state: &mut State, ts: Vec<Transition>, now: SystemTime) -> Vec<Effect> {
+    if ts.is_empty() {
+        return Vec::new();
+    }
+    state.dirty = true;
+    let bell = &state.layout.alarm_options.bell;
+    let ring = ts
+        .iter()
+        .any(|t| t.to == AlarmState::Unacknowledged && !t.from.is_unacknowledged() && bell.contains(&t.priority));
+    let mut effects = vec![Effect::Journal(ts)];
+    if ring {
+        state.alarm_view.horn = true;
+        state.alarm_view.last_bell = Some(now);
+        effects.push(Effect::Bell);
+    }
+    effects
+}
+
+/// Once a second: delays complete, shelves expire, the bell repeats.
+pub fn tick(state: &mut State, now: SystemTime) -> Vec<Effect> {
+    let ts = state.alarms.tick(now);
+    let mut effects = record(state, ts, now);
+    let v = &state.alarm_view;
+    if v.horn && !effects.contains(&Effect::Bell) {
+        let bell = &state.layout.alarm_options.bell;
+        let waiting =
+            state.alarms.alarms().iter().any(|a| a.state().is_unacknowledged() && bell.contains(&a.rule.priority));
+        if !waiting {
+            state.alarm_view.horn = false;
+        } else if v.last_bell.is_none_or(|t| now.duration_since(t).is_ok_and(|d| d >= BELL_REPEAT) || t > now) {
+            state.alarm_view.last_bell = Some(now);
+            effects.push(Effect::Bell);
+        }
+    }
+    effects
+}
+
+/// Keys that mean something for alarms; `None` when `a` is not an alarm key here.
+pub fn key(state: &mut State, a: Action, now: SystemTime) -> Option<Vec<Effect>> {
+    match a {
+        Action::Silence => {
+            if state.alarm_view.horn {
+                state.alarm_view.horn = false;
+                state.say("bell silenced (alarms stay unacknowledged)".into(), false, now);
+            }
+            Some(Vec::new())
+        }
+        Action::Alarms => {
+            match alarm_screen(state) {
+                Some(i) if i != state.screen || state.diagnostics => {
+                    state.screen = i;
+                    state.diagnostics = false;
+                    state.selected = 0;
+                    state.filter.clear();
+                }
+                Some(_) => {}
+                None => state.say("this layout has no alarms".into(), false, now),
+            }
+            Some(Vec::new())
+        }
+        _ if !on_alarm_screen(state) => None,
+        Action::Write | Action::Acknowledge => Some(acknowledge(state, selected(state).into_iter().collect(), now)),
+        Action::AcknowledgeAll => {
+            let ids: Vec<AlarmId> = rows(state)
+                .into_iter()
+                .filter(|id| state.alarms.alarm(*id).is_some_and(|a| a.state().is_unacknowledged()))
+                .collect();
+            Some(acknowledge(state, ids, now))
+        }
+        Action::NextList => {
+            state.alarm_view.list = state.alarm_view.list.next();
+            state.selected = 0;
+            Some(Vec::new())
+        }
+        Action::Shelve => Some(open_dialog(state, DialogKind::Shelve, now)),
+        Action::OutOfService => Some(open_dialog(state, DialogKind::OutOfService, now)),
+        _ => None,
+    }
+}
+
+/// Why the console user may not do `what`, if so.
+fn denied(state: &State, needed: Role, what: &str) -> Option<String> {
+    if state.read_only {
+        return Some(format!("read-only console: alarms can be looked at here, not {what}"));
+    }
+    if let Some(why) = &state.audit_broken {
+        return Some(format!("not {what}: the audit log cannot be written ({why})"));
+    }
+    let role = state.identity.role;
+    (!role.at_least(needed))
+        .then(|| format!("{} is {role}: {what} needs {} or above", state.identity.user, needed.as_str()))
+}
+
+fn acknowledge(state: &mut State, ids: Vec<AlarmId>, now: SystemTime) -> Vec<Effect> {
+    if let Some(why) = denied(state, Role::Operator, "acknowledging") {
+        state.say(why, true, now);
+        return Vec::new();
+    }
+    let ids: Vec<AlarmId> =
+        ids.into_iter().filter(|id| state.alarms.alarm(*id).is_some_and(|a| a.state().is_unacknowledged())).collect();
+    if ids.is_empty() {
+        state.say("nothing to acknowledge".into(), false, now);
+        return Vec::new();
+    }
+    let audit = ids.iter().map(|&id| audit(state, AuditAction::AlarmAcknowledge, id, now)).collect();
+    vec![Effect::AlarmAction(AlarmOrder { action: AlarmAction::Acknowledge(ids), audit })]
+}
+
+/// `s` on a shelved alarm unshelves it, `o` on an out-of-service one returns it to service;
+/// otherwise they open the dialog asking for a reason (and a duration).
+fn open_dialog(state: &mut State, kind: DialogKind, now: SystemTime) -> Vec<Effect> {
+    let what = match kind {
+        DialogKind::Shelve => "shelving",
+        DialogKind::OutOfService => "taking alarms out of service",
+    };
+    if let Some(why) = denied(state, Role::Engineer, what) {
+        state.say(why, true, now);
+        return Vec::new();
+    }
+    let Some(id) = selected(state) else {
+        state.say("no alarm selected".into(), false, now);
+        return Vec::new();
+    };
+    let Some(a) = state.alarms.alarm(id) else { return Vec::new() };
+    let undo = match (kind, a.state()) {
+        (DialogKind::Shelve, AlarmState::Shelved) => Some((AlarmAction::Unshelve(id), AuditAction::AlarmUnshelve)),
+        (DialogKind::OutOfService, AlarmState::OutOfService) => {
+            Some((AlarmAction::ReturnToService(id), AuditAction::AlarmReturnToService))
+        }
+        (DialogKind::Shelve, AlarmState::OutOfService) => {
+            state.say(format!("{} is out of service: return it to service first (o)", a.rule.key), true, now);
+            return Vec::new();
+        }
+        _ => None,
+    };
+    if let Some((action, audit_action)) = undo {
+        let audit = vec![audit(state, audit_action, id, now)];
+        return vec![Effect::AlarmAction(AlarmOrder { action, audit })];
+    }
+    let field = if kind == DialogKind::Shelve { Field::Duration } else { Field::Reason };
+    state.alarm_view.dialog =
+        Some(Dialog { id, kind, duration: "1h".into(), reason: String::new(), field, error: None });
+    Vec::new()
+}
+
+/// A key while the dialog is open.
+pub fn dialog_key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
+    let Some(mut d) = state.alarm_view.dialog.take() else { return Vec::new() };
+    state.dirty = true;
+    let text = match d.field {
+        Field::Duration => &mut d.duration,
+        Field::Reason => &mut d.reason,
+    };
+    match k.code {
+        KeyCode::Esc => {
+            state.say("cancelled".into(), false, now);
+            return Vec::new();
+        }
+        KeyCode::Tab | KeyCode::BackTab if d.kind == DialogKind::Shelve => {
+            d.field = if d.field == Field::Duration { Field::Reason } else { Field::Duration };
+        }
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char(c)
+            if !c.is_control() && !k.modifiers.contains(KeyModifiers::CONTROL) && text.chars().count() < MAX_REASON =>
+        {
+            text.push(c);
+        }
+        KeyCode::Enter => {
+            if let Some(effects) = submit(state, &mut d, now) {
+                return effects;
+            }
+        }
+        _ => {}
+    }
+    state.alarm_view.dialog = Some(d);
+    Vec::new()
+}
+
+/// Enter in the dialog: next field, or the order when everything is filled in.
+fn submit(state: &mut State, d: &mut Dialog, now: SystemTime) -> Option<Vec<Effect>> {
+    d.error = None;
+    let how = match d.kind {
+        DialogKind::OutOfService => None,
+        DialogKind::Shelve => match parse_shelve(&d.duration, state.alarms.max_shelve()) {
+            Ok(how) => Some(how),
+            Err(e) => {
+                d.error = Some(e);
+                d.field = Field::Duration;
+                return None;
+            }
+        },
+    };
+    if d.field == Field::Duration {
+        d.field = Field::Reason;
+        return None;
+    }
+    let reason = d.reason.trim().to_string();
+    if reason.is_empty() {
+        d.error = Some("a reason is required: type why".into());
+        return None;
+    }
+    let (action, audit_action) = match how {
+        Some(how) => (AlarmAction::Shelve { id: d.id, how, reason: reason.clone() }, AuditAction::AlarmShelve),
+        None => (AlarmAction::OutOfService { id: d.id, reason: reason.clone() }, AuditAction::AlarmOutOfService),
+    };
+    let mut record = audit(state, audit_action, d.id, now).result(reason);
+    if let Some(how) = how {
+        record = record.new_value(shelve_text(how));
+    }
+    Some(vec![Effect::AlarmAction(AlarmOrder { action, audit: vec![record] })])
+}
+
+/// `30m`, `2h`, `one-shot` (until the alarm returns to normal).
+pub fn parse_shelve(text: &str, max: Duration) -> Result<Shelve, String> {
+    let t = text.trim().to_lowercase();
+    if matches!(t.as_str(), "one-shot" | "oneshot" | "one shot" | "o") {
+        return Ok(Shelve::OneShot);
+    }
+    let d = crate::layout::duration::parse_duration(&t)
+        .map_err(|e| format!("{e}; or type one-shot to shelve until it returns to normal"))?;
+    if d.is_zero() {
+        return Err("a shelve must last longer than zero".into());
+    }
+    if d > max {
+        let max = crate::layout::duration::format_duration(max);
+        return Err(format!("longer than the maximum of {max}: choose a shorter time"));
+    }
+    Ok(Shelve::For(d))
+}
+
+pub fn shelve_text(how: Shelve) -> String {
+    match how {
+        Shelve::For(d) => format!("for {}", crate::layout::duration::format_duration(d)),
+        Shelve::OneShot => "one-shot".into(),
+    }
+}
+
+fn audit(state: &State, action: AuditAction, id: AlarmId, now: SystemTime) -> RecordInput {
+    let r = RecordInput::new(now, &state.actor, action);
+    match state.alarms.alarm(id) {
+        Some(a) => r.tag(a.rule.key.clone()).old(state_text(a.state())),
+        None => r,
+    }
+}
+
+/// The state as the alarm list shows it.
+pub fn state_text(s: AlarmState) -> &'static str {
+    match s {
+        AlarmState::Normal => "normal",
+        AlarmState::Unacknowledged => "UNACK",
+        AlarmState::Acknowledged => "ack",
+        AlarmState::ReturnedUnacknowledged => "RTN UNACK",
+        AlarmState::Shelved => "shelved",
+        AlarmState::Suppressed => "suppressed",
+        AlarmState::OutOfService => "out of service",
+    }
+}
+
+/// The runtime has the audit records on disk: apply the action.
+pub fn apply(state: &mut State, action: AlarmAction, now: SystemTime) -> Vec<Effect> {
+    let user = state.identity.user.clone();
+    let e = &mut state.alarms;
+    let (result, done) = match action {
+        AlarmAction::Acknowledge(ids) => {
+            let ts = e.acknowledge_all(&ids, &user, now);
+            let n = ts.len();
+            (Ok(ts), format!("{n} alarm{} acknowledged", if n == 1 { "" } else { "s" }))
+        }
+        AlarmAction::Shelve { id, how, reason } => {
+            (e.shelve(id, how, &reason, &user, now).map(|t| vec![t]), format!("shelved {}", shelve_text(how)))
+        }
+        AlarmAction::Unshelve(id) => (e.unshelve(id, &user, now).map(|t| vec![t]), "unshelved".into()),
+        AlarmAction::OutOfService { id, reason } => {
+            (e.out_of_service(id, &reason, &user, now).map(|t| vec![t]), "taken out of service".into())
+        }
+        AlarmAction::ReturnToService(id) => {
+            (e.return_to_service(id, &user, now).map(|t| vec![t]), "returned to service".into())
+        }
+    };
+    match result {
+        Ok(ts) => {
+            let what = match ts.as_slice() {
+                [t] => format!("{}: {done}", t.key),
+                _ => done,
+            };
+            state.say(what, false, now);
+            let effects = record(state, ts, now);
+            let rows = rows(state).len();
+            state.selected = state.selected.min(rows.saturating_sub(1));
+            effects
+        }
+        Err(e) => {
+            state.say(e.to_string(), true, now);
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
+
+    use super::*;
+    use crate::alarm::{LimitKind, Priority, Rule, RuleKind};
+    use crate::app::msg::Msg;
+    use crate::app::update::update;
+    use crate::driver::DriverEvent;
+    use crate::layout::{self, AlarmsPanel, ConnId, Screen};
+    use crate::tag::{Sample, TagId, Value};
+
+    const T1: TagId = TagId(0);
+    const T2: TagId = TagId(1);
+
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    /// Two tags; T1.hi (high), T1.hihi (critical), T2.hi (low). Screen 1 a grid, screen 2 the
+    /// alarm list.
+    fn state_with(role: Role, read_only: bool, bell: Vec<Priority>) -> State {
+        let src = "connections:\n  c1: { modbus_tcp: { host: h } }\ntags:\n  T1: { source: c1, holding: 0, units: degC }\n  T2: { source: c1, holding: 1 }\nscreens:\n  - title: Plant\n    panels:\n      - grid: { tags: [T1, T2] }\n";
+        let mut l = layout::parse(src, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let limit = |tag, kind, limit, p, key: &str| {
+            Rule::new(tag, RuleKind::Limit { kind, limit }, p, format!("{key} alarm")).key(key)
+        };
+        l.alarms = vec![
+            limit(T1, LimitKind::Hi, 80.0, Priority::High, "T1.hi"),
+            limit(T1, LimitKind::HiHi, 95.0, Priority::Critical, "T1.hihi"),
+            limit(T2, LimitKind::Hi, 10.0, Priority::Low, "T2.hi"),
+        ];
+        l.alarm_options.bell = bell;
+        l.screens.push(Screen { title: "Alarms".into(), panels: vec![Panel::Alarms(AlarmsPanel::default())] });
+        let mut s = State::new(Arc::new(l), "ann".into(), read_only, t(0));
+        s.identity.role = role;
+        s.actor.role = role.to_string();
+        s
+    }
+
+    fn state(role: Role) -> State {
+        state_with(role, false, Priority::ALL.to_vec())
+    }
+
+    fn value(s: &mut State, tag: TagId, v: f64, at: u64) -> Vec<Effect> {
+        let sample = Sample::good(Value::Float(v), t(at));
+        update(s, Msg::Driver(DriverEvent::Samples { conn: ConnId(0), samples: vec![(tag, sample)], raw: None }), t(at))
+    }
+
+    fn key(s: &mut State, code: KeyCode, at: u64) -> Vec<Effect> {
+        let k = KeyEvent { code, modifiers: KeyModifiers::NONE, kind: KeyEventKind::Press, state: KeyEventState::NONE };
+        update(s, Msg::Key(k), t(at))
+    }
+
+    fn typed(s: &mut State, text: &str, at: u64) {
+        for c in text.chars() {
+            assert_eq!(key(s, KeyCode::Char(c), at), vec![]);
+        }
+    }
+
+    fn journaled(effects: &[Effect]) -> Vec<(String, AlarmState, AlarmState)> {
+        effects
+            .iter()
+            .flat_map(|e| match e {
+                Effect::Journal(ts) => ts.iter().map(|t| (t.key.clone(), t.from, t.to)).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The runtime's part: the audit records are on disk, apply the action.
+    fn on_record(s: &mut State, effects: Vec<Effect>, at: u64) -> (Vec<RecordInput>, Vec<Effect>) {
+        let mut audit = Vec::new();
+        let mut out = Vec::new();
+        for e in effects {
+            match e {
+                Effect::AlarmAction(o) => {
+                    audit.extend(o.audit);
+                    out.extend(update(s, Msg::Alarm(o.action), t(at)));
+                }
+                other => panic!("unexpected effect {other:?}"),
+            }
+        }
+        (audit, out)
+    }
+
+    /// A key whose alarm action the runtime records and feeds back.
+    fn act(s: &mut State, code: KeyCode, at: u64) -> (Vec<RecordInput>, Vec<Effect>) {
+        let e = key(s, code, at);
+        assert!(!e.is_empty(), "{code:?} did nothing: {:?}", s.message);
+        on_record(s, e, at)
+    }
+
+    fn state_of(s: &State, key: &str) -> AlarmState {
+        s.alarms.alarms().iter().find(|a| a.rule.key == key).map(|a| a.state()).unwrap_or(AlarmState::Normal)
+    }
+
+    fn row_keys(s: &State) -> Vec<String> {
+        rows(s).into_iter().map(|id| s.alarms.alarm(id).map(|a| a.rule.key.clone()).unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn a_value_over_a_limit_is_journaled_and_rings() {
+        let mut s = state(Role::Operator);
+        assert_eq!(value(&mut s, T1, 50.0, 1), vec![]);
+        let e = value(&mut s, T1, 90.0, 2);
+        assert_eq!(journaled(&e), [("T1.hi".into(), AlarmState::Normal, AlarmState::Unacknowledged)]);
+        assert!(e.contains(&Effect::Bell));
+        assert!(s.alarm_view.horn);
+        // Unchanged value: nothing new.
+        assert_eq!(value(&mut s, T1, 90.0, 3), vec![]);
+    }
+
+    #[test]
+    fn bell_repeats_until_silenced_or_acknowledged_and_rings_again_for_a_new_alarm() {
+        let mut s = state(Role::Operator);
+        value(&mut s, T1, 90.0, 1);
+        let bells = |s: &mut State, from: u64, to: u64| {
+            (from..=to).filter(|&i| update(s, Msg::Tick, t(i)).contains(&Effect::Bell)).count()
+        };
+        assert_eq!(bells(&mut s, 2, 11), 2, "every 5 s: at 6 and 11");
+        assert_eq!(key(&mut s, KeyCode::Char('x'), 12), vec![]);
+        assert!(!s.alarm_view.horn);
+        assert!(s.message.as_ref().unwrap().text.contains("silenced"));
+        assert_eq!(bells(&mut s, 13, 30), 0);
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged, "silence is not acknowledge");
+        assert!(value(&mut s, T1, 99.0, 31).contains(&Effect::Bell), "a new alarm rings again");
+        assert_eq!(bells(&mut s, 32, 36), 1);
+        // Acknowledged: nothing left to ring for.
+        s.screen = 1;
+        act(&mut s, KeyCode::Char('A'), 37);
+        assert_eq!(bells(&mut s, 38, 50), 0);
+        assert!(!s.alarm_view.horn);
+    }
+
+    #[test]
+    fn priorities_without_a_bell_do_not_ring() {
+        let mut s = state_with(Role::Operator, false, vec![Priority::Critical]);
+        let e = value(&mut s, T1, 90.0, 1);
+        assert_eq!(journaled(&e).len(), 1);
+        assert!(!e.contains(&Effect::Bell) && !s.alarm_view.horn);
+        assert!(value(&mut s, T1, 96.0, 2).contains(&Effect::Bell));
+        let mut s = state_with(Role::Operator, false, vec![]);
+        assert!(!value(&mut s, T1, 99.0, 1).contains(&Effect::Bell));
+    }
+
+    #[test]
+    fn acknowledge_is_applied_only_once_on_record() {
+        let mut s = state(Role::Operator);
+        value(&mut s, T1, 90.0, 1);
+        key(&mut s, KeyCode::Char('a'), 2);
+        assert_eq!(s.screen, 1, "a goes to the alarm list");
+        let e = key(&mut s, KeyCode::Char(' '), 3);
+        let [Effect::AlarmAction(order)] = e.as_slice() else { panic!("{e:?}") };
+        assert_eq!(order.action, AlarmAction::Acknowledge(vec![AlarmId(0)]));
+        assert_eq!(order.audit.len(), 1);
+        assert_eq!(order.audit[0].action, AuditAction::AlarmAcknowledge);
+        assert_eq!(order.audit[0].tag.as_deref(), Some("T1.hi"));
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged, "not before it is on record");
+        let (_, after) = on_record(&mut s, e, 4);
+        assert_eq!(journaled(&after), [("T1.hi".into(), AlarmState::Unacknowledged, AlarmState::Acknowledged)]);
+        let Some(Effect::Journal(ts)) = after.first() else { panic!() };
+        assert_eq!(ts[0].user.as_deref(), Some("ann"));
+        assert_eq!(s.message.as_ref().unwrap().text, "T1.hi: 1 alarm acknowledged");
+        // Enter acknowledges too; there is nothing left.
+        assert_eq!(key(&mut s, KeyCode::Enter, 5), vec![]);
+        assert_eq!(s.message.as_ref().unwrap().text, "nothing to acknowledge");
+    }
+
+    #[test]
+    fn the_list_sorts_by_priority_then_newest_and_ack_all_takes_only_what_is_shown() {
+        let mut s = state(Role::Operator);
+        value(&mut s, T2, 20.0, 1);
+        value(&mut s, T1, 90.0, 2);
+        value(&mut s, T1, 99.0, 3);
+        s.screen = 1;
+        assert_eq!(row_keys(&s), ["T1.hihi", "T1.hi", "T2.hi"]);
+        key(&mut s, KeyCode::Char('/'), 4);
+        typed(&mut s, "t1.", 4);
+        key(&mut s, KeyCode::Enter, 4);
+        assert_eq!(row_keys(&s), ["T1.hihi", "T1.hi"]);
+        let (audit, _) = act(&mut s, KeyCode::Char('A'), 5);
+        assert_eq!(audit.len(), 2);
+        assert_eq!(state_of(&s, "T1.hihi"), AlarmState::Acknowledged);
+        assert_eq!(state_of(&s, "T2.hi"), AlarmState::Unacknowledged, "filtered out: not acknowledged");
+        // Down moves the alarm cursor.
+        key(&mut s, KeyCode::Esc, 6);
+        key(&mut s, KeyCode::Down, 6);
+        key(&mut s, KeyCode::Down, 6);
+        key(&mut s, KeyCode::Down, 6);
+        assert_eq!(selected(&s), Some(AlarmId(2)));
+    }
+
+    #[test]
+    fn viewers_and_read_only_consoles_look_but_do_not_touch() {
+        for (role, ro) in [(Role::Viewer, false), (Role::Admin, true)] {
+            let mut s = state_with(role, ro, Priority::ALL.to_vec());
+            value(&mut s, T1, 90.0, 1);
+            s.screen = 1;
+            for c in [KeyCode::Char(' '), KeyCode::Char('A'), KeyCode::Enter, KeyCode::Char('s'), KeyCode::Char('o')] {
+                assert_eq!(key(&mut s, c, 2), vec![], "{role:?} read-only {ro}: {c:?}");
+                assert!(s.alarm_view.dialog.is_none());
+                assert!(s.message.as_ref().unwrap().bad);
+            }
+            assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged);
+            // Looking around still works.
+            key(&mut s, KeyCode::Char('v'), 3);
+            assert_eq!(s.alarm_view.list, AlarmList::Shelved);
+        }
+    }
+
+    #[test]
+    fn operators_acknowledge_but_do_not_shelve() {
+        let mut s = state(Role::Operator);
+        value(&mut s, T1, 90.0, 1);
+        s.screen = 1;
+        assert_eq!(key(&mut s, KeyCode::Char('s'), 2), vec![]);
+        assert_eq!(s.message.as_ref().unwrap().text, "ann is operator: shelving needs engineer or above");
+        assert_eq!(key(&mut s, KeyCode::Char('o'), 2), vec![]);
+        assert!(s.message.as_ref().unwrap().text.contains("out of service needs engineer"));
+    }
+
+    #[test]
+    fn shelve_asks_a_duration_and_a_reason_and_unshelve_undoes_it() {
+        let mut s = state(Role::Engineer);
+        value(&mut s, T1, 90.0, 1);
+        s.screen = 1;
+        assert_eq!(key(&mut s, KeyCode::Char('s'), 2), vec![]);
+        let d = s.alarm_view.dialog.clone().unwrap();
+        assert_eq!(
+            (d.id, d.kind, d.field, d.duration.as_str()),
+            (AlarmId(0), DialogKind::Shelve, Field::Duration, "1h")
+        );
+        key(&mut s, KeyCode::Backspace, 2);
+        key(&mut s, KeyCode::Backspace, 2);
+        typed(&mut s, "9h", 2);
+        assert_eq!(key(&mut s, KeyCode::Enter, 2), vec![]);
+        assert!(s.alarm_view.dialog.as_ref().unwrap().error.as_ref().unwrap().contains("maximum of 8h"));
+        key(&mut s, KeyCode::Backspace, 2);
+        key(&mut s, KeyCode::Backspace, 2);
+        typed(&mut s, "30m", 2);
+        assert_eq!(key(&mut s, KeyCode::Enter, 2), vec![]);
+        assert_eq!(s.alarm_view.dialog.as_ref().unwrap().field, Field::Reason);
+        assert_eq!(key(&mut s, KeyCode::Enter, 2), vec![], "no reason, no shelve");
+        assert_eq!(s.alarm_view.dialog.as_ref().unwrap().error.as_deref(), Some("a reason is required: type why"));
+        typed(&mut s, "transmitter drifting", 2);
+        let e = key(&mut s, KeyCode::Enter, 3);
+        assert!(s.alarm_view.dialog.is_none());
+        let (audit, after) = on_record(&mut s, e, 3);
+        assert_eq!(audit[0].action, AuditAction::AlarmShelve);
+        assert_eq!(audit[0].result.as_deref(), Some("transmitter drifting"));
+        assert_eq!(journaled(&after), [("T1.hi".into(), AlarmState::Unacknowledged, AlarmState::Shelved)]);
+        assert_eq!(row_keys(&s), Vec::<String>::new(), "gone from the active list");
+        key(&mut s, KeyCode::Char('v'), 4);
+        assert_eq!(row_keys(&s), ["T1.hi"], "in the shelved list");
+        let (audit, after) = act(&mut s, KeyCode::Char('s'), 5);
+        assert_eq!(audit[0].action, AuditAction::AlarmUnshelve);
+        assert_eq!(journaled(&after), [("T1.hi".into(), AlarmState::Shelved, AlarmState::Unacknowledged)]);
+    }
+
+    #[test]
+    fn one_shot_shelve_and_a_cancelled_dialog() {
+        let mut s = state(Role::Admin);
+        value(&mut s, T1, 90.0, 1);
+        s.screen = 1;
+        key(&mut s, KeyCode::Char('s'), 2);
+        key(&mut s, KeyCode::Esc, 2);
+        assert!(s.alarm_view.dialog.is_none());
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged);
+        key(&mut s, KeyCode::Char('s'), 2);
+        key(&mut s, KeyCode::Backspace, 2);
+        key(&mut s, KeyCode::Backspace, 2);
+        typed(&mut s, "one-shot", 2);
+        key(&mut s, KeyCode::Tab, 2);
+        typed(&mut s, "known fault", 2);
+        let (audit, _) = act(&mut s, KeyCode::Enter, 3);
+        assert_eq!(audit[0].new, Some(serde_json::Value::from("one-shot")));
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::Shelved);
+        // Back to normal ends a one-shot shelve.
+        value(&mut s, T1, 50.0, 4);
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::Normal);
+    }
+
+    #[test]
+    fn out_of_service_needs_a_reason_and_o_returns_it() {
+        let mut s = state(Role::Engineer);
+        value(&mut s, T1, 90.0, 1);
+        s.screen = 1;
+        key(&mut s, KeyCode::Char('o'), 2);
+        assert_eq!(s.alarm_view.dialog.as_ref().unwrap().field, Field::Reason);
+        typed(&mut s, "sensor replaced", 2);
+        let (audit, _) = act(&mut s, KeyCode::Enter, 3);
+        assert_eq!(audit[0].action, AuditAction::AlarmOutOfService);
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::OutOfService);
+        // Still evaluated while out of service; shelving it is refused with a reason.
+        key(&mut s, KeyCode::Char('v'), 4);
+        key(&mut s, KeyCode::Char('v'), 4);
+        key(&mut s, KeyCode::Char('v'), 4);
+        assert_eq!(row_keys(&s), ["T1.hi"]);
+        assert_eq!(key(&mut s, KeyCode::Char('s'), 4), vec![]);
+        assert!(s.message.as_ref().unwrap().text.contains("return it to service first"));
+        let (audit, after) = act(&mut s, KeyCode::Char('o'), 5);
+        assert_eq!(audit[0].action, AuditAction::AlarmReturnToService);
+        assert_eq!(journaled(&after), [("T1.hi".into(), AlarmState::OutOfService, AlarmState::Unacknowledged)]);
+    }
+
+    #[test]
+    fn a_broken_audit_log_stops_alarm_operations() {
+        let mut s = state(Role::Admin);
+        value(&mut s, T1, 90.0, 1);
+        s.screen = 1;
+        update(&mut s, Msg::AuditFailed("disk full".into()), t(2));
+        assert_eq!(key(&mut s, KeyCode::Char(' '), 3), vec![]);
+        assert!(s.message.as_ref().unwrap().text.contains("audit log cannot be written (disk full)"));
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged);
+    }
+
+    #[test]
+    fn alarm_keys_away_from_the_alarm_list_do_nothing() {
+        let mut s = state(Role::Admin);
+        value(&mut s, T1, 90.0, 1);
+        for c in [' ', 'A', 's', 'o', 'v'] {
+            assert_eq!(key(&mut s, KeyCode::Char(c), 2), vec![], "{c}");
+        }
+        assert!(s.alarm_view.dialog.is_none() && s.alarm_view.list == AlarmList::Active);
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged);
+    }
+
+    #[test]
+    fn shelve_durations() {
+        let max = Duration::from_secs(8 * 3600);
+        assert_eq!(parse_shelve("30m", max), Ok(Shelve::For(Duration::from_secs(1800))));
+        assert_eq!(parse_shelve(" One-Shot ", max), Ok(Shelve::OneShot));
+        assert!(parse_shelve("0s", max).is_err());
+        assert!(parse_shelve("9h", max).unwrap_err().contains("maximum of 8h"));
+        assert!(parse_shelve("soon", max).unwrap_err().contains("one-shot"));
+        assert!(parse_shelve("", max).is_err());
+    }
+}

@@ -1,0 +1,325 @@
+//! Alarms on screen: the banner shown on every screen, the alarm list (`alarms:` panel) and its
+//! shelve / out-of-service dialog. Priority is colour and a text label; an unacknowledged alarm
+//! has a blinking `*` marker.
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState};
+
+use super::theme::{Theme, priority_label};
+use crate::alarm::{Alarm, AlarmState, Discrete, Priority, RuleKind};
+use crate::app::alarms::{AlarmList, Dialog, DialogKind, Field, rows, state_text};
+use crate::app::state::State;
+use crate::layout::duration::format_duration;
+use crate::timefmt;
+
+/// Alarm counts for the banner.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counts {
+    /// Annunciated (unacknowledged, acknowledged, returned-unacknowledged) per priority, highest
+    /// first.
+    by_priority: [usize; 4],
+    unacked: usize,
+    shelved: usize,
+    suppressed: usize,
+    out_of_service: usize,
+}
+
+fn counts(state: &State) -> Counts {
+    let mut c = Counts::default();
+    for a in state.alarms.alarms() {
+        let s = a.state();
+        if AlarmList::Active.holds(s) {
+            let i = Priority::ALL.iter().position(|p| *p == a.rule.priority).unwrap_or(3);
+            c.by_priority[i] += 1;
+        }
+        match s {
+            AlarmState::Shelved => c.shelved += 1,
+            AlarmState::Suppressed => c.suppressed += 1,
+            AlarmState::OutOfService => c.out_of_service += 1,
+            s if s.is_unacknowledged() => c.unacked += 1,
+            _ => {}
+        }
+    }
+    c
+}
+
+/// The highest-priority unacknowledged alarm (the newest of that priority).
+fn top(state: &State) -> Option<&Alarm> {
+    state
+        .alarms
+        .alarms()
+        .iter()
+        .filter(|a| a.state().is_unacknowledged())
+        .max_by(|a, b| a.rule.priority.cmp(&b.rule.priority).then(a.since.cmp(&b.since)))
+}
+
+fn age(state: &State, since: Option<SystemTime>) -> String {
+    since.map(|t| timefmt::age_long(state.now.duration_since(t).unwrap_or_default())).unwrap_or_default()
+}
+
+/// The tag name and, for rules about a value, the value with its units.
+fn value_text(state: &State, a: &Alarm) -> String {
+    let Some(tag) = state.layout.tags.get(a.rule.tag.index()) else { return String::new() };
+    if matches!(a.rule.kind, RuleKind::BadQuality { .. }) {
+        return String::new();
+    }
+    match &a.value {
+        Some(v) if tag.units.is_empty() => tag.format(v),
+        Some(v) => format!("{} {}", tag.format(v), tag.units),
+        None => "-".into(),
+    }
+}
+
+/// The banner: one line on every screen of a layout with alarms.
+pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+    let c = counts(state);
+    let narrow = area.width < 100;
+    let mut right: Vec<Span> = Vec::new();
+    for (i, p) in Priority::ALL.iter().enumerate() {
+        let n = c.by_priority[i];
+        let style = if n > 0 { theme.priority(*p) } else { theme.muted() };
+        right.push(Span::styled(format!("{}{n} ", &priority_label(*p)[..1]), style));
+    }
+    let (shv, sup, oos) = if narrow { ("shv", "sup", "oos") } else { ("shelved", "suppressed", "out of service") };
+    for (label, n) in [(shv, c.shelved), (sup, c.suppressed), (oos, c.out_of_service)] {
+        right.push(Span::styled(format!("{label} {n} "), if n > 0 { theme.notice() } else { theme.muted() }));
+    }
+    if state.alarms.flood() {
+        right.push(Span::styled(" FLOOD ", theme.bad().add_modifier(ratatui::style::Modifier::REVERSED)));
+    }
+    if state.alarm_view.horn {
+        right.push(Span::styled(" BELL x ", theme.notice()));
+    }
+    let right = Line::from(right);
+    let rw = (right.width() as u16).min(area.width);
+    let [left_area, right_area] = Layout::horizontal([Constraint::Min(0), Constraint::Length(rw)]).areas(area);
+
+    let left = match top(state) {
+        Some(a) => {
+            let p = a.rule.priority;
+            let more = if c.unacked > 1 { format!(" (+{} unack)", c.unacked - 1) } else { String::new() };
+            let tag = state.layout.tags.get(a.rule.tag.index()).map(|t| t.name.as_str()).unwrap_or("");
+            Line::from(vec![
+                Span::styled("*", theme.unacknowledged(p)),
+                Span::styled(format!("{} ", priority_label(p).trim_end()), theme.priority(p)),
+                Span::styled(format!("{} ", age(state, a.since)), theme.muted()),
+                Span::styled(format!("{} ", a.rule.message), theme.priority(p)),
+                Span::styled(format!("{tag} {}", value_text(state, a)), theme.value()),
+                Span::styled(more, theme.muted()),
+            ])
+        }
+        None => {
+            let active: usize = c.by_priority.iter().sum();
+            let text = match active {
+                0 => " no active alarms".to_string(),
+                1 => " 1 active alarm, acknowledged".to_string(),
+                n => format!(" {n} active alarms, all acknowledged"),
+            };
+            Line::styled(text, theme.muted())
+        }
+    };
+    frame.render_widget(left, left_area);
+    frame.render_widget(right, right_area);
+}
+
+/// The alarm list: the selected list's alarms, highest priority first, then newest.
+pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut Frame, area: Rect) {
+    let ids = rows(state);
+    let mut title_spans = vec![Span::styled(format!(" {} ", title.unwrap_or("Alarms")), theme.title())];
+    for l in AlarmList::ALL {
+        let n = state.alarms.alarms().iter().filter(|a| l.holds(a.state())).count();
+        let style = if l == state.alarm_view.list { theme.active_tab() } else { theme.muted() };
+        title_spans.push(Span::styled(format!(" {} {n} ", l.title()), style));
+    }
+    if !state.filter.is_empty() || state.filter_editing {
+        let cursor = if state.filter_editing { "_" } else { "" };
+        title_spans.push(Span::styled(format!(" filter: {}{cursor} ", state.filter), theme.notice()));
+    }
+    let block = Block::default().borders(Borders::TOP).border_style(theme.muted()).title(Line::from(title_spans));
+    let [table_area, detail_area, hint_area] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(1), Constraint::Length(1)]).areas(area);
+
+    let wide = area.width >= 110;
+    let mut header = vec!["", "Prio", "Time"];
+    if wide {
+        header.push("Age");
+    }
+    header.extend(["Alarm", "Message", "Value", "State"]);
+    let header = Row::new(header).style(theme.header());
+    let fits = table_area.height.saturating_sub(2) as usize;
+    let selected = (!ids.is_empty()).then(|| state.selected.min(ids.len() - 1));
+    let offset = match selected {
+        Some(s) if s >= fits => s + 1 - fits,
+        _ => 0,
+    };
+    let window = &ids[offset.min(ids.len())..(offset + fits).min(ids.len())];
+    let table_rows: Vec<Row> = window
+        .iter()
+        .filter_map(|id| state.alarms.alarm(*id))
+        .map(|a| {
+            let p = a.rule.priority;
+            let s = a.state();
+            let unack = s.is_unacknowledged();
+            let mut cells = vec![
+                Cell::from(Span::styled(if unack { "*" } else { " " }, theme.unacknowledged(p))),
+                Cell::from(Span::styled(priority_label(p), theme.priority(p))),
+                Cell::from(Span::styled(
+                    a.since.map(|t| timefmt::clock(t, state.utc_offset)).unwrap_or_default(),
+                    theme.muted(),
+                )),
+            ];
+            if wide {
+                cells.push(Cell::from(Span::styled(age(state, a.since), theme.muted())));
+            }
+            let state_style = if unack { theme.priority(p) } else { theme.value() };
+            cells.extend([
+                Cell::from(Span::styled(a.rule.key.clone(), theme.value())),
+                Cell::from(Span::styled(a.rule.message.clone(), if unack { theme.priority(p) } else { theme.value() })),
+                Cell::from(Line::from(Span::styled(value_text(state, a), theme.value())).right_aligned()),
+                Cell::from(Span::styled(format!("{}{}", state_text(s), active_mark(a)), state_style)),
+            ]);
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![Constraint::Length(1), Constraint::Length(4), Constraint::Length(8)];
+    if wide {
+        widths.push(Constraint::Length(6));
+    }
+    widths.extend([
+        Constraint::Length(if wide { 22 } else { 16 }),
+        Constraint::Fill(1),
+        Constraint::Length(if wide { 14 } else { 10 }),
+        Constraint::Length(if wide { 18 } else { 10 }),
+    ]);
+    let shown = selected.map(|s| s - offset);
+    let table = Table::new(table_rows, widths)
+        .header(header)
+        .block(block)
+        .column_spacing(1)
+        .row_highlight_style(theme.selected());
+    frame.render_stateful_widget(table, table_area, &mut TableState::default().with_selected(shown));
+    if ids.is_empty() && table_area.height > 2 {
+        let msg = if !state.filter.is_empty() {
+            "no alarm matches the filter".to_string()
+        } else {
+            format!("no {} alarms", state.alarm_view.list.title().to_lowercase())
+        };
+        let r = Rect { x: table_area.x + 1, y: table_area.y + 2, width: table_area.width.saturating_sub(2), height: 1 };
+        frame.render_widget(Line::styled(msg, theme.muted()), r);
+    }
+    let detail = selected.and_then(|s| state.alarms.alarm(ids[s])).map(|a| details(state, a)).unwrap_or_default();
+    frame.render_widget(Line::styled(detail, theme.muted()), detail_area);
+    let hint = "Space ack · A ack all shown · s shelve · o out of service · v list · / filter · x silence";
+    frame.render_widget(Line::styled(hint, theme.muted()), hint_area);
+}
+
+/// In the shelved, suppressed and out-of-service lists: whether the condition is active now.
+fn active_mark(a: &Alarm) -> &'static str {
+    match a.state() {
+        AlarmState::Shelved | AlarmState::Suppressed | AlarmState::OutOfService if a.active => " (active)",
+        _ => "",
+    }
+}
+
+/// One line about the selected alarm: its rule, and who shelved it or took it out of service.
+fn details(state: &State, a: &Alarm) -> String {
+    let r = &a.rule;
+    let mut s = format!("{}: {}", r.key, rule_text(state, a));
+    if r.deadband > 0.0 {
+        s.push_str(&format!(", deadband {}", r.deadband));
+    }
+    if !r.on_delay.is_zero() {
+        s.push_str(&format!(", on delay {}", format_duration(r.on_delay)));
+    }
+    if !r.off_delay.is_zero() {
+        s.push_str(&format!(", off delay {}", format_duration(r.off_delay)));
+    }
+    if let Some(sh) = &a.shelved {
+        let until = timefmt::clock(sh.until, state.utc_offset);
+        s.push_str(&format!(
+            " · shelved by {} at {} until {until}: {}",
+            sh.note.user,
+            timefmt::clock(sh.note.at, state.utc_offset),
+            sh.note.reason
+        ));
+    }
+    if let Some(n) = &a.out_of_service {
+        s.push_str(&format!(
+            " · out of service by {} at {}: {}",
+            n.user,
+            timefmt::clock(n.at, state.utc_offset),
+            n.reason
+        ));
+    }
+    s
+}
+
+fn rule_text(state: &State, a: &Alarm) -> String {
+    let name = |id: crate::tag::TagId| state.layout.tags.get(id.index()).map(|t| t.name.clone()).unwrap_or_default();
+    match &a.rule.kind {
+        RuleKind::Limit { kind, limit } => format!("{} limit {limit}", kind.as_str()),
+        RuleKind::Discrete(Discrete::Bool(b)) => format!("when {b}"),
+        RuleKind::Discrete(Discrete::AnyOf(v)) => {
+            format!("when one of {}", v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+        }
+        RuleKind::Rate { per, limit } => format!("rate over {limit} per {}", format_duration(*per)),
+        RuleKind::Deviation { from, limit } => format!("deviation from {} over {limit}", name(*from)),
+        RuleKind::BadQuality { also } if also.is_empty() => "bad quality".into(),
+        RuleKind::BadQuality { also } => format!("bad quality of any of {} tags", also.len() + 1),
+    }
+}
+
+/// The shelve / out-of-service dialog, over the list.
+pub fn render_dialog(state: &State, d: &Dialog, theme: Theme, frame: &mut Frame, area: Rect) {
+    let Some(a) = state.alarms.alarm(d.id) else { return };
+    let width = area.width.min(72);
+    let height = if d.kind == DialogKind::Shelve { 9 } else { 8 };
+    let r = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + area.height.saturating_sub(height) / 2,
+        width,
+        height: height.min(area.height),
+    };
+    let field = |label: &str, text: &str, on: bool| {
+        Line::from(vec![
+            Span::styled(format!("{label:<10}"), if on { theme.header() } else { theme.muted() }),
+            Span::styled(
+                format!("{text}{}", if on { "_" } else { "" }),
+                if on { theme.notice() } else { theme.value() },
+            ),
+        ])
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(priority_label(a.rule.priority), theme.priority(a.rule.priority)),
+            Span::raw(format!(" {}  {}", a.rule.key, a.rule.message)),
+        ]),
+        Line::raw(""),
+    ];
+    let title = match d.kind {
+        DialogKind::Shelve => {
+            let max = format_duration(state.alarms.max_shelve());
+            lines.push(field("for", &d.duration, d.field == Field::Duration));
+            lines.push(Line::styled(format!("          30m, 2h … up to {max}, or one-shot"), theme.muted()));
+            " Shelve alarm "
+        }
+        DialogKind::OutOfService => " Take alarm out of service ",
+    };
+    lines.push(field("reason", &d.reason, d.field == Field::Reason));
+    if let Some(e) = &d.error {
+        lines.push(Line::styled(format!("! {e}"), theme.bad()));
+    }
+    let keys = if d.kind == DialogKind::Shelve {
+        "Enter: next · Tab: field · Esc: cancel"
+    } else {
+        "Enter: done · Esc: cancel"
+    };
+    lines.push(Line::styled(keys, theme.muted()));
+    frame.render_widget(Clear, r);
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(title, theme.title()));
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}
