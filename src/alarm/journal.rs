@@ -39,7 +39,8 @@ impl Journal {
     /// Opens (creating it and its folder) the journal at `path` for appending.
     pub fn open(path: &Path) -> io::Result<Journal> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| context(e, dir, "create the folder of"))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| context(e, path, &format!("create the folder {} of", dir.display())))?;
         }
         let mut options = OpenOptions::new();
         options.create(true).append(true).read(true);

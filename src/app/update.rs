@@ -809,7 +809,7 @@ mod tests {
     fn a_key_that_maps_to_nothing_leaves_dirty_false() {
         let mut s = state();
         for m in
-            [ch('x'), ch('Z'), k(KeyCode::F(5)), k(KeyCode::Insert), press(KeyCode::Char('x'), KeyModifiers::CONTROL)]
+            [ch('y'), ch('Z'), k(KeyCode::F(5)), k(KeyCode::Insert), press(KeyCode::Char('x'), KeyModifiers::CONTROL)]
         {
             assert_eq!(update(&mut s, m.clone(), t(1001)), vec![]);
             assert!(!s.dirty, "{m:?}");
