@@ -105,3 +105,128 @@ fn opcua_security_defaults_to_secure_and_none_must_be_written() {
     let e = layout::parse(&src(", security: insecure"), "u.yaml").unwrap_err();
     assert!(e.to_string().contains("security `insecure` is not known"), "{e}");
 }
+
+#[test]
+fn the_documented_alarms_example_loads_into_its_rules() {
+    use ttyhmi::alarm::{Discrete, LimitKind, Priority, Rule, RuleKind};
+    use ttyhmi::layout::AlarmsPanel;
+    let l = layout::load("tests/fixtures/alarms_example.yaml".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let id = |name: &str| l.tag_id(name).unwrap();
+    let limit = |kind, limit| RuleKind::Limit { kind, limit };
+    let all_but_first: Vec<_> = (1..l.tags.len() as u32).map(ttyhmi::tag::TagId).collect();
+    let expected = vec![
+        Rule::new(id("T_102"), limit(LimitKind::HiHi, 95.0), Priority::Critical, "Outlet temperature very high")
+            .key("T_102.hihi"),
+        Rule::new(id("T_102"), limit(LimitKind::Hi, 80.0), Priority::High, "T_102 high")
+            .key("T_102.hi")
+            .deadband(1.0)
+            .on_delay(Duration::from_secs(5))
+            .off_delay(Duration::from_secs(2)),
+        Rule::new(id("T_102"), limit(LimitKind::Lo, 10.0), Priority::Low, "T_102 low").key("T_102.lo"),
+        Rule::new(id("T_102"), limit(LimitKind::LoLo, 2.0), Priority::Critical, "T_102 low low").key("T_102.lolo"),
+        Rule::new(id("RUN"), RuleKind::Discrete(Discrete::Bool(false)), Priority::Medium, "Pump stopped")
+            .key("RUN.discrete")
+            .suppress_when(id("MAINT_MODE"), Discrete::Bool(true)),
+        Rule::new(id("MODE"), RuleKind::Discrete(Discrete::AnyOf(vec![3, 4])), Priority::Low, "Mode is 3 or 4")
+            .key("MODE.discrete"),
+        Rule::new(
+            id("P_101"),
+            RuleKind::Rate { per: Duration::from_secs(1), limit: 2.5 },
+            Priority::Medium,
+            "Header pressure rate of change",
+        )
+        .key("P_101.rate"),
+        Rule::new(
+            id("P_101"),
+            RuleKind::Deviation { from: id("P_101_SP"), limit: 5.0 },
+            Priority::Low,
+            "Header pressure deviates from P_101_SP",
+        )
+        .key("P_101.deviation"),
+        Rule::new(id("P_101"), RuleKind::BadQuality { also: vec![] }, Priority::High, "Header pressure bad quality")
+            .key("P_101.bad_quality"),
+        Rule::new(
+            id("T_102"),
+            RuleKind::BadQuality { also: all_but_first },
+            Priority::High,
+            "plc1 communications lost",
+        )
+        .key("plc1.comms"),
+    ];
+    assert_eq!(l.alarms.len(), expected.len());
+    for (got, want) in l.alarms.iter().zip(&expected) {
+        assert_eq!(got, want, "{}", want.key);
+    }
+    assert_eq!(l.alarm_options.bell, vec![Priority::Critical, Priority::High]);
+    assert_eq!(l.alarm_options.max_shelve, Duration::from_secs(8 * 3600));
+    let titles: Vec<&str> = l.screens.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(titles, ["Plant", "Alarms"], "the layout has an alarms screen: none is added");
+    assert_eq!(l.screens[1].panels, vec![Panel::Alarms(AlarmsPanel { title: None })]);
+}
+
+const ALARM_BASE: &str = "connections:\n  plc1: { modbus_tcp: { host: h } }\ntags:\n  RUN: { source: plc1, coil: 0, description: Pump 1 running }\n  T: { source: plc1, holding: 0, type: f32 }\n";
+
+#[test]
+fn alarms_without_an_alarms_panel_get_an_alarms_screen() {
+    use ttyhmi::layout::AlarmsPanel;
+    let src = format!(
+        "{ALARM_BASE}alarms:\n  RUN:\n    discrete: {{ when: false, priority: high }}\nscreens:\n  - title: Plant\n    panels:\n      - grid: {{ tags: [RUN] }}\n"
+    );
+    let l = layout::parse(&src, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.alarms[0].message, "Pump 1 running is false", "the default message names the description");
+    let titles: Vec<&str> = l.screens.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(titles, ["Plant", "Alarms"]);
+    assert_eq!(l.screens[1].panels, vec![Panel::Alarms(AlarmsPanel::default())]);
+
+    // Without screens: the default screen of all tags, then the alarms screen.
+    let l = layout::parse(&format!("{ALARM_BASE}alarms:\n  T:\n    hi: {{ limit: 1, priority: low }}\n"), "a.yaml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let titles: Vec<&str> = l.screens.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(titles, ["Tags", "Alarms"]);
+
+    // No alarms: no alarms screen; an alarms panel may have a title.
+    let l = layout::parse(ALARM_BASE, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.screens.len(), 1);
+    let src = format!("{ALARM_BASE}screens:\n  - title: A\n    panels:\n      - alarms: {{ title: Active alarms }}\n");
+    let l = layout::parse(&src, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.screens[0].panels, vec![Panel::Alarms(AlarmsPanel { title: Some("Active alarms".into()) })]);
+    let src = format!("{ALARM_BASE}screens:\n  - title: A\n    panels:\n      - alarms:\n");
+    let l = layout::parse(&src, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.screens[0].panels, vec![Panel::Alarms(AlarmsPanel::default())], "`alarms:` alone is `alarms: {{}}`");
+}
+
+#[test]
+fn alarm_options_default_to_every_priority_and_eight_hours() {
+    use ttyhmi::alarm::Priority;
+    let l = layout::parse(ALARM_BASE, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.alarm_options.bell, Priority::ALL.to_vec());
+    assert_eq!(l.alarm_options.max_shelve, Duration::from_secs(8 * 3600));
+    assert!(l.alarms.is_empty());
+    let src = format!("{ALARM_BASE}alarm_options:\n  bell: []\n  max_shelve: 30m\n");
+    let l = layout::parse(&src, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((l.alarm_options.bell.len(), l.alarm_options.max_shelve), (0, Duration::from_secs(1800)));
+    let src = format!("{ALARM_BASE}alarm_options:\n  bell: [low]\n");
+    let l = layout::parse(&src, "a.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (l.alarm_options.bell, l.alarm_options.max_shelve),
+        (vec![Priority::Low], Duration::from_secs(8 * 3600))
+    );
+}
+
+#[test]
+fn a_name_that_is_both_a_tag_and_a_connection_takes_both_kinds_of_rules() {
+    use ttyhmi::alarm::RuleKind;
+    let src = "connections:\n  pump: { modbus_tcp: { host: h } }\ntags:\n  pump: { source: pump, holding: 0 }\n  other: { source: pump, holding: 1 }\nalarms:\n  pump:\n    hi: { limit: 7, priority: low }\n    comms: { priority: high }\n";
+    let l = layout::parse(src, "b.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let keys: Vec<&str> = l.alarms.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["pump.hi", "pump.comms"]);
+    assert_eq!(l.alarms[1].kind, RuleKind::BadQuality { also: vec![ttyhmi::tag::TagId(1)] });
+    assert_eq!(l.alarms[1].message, "pump communications lost");
+}
+
+#[test]
+fn opcua_tags_take_any_alarm_rule_their_server_decides_the_type() {
+    let src = "connections:\n  u: { opcua: { endpoint: \"opc.tcp://h:4840\" } }\ntags:\n  A: { source: u, node: \"i=2258\" }\nalarms:\n  A:\n    hi: { limit: 1, priority: low }\n    discrete: { when: true, priority: low }\n";
+    let l = layout::parse(src, "u.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.alarms.len(), 2);
+}

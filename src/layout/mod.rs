@@ -3,8 +3,9 @@
 //!
 //! Loading collects every problem of a file, not only the first: the text is parsed once into a
 //! located node tree ([`node`]), and each connection, tag and screen is then deserialized and
-//! checked on its own ([`de`]).
+//! checked on its own ([`de`]). Alarm rules are checked against the tags and connections.
 
+mod alarms;
 pub mod de;
 pub mod diag;
 pub mod duration;

@@ -22,10 +22,15 @@ pub struct RawLayout {
     pub tags: IndexMap<String, RawTag>,
     /// Screens, in tab order. Without screens, one screen shows every tag.
     pub screens: Option<Vec<RawScreen>>,
+    /// Alarm rules by tag name (hihi, hi, lo, lolo, discrete, rate, deviation, bad_quality) or connection name (comms).
+    /// With alarms and no alarms panel on any screen, a screen `Alarms` with one is added last: operators can always acknowledge.
+    pub alarms: Option<IndexMap<String, RawAlarmRules>>,
+    /// How alarms are annunciated and how long they may be shelved.
+    pub alarm_options: Option<RawAlarmOptions>,
 }
 
 /// The top-level keys [`RawLayout`] has; validation walks them one by one.
-pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens"];
+pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens", "alarms", "alarm_options"];
 
 /// A connection to one device. Exactly one protocol key (`modbus_tcp` or `opcua`).
 #[derive(Deserialize, JsonSchema)]
@@ -294,6 +299,15 @@ pub struct RawScreen {
 pub enum RawPanel {
     /// A table of tags with value, units, quality and age.
     Grid(RawGrid),
+    /// The alarm summary (`alarms: {}`); it fills its screen. A layout with alarms and no alarms panel gets a screen `Alarms` with one.
+    Alarms(Option<RawAlarmsPanel>),
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AlarmsPanel")]
+pub struct RawAlarmsPanel {
+    pub title: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -303,4 +317,232 @@ pub struct RawGrid {
     pub title: Option<String>,
     /// Tag names, in row order.
     pub tags: Vec<Sp<String>>,
+}
+
+/// `alarm_options:`
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AlarmOptions")]
+pub struct RawAlarmOptions {
+    /// Priorities whose new alarms ring the terminal bell (default: all four; `[]`: never).
+    pub bell: Option<Vec<Sp<RawPriority>>>,
+    /// The longest an operator may shelve an alarm: more than 0, at most 168h (7 days); default 8h.
+    pub max_shelve: Option<Sp<Dur>>,
+}
+
+/// The alarm rules of one tag, or the `comms` rule of one connection; each alarm is named `TAG.hi`, `CONN.comms`, …
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AlarmRules")]
+pub struct RawAlarmRules {
+    /// Active above `limit`. Limits must go hihi > hi > lo > lolo. Numeric tags only.
+    pub hihi: Option<RawLimitRule>,
+    /// Active above `limit`.
+    pub hi: Option<RawLimitRule>,
+    /// Active below `limit`.
+    pub lo: Option<RawLimitRule>,
+    /// Active below `limit`.
+    pub lolo: Option<RawLimitRule>,
+    /// Active while a boolean or integer tag has the value `when`.
+    pub discrete: Option<RawDiscreteRule>,
+    /// Active while the value changes faster than `limit` per `per`.
+    pub rate: Option<RawRateRule>,
+    /// Active while the value differs from tag `from` by more than `limit`.
+    pub deviation: Option<RawDeviationRule>,
+    /// Active while the tag has Bad quality.
+    pub bad_quality: Option<RawQualityRule>,
+    /// Under a connection name: active while any tag of the connection has Bad quality.
+    pub comms: Option<RawQualityRule>,
+}
+
+/// `hihi`, `hi`, `lo` or `lolo`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "LimitRule")]
+pub struct RawLimitRule {
+    /// The limit, in engineering units; a value exactly at the limit does not raise the alarm.
+    pub limit: Sp<f64>,
+    /// critical, high, medium or low.
+    #[schemars(required)]
+    pub priority: Option<Sp<RawPriority>>,
+    /// What the operator reads (default e.g. "Outlet temperature high", from the tag's description).
+    pub message: Option<String>,
+    /// The value must come back past the limit by more than this to clear (≥ 0, default 0).
+    pub deadband: Option<Sp<f64>>,
+    /// How long the condition must hold before the alarm is raised (default 0).
+    pub on_delay: Option<Sp<Dur>>,
+    /// How long the condition must be gone before the alarm clears (default 0).
+    pub off_delay: Option<Sp<Dur>>,
+    /// Suppress the alarm while another tag has a value.
+    pub suppress_when: Option<Sp<RawSuppress>>,
+}
+
+/// `discrete`: a boolean or integer tag has a value.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "DiscreteRule")]
+pub struct RawDiscreteRule {
+    /// `true`/`false` for a boolean tag; an integer or a list of integers for an integer tag.
+    pub when: Sp<RawWhen>,
+    /// critical, high, medium or low.
+    #[schemars(required)]
+    pub priority: Option<Sp<RawPriority>>,
+    /// What the operator reads (default e.g. "Pump running is false").
+    pub message: Option<String>,
+    /// How long the condition must hold before the alarm is raised (default 0).
+    pub on_delay: Option<Sp<Dur>>,
+    /// How long the condition must be gone before the alarm clears (default 0).
+    pub off_delay: Option<Sp<Dur>>,
+    /// Suppress the alarm while another tag has a value.
+    pub suppress_when: Option<Sp<RawSuppress>>,
+}
+
+/// `rate`: the value changes faster than `limit` per `per`, either way.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RateRule")]
+pub struct RawRateRule {
+    /// The time the change is measured over, e.g. 1s or 1m.
+    pub per: Sp<Dur>,
+    /// The largest normal change per `per` (more than 0).
+    pub limit: Sp<f64>,
+    /// critical, high, medium or low.
+    #[schemars(required)]
+    pub priority: Option<Sp<RawPriority>>,
+    /// What the operator reads (default e.g. "Header pressure rate of change").
+    pub message: Option<String>,
+    /// The rate must fall below `limit - deadband` to clear (≥ 0, default 0).
+    pub deadband: Option<Sp<f64>>,
+    /// How long the condition must hold before the alarm is raised (default 0).
+    pub on_delay: Option<Sp<Dur>>,
+    /// How long the condition must be gone before the alarm clears (default 0).
+    pub off_delay: Option<Sp<Dur>>,
+    /// Suppress the alarm while another tag has a value.
+    pub suppress_when: Option<Sp<RawSuppress>>,
+}
+
+/// `deviation`: the value differs from another tag (a setpoint) by more than `limit`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "DeviationRule")]
+pub struct RawDeviationRule {
+    /// The numeric tag compared with, e.g. a setpoint.
+    pub from: Sp<String>,
+    /// The largest normal difference (more than 0).
+    pub limit: Sp<f64>,
+    /// critical, high, medium or low.
+    #[schemars(required)]
+    pub priority: Option<Sp<RawPriority>>,
+    /// What the operator reads (default e.g. "Header pressure deviates from P_101_SP").
+    pub message: Option<String>,
+    /// The difference must fall below `limit - deadband` to clear (≥ 0, default 0).
+    pub deadband: Option<Sp<f64>>,
+    /// How long the condition must hold before the alarm is raised (default 0).
+    pub on_delay: Option<Sp<Dur>>,
+    /// How long the condition must be gone before the alarm clears (default 0).
+    pub off_delay: Option<Sp<Dur>>,
+    /// Suppress the alarm while another tag has a value.
+    pub suppress_when: Option<Sp<RawSuppress>>,
+}
+
+/// `bad_quality` (of a tag) or `comms` (of a connection).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "QualityRule")]
+pub struct RawQualityRule {
+    /// critical, high, medium or low.
+    #[schemars(required)]
+    pub priority: Option<Sp<RawPriority>>,
+    /// What the operator reads (default e.g. "Header pressure bad quality", "plc1 communications lost").
+    pub message: Option<String>,
+    /// How long the condition must hold before the alarm is raised (default 0).
+    pub on_delay: Option<Sp<Dur>>,
+    /// How long the condition must be gone before the alarm clears (default 0).
+    pub off_delay: Option<Sp<Dur>>,
+    /// Suppress the alarm while another tag has a value.
+    pub suppress_when: Option<Sp<RawSuppress>>,
+}
+
+/// Suppression by design: the alarm is suppressed while `tag` has the value `is`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SuppressWhen")]
+pub struct RawSuppress {
+    /// A boolean or integer tag.
+    pub tag: Sp<String>,
+    /// `true`/`false` for a boolean tag; an integer or a list of integers for an integer tag.
+    pub is: Sp<RawWhen>,
+}
+
+/// An alarm priority as written; validation checks the name.
+#[derive(Debug)]
+pub struct RawPriority(pub String);
+
+impl<'de> Deserialize<'de> for RawPriority {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(RawPriority)
+    }
+}
+
+impl JsonSchema for RawPriority {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Priority".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "enum": ["critical", "high", "medium", "low"] })
+    }
+}
+
+/// The value a discrete rule or a suppression matches: a boolean, or one or more integers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawWhen {
+    Bool(bool),
+    Ints(Vec<i64>),
+}
+
+impl<'de> Deserialize<'de> for RawWhen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawWhen;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false, an integer or a list of integers")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawWhen, E> {
+                Ok(RawWhen::Bool(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawWhen, E> {
+                Ok(RawWhen::Ints(vec![v]))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawWhen, E> {
+                i64::try_from(v)
+                    .map(|i| RawWhen::Ints(vec![i]))
+                    .map_err(|_| E::custom(format!("integer {v} is out of range")))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawWhen, A::Error> {
+                let mut ints = Vec::new();
+                while let Some(i) = seq.next_element::<i64>()? {
+                    ints.push(i);
+                }
+                Ok(RawWhen::Ints(ints))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawWhen {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AlarmValue".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "true or false (a boolean tag), or an integer or a list of integers (an integer tag)",
+            "oneOf": [
+                { "type": "boolean" },
+                { "type": "integer" },
+                { "type": "array", "items": { "type": "integer" }, "minItems": 1 }
+            ]
+        })
+    }
 }

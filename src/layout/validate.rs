@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::alarms;
 use super::de::{DeError, Sp, from_node};
 use super::diag::Diagnostic;
 use super::model::*;
@@ -14,17 +15,17 @@ use crate::tag::TagId;
 
 const MIN_PERIOD: Duration = Duration::from_millis(10);
 
-struct Ctx<'f> {
+pub(super) struct Ctx<'f> {
     file: &'f str,
-    diags: Vec<Diagnostic>,
+    pub(super) diags: Vec<Diagnostic>,
 }
 
 impl Ctx<'_> {
-    fn err(&mut self, loc: Loc, message: impl Into<String>, hint: Option<String>) {
+    pub(super) fn err(&mut self, loc: Loc, message: impl Into<String>, hint: Option<String>) {
         self.diags.push(Diagnostic { file: self.file.to_string(), loc, message: message.into(), hint });
     }
 
-    fn de(&mut self, e: DeError) {
+    pub(super) fn de(&mut self, e: DeError) {
         self.diags.push(Diagnostic::from_de(self.file, e));
     }
 
@@ -46,7 +47,7 @@ impl Ctx<'_> {
     }
 }
 
-fn key_text(k: &Node) -> String {
+pub(super) fn key_text(k: &Node) -> String {
     k.kind.scalar_text().unwrap_or_else(|| k.kind.describe())
 }
 
@@ -57,7 +58,7 @@ fn valid_name(s: &str) -> bool {
         && s.len() <= 64
 }
 
-fn entries(n: &Node) -> Result<&[(Node, Node)], DeError> {
+pub(super) fn entries(n: &Node) -> Result<&[(Node, Node)], DeError> {
     match &n.kind {
         NodeKind::Map(e) => Ok(e),
         NodeKind::Null => Ok(&[]),
@@ -93,6 +94,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     };
 
     let (mut title, mut conns_node, mut tags_node, mut screens_node) = (None, None, None, None);
+    let (mut alarms_node, mut options_node) = (None, None);
     for (k, v) in top {
         let key = key_text(k);
         match key.as_str() {
@@ -103,6 +105,8 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             "connections" => conns_node = Some(v),
             "tags" => tags_node = Some(v),
             "screens" => screens_node = Some(v),
+            "alarms" => alarms_node = Some(v),
+            "alarm_options" => options_node = Some(v),
             _ => {
                 let hint = match did_you_mean(&key, TOP_LEVEL.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
@@ -159,6 +163,8 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     // Tags.
     let mut tags: Vec<Tag> = Vec::new();
     let mut declared_tags = HashSet::new();
+    // The connections written tags read from, valid or not (a comms alarm needs tags).
+    let mut tag_sources = HashSet::new();
     match tags_node {
         None => cx.err(
             root.loc,
@@ -171,6 +177,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
                 for (k, v) in list {
                     let name = key_text(k);
                     declared_tags.insert(name.clone());
+                    tag_sources.extend(source_of(v));
                     if !valid_name(&name) {
                         cx.err(k.loc, format!("tag name `{name}` is not valid"), Some("use letters, digits, `_`, `-` and `.`, starting with a letter or `_`, at most 64 characters".into()));
                         continue;
@@ -225,13 +232,34 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
         }
     }
 
+    // Alarms.
+    let known = alarms::Known {
+        tags: &tags,
+        conns: &connections,
+        declared_tags: &declared_tags,
+        declared_conns: &declared_conns,
+        sources: &tag_sources,
+    };
+    let alarms = alarms::alarms(&mut cx, alarms_node, &known);
+    let alarm_options = alarms::alarm_options(&mut cx, options_node);
+    alarms::ensure_alarms_screen(&mut screens, &alarms);
+
     if cx.diags.is_empty() {
         let title = title.unwrap_or_else(|| default_title.to_string());
-        Ok(Layout { title, connections, tags, screens, alarms: Vec::new(), alarm_options: Default::default() })
+        Ok(Layout { title, connections, tags, screens, alarms, alarm_options })
     } else {
         cx.diags.sort_by_key(|d| d.loc);
         Err(cx.diags)
     }
+}
+
+/// The `source:` written in a tag, even when the tag has errors.
+fn source_of(tag: &Node) -> Option<String> {
+    let NodeKind::Map(fields) = &tag.kind else { return None };
+    fields
+        .iter()
+        .find(|(k, _)| k.kind.scalar_text().as_deref() == Some("source"))
+        .and_then(|(_, v)| v.kind.scalar_text())
 }
 
 fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Option<Connection> {
@@ -971,11 +999,13 @@ fn screen(cx: &mut Ctx, raw: RawScreen, tags: &[Tag], declared: &HashSet<String>
         }
         ids
     };
+    alarms::alarms_panels_alone(cx, &title, &raw.panels);
     let panels = raw
         .panels
         .into_iter()
         .map(|p| match p.value {
             RawPanel::Grid(g) => Panel::Grid(GridPanel { title: g.title, tags: resolve(cx, &g.tags) }),
+            RawPanel::Alarms(a) => Panel::Alarms(AlarmsPanel { title: a.and_then(|a| a.title) }),
         })
         .collect();
     Screen { title: raw.title.value, panels }
