@@ -1,4 +1,5 @@
-//! Hot paths: codec decode throughput, block planning of 10,000 tags, rendering a 500-row grid.
+//! Hot paths: codec decode throughput, block planning of 10,000 tags, rendering a 500-row grid,
+//! evaluating 10,000 alarm rules per update and drawing a list of 10,000 alarms.
 //! Run with `cargo bench --bench hot_paths`.
 
 use std::hint::black_box;
@@ -9,6 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use ttyhmi::alarm::{AlarmEngine, Discrete, LimitKind, Priority, Rule, RuleKind};
 use ttyhmi::app::state::State;
 use ttyhmi::driver::modbus::codec;
 use ttyhmi::driver::modbus::planner::{Limits, plan};
@@ -99,5 +101,95 @@ fn render(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, decode, planning, render);
+/// 10,000 rules on 10,000 tags: a quarter each hi limits (deadband, delays), lolo limits,
+/// discrete, and rate or deviation.
+fn alarm_rules() -> Vec<Rule> {
+    (0..10_000u32)
+        .map(|i| {
+            let tag = TagId(i);
+            let kind = match i % 4 {
+                0 => RuleKind::Limit { kind: LimitKind::Hi, limit: 80.0 },
+                1 => RuleKind::Limit { kind: LimitKind::LoLo, limit: 20.0 },
+                2 => RuleKind::Discrete(Discrete::AnyOf(vec![3, 4])),
+                _ if i % 8 == 3 => RuleKind::Rate { per: Duration::from_secs(1), limit: 50.0 },
+                _ => RuleKind::Deviation { from: TagId(0), limit: 30.0 },
+            };
+            let p = [Priority::Low, Priority::Medium, Priority::High, Priority::Critical][i as usize % 4];
+            Rule::new(tag, kind, p, format!("alarm {i}")).key(format!("T{i}.rule")).deadband(1.0)
+        })
+        .collect()
+}
+
+/// One update carrying a new value for each of the 10,000 tags: every rule is evaluated. Two
+/// cases: values move but stay normal (the usual case), and every rule changes state (the worst
+/// case: 10,000 transitions per update).
+fn alarms(c: &mut Criterion) {
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut g = c.benchmark_group("alarms_10000_rules");
+    g.throughput(Throughput::Elements(10_000));
+    let batch = |normal: bool, k: u64| -> Vec<(TagId, Sample)> {
+        let at = t0 + Duration::from_secs(k);
+        (0..10_000u32)
+            .map(|i| {
+                let v = match (i % 4, normal) {
+                    (2, true) => Value::Int(1),
+                    (2, false) => Value::Int(3 + (k % 2) as i64),
+                    (_, true) => Value::Float(50.0 + (k % 3) as f64),
+                    (_, false) => Value::Float(if k.is_multiple_of(2) { 99.0 } else { 5.0 }),
+                };
+                (TagId(i), Sample::good(v, at))
+            })
+            .collect()
+    };
+    for (name, normal) in [("evaluate_update_no_change", true), ("evaluate_update_all_change", false)] {
+        let mut engine = AlarmEngine::new(alarm_rules());
+        let batches: Vec<_> = (0..4).map(|k| batch(normal, k)).collect();
+        let mut k = 0usize;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                k += 1;
+                let now = t0 + Duration::from_secs(k as u64);
+                let mut n = 0;
+                for (tag, s) in &batches[k % 4] {
+                    n += engine.evaluate(*tag, s, now).len();
+                }
+                black_box(n)
+            })
+        });
+    }
+    let mut engine = AlarmEngine::new(alarm_rules());
+    for (tag, s) in batch(false, 0) {
+        engine.evaluate(tag, &s, t0);
+    }
+    let mut k = 0u64;
+    g.bench_function("tick", |b| {
+        b.iter(|| {
+            k += 1;
+            black_box(engine.tick(t0 + Duration::from_secs(k)).len())
+        })
+    });
+    g.finish();
+
+    // Drawing the alarm list with 10,000 active alarms (sorted on every frame).
+    let mut src = String::from("connections:\n  plc1: { modbus_tcp: { host: 127.0.0.1 } }\ntags:\n");
+    for i in 0..10_000 {
+        src.push_str(&format!("  T{i}: {{ source: plc1, holding: {} }}\n", i % 60_000));
+    }
+    src.push_str("screens:\n  - title: Alarms\n    panels:\n      - alarms: {}\n");
+    let mut l = layout::parse(&src, "bench.yaml").unwrap();
+    l.alarms = alarm_rules();
+    let mut state = State::new(Arc::new(l), "bench".into(), false, t0);
+    for (tag, s) in batch(false, 0) {
+        state.alarms.evaluate(tag, &s, t0);
+    }
+    state.selected = 5_000;
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    c.bench_function("render_alarm_list_10000_active_160x48", |b| {
+        b.iter(|| {
+            term.draw(|f| ttyhmi::ui::render(black_box(&state), f)).unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, decode, planning, render, alarms);
 criterion_main!(benches);

@@ -8,16 +8,14 @@
 //!   a value beyond the largest step refused; the audit log records it all and verifies.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use ttyhmi::sim::{self, SimHandle, SimOptions};
+use ttyhmi::sim::SimHandle;
 
 mod common;
 
-use common::{BIN, Console, TempDir};
+use common::{Console, TempDir, plant, ttyhmi, users_file};
 
 /// Modbus function codes that write: 05, 06, 0F, 10, 16, 17.
 const WRITE_FCS: [u8; 6] = [0x05, 0x06, 0x0F, 0x10, 0x16, 0x17];
@@ -35,12 +33,6 @@ fn writes(counts: &BTreeMap<u8, u64>) -> BTreeMap<u8, u64> {
     counts.iter().filter(|(fc, _)| WRITE_FCS.contains(fc)).map(|(fc, n)| (*fc, *n)).collect()
 }
 
-fn ttyhmi(args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN).args(args).output().expect("run ttyhmi");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
 /// The `action` of every record, with its tag and result.
 fn audit_actions(path: &Path) -> Vec<(String, String, String)> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -56,18 +48,6 @@ fn audit_actions(path: &Path) -> Vec<(String, String, String)> {
 fn audit_verifies(path: &Path) {
     let (ok, out) = ttyhmi(&["audit", "verify", path.to_str().unwrap()]);
     assert!(ok, "audit verify failed:\n{out}");
-}
-
-/// An in-process simulated plant (Modbus only) on a runtime of the test's own.
-fn plant() -> (tokio::runtime::Runtime, SimHandle) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let sim = rt
-        .block_on(sim::start_with(
-            "127.0.0.1:0".parse().unwrap(),
-            SimOptions { opcua_port: None, ..Default::default() },
-        ))
-        .expect("start the simulated plant");
-    (rt, sim)
 }
 
 /// Two screens of writable tags of every Modbus kind, and some read-only ones.
@@ -98,23 +78,6 @@ fn write_layout(dir: &Path, port: u16) -> PathBuf {
     std::fs::write(&path, src).unwrap();
     let (ok, out) = ttyhmi(&["check", path.to_str().unwrap()]);
     assert!(ok, "the test layout is valid:\n{out}");
-    path
-}
-
-/// A trusted users file (folder 0700, file 0600, owned by the current user): `default_role` and
-/// maybe an entry for the current user.
-fn users_file(dir: &Path, default_role: &str, me: Option<&str>) -> PathBuf {
-    let folder = dir.join("users");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut src = format!("default_role: {default_role}\nusers:\n  somebody_else: {{ role: admin }}\n");
-    if let Some(role) = me {
-        let hash = ttyhmi::auth::hash_pin("1234").unwrap();
-        src.push_str(&format!("  {}: {{ role: {role}, pin: \"{hash}\" }}\n", ttyhmi::auth::current_user()));
-    }
-    let path = folder.join("users.yaml");
-    std::fs::write(&path, src).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
 }
 

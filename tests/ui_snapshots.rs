@@ -426,6 +426,23 @@ fn help_80x24() {
 }
 
 #[test]
+fn help_80x24_scrolls_to_its_end_and_other_keys_close_it() {
+    let mut s = plant();
+    key(&mut s, KeyCode::Char('?'));
+    for _ in 0..40 {
+        key(&mut s, KeyCode::Down);
+    }
+    assert!(s.help, "Down scrolls, it does not close help");
+    let t = screen(&s, 80, 24);
+    assert!(t.contains("No single key writes to a device"), "{t}");
+    assert!(!t.contains("more: Down"), "{t}");
+    key(&mut s, KeyCode::Up);
+    assert!(s.help);
+    key(&mut s, KeyCode::Char('x'));
+    assert!(!s.help && s.help_scroll == 0);
+}
+
+#[test]
 fn help_120x40() {
     let mut s = plant();
     key(&mut s, KeyCode::Char('?'));

@@ -63,8 +63,11 @@ pub struct Alarm {
     pub value: Option<Value>,
     pub source_ts: Option<SystemTime>,
     pub recv_ts: Option<SystemTime>,
-    /// When the state last changed (for ages on screen); `None` before any change.
+    /// When the state last changed; `None` before any change.
     pub since: Option<SystemTime>,
+    /// When the condition last became active (the alarm time operators sort by); `None` if it
+    /// never was.
+    pub active_since: Option<SystemTime>,
     /// The condition before delays.
     raw: bool,
     /// Since when `raw != active`.
@@ -147,6 +150,7 @@ impl AlarmEngine {
                     source_ts: None,
                     recv_ts: None,
                     since: None,
+                    active_since: None,
                     raw: false,
                     pending: None,
                     prev: None,
@@ -387,6 +391,7 @@ impl AlarmEngine {
             a.source_ts = r.source_ts;
             a.recv_ts = r.recv_ts;
             a.since = Some(r.at);
+            a.active_since = r.active_since;
             a.pending = None;
             a.prev = None;
         }
@@ -481,6 +486,7 @@ fn step(a: &mut Alarm, now: SystemTime, recent: &mut VecDeque<SystemTime>) -> Op
     let mut comment = None;
     if a.active {
         a.acked = false;
+        a.active_since = Some(now);
     } else if a.shelved.as_ref().is_some_and(|s| s.kind == Shelve::OneShot) {
         a.shelved = None;
         // Back in service and back to normal: nothing left to acknowledge.
@@ -541,6 +547,7 @@ fn record(
         suppressed: a.suppressed,
         shelved: a.shelved.clone(),
         out_of_service: a.out_of_service.clone(),
+        active_since: a.active_since,
         value: a.value.clone(),
         source_ts: a.source_ts,
         recv_ts: a.recv_ts,

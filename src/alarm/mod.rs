@@ -130,6 +130,9 @@ pub struct Transition {
     pub shelved: Option<ShelveState>,
     #[serde(default)]
     pub out_of_service: Option<Note>,
+    /// When the condition last became active.
+    #[serde(with = "opt_time", default)]
+    pub active_since: Option<SystemTime>,
     /// The value of the alarm's tag that caused it, or the latest one known.
     #[serde(serialize_with = "ser_value", deserialize_with = "de_value", default)]
     pub value: Option<Value>,

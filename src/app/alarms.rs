@@ -134,7 +134,8 @@ pub fn rows(state: &State) -> Vec<AlarmId> {
         .filter(|a| state.alarm_view.list.holds(a.state()))
         .filter(|a| needle.is_empty() || matches(state, a, &needle))
         .collect();
-    v.sort_by(|a, b| b.rule.priority.cmp(&a.rule.priority).then(b.since.cmp(&a.since)).then(a.id.cmp(&b.id)));
+    let time = |a: &Alarm| a.active_since.or(a.since);
+    v.sort_by(|a, b| b.rule.priority.cmp(&a.rule.priority).then(time(b).cmp(&time(a))).then(a.id.cmp(&b.id)));
     v.into_iter().map(|a| a.id).collect()
 }
 

@@ -45,6 +45,8 @@ pub struct State {
     /// The diagnostics view (connections, read plan, the selected tag's registers) is shown.
     pub diagnostics: bool,
     pub help: bool,
+    /// Lines the help is scrolled down by.
+    pub help_scroll: u16,
     /// Index of the selected row among the visible rows of the current screen.
     pub selected: usize,
     pub filter: String,
@@ -104,6 +106,7 @@ impl State {
             screen: 0,
             diagnostics: false,
             help: false,
+            help_scroll: 0,
             selected: 0,
             filter: String::new(),
             filter_editing: false,

@@ -153,8 +153,19 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
     }
     let a = action(&k);
     if state.help && a != Some(Action::Quit) {
-        // Any key closes help.
-        state.help = false;
+        // Up/Down and PgUp/PgDn scroll a help longer than the screen; any other key closes it.
+        let most = crate::ui::help::LINES;
+        let scroll = &mut state.help_scroll;
+        match a {
+            Some(Action::Down) => *scroll = (*scroll + 1).min(most),
+            Some(Action::PageDown) => *scroll = (*scroll + PAGE as u16).min(most),
+            Some(Action::Up) => *scroll = scroll.saturating_sub(1),
+            Some(Action::PageUp) => *scroll = scroll.saturating_sub(PAGE as u16),
+            _ => {
+                state.help = false;
+                *scroll = 0;
+            }
+        }
         state.dirty = true;
         return Vec::new();
     }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
 use super::theme::{Theme, priority_label};
 use crate::alarm::{Alarm, AlarmState, Discrete, Priority, RuleKind};
@@ -54,7 +54,12 @@ fn top(state: &State) -> Option<&Alarm> {
         .alarms()
         .iter()
         .filter(|a| a.state().is_unacknowledged())
-        .max_by(|a, b| a.rule.priority.cmp(&b.rule.priority).then(a.since.cmp(&b.since)))
+        .max_by(|a, b| a.rule.priority.cmp(&b.rule.priority).then(alarm_time(a).cmp(&alarm_time(b))))
+}
+
+/// The alarm's time: when its condition last became active (else its last change).
+fn alarm_time(a: &Alarm) -> Option<SystemTime> {
+    a.active_since.or(a.since)
 }
 
 fn age(state: &State, since: Option<SystemTime>) -> String {
@@ -74,11 +79,27 @@ fn value_text(state: &State, a: &Alarm) -> String {
     }
 }
 
+/// The value in at most `width` columns: with units, else without, else `#` marks — never a
+/// number cut short.
+fn value_cell(state: &State, a: &Alarm, width: usize) -> String {
+    let full = value_text(state, a);
+    if full.chars().count() <= width {
+        return full;
+    }
+    let bare = match (&a.value, state.layout.tags.get(a.rule.tag.index())) {
+        (Some(v), Some(tag)) => tag.format(v),
+        _ => String::new(),
+    };
+    if bare.chars().count() <= width { bare } else { "#".repeat(width) }
+}
+
 /// The banner: one line on every screen of a layout with alarms.
 pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let c = counts(state);
     let narrow = area.width < 100;
-    let mut right: Vec<Span> = Vec::new();
+    // Counts per priority always; shelved / suppressed / out of service when there are any (on
+    // 80 columns), or always (wider).
+    let mut right: Vec<Span> = vec![Span::raw(" ")];
     for (i, p) in Priority::ALL.iter().enumerate() {
         let n = c.by_priority[i];
         let style = if n > 0 { theme.priority(*p) } else { theme.muted() };
@@ -86,13 +107,16 @@ pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
     }
     let (shv, sup, oos) = if narrow { ("shv", "sup", "oos") } else { ("shelved", "suppressed", "out of service") };
     for (label, n) in [(shv, c.shelved), (sup, c.suppressed), (oos, c.out_of_service)] {
-        right.push(Span::styled(format!("{label} {n} "), if n > 0 { theme.notice() } else { theme.muted() }));
+        if n > 0 || !narrow {
+            right.push(Span::styled(format!("{label} {n} "), if n > 0 { theme.notice() } else { theme.muted() }));
+        }
     }
     if state.alarms.flood() {
-        right.push(Span::styled(" FLOOD ", theme.bad().add_modifier(ratatui::style::Modifier::REVERSED)));
+        right.push(Span::styled("FLOOD", theme.bad().add_modifier(ratatui::style::Modifier::REVERSED)));
+        right.push(Span::raw(" "));
     }
     if state.alarm_view.horn {
-        right.push(Span::styled(" BELL x ", theme.notice()));
+        right.push(Span::styled("BELL x ", theme.notice()));
     }
     let right = Line::from(right);
     let rw = (right.width() as u16).min(area.width);
@@ -103,14 +127,25 @@ pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
             let p = a.rule.priority;
             let more = if c.unacked > 1 { format!(" (+{} unack)", c.unacked - 1) } else { String::new() };
             let tag = state.layout.tags.get(a.rule.tag.index()).map(|t| t.name.as_str()).unwrap_or("");
-            Line::from(vec![
+            let mut spans = vec![
                 Span::styled("*", theme.unacknowledged(p)),
                 Span::styled(format!("{} ", priority_label(p).trim_end()), theme.priority(p)),
-                Span::styled(format!("{} ", age(state, a.since)), theme.muted()),
-                Span::styled(format!("{} ", a.rule.message), theme.priority(p)),
-                Span::styled(format!("{tag} {}", value_text(state, a)), theme.value()),
-                Span::styled(more, theme.muted()),
-            ])
+                Span::styled(format!("{} ", age(state, alarm_time(a))), theme.muted()),
+            ];
+            let room = (left_area.width as usize).saturating_sub(Line::from(spans.clone()).width());
+            let message = fit(&a.rule.message, room);
+            let mut room = room.saturating_sub(message.chars().count());
+            spans.push(Span::styled(message, theme.priority(p)));
+            // The tag and its value whole or not at all: a cut number would lie.
+            for (text, style) in [(format!(" {tag} {}", value_text(state, a)), theme.value()), (more, theme.muted())] {
+                let w = text.chars().count();
+                if w > room {
+                    break;
+                }
+                room -= w;
+                spans.push(Span::styled(text, style));
+            }
+            Line::from(spans)
         }
         None => {
             let active: usize = c.by_priority.iter().sum();
@@ -124,6 +159,18 @@ pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
     };
     frame.render_widget(left, left_area);
     frame.render_widget(right, right_area);
+}
+
+/// `text` in at most `room` columns, with `…` when cut.
+fn fit(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(room.saturating_sub(1)).collect();
+    if room > 0 {
+        s.push('…');
+    }
+    s
 }
 
 /// The alarm list: the selected list's alarms, highest priority first, then newest.
@@ -140,10 +187,12 @@ pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut
         title_spans.push(Span::styled(format!(" filter: {}{cursor} ", state.filter), theme.notice()));
     }
     let block = Block::default().borders(Borders::TOP).border_style(theme.muted()).title(Line::from(title_spans));
+    let detail_lines = if area.width < 120 { 2 } else { 1 };
     let [table_area, detail_area, hint_area] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(1), Constraint::Length(1)]).areas(area);
+        Layout::vertical([Constraint::Min(2), Constraint::Length(detail_lines), Constraint::Length(1)]).areas(area);
 
     let wide = area.width >= 110;
+    let value_width = if wide { 14 } else { 10 };
     let mut header = vec!["", "Prio", "Time"];
     if wide {
         header.push("Age");
@@ -168,19 +217,26 @@ pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut
                 Cell::from(Span::styled(if unack { "*" } else { " " }, theme.unacknowledged(p))),
                 Cell::from(Span::styled(priority_label(p), theme.priority(p))),
                 Cell::from(Span::styled(
-                    a.since.map(|t| timefmt::clock(t, state.utc_offset)).unwrap_or_default(),
+                    alarm_time(a).map(|t| timefmt::clock(t, state.utc_offset)).unwrap_or_default(),
                     theme.muted(),
                 )),
             ];
             if wide {
-                cells.push(Cell::from(Span::styled(age(state, a.since), theme.muted())));
+                cells.push(Cell::from(Span::styled(age(state, alarm_time(a)), theme.muted())));
             }
             let state_style = if unack { theme.priority(p) } else { theme.value() };
+            // The active list says the state; the others (where the state is the list) say
+            // whether the condition is active now.
+            let state_text = match (AlarmList::Active.holds(s), a.active) {
+                (true, _) => state_text(s),
+                (false, true) => "ACTIVE",
+                (false, false) => "normal",
+            };
             cells.extend([
                 Cell::from(Span::styled(a.rule.key.clone(), theme.value())),
                 Cell::from(Span::styled(a.rule.message.clone(), if unack { theme.priority(p) } else { theme.value() })),
-                Cell::from(Line::from(Span::styled(value_text(state, a), theme.value())).right_aligned()),
-                Cell::from(Span::styled(format!("{}{}", state_text(s), active_mark(a)), state_style)),
+                Cell::from(Line::from(Span::styled(value_cell(state, a, value_width), theme.value())).right_aligned()),
+                Cell::from(Span::styled(state_text, state_style)),
             ]);
             Row::new(cells)
         })
@@ -192,7 +248,7 @@ pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut
     widths.extend([
         Constraint::Length(if wide { 22 } else { 16 }),
         Constraint::Fill(1),
-        Constraint::Length(if wide { 14 } else { 10 }),
+        Constraint::Length(value_width as u16),
         Constraint::Length(if wide { 18 } else { 10 }),
     ]);
     let shown = selected.map(|s| s - offset);
@@ -212,17 +268,9 @@ pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut
         frame.render_widget(Line::styled(msg, theme.muted()), r);
     }
     let detail = selected.and_then(|s| state.alarms.alarm(ids[s])).map(|a| details(state, a)).unwrap_or_default();
-    frame.render_widget(Line::styled(detail, theme.muted()), detail_area);
-    let hint = "Space ack · A ack all shown · s shelve · o out of service · v list · / filter · x silence";
+    frame.render_widget(Paragraph::new(detail).style(theme.muted()).wrap(Wrap { trim: true }), detail_area);
+    let hint = "Space ack · A ack all shown · s shelve · o out of service · v list · x silence";
     frame.render_widget(Line::styled(hint, theme.muted()), hint_area);
-}
-
-/// In the shelved, suppressed and out-of-service lists: whether the condition is active now.
-fn active_mark(a: &Alarm) -> &'static str {
-    match a.state() {
-        AlarmState::Shelved | AlarmState::Suppressed | AlarmState::OutOfService if a.active => " (active)",
-        _ => "",
-    }
 }
 
 /// One line about the selected alarm: its rule, and who shelved it or took it out of service.

@@ -8,7 +8,10 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::keymap::BINDINGS;
 use super::theme::Theme;
 
-pub fn render(theme: Theme, frame: &mut Frame, area: Rect) {
+/// Lines of the help text (scrolling stops there).
+pub const LINES: u16 = BINDINGS.len() as u16 + 10;
+
+pub fn render(theme: Theme, scroll: u16, frame: &mut Frame, area: Rect) {
     let mut lines = vec![Line::styled("Keys", theme.header())];
     for (keys, what) in BINDINGS {
         lines.push(Line::from(vec![Span::styled(format!("  {keys:<18}"), theme.value()), Span::raw(*what)]));
@@ -29,9 +32,17 @@ pub fn render(theme: Theme, frame: &mut Frame, area: Rect) {
         "No single key writes to a device: a write needs the editor, then a confirmation.",
         theme.muted(),
     ));
-    lines.push(Line::styled("Press any key to close help.", theme.muted()));
-    let p = Paragraph::new(lines)
-        .block(Block::default().borders(Borders::TOP).title(" Help ").border_style(theme.muted()))
-        .wrap(Wrap { trim: false });
-    frame.render_widget(p, area);
+    lines.push(Line::styled("Up/Down scroll; any other key closes help.", theme.muted()));
+    let fits = area.height.saturating_sub(1);
+    let width = area.width.max(1) as usize;
+    let total = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum::<usize>() as u16;
+    let p = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let scroll = scroll.min(total.saturating_sub(fits));
+    let more = if total > fits + scroll { " more: Down " } else { "" };
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .title(" Help ")
+        .title(Line::styled(more, theme.notice()).right_aligned())
+        .border_style(theme.muted());
+    frame.render_widget(p.block(block).scroll((scroll, 0)), area);
 }

@@ -47,7 +47,7 @@ pub fn render(state: &State, frame: &mut Frame) {
         alarms::render_banner(state, theme, frame, banner_area);
     }
     if state.help {
-        help::render(theme, frame, main);
+        help::render(theme, state.help_scroll, frame, main);
     } else if state.diagnostics {
         diagnostics::render(state, theme, frame, main);
     } else if let Some(title) = alarm_panel(state) {

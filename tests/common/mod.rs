@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::pty::{Winsize, openpty};
 use nix::sys::termios::{LocalFlags, tcgetattr};
+use ttyhmi::sim::{self, SimHandle, SimOptions};
 
 pub const ROWS: u16 = 30;
 pub const COLS: u16 = 120;
@@ -30,6 +31,42 @@ impl TempDir {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
         TempDir(p)
     }
+}
+
+/// `ttyhmi ARGS` to completion: whether it succeeded, and its output.
+pub fn ttyhmi(args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).output().expect("run ttyhmi");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// An in-process simulated plant (Modbus only) on a runtime of the test's own.
+pub fn plant() -> (tokio::runtime::Runtime, SimHandle) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let sim = rt
+        .block_on(sim::start_with(
+            "127.0.0.1:0".parse().unwrap(),
+            SimOptions { opcua_port: None, ..Default::default() },
+        ))
+        .expect("start the simulated plant");
+    (rt, sim)
+}
+
+/// A trusted users file (folder 0700, file 0600, owned by the current user): `default_role` and
+/// maybe an entry for the current user.
+pub fn users_file(dir: &Path, default_role: &str, me: Option<&str>) -> PathBuf {
+    let folder = dir.join("users");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut src = format!("default_role: {default_role}\nusers:\n  somebody_else: {{ role: admin }}\n");
+    if let Some(role) = me {
+        let hash = ttyhmi::auth::hash_pin("1234").unwrap();
+        src.push_str(&format!("  {}: {{ role: {role}, pin: \"{hash}\" }}\n", ttyhmi::auth::current_user()));
+    }
+    let path = folder.join("users.yaml");
+    std::fs::write(&path, src).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
 }
 
 impl Drop for TempDir {

@@ -1,0 +1,252 @@
+//! Snapshots of the alarm banner, the alarm list and its dialog as an operator sees them, at
+//! 80x24 and wider, in colour and without; and the cell styles that carry priority and the
+//! unacknowledged marker. The state is built as the runtime builds it: a YAML layout, samples
+//! through `update` at fixed times, the clock in UTC.
+//! Regenerate with `INSTA_UPDATE=always cargo test --test ui_alarms`, then read every changed
+//! `.snap` file before committing it.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+
+use ttyhmi::app::msg::{Effect, Msg};
+use ttyhmi::app::state::State;
+use ttyhmi::app::update::update;
+use ttyhmi::auth::Role;
+use ttyhmi::driver::DriverEvent;
+use ttyhmi::layout::{self, ConnId};
+use ttyhmi::tag::{Reason, Sample, Value};
+
+const LAYOUT: &str = r#"
+title: Boiler house
+connections:
+  plc1: { modbus_tcp: { host: 127.0.0.1 } }
+tags:
+  P_101:  { source: plc1, holding: 1, type: f32, units: bar, decimals: 2, description: Header pressure }
+  T_102:  { source: plc1, holding: 3, type: f32, units: degC, decimals: 1, description: Boiler outlet temperature }
+  LT_201: { source: plc1, input: 3, type: u16, scale: { raw: [0, 1000], eu: [0, 100] }, units: "%", decimals: 1, description: Tank 1 level }
+  RUN:    { source: plc1, coil: 8, on_text: RUNNING, off_text: STOPPED, description: Burner run command }
+  MAINT:  { source: plc1, coil: 9, description: Maintenance mode }
+alarms:
+  T_102:
+    hihi: { limit: 95, priority: critical, message: Outlet temperature very high }
+    hi:   { limit: 80, priority: high, deadband: 1 }
+  P_101:
+    lo:   { limit: 2, priority: medium, message: Header pressure low }
+  LT_201:
+    lo:   { limit: 10, priority: low, message: Tank 1 level low }
+  RUN:
+    discrete: { when: false, priority: medium, message: Burner stopped, suppress_when: { tag: MAINT, is: true } }
+screens:
+  - title: Overview
+    panels:
+      - grid: { tags: [P_101, T_102, LT_201, RUN, MAINT] }
+  - title: Alarms
+    panels:
+      - alarms: {}
+"#;
+
+/// 2025-11-29 19:10:00 UTC.
+const NOW_SECS: u64 = 1_764_443_400;
+
+fn at(secs_before_now: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_SECS - secs_before_now)
+}
+
+fn value(s: &mut State, name: &str, v: Value, secs_before_now: u64) -> Vec<Effect> {
+    let id = s.layout.tag_id(name).unwrap_or_else(|| panic!("no tag {name}"));
+    let sample = Sample::good(v, at(secs_before_now));
+    let e = DriverEvent::Samples { conn: ConnId(0), samples: vec![(id, sample)], raw: None };
+    update(s, Msg::Driver(e), at(secs_before_now))
+}
+
+fn key(s: &mut State, code: KeyCode) -> Vec<Effect> {
+    let k = KeyEvent { code, modifiers: KeyModifiers::NONE, kind: KeyEventKind::Press, state: KeyEventState::NONE };
+    update(s, Msg::Key(k), at(0))
+}
+
+/// The runtime's part for alarm actions: on record, applied.
+fn apply(s: &mut State, effects: Vec<Effect>) {
+    for e in effects {
+        if let Effect::AlarmAction(o) = e {
+            update(s, Msg::Alarm(o.action), at(0));
+        }
+    }
+}
+
+/// A plant with alarms in every state, as an engineer sees it:
+/// - T_102 hihi (critical): raised 3 min ago, unacknowledged; hi (high): raised 4 min ago,
+///   acknowledged.
+/// - P_101 lo (medium): came and went, not acknowledged (returned unacknowledged).
+/// - LT_201 lo (low): shelved for 1 h by this engineer.
+/// - RUN discrete: the burner stopped while in maintenance mode: suppressed.
+fn plant(color: bool) -> State {
+    let layout = layout::parse(LAYOUT, "boiler.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(layout), "eve".into(), false, at(600));
+    s.utc_offset = time::UtcOffset::UTC;
+    s.color = color;
+    s.identity.role = Role::Engineer;
+    s.identity.user = "eve".into();
+    value(&mut s, "MAINT", Value::Bool(true), 590);
+    value(&mut s, "RUN", Value::Bool(false), 500);
+    value(&mut s, "P_101", Value::Float(1.5), 400);
+    value(&mut s, "P_101", Value::Float(6.25), 300);
+    value(&mut s, "LT_201", Value::Float(7.5), 290);
+    value(&mut s, "T_102", Value::Float(85.0), 240);
+    value(&mut s, "T_102", Value::Float(97.25), 180);
+    key(&mut s, KeyCode::Char('a'));
+    // Acknowledge T_102.hi (second row: the critical one sorts first).
+    key(&mut s, KeyCode::Down);
+    let e = key(&mut s, KeyCode::Char(' '));
+    apply(&mut s, e);
+    // Shelve LT_201.lo for an hour.
+    key(&mut s, KeyCode::End);
+    let e = key(&mut s, KeyCode::Char('s'));
+    assert!(e.is_empty());
+    for c in "\u{8}\u{8}".chars().chain("1h".chars()) {
+        let code = if c == '\u{8}' { KeyCode::Backspace } else { KeyCode::Char(c) };
+        key(&mut s, code);
+    }
+    key(&mut s, KeyCode::Enter);
+    for c in "level transmitter being replaced".chars() {
+        key(&mut s, KeyCode::Char(c));
+    }
+    let e = key(&mut s, KeyCode::Enter);
+    apply(&mut s, e);
+    key(&mut s, KeyCode::Home);
+    update(&mut s, Msg::Tick, at(0));
+    s.message = None;
+    s
+}
+
+fn render(state: &State, w: u16, h: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("a test backend cannot fail");
+    terminal.draw(|f| ttyhmi::ui::render(state, f)).expect("a test backend cannot fail");
+    terminal.backend().buffer().clone()
+}
+
+fn row_text(buf: &Buffer, y: u16) -> String {
+    (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect()
+}
+
+fn text(buf: &Buffer) -> String {
+    (0..buf.area.height).map(|y| row_text(buf, y)).collect::<Vec<_>>().join("\n")
+}
+
+fn screen(state: &State, w: u16, h: u16) -> String {
+    text(&render(state, w, h))
+}
+
+#[test]
+fn the_states_are_as_described() {
+    let s = plant(true);
+    let st = |k: &str| s.alarms.alarms().iter().find(|a| a.rule.key == k).map(|a| a.state());
+    use ttyhmi::alarm::AlarmState::*;
+    assert_eq!(st("T_102.hihi"), Some(Unacknowledged));
+    assert_eq!(st("T_102.hi"), Some(Acknowledged));
+    assert_eq!(st("P_101.lo"), Some(ReturnedUnacknowledged));
+    assert_eq!(st("LT_201.lo"), Some(Shelved));
+    assert_eq!(st("RUN.discrete"), Some(Suppressed));
+}
+
+#[test]
+fn alarm_list_80x24() {
+    insta::assert_snapshot!(screen(&plant(true), 80, 24));
+}
+
+#[test]
+fn alarm_list_140x40() {
+    insta::assert_snapshot!(screen(&plant(true), 140, 40));
+}
+
+#[test]
+fn alarm_list_80x24_no_color_is_the_same_text_and_has_no_colour() {
+    let colour = render(&plant(true), 80, 24);
+    let mono = render(&plant(false), 80, 24);
+    assert_eq!(text(&colour), text(&mono), "colour is never the only cue");
+    for y in 0..mono.area.height {
+        for x in 0..mono.area.width {
+            let c = &mono[(x, y)];
+            assert!(c.fg == Color::Reset && c.bg == Color::Reset, "coloured cell at {x},{y}: {c:?}");
+        }
+    }
+}
+
+#[test]
+fn banner_on_the_grid_screen_80x24_and_120x30() {
+    let mut s = plant(true);
+    key(&mut s, KeyCode::Char('1'));
+    insta::assert_snapshot!("banner_80x24", screen(&s, 80, 24));
+    insta::assert_snapshot!("banner_120x30", screen(&s, 120, 30));
+}
+
+#[test]
+fn the_other_lists_and_a_filter() {
+    let mut s = plant(true);
+    key(&mut s, KeyCode::Char('v'));
+    insta::assert_snapshot!("shelved_list_80x24", screen(&s, 80, 24));
+    key(&mut s, KeyCode::Char('v'));
+    insta::assert_snapshot!("suppressed_list_80x24", screen(&s, 80, 24));
+    key(&mut s, KeyCode::Char('v'));
+    key(&mut s, KeyCode::Char('v'));
+    key(&mut s, KeyCode::Char('/'));
+    for c in "t_102".chars() {
+        key(&mut s, KeyCode::Char(c));
+    }
+    insta::assert_snapshot!("filtered_80x24", screen(&s, 80, 24));
+}
+
+#[test]
+fn shelve_dialog_80x24() {
+    let mut s = plant(true);
+    key(&mut s, KeyCode::Char('s'));
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn no_alarms_and_a_flood() {
+    let layout = layout::parse(LAYOUT, "boiler.yaml").unwrap();
+    let mut s = State::new(Arc::new(layout), "eve".into(), false, at(600));
+    key(&mut s, KeyCode::Char('a'));
+    let t = screen(&s, 80, 24);
+    assert!(t.lines().nth(1).unwrap().contains("no active alarms"), "{t}");
+    assert!(t.contains("no active alarms"), "{t}");
+
+    // Eleven new alarms within ten minutes: a flood.
+    for i in 0..6u64 {
+        value(&mut s, "T_102", Value::Float(99.0), 300 - i * 20);
+        value(&mut s, "T_102", Value::Float(20.0), 290 - i * 20);
+    }
+    assert!(s.alarms.flood());
+    let t = screen(&s, 80, 24);
+    assert!(t.lines().nth(1).unwrap().contains("FLOOD"), "{t}");
+}
+
+#[test]
+fn priority_is_colour_and_text_and_unacknowledged_blinks() {
+    let s = plant(true);
+    let buf = render(&s, 80, 24);
+    let y = (0..buf.area.height).find(|&y| row_text(&buf, y).contains("T_102.hihi")).unwrap();
+    let line = row_text(&buf, y);
+    let x = line.find("CRIT").unwrap() as u16;
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    let star = line.find('*').unwrap() as u16;
+    assert!(buf[(star, y)].modifier.contains(Modifier::SLOW_BLINK), "the marker blinks");
+    let y = (0..buf.area.height).find(|&y| row_text(&buf, y).contains("T_102.hi ")).unwrap();
+    assert!(!row_text(&buf, y).starts_with('*'), "acknowledged: no marker");
+    // Bad-quality samples neither raise nor clear anything.
+    let mut s = plant(true);
+    let id = s.layout.tag_id("T_102").unwrap();
+    let bad = Sample::bad(Reason::Timeout, at(0));
+    let e = update(
+        &mut s,
+        Msg::Driver(DriverEvent::Samples { conn: ConnId(0), samples: vec![(id, bad)], raw: None }),
+        at(0),
+    );
+    assert!(e.is_empty(), "{e:?}");
+}
