@@ -250,3 +250,18 @@ fn priority_is_colour_and_text_and_unacknowledged_blinks() {
     );
     assert!(e.is_empty(), "{e:?}");
 }
+
+#[test]
+fn the_banner_marks_a_returned_alarm_and_prefers_an_active_one() {
+    let mut s = plant(true);
+    // Acknowledge the critical one: the medium returned-unacknowledged one is left.
+    let e = key(&mut s, KeyCode::Char(' '));
+    apply(&mut s, e);
+    let t = screen(&s, 80, 24);
+    let banner = t.lines().nth(1).unwrap();
+    assert!(banner.starts_with("*MED ") && banner.contains("RTN Header pressure low"), "{banner}");
+    // A low-priority active alarm does not outrank it; a medium active one does.
+    value(&mut s, "LT_201", Value::Float(50.0), 0);
+    let t = screen(&s, 80, 24);
+    assert!(t.lines().nth(1).unwrap().contains("RTN Header pressure low"), "{t}");
+}

@@ -361,7 +361,7 @@ fn submit(state: &mut State, d: &mut Dialog, now: SystemTime) -> Option<Vec<Effe
     };
     let mut record = audit(state, audit_action, d.id, now).result(reason);
     if let Some(how) = how {
-        record = record.new_value(shelve_text(how));
+        record = record.new_value(format!("shelved {}", shelve_text(how)));
     }
     Some(vec![Effect::AlarmAction(AlarmOrder { action, audit: vec![record] })])
 }
@@ -392,7 +392,15 @@ pub fn shelve_text(how: Shelve) -> String {
 }
 
 fn audit(state: &State, action: AuditAction, id: AlarmId, now: SystemTime) -> RecordInput {
-    let r = RecordInput::new(now, &state.actor, action);
+    let to = match action {
+        AuditAction::AlarmAcknowledge => "acknowledged",
+        AuditAction::AlarmShelve => "shelved",
+        AuditAction::AlarmUnshelve => "unshelved",
+        AuditAction::AlarmOutOfService => "out of service",
+        AuditAction::AlarmReturnToService => "in service",
+        _ => "",
+    };
+    let r = RecordInput::new(now, &state.actor, action).new_value(to);
     match state.alarms.alarm(id) {
         Some(a) => r.tag(a.rule.key.clone()).old(state_text(a.state())),
         None => r,
@@ -731,7 +739,7 @@ mod tests {
         key(&mut s, KeyCode::Tab, 2);
         typed(&mut s, "known fault", 2);
         let (audit, _) = act(&mut s, KeyCode::Enter, 3);
-        assert_eq!(audit[0].new, Some(serde_json::Value::from("one-shot")));
+        assert_eq!(audit[0].new, Some(serde_json::Value::from("shelved one-shot")));
         assert_eq!(state_of(&s, "T1.hi"), AlarmState::Shelved);
         // Back to normal ends a one-shot shelve.
         value(&mut s, T1, 50.0, 4);

@@ -47,14 +47,12 @@ fn counts(state: &State) -> Counts {
     c
 }
 
-/// The highest-priority unacknowledged alarm (the newest of that priority).
+/// The highest-priority unacknowledged alarm: active before returned-to-normal, then the newest.
 fn top(state: &State) -> Option<&Alarm> {
-    state
-        .alarms
-        .alarms()
-        .iter()
-        .filter(|a| a.state().is_unacknowledged())
-        .max_by(|a, b| a.rule.priority.cmp(&b.rule.priority).then(alarm_time(a).cmp(&alarm_time(b))))
+    state.alarms.alarms().iter().filter(|a| a.state().is_unacknowledged()).max_by(|a, b| {
+        let key = |a: &Alarm| (a.rule.priority, a.active, alarm_time(a));
+        key(a).cmp(&key(b))
+    })
 }
 
 /// The alarm's time: when its condition last became active (else its last change).
@@ -132,6 +130,10 @@ pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
                 Span::styled(format!("{} ", priority_label(p).trim_end()), theme.priority(p)),
                 Span::styled(format!("{} ", age(state, alarm_time(a))), theme.muted()),
             ];
+            if !a.active {
+                // Returned to normal, still to be acknowledged.
+                spans.push(Span::styled("RTN ", theme.muted()));
+            }
             let room = (left_area.width as usize).saturating_sub(Line::from(spans.clone()).width());
             let message = fit(&a.rule.message, room);
             let mut room = room.saturating_sub(message.chars().count());
