@@ -213,7 +213,11 @@ pub fn key(state: &mut State, a: Action, now: SystemTime) -> Option<Vec<Effect>>
             Some(Vec::new())
         }
         _ if !on_alarm_screen(state) => None,
-        Action::Write | Action::Acknowledge => Some(acknowledge(state, selected(state).into_iter().collect(), now)),
+        Action::Acknowledge => Some(acknowledge(state, selected(state).into_iter().collect(), now)),
+        Action::Write => {
+            state.say("no tag here: w writes the selected tag of a grid screen".into(), false, now);
+            Some(Vec::new())
+        }
         Action::AcknowledgeAll => {
             let ids: Vec<AlarmId> = rows(state)
                 .into_iter()
@@ -627,9 +631,14 @@ mod tests {
         let Some(Effect::Journal(ts)) = after.first() else { panic!() };
         assert_eq!(ts[0].user.as_deref(), Some("ann"));
         assert_eq!(s.message.as_ref().unwrap().text, "T1.hi: 1 alarm acknowledged");
-        // Enter acknowledges too; there is nothing left.
+        // Enter acknowledges too; there is nothing left. `w` (write) does not acknowledge.
         assert_eq!(key(&mut s, KeyCode::Enter, 5), vec![]);
         assert_eq!(s.message.as_ref().unwrap().text, "nothing to acknowledge");
+        value(&mut s, T1, 99.0, 6);
+        assert_eq!(key(&mut s, KeyCode::Char('w'), 7), vec![]);
+        assert_eq!(state_of(&s, "T1.hihi"), AlarmState::Unacknowledged);
+        assert!(s.message.as_ref().unwrap().text.starts_with("no tag here"));
+        assert_eq!(act(&mut s, KeyCode::Enter, 8).0.len(), 1);
     }
 
     #[test]

@@ -162,11 +162,11 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
             next = if handled < BURST { rx.try_recv().ok() } else { None };
         }
         // One fsync for the whole burst; a failed batch is kept and tried again.
-        if let Err(e) = flush_journal(&mut journal, &mut unjournaled) {
+        if let Err(e) = flush_journal(&mut journal, &opts.journal_path, &mut unjournaled) {
             update(&mut state, Msg::JournalFailed(e), SystemTime::now());
         }
     }
-    let _ = flush_journal(&mut journal, &mut unjournaled);
+    let _ = flush_journal(&mut journal, &opts.journal_path, &mut unjournaled);
     drop(guard);
     let _ = append(&mut audit, RecordInput::new(SystemTime::now(), &state.actor, Action::ConsoleStop));
     let _ = stop_tx.send(true);
@@ -194,6 +194,10 @@ fn open_journal(state: &mut State, path: &std::path::Path) -> Option<Journal> {
                 tracing::info!("alarm journal: {key} is no longer in the layout; its records are ignored");
             }
             tracing::info!("alarm journal {}: {} alarms restored", path.display(), restored.alarms);
+            // Restored alarms still waiting for an acknowledge sound the bell again.
+            let bell = &state.layout.alarm_options.bell;
+            state.alarm_view.horn =
+                state.alarms.alarms().iter().any(|a| a.state().is_unacknowledged() && bell.contains(&a.rule.priority));
             if !loaded.warnings.is_empty() {
                 let n = loaded.warnings.len();
                 state.say(
@@ -219,14 +223,23 @@ fn open_journal(state: &mut State, path: &std::path::Path) -> Option<Journal> {
 }
 
 /// Appends what is waiting (one fsync); on failure keeps it for the next try, bounded so a
-/// journal that stays broken cannot eat the memory.
-fn flush_journal(journal: &mut Option<Journal>, waiting: &mut Vec<Transition>) -> Result<(), String> {
+/// journal that stays broken cannot eat the memory. A journal that could not be opened is
+/// opened again first.
+fn flush_journal(
+    journal: &mut Option<Journal>,
+    path: &std::path::Path,
+    waiting: &mut Vec<Transition>,
+) -> Result<(), String> {
     if waiting.is_empty() {
         return Ok(());
     }
     let result = match journal {
-        Some(j) => j.append(waiting).map_err(|e| e.to_string()),
-        None => Err("the alarm journal is not open".to_string()),
+        Some(j) => j.append(waiting),
+        None => Journal::open(path).and_then(|mut j| {
+            j.append(waiting)?;
+            *journal = Some(j);
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => {
@@ -239,7 +252,7 @@ fn flush_journal(journal: &mut Option<Journal>, waiting: &mut Vec<Transition>) -
                 tracing::error!("alarm journal: {drop} transitions dropped from memory after it failed: {e}");
                 waiting.drain(..drop);
             }
-            Err(e)
+            Err(e.to_string())
         }
     }
 }

@@ -174,6 +174,8 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
         return Vec::new();
     };
     state.dirty = true;
+    // On the alarm list Enter acknowledges (and `w`, which writes tags, does not).
+    let a = if k.code == KeyCode::Enter && super::alarms::on_alarm_screen(state) { Action::Acknowledge } else { a };
     if let Some(effects) = super::alarms::key(state, a, now) {
         return effects;
     }
