@@ -78,6 +78,52 @@ impl Journal {
     }
 }
 
+/// A journal larger than this is rolled over at start ([`roll_over`]).
+pub const ROLL_OVER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Keeps the journal small enough to read quickly at start: when the file at `path` is larger
+/// than `limit`, it is renamed to `<path>.1` (replacing an older one) and a new journal is
+/// written with only the last record of each alarm in `records` — enough to restore every
+/// state. Returns whether it rolled over. The new file is complete and fsync'd before the
+/// rename, so a crash leaves either the old journal or the new one.
+pub fn roll_over(path: &Path, records: &[Transition], limit: u64) -> io::Result<bool> {
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(context(e, path, "read")),
+    };
+    if len <= limit {
+        return Ok(false);
+    }
+    let mut last: Vec<&Transition> = Vec::new();
+    for r in records.iter().rev() {
+        if !last.iter().any(|l| l.key == r.key) {
+            last.push(r);
+        }
+    }
+    last.reverse();
+    let mut bytes = Vec::new();
+    for t in last {
+        serde_json::to_writer(&mut bytes, t).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+    }
+    let with = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    let (tmp, old) = (with(".new"), with(".1"));
+    let write = || -> io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(path, &old)?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| context(e, path, "roll over"))?;
+    Ok(true)
+}
+
 /// Reads every record of the journal at `path`; a missing file is an empty journal.
 pub fn read(path: &Path) -> io::Result<Loaded> {
     let file = match File::open(path) {
@@ -253,6 +299,34 @@ mod tests {
         let loaded = read(&path).unwrap();
         assert_eq!(loaded.records, vec![ts[0].clone(), ts[1].clone(), ts[2].clone()]);
         assert_eq!(loaded.warnings.len(), 1, "only the torn line is lost: {:?}", loaded.warnings);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
+    }
+
+    #[test]
+    fn a_large_journal_rolls_over_keeping_the_last_record_of_each_alarm() {
+        let path = temp("roll");
+        let ts = transitions();
+        let mut other = ts[0].clone();
+        other.key = "U.lo".into();
+        let mut j = Journal::open(&path).unwrap();
+        j.append(&ts).unwrap();
+        j.append(std::slice::from_ref(&other)).unwrap();
+        let all = read(&path).unwrap().records;
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(!roll_over(&path, &all, size).unwrap(), "not larger than the limit");
+        assert!(roll_over(&path, &all, size - 1).unwrap());
+        let kept = read(&path).unwrap().records;
+        assert_eq!(kept, vec![ts[2].clone(), other.clone()]);
+        let mut old = path.as_os_str().to_owned();
+        old.push(".1");
+        assert_eq!(read(Path::new(&old)).unwrap().records, all, "the old journal is kept whole");
+        // Restoring from the rolled-over journal gives the same states.
+        let rule = Rule::new(TagId(0), RuleKind::Limit { kind: LimitKind::Hi, limit: 80.0 }, Priority::High, "hot");
+        let (mut a, mut b) =
+            (AlarmEngine::new(vec![rule.clone().key("T.hi")]), AlarmEngine::new(vec![rule.key("T.hi")]));
+        a.restore(&all);
+        b.restore(&kept);
+        assert_eq!(a.alarms()[0].state(), b.alarms()[0].state());
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
     }
 

@@ -198,6 +198,11 @@ fn open_journal(state: &mut State, path: &std::path::Path) -> Option<Journal> {
             let bell = &state.layout.alarm_options.bell;
             state.alarm_view.horn =
                 state.alarms.alarms().iter().any(|a| a.state().is_unacknowledged() && bell.contains(&a.rule.priority));
+            match journal::roll_over(path, &loaded.records, journal::ROLL_OVER_BYTES) {
+                Ok(true) => tracing::info!("alarm journal {} rolled over (the old one is <name>.1)", path.display()),
+                Ok(false) => {}
+                Err(e) => tracing::warn!("{e}"),
+            }
             if !loaded.warnings.is_empty() {
                 let n = loaded.warnings.len();
                 state.say(
