@@ -165,7 +165,7 @@ impl State {
                         .collect();
                     Some((i, tags))
                 }
-                Panel::Alarms(_) => None,
+                Panel::Alarms(_) | Panel::Trend(_) | Panel::Bar(_) => None,
             })
             .collect()
     }

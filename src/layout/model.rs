@@ -17,7 +17,12 @@ pub struct Layout {
     /// `TAG.hi`, `TAG.discrete`, `CONN.comms`, …).
     pub alarms: Vec<crate::alarm::Rule>,
     pub alarm_options: AlarmOptions,
+    /// How long trend history is kept (`history:`, default [`DEFAULT_HISTORY`]).
+    pub history: Duration,
 }
+
+/// Trend history kept when the layout does not say.
+pub const DEFAULT_HISTORY: Duration = Duration::from_secs(2 * 3600);
 
 /// `alarm_options:` — how alarms are annunciated and how long they may be shelved.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +40,25 @@ impl Default for AlarmOptions {
 }
 
 impl Layout {
+    /// Tags whose history is kept: the pens of trends, the tags of bars, the tags of grids with
+    /// sparklines. Sorted, without repeats.
+    pub fn history_tags(&self) -> Vec<TagId> {
+        let mut v: Vec<TagId> = self
+            .screens
+            .iter()
+            .flat_map(|s| s.panels.iter())
+            .flat_map(|p| match p {
+                Panel::Trend(t) => t.pens.iter().map(|p| p.tag).collect(),
+                Panel::Bar(b) => vec![b.tag],
+                Panel::Grid(g) if g.sparklines => g.tags.clone(),
+                Panel::Grid(_) | Panel::Alarms(_) => Vec::new(),
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     pub fn tag(&self, id: TagId) -> &Tag {
         &self.tags[id.index()]
     }
@@ -438,6 +462,38 @@ pub enum Panel {
     Grid(GridPanel),
     /// The alarm summary (`alarms: {}`): fills its screen.
     Alarms(AlarmsPanel),
+    /// `trend: { title, pens, window }`.
+    Trend(TrendPanel),
+    /// `bar: { tag, range, normal }`: an analog indicator.
+    Bar(BarPanel),
+}
+
+/// A trend: pens over a time window ending now (or where the operator panned to).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendPanel {
+    pub title: Option<String>,
+    pub pens: Vec<Pen>,
+    /// The time shown at first (1m … 24h, at most the layout's `history`).
+    pub window: Duration,
+}
+
+/// One line of a trend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pen {
+    pub tag: TagId,
+    /// A fixed y range; `None`: scaled to the values shown.
+    pub range: Option<(f64, f64)>,
+}
+
+/// An analog indicator: the value as a bar across `range`, the normal band marked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BarPanel {
+    pub title: Option<String>,
+    pub tag: TagId,
+    /// The ends of the bar (`range:`, else the tag's scaled range).
+    pub range: (f64, f64),
+    /// The normal operating band (`normal: [lo, hi]`), inside `range`.
+    pub normal: Option<(f64, f64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -449,6 +505,8 @@ pub struct AlarmsPanel {
 pub struct GridPanel {
     pub title: Option<String>,
     pub tags: Vec<TagId>,
+    /// A small trend of each tag's recent values in a column of its own.
+    pub sparklines: bool,
 }
 
 #[cfg(test)]

@@ -202,7 +202,11 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     match screens_node {
         None => screens.push(Screen {
             title: "Tags".into(),
-            panels: vec![Panel::Grid(GridPanel { title: None, tags: (0..tags.len() as u32).map(TagId).collect() })],
+            panels: vec![Panel::Grid(GridPanel {
+                title: None,
+                tags: (0..tags.len() as u32).map(TagId).collect(),
+                sparklines: false,
+            })],
         }),
         Some(n) => {
             let items = match &n.kind {
@@ -246,7 +250,15 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
 
     if cx.diags.is_empty() {
         let title = title.unwrap_or_else(|| default_title.to_string());
-        Ok(Layout { title, connections, tags, screens, alarms, alarm_options })
+        Ok(Layout {
+            title,
+            connections,
+            tags,
+            screens,
+            alarms,
+            alarm_options,
+            history: crate::layout::model::DEFAULT_HISTORY,
+        })
     } else {
         cx.diags.sort_by_key(|d| d.loc);
         Err(cx.diags)
@@ -1004,7 +1016,9 @@ fn screen(cx: &mut Ctx, raw: RawScreen, tags: &[Tag], declared: &HashSet<String>
         .panels
         .into_iter()
         .map(|p| match p.value {
-            RawPanel::Grid(g) => Panel::Grid(GridPanel { title: g.title, tags: resolve(cx, &g.tags) }),
+            RawPanel::Grid(g) => {
+                Panel::Grid(GridPanel { title: g.title, tags: resolve(cx, &g.tags), sparklines: false })
+            }
             RawPanel::Alarms(a) => Panel::Alarms(AlarmsPanel { title: a.and_then(|a| a.title) }),
         })
         .collect();
