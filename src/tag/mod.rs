@@ -1,8 +1,10 @@
-//! The tag model: values, their quality, samples and the latest-value store.
+//! The tag model: values, their quality, samples, the latest-value store and the bounded history
+//! of trended tags ([`history`]).
 //!
 //! Everything here is plain data with no I/O. Quality travels with every value: a tag with no
 //! data is a `Sample` whose quality is `Bad(NotConnected)`, never an absence.
 
+pub mod history;
 mod quality;
 mod store;
 mod value;
