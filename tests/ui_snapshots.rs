@@ -464,17 +464,22 @@ fn documented_by(a: Action) -> &'static str {
         Action::Top | Action::Bottom => "Home/End, g/G",
         Action::Filter => "/",
         Action::Write => "w, Enter",
-        Action::Alarms => "a",
-        Action::Silence => "x",
-        Action::Acknowledge => "Space, Enter",
-        Action::AcknowledgeAll => "A",
-        Action::NextList => "v",
-        Action::Shelve => "s",
-        Action::OutOfService => "o",
+        Action::Alarms | Action::Silence => "a / x",
+        Action::Acknowledge | Action::AcknowledgeAll => "Space, Enter / A",
+        Action::NextList | Action::Shelve | Action::OutOfService => "s / o / v",
+        Action::WiderWindow | Action::NarrowerWindow | Action::Left | Action::Right => "+ - Left Right",
+        Action::Cursor | Action::Live | Action::Export => "c / l / e",
     }
 }
 
-const ALL_ACTIONS: [Action; 22] = [
+const ALL_ACTIONS: [Action; 29] = [
+    Action::WiderWindow,
+    Action::NarrowerWindow,
+    Action::Left,
+    Action::Right,
+    Action::Cursor,
+    Action::Live,
+    Action::Export,
     Action::Alarms,
     Action::Silence,
     Action::Acknowledge,

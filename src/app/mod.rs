@@ -7,6 +7,7 @@ pub mod drivers;
 pub mod msg;
 pub mod runtime;
 pub mod state;
+pub mod trend;
 pub mod update;
 pub mod watch;
 pub mod write;

@@ -25,6 +25,8 @@ pub enum Msg {
     },
     /// The audit log could not be written: writing stops.
     AuditFailed(String),
+    /// A trend export was written (what to say), or why not.
+    Exported(Result<String, String>),
     /// The alarm journal cannot be written (its records wait in memory).
     JournalFailed(String),
     /// An alarm operation is on record in the audit log: apply it.
@@ -49,6 +51,12 @@ pub enum Effect {
     Journal(Vec<crate::alarm::Transition>),
     /// Ring the terminal bell.
     Bell,
+    /// Write a trend export file `name` in the export folder.
+    Export {
+        name: String,
+        contents: String,
+        rows: usize,
+    },
     /// Append the audit records, then — only if that succeeded — apply the alarm operation.
     AlarmAction(AlarmOrder),
 }

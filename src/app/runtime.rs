@@ -40,6 +40,8 @@ pub struct ConsoleOptions {
     pub audit_path: std::path::PathBuf,
     /// The alarm journal: read at start to restore alarm states, appended to as they change.
     pub journal_path: std::path::PathBuf,
+    /// Where trend exports go.
+    pub export_dir: std::path::PathBuf,
     /// `ttyhmi demo`: the demo PIN, shown in the status bar.
     pub demo_pin: Option<String>,
     pub color: bool,
@@ -143,6 +145,9 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
                             }
                         }
                         Effect::Journal(ts) => unjournaled.extend(ts),
+                        Effect::Export { name, contents, rows } => {
+                            queue.push_back(Msg::Exported(export(&opts.export_dir, &name, &contents, rows)));
+                        }
                         Effect::Bell => {
                             use std::io::Write;
                             let out = guard.terminal.backend_mut();
@@ -260,6 +265,15 @@ fn flush_journal(
             Err(e.to_string())
         }
     }
+}
+
+/// Writes a trend export; says where, or why not.
+fn export(dir: &std::path::Path, name: &str, contents: &str, rows: usize) -> Result<String, String> {
+    let path = dir.join(name);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, contents))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(format!("exported {rows} rows to {}", path.display()))
 }
 
 /// Transitions kept in memory while the journal cannot be written.

@@ -76,6 +76,10 @@ pub struct State {
     pub alarms: crate::alarm::AlarmEngine,
     /// The alarm list, its dialog and the bell.
     pub alarm_view: super::alarms::AlarmView,
+    /// Recent values of the tags trends, bars and sparklines show.
+    pub history: crate::tag::history::History,
+    /// The time window of the current screen's trends.
+    pub trend: super::trend::TrendView,
     /// Why the audit log cannot be written, if so: no write and no alarm operation then.
     pub audit_broken: Option<String>,
     /// `ttyhmi demo`: the demo PIN, shown in the status bar.
@@ -134,6 +138,8 @@ impl State {
             alarms: crate::alarm::AlarmEngine::new(layout.alarms.clone())
                 .with_max_shelve(layout.alarm_options.max_shelve),
             alarm_view: Default::default(),
+            history: crate::tag::history::History::new(layout.tags.len(), &layout.history_tags(), layout.history, now),
+            trend: Default::default(),
             audit_broken: None,
             demo_pin: None,
             dirty: true,

@@ -33,6 +33,13 @@ pub fn update(state: &mut State, msg: Msg, now: SystemTime) -> Vec<Effect> {
         Msg::Signal(_) => quit(state),
         Msg::Driver(e) => driver_event(state, e, now),
         Msg::Alarm(action) => super::alarms::apply(state, action, now),
+        Msg::Exported(result) => {
+            match result {
+                Ok(text) => state.say(text, false, now),
+                Err(e) => state.say(format!("export failed: {e}"), true, now),
+            }
+            Vec::new()
+        }
         Msg::JournalFailed(e) => {
             // Said once: the message stays until something else is said.
             if state.message.as_ref().is_none_or(|m| !m.text.starts_with("ALARM JOURNAL")) {
@@ -59,6 +66,7 @@ fn driver_event(state: &mut State, e: DriverEvent, now: SystemTime) -> Vec<Effec
             let mut transitions = Vec::new();
             for (id, s) in samples {
                 transitions.extend(state.alarms.evaluate(id, &s, now));
+                state.history.record(id, &s);
                 state.dirty |= state.store.apply(id, s);
             }
             if let Some(r) = raw {
@@ -176,7 +184,20 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
     state.dirty = true;
     // On the alarm list Enter acknowledges (and `w`, which writes tags, does not).
     let a = if k.code == KeyCode::Enter && super::alarms::on_alarm_screen(state) { Action::Acknowledge } else { a };
+    let before = state.screen;
+    let effects = act(state, a, now);
+    if state.screen != before {
+        super::trend::reset(state);
+    }
+    effects
+}
+
+/// What a key's action does in normal mode.
+fn act(state: &mut State, a: Action, now: SystemTime) -> Vec<Effect> {
     if let Some(effects) = super::alarms::key(state, a, now) {
+        return effects;
+    }
+    if let Some(effects) = super::trend::key(state, a, now) {
         return effects;
     }
     let screens = state.layout.screens.len().max(1);
@@ -229,7 +250,14 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
         | Action::AcknowledgeAll
         | Action::NextList
         | Action::Shelve
-        | Action::OutOfService => {}
+        | Action::OutOfService
+        | Action::WiderWindow
+        | Action::NarrowerWindow
+        | Action::Left
+        | Action::Right
+        | Action::Cursor
+        | Action::Live
+        | Action::Export => {}
         Action::Filter => {
             if !state.diagnostics {
                 state.filter_editing = true;

@@ -1,55 +1,34 @@
 //! The grid panel: tag, description, value with units, quality marker and reason, age.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::format::{quality_text, shown_quality, value_text};
 use super::theme::{Theme, quality_glyph};
 use crate::app::state::State;
-use crate::layout::Panel;
 use crate::tag::TagId;
 use crate::timefmt;
 
-/// Draws every panel of the current screen, stacked, each sized to its rows.
-pub fn render_screen(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
-    let panels = state.visible_panels();
-    if panels.is_empty() {
-        frame.render_widget(Line::styled("this screen has no panels", theme.muted()), area);
-        return;
-    }
-    // Each panel wants its rows + the title line + the header; the last one takes the rest.
-    let wants: Vec<u16> = panels.iter().map(|(_, rows)| rows.len() as u16 + 2).collect();
-    let constraints: Vec<Constraint> = wants
-        .iter()
-        .enumerate()
-        .map(|(i, w)| if i + 1 == wants.len() { Constraint::Min(4) } else { Constraint::Max((*w).max(4)) })
-        .collect();
-    let areas = Layout::vertical(constraints).split(area);
-    let mut first_row = 0;
-    for ((index, rows), rect) in panels.iter().zip(areas.iter()) {
-        let Panel::Grid(g) = &state.layout.screens[state.screen].panels[*index] else { continue };
-        let selected = state.selected.checked_sub(first_row).filter(|s| *s < rows.len());
-        let first = first_row == 0 && *index == panels[0].0;
-        let panel = GridRows { title: g.title.as_deref(), rows, selected, first };
-        render_grid(state, theme, frame, *rect, panel);
-        first_row += rows.len();
-    }
-}
-
 /// One grid panel's rows as shown now.
-struct GridRows<'a> {
-    title: Option<&'a str>,
-    rows: &'a [TagId],
+pub(super) struct GridRows<'a> {
+    pub title: Option<&'a str>,
+    pub rows: &'a [TagId],
     /// Index into `rows` of the selected row, when it is in this panel.
-    selected: Option<usize>,
+    pub selected: Option<usize>,
     /// The first panel of the screen carries the filter line.
-    first: bool,
+    pub first: bool,
+    /// A column of sparklines.
+    pub sparklines: bool,
 }
 
-fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel: GridRows) {
-    let GridRows { title, rows, selected, first } = panel;
+/// How far back a sparkline reaches.
+const SPARK_SPAN: std::time::Duration = std::time::Duration::from_secs(600);
+
+pub(super) fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel: GridRows) {
+    let GridRows { title, rows, selected, first, sparklines } = panel;
+    let spark_w: u16 = if area.width >= 100 { 12 } else { 8 };
 
     let mut block = Block::default().borders(Borders::TOP).border_style(theme.muted());
     // The filter is shown once, on the first panel.
@@ -69,6 +48,10 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
     } else {
         vec!["Tag".into(), right("Value"), "Units".into(), "Quality".into(), right("Age")]
     };
+    let mut header_cells = header_cells;
+    if sparklines {
+        header_cells.push("Last 10m".into());
+    }
     let header = Row::new(header_cells).style(theme.header());
     // Build only the rows that fit (a screen can hold thousands of tags): the window keeps the
     // selected row in view, at the bottom when scrolled, as ratatui would.
@@ -103,10 +86,14 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
             let qt = if wide { quality_text(&q) } else { q.reason().map(|r| r.to_string()).unwrap_or_default() };
             cells.push(Cell::from(Span::styled(qt, theme.quality(&q))));
             cells.push(Cell::from(Line::from(Span::styled(age, theme.muted())).right_aligned()));
+            if sparklines {
+                let line = super::trend::sparkline(state, id, spark_w as usize, SPARK_SPAN);
+                cells.push(Cell::from(Span::styled(line, theme.value())));
+            }
             Row::new(cells)
         })
         .collect();
-    let widths: Vec<Constraint> = if wide {
+    let mut widths: Vec<Constraint> = if wide {
         vec![
             Constraint::Length(16),
             Constraint::Fill(1),
@@ -125,6 +112,9 @@ fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel
             Constraint::Length(4),
         ]
     };
+    if sparklines {
+        widths.push(Constraint::Length(spark_w));
+    }
     let empty = rows.is_empty();
     let table = Table::new(table_rows, widths).header(header).block(block).row_highlight_style(theme.selected());
     let mut ts = TableState::default().with_selected(selected);

@@ -37,6 +37,18 @@ pub enum Action {
     Shelve,
     /// Alarm list: take the selected alarm out of service (reason), or return it to service.
     OutOfService,
+    /// Trends: a wider / narrower time window.
+    WiderWindow,
+    NarrowerWindow,
+    /// Trends: pan back / forward in time, or move the cursor.
+    Left,
+    Right,
+    /// Trends: freeze with a cursor that reads out every pen, or unfreeze.
+    Cursor,
+    /// Trends: back to live.
+    Live,
+    /// Trends: export the shown window of every pen to CSV.
+    Export,
 }
 
 /// (keys, what they do), in the order the help screen lists them.
@@ -49,13 +61,11 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("Home/End, g/G", "first / last tag"),
     ("/", "filter by name or description (Enter keeps, Esc clears)"),
     ("w, Enter", "write the selected tag [w]: value, then confirm with PIN"),
-    ("a", "go to the alarm list"),
-    ("x", "silence the bell (alarms stay unacknowledged)"),
-    ("Space, Enter", "alarm list: acknowledge the selected alarm [operator]"),
-    ("A", "alarm list: acknowledge all alarms shown [operator]"),
-    ("v", "alarm list: active, shelved, suppressed, out of service"),
-    ("s", "alarm list: shelve (time, reason) / unshelve [engineer]"),
-    ("o", "alarm list: out of service (reason) / back [engineer]"),
+    ("a / x", "alarm list / silence the bell (alarms stay unacknowledged)"),
+    ("Space, Enter / A", "alarm list: acknowledge selected / all shown [operator]"),
+    ("s / o / v", "alarm list: shelve / out of service, or undo [engineer]; lists"),
+    ("+ - Left Right", "trends: wider / narrower window; pan (or move the cursor)"),
+    ("c / l / e", "trends: freeze with a cursor / back to live / export to CSV"),
     ("?, F1", "show or hide this help"),
     ("Esc", "close help, clear the filter, leave diagnostics, or quit"),
     ("q, Ctrl-C", "quit (never writes anything)"),
@@ -95,6 +105,13 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char('v') => Action::NextList,
         KeyCode::Char('s') => Action::Shelve,
         KeyCode::Char('o') => Action::OutOfService,
+        KeyCode::Char('+') => Action::WiderWindow,
+        KeyCode::Char('-') => Action::NarrowerWindow,
+        KeyCode::Left => Action::Left,
+        KeyCode::Right => Action::Right,
+        KeyCode::Char('c') => Action::Cursor,
+        KeyCode::Char('l') => Action::Live,
+        KeyCode::Char('e') => Action::Export,
         _ => return None,
     })
 }

@@ -2,15 +2,18 @@
 //! except [`terminal`], which owns the terminal (RAII restore, panic hook).
 
 pub mod alarms;
+pub mod bar;
 pub mod diagnostics;
 pub mod dialog;
 pub mod format;
 pub mod grid;
 pub mod help;
 pub mod keymap;
+pub mod screen;
 pub mod status;
 pub mod terminal;
 pub mod theme;
+pub mod trend;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -50,10 +53,8 @@ pub fn render(state: &State, frame: &mut Frame) {
         help::render(theme, state.help_scroll, frame, main);
     } else if state.diagnostics {
         diagnostics::render(state, theme, frame, main);
-    } else if let Some(title) = alarm_panel(state) {
-        alarms::render_list(state, title, theme, frame, main);
     } else {
-        grid::render_screen(state, theme, frame, main);
+        screen::render(state, theme, frame, main);
     }
     if let Some(d) = &state.dialog {
         dialog::render(state, d, theme, frame, main);
@@ -75,14 +76,6 @@ pub fn render(state: &State, frame: &mut Frame) {
         frame.render_widget(line, msg);
     }
     status::render(state, theme, frame, bottom);
-}
-
-/// The title of the current screen's alarms panel, when it has one (it fills the screen).
-fn alarm_panel(state: &State) -> Option<Option<&str>> {
-    state.layout.screens.get(state.screen)?.panels.iter().find_map(|p| match p {
-        crate::layout::Panel::Alarms(a) => Some(a.title.as_deref()),
-        _ => None,
-    })
 }
 
 /// The top line: layout title and screen tabs.

@@ -1,0 +1,266 @@
+//! The trend panel and grid sparklines: each pen decimated to screen columns (braille gives two
+//! per cell), min and max of every column drawn so a one-sample spike shows; Bad spans are gaps
+//! and columns with Bad or Uncertain data are marked `!` / `?` under the plot. Pens have a colour
+//! and a number (legend, and at the line's right end), so a monochrome terminal tells them apart.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Line as CLine};
+use ratatui::widgets::{Block, Borders};
+
+use super::theme::Theme;
+use crate::app::state::State;
+use crate::layout::{Pen, TrendPanel};
+use crate::tag::TagId;
+use crate::tag::history::{Column, PointQuality, decimate};
+use crate::timefmt;
+
+const PEN_COLORS: [Color; 8] = [
+    Color::Cyan,
+    Color::Yellow,
+    Color::Magenta,
+    Color::Green,
+    Color::LightBlue,
+    Color::LightRed,
+    Color::White,
+    Color::LightGreen,
+];
+/// Width of the y-axis labels.
+const Y_AXIS: u16 = 8;
+
+fn pen_style(theme: Theme, i: usize) -> Style {
+    if theme.color { Style::new().fg(PEN_COLORS[i % PEN_COLORS.len()]) } else { Style::new() }
+}
+
+/// One pen decimated to the plot, with the range it is drawn in.
+struct Drawn {
+    cols: Vec<Option<Column>>,
+    lo: f64,
+    hi: f64,
+}
+
+fn drawn(state: &State, pen: &Pen, t0: SystemTime, t1: SystemTime, n: usize) -> Drawn {
+    let cols =
+        state.history.series(pen.tag).map(|s| decimate(s, t0, t1, n, state.now)).unwrap_or_else(|| vec![None; n]);
+    let (lo, hi) = pen.range.unwrap_or_else(|| auto_range(&cols));
+    Drawn { cols, lo, hi }
+}
+
+/// The range of the values shown, with a margin; a flat line sits in the middle.
+fn auto_range(cols: &[Option<Column>]) -> (f64, f64) {
+    let (lo, hi) =
+        cols.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), c| (l.min(c.min), h.max(c.max)));
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < f64::EPSILON * hi.abs().max(1.0) {
+        let pad = (hi.abs() * 0.05).max(1.0);
+        return (lo - pad, hi + pad);
+    }
+    let pad = (hi - lo) * 0.05;
+    (lo - pad, hi + pad)
+}
+
+/// A number for an axis label, in at most `w` columns.
+fn label(v: f64, w: usize) -> String {
+    let mut s = if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-3) { format!("{v:.2e}") } else { format!("{v:.2}") };
+    if s.contains('.') && !s.contains('e') {
+        while s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    if s.chars().count() > w { "#".repeat(w) } else { s }
+}
+
+fn value_text(state: &State, tag: TagId, v: Option<f64>) -> String {
+    let t = state.layout.tag(tag);
+    match v {
+        Some(v) => {
+            let shown = t.format(&crate::tag::Value::Float(v));
+            if t.units.is_empty() { shown } else { format!("{shown} {}", t.units) }
+        }
+        None => "----".into(),
+    }
+}
+
+pub fn render(state: &State, panel: &TrendPanel, theme: Theme, frame: &mut Frame, area: Rect) {
+    let view = &state.trend;
+    let window = view.window(panel);
+    let t1 = view.end(state.now);
+    let t0 = t1.checked_sub(window).unwrap_or(t1);
+    let mode = match (view.cursor, view.end) {
+        (Some(_), _) => "frozen, cursor".to_string(),
+        (None, Some(_)) => "paused (l: live)".to_string(),
+        (None, None) => "live".to_string(),
+    };
+    let title = format!(" {} · {} · {mode} ", panel.title.as_deref().unwrap_or("Trend"), timefmt_window(window));
+    let block =
+        Block::default().borders(Borders::TOP).border_style(theme.muted()).title(Span::styled(title, theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 4 || inner.width < Y_AXIS + 10 {
+        frame.render_widget(Line::styled("too small for a trend", theme.muted()), inner);
+        return;
+    }
+    let [legend_area, plot_row, axis_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let [_, quality_area] = Layout::horizontal([Constraint::Length(Y_AXIS), Constraint::Min(1)]).areas(axis_area);
+    let [yaxis_area, plot_area] = Layout::horizontal([Constraint::Length(Y_AXIS), Constraint::Min(1)]).areas(plot_row);
+    let n = plot_area.width as usize * 2;
+    let pens: Vec<Drawn> = panel.pens.iter().map(|p| drawn(state, p, t0, t1, n)).collect();
+
+    legend(state, panel, &pens, theme, frame, legend_area);
+    y_axis(&pens, theme, frame, yaxis_area);
+    plot(&pens, theme, frame, plot_area);
+    quality_strip(state, &pens, (t0, t1), theme, frame, quality_area);
+}
+
+fn timefmt_window(w: Duration) -> String {
+    crate::layout::duration::format_duration(w)
+}
+
+/// `1 P_101 6.25 bar  2 T_102 182.5 degC …`: the current values, or the values at the cursor.
+fn legend(state: &State, panel: &TrendPanel, pens: &[Drawn], theme: Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    if let Some(c) = state.trend.cursor {
+        spans.push(Span::styled(format!("@{} ", timefmt::clock(c, state.utc_offset)), theme.notice()));
+    }
+    for (i, (pen, d)) in panel.pens.iter().zip(pens).enumerate() {
+        let v = match state.trend.cursor {
+            Some(c) => state.history.series(pen.tag).and_then(|s| s.at(c)).and_then(|p| p.usable()),
+            None => state.store.get(pen.tag).and_then(|s| s.value.as_ref()).and_then(|v| v.as_f64()),
+        };
+        let name = &state.layout.tag(pen.tag).name;
+        let range =
+            if pen.range.is_some() { format!(" [{}…{}]", label(d.lo, 8), label(d.hi, 8)) } else { String::new() };
+        spans.push(Span::styled(
+            format!("{} ", i + 1),
+            pen_style(theme, i).add_modifier(ratatui::style::Modifier::BOLD),
+        ));
+        spans.push(Span::styled(format!("{name} {}{range}  ", value_text(state, pen.tag, v)), pen_style(theme, i)));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+/// Top, middle and bottom of the first pen's range (the legend gives fixed ranges of the others).
+fn y_axis(pens: &[Drawn], theme: Theme, frame: &mut Frame, area: Rect) {
+    let Some(p) = pens.first() else { return };
+    let w = area.width.saturating_sub(1) as usize;
+    let rows = [(0, p.hi), (area.height / 2, (p.lo + p.hi) / 2.0), (area.height.saturating_sub(1), p.lo)];
+    for (dy, v) in rows {
+        let r = Rect { x: area.x, y: area.y + dy, width: area.width, height: 1 };
+        frame.render_widget(Line::styled(format!("{:>w$}┤", label(v, w)), theme.muted()), r);
+    }
+}
+
+fn plot(pens: &[Drawn], theme: Theme, frame: &mut Frame, area: Rect) {
+    let n = area.width as f64 * 2.0;
+    let canvas = Canvas::default().marker(Marker::Braille).x_bounds([0.0, n - 1.0]).y_bounds([0.0, 1.0]).paint(|ctx| {
+        for (i, p) in pens.iter().enumerate() {
+            let color = if theme.color { PEN_COLORS[i % PEN_COLORS.len()] } else { Color::Reset };
+            let span = p.hi - p.lo;
+            let y = |v: f64| ((v - p.lo) / span).clamp(0.0, 1.0);
+            for (x, c) in p.cols.iter().enumerate() {
+                if let Some(c) = c {
+                    let x = x as f64;
+                    ctx.draw(&CLine { x1: x, y1: y(c.min), x2: x, y2: y(c.max), color });
+                }
+            }
+        }
+    });
+    frame.render_widget(canvas, area);
+    // Each pen's number at its newest point, so pens are told apart without colour.
+    for (i, p) in pens.iter().enumerate() {
+        let Some((x, c)) = p.cols.iter().enumerate().rev().find_map(|(x, c)| c.map(|c| (x, c))) else { continue };
+        let span = p.hi - p.lo;
+        let fy = ((c.max - p.lo) / span).clamp(0.0, 1.0);
+        let cx = area.x + (x / 2) as u16;
+        let cy = area.y + ((1.0 - fy) * (area.height.saturating_sub(1)) as f64).round() as u16;
+        if cx < area.right() && cy < area.bottom() {
+            let cell = Rect { x: cx, y: cy, width: 1, height: 1 };
+            frame.render_widget(Span::styled(format!("{}", i + 1), pen_style(theme, i)), cell);
+        }
+    }
+}
+
+/// The time axis (left, middle, right, local time) with `!`/`?` under columns whose data was Bad
+/// or Uncertain, and `^` at the cursor.
+fn quality_strip(
+    state: &State,
+    pens: &[Drawn],
+    span: (SystemTime, SystemTime),
+    theme: Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let (t0, t1) = span;
+    let w = area.width as usize;
+    let mut marks = vec![' '; w];
+    for p in pens {
+        for (x, c) in p.cols.iter().enumerate() {
+            let m = match c.map(|c| c.quality) {
+                Some(PointQuality::Bad) => '!',
+                Some(PointQuality::Uncertain) => '?',
+                _ => continue,
+            };
+            if let Some(cell) = marks.get_mut(x / 2)
+                && *cell != '!'
+            {
+                *cell = m;
+            }
+        }
+    }
+    let clock = |t: SystemTime| timefmt::clock(t, state.utc_offset);
+    let mut text: Vec<char> = marks;
+    let put = |text: &mut Vec<char>, at: usize, s: &str| {
+        for (i, ch) in s.chars().enumerate() {
+            if let Some(c) = text.get_mut(at + i) {
+                *c = ch;
+            }
+        }
+    };
+    let mid = t0 + t1.duration_since(t0).unwrap_or_default() / 2;
+    put(&mut text, 0, &clock(t0));
+    if w > 30 {
+        put(&mut text, w / 2 - 4, &clock(mid));
+    }
+    if w > 18 {
+        put(&mut text, w - 8, &clock(t1));
+    }
+    if let Some(c) = state.trend.cursor {
+        let span = t1.duration_since(t0).unwrap_or_default().as_secs_f64();
+        let f = c.duration_since(t0).unwrap_or_default().as_secs_f64() / span.max(f64::EPSILON);
+        let x = ((f * w as f64) as usize).min(w.saturating_sub(1));
+        put(&mut text, x, "^");
+    }
+    frame.render_widget(Line::styled(text.into_iter().collect::<String>(), theme.muted()), area);
+}
+
+/// A sparkline of a tag's recent history in `width` columns: `▁▂▃▄▅▆▇█`, blank where there is no
+/// data, `!` where the data was Bad.
+pub fn sparkline(state: &State, tag: TagId, width: usize, span: Duration) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let Some(s) = state.history.series(tag) else { return " ".repeat(width) };
+    let t1 = state.now;
+    let t0 = t1.checked_sub(span).unwrap_or(t1);
+    let cols = decimate(s, t0, t1, width, t1);
+    let (lo, hi) = auto_range(&cols);
+    cols.iter()
+        .map(|c| match c {
+            None => ' ',
+            Some(c) if c.quality == PointQuality::Bad && c.min == c.max => '!',
+            Some(c) => {
+                let f = ((c.max - lo) / (hi - lo)).clamp(0.0, 1.0);
+                BARS[((f * 7.0).round() as usize).min(7)]
+            }
+        })
+        .collect()
+}
