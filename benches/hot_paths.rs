@@ -1,5 +1,6 @@
 //! Hot paths: codec decode throughput, block planning of 10,000 tags, rendering a 500-row grid,
-//! evaluating 10,000 alarm rules per update and drawing a list of 10,000 alarms.
+//! evaluating 10,000 alarm rules per update and drawing a list of 10,000 alarms, decimating
+//! 1,000,000 history samples to 200 columns and drawing 8 pens of 100,000 samples each.
 //! Run with `cargo bench --bench hot_paths`.
 
 use std::hint::black_box;
@@ -14,7 +15,8 @@ use ttyhmi::alarm::{AlarmEngine, Discrete, LimitKind, Priority, Rule, RuleKind};
 use ttyhmi::app::state::State;
 use ttyhmi::driver::modbus::codec;
 use ttyhmi::driver::modbus::planner::{Limits, plan};
-use ttyhmi::layout::{self, ByteOrder, DataType, ModbusPoint, Table};
+use ttyhmi::layout::{self, ByteOrder, DataType, ModbusPoint, Panel, Pen, Screen, Table, TrendPanel};
+use ttyhmi::tag::history::{PointQuality, Series, decimate};
 use ttyhmi::tag::{Sample, TagId, Value};
 
 fn decode(c: &mut Criterion) {
@@ -191,5 +193,65 @@ fn alarms(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, decode, planning, render, alarms);
+/// A series of `n` samples one every `step`, a noisy sine.
+fn series(n: u64, step: Duration, t0: SystemTime, phase: f64) -> Series {
+    let mut s = Series::new(step * (n as u32 + 10), t0);
+    for i in 0..n {
+        let v = (i as f64 / 5000.0 + phase).sin() * 10.0 + ((i * 7919) % 13) as f64 * 0.1;
+        s.push(t0 + step * i as u32, Some(v), PointQuality::Good);
+    }
+    s
+}
+
+fn trends(c: &mut Criterion) {
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let n = 1_000_000u64;
+    let s = series(n, Duration::from_millis(10), t0, 0.0);
+    let end = t0 + Duration::from_millis(10 * n);
+    let mut g = c.benchmark_group("history");
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("decimate_1000000_samples_to_200_columns", |b| {
+        b.iter(|| black_box(decimate(black_box(&s), t0, end, 200, end)))
+    });
+    g.finish();
+
+    // 8 pens × 100,000 samples (10 per second over 10,000 s) in one trend filling a 160x48 screen.
+    let mut src = String::from("connections:\n  plc1: { modbus_tcp: { host: 127.0.0.1 } }\ntags:\n");
+    for i in 0..8 {
+        src.push_str(&format!("  P{i}: {{ source: plc1, holding: {} , type: f32 }}\n", i * 2));
+    }
+    let mut l = layout::parse(&src, "bench.yaml").unwrap();
+    let pens = (0..8).map(|i| Pen { tag: TagId(i), range: None }).collect();
+    let trend = TrendPanel { title: Some("8 pens".into()), pens, window: Duration::from_secs(10_000) };
+    l.screens = vec![Screen { title: "Trend".into(), panels: vec![Panel::Trend(trend)] }];
+    l.history = Duration::from_secs(10_000);
+    let now = t0 + Duration::from_secs(10_000);
+    let mut state = State::new(Arc::new(l), "bench".into(), false, t0);
+    state.now = now;
+    for i in 0..8u32 {
+        for k in 0..100_000u32 {
+            let v = ((k as f64) / 3000.0 + i as f64).sin() * 10.0;
+            let at = t0 + Duration::from_millis(100 * k as u64);
+            state.history.record(TagId(i), &Sample::good(Value::Float(v), at));
+        }
+    }
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    c.bench_function("render_trend_8_pens_x_100000_samples_160x48", |b| {
+        b.iter(|| {
+            term.draw(|f| ttyhmi::ui::render(black_box(&state), f)).unwrap();
+        })
+    });
+    // Memory per stored sample, as allocated (printed once; the bench target is the figure).
+    let points: usize = (0..8).filter_map(|i| state.history.series(TagId(i))).map(|s| s.len()).sum();
+    assert_eq!(points, 800_000, "every sample kept");
+    println!(
+        "history: {} points in {} bytes allocated = {:.1} bytes per sample (a point is {} bytes)",
+        points,
+        state.history.bytes(),
+        state.history.bytes() as f64 / points as f64,
+        std::mem::size_of::<ttyhmi::tag::history::Point>()
+    );
+}
+
+criterion_group!(benches, decode, planning, render, alarms, trends);
 criterion_main!(benches);
