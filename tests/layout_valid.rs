@@ -230,3 +230,84 @@ fn opcua_tags_take_any_alarm_rule_their_server_decides_the_type() {
     let l = layout::parse(src, "u.yaml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(l.alarms.len(), 2);
 }
+
+#[test]
+fn the_documented_trends_example_loads_into_its_panels() {
+    use ttyhmi::layout::{BarPanel, GridPanel, Pen, Screen, TrendPanel};
+    let path = "tests/fixtures/trends_example.yaml";
+    let l = layout::load(path.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let id = |name: &str| l.tag_id(name).unwrap();
+    let pen = |name: &str, range| Pen { tag: id(name), range };
+    let expected = vec![Screen {
+        title: "Boiler".into(),
+        panels: vec![
+            Panel::Trend(TrendPanel {
+                title: Some("Pressures".into()),
+                pens: vec![pen("P_101", None), pen("T_102", None)],
+                window: Duration::from_secs(600),
+            }),
+            Panel::Trend(TrendPanel {
+                title: None,
+                pens: vec![pen("P_101", None), pen("T_102", Some((0.0, 250.0)))],
+                window: Duration::from_secs(600),
+            }),
+            Panel::Bar(BarPanel { title: None, tag: id("LEVEL"), range: (0.0, 100.0), normal: Some((20.0, 80.0)) }),
+            Panel::Bar(BarPanel {
+                title: Some("Pressure".into()),
+                tag: id("P_101"),
+                range: (0.0, 16.0),
+                normal: Some((6.0, 10.0)),
+            }),
+            Panel::Grid(GridPanel { title: None, tags: vec![id("P_101"), id("T_102"), id("LEVEL")], sparklines: true }),
+        ],
+    }];
+    assert_eq!(l.screens, expected);
+    assert_eq!(l.history, Duration::from_secs(2 * 3600));
+    assert_eq!(l.history_tags(), vec![id("P_101"), id("T_102"), id("LEVEL")]);
+
+    // history: defaults to 2h, or as written.
+    let src = std::fs::read_to_string(path).unwrap();
+    let line = src.lines().find(|l| l.starts_with("history:")).unwrap();
+    let l = layout::parse(&src.replace(line, ""), path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.history, layout::DEFAULT_HISTORY);
+    assert_eq!(layout::DEFAULT_HISTORY, Duration::from_secs(2 * 3600));
+    let l = layout::parse(&src.replace(line, "history: 36h"), path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.history, Duration::from_secs(36 * 3600));
+    assert_eq!(l.screens, expected, "the panels do not depend on a longer history");
+}
+
+#[test]
+fn grids_have_no_sparklines_unless_asked() {
+    use ttyhmi::layout::GridPanel;
+    let src = format!(
+        "{ALARM_BASE}screens:\n  - title: A\n    panels:\n      - grid: {{ tags: [T], sparklines: false }}\n      - grid: {{ tags: [RUN] }}\n"
+    );
+    let l = layout::parse(&src, "g.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let grids: Vec<&GridPanel> =
+        l.screens[0].panels.iter().map(|p| if let Panel::Grid(g) = p { g } else { panic!("a grid") }).collect();
+    assert_eq!((grids[0].sparklines, grids[1].sparklines), (false, false));
+    let l = layout::parse(ALARM_BASE, "g.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let Panel::Grid(g) = &l.screens[0].panels[0] else { panic!("a grid") };
+    assert!(!g.sparklines, "nor on the default screen");
+    assert!(l.history_tags().is_empty());
+}
+
+#[test]
+fn booleans_and_opcua_tags_are_trended_and_a_reversed_scale_gives_a_rising_bar() {
+    use ttyhmi::layout::{BarPanel, Pen};
+    let src = "connections:\n  c: { modbus_tcp: { host: h } }\n  u: { opcua: { endpoint: \"opc.tcp://h:4840\" } }\ntags:\n  RUN: { source: c, coil: 0 }\n  BIT: { source: c, holding: 1, bit: 3 }\n  IN: { source: c, discrete: 2 }\n  UA: { source: u, node: \"i=2258\" }\n  INV: { source: c, input: 0, scale: { raw: [4000, 20000], eu: [100, 0] } }\nscreens:\n  - title: T\n    panels:\n      - trend: { pens: [RUN, BIT, IN, UA] }\n      - bar: { tag: INV }\n      - bar: { tag: UA, range: [-1, 1] }\n";
+    let l = layout::parse(src, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let id = |name: &str| l.tag_id(name).unwrap();
+    let Panel::Trend(t) = &l.screens[0].panels[0] else { panic!("a trend") };
+    let pens: Vec<Pen> = ["RUN", "BIT", "IN", "UA"].iter().map(|n| Pen { tag: id(n), range: None }).collect();
+    assert_eq!(t.pens, pens);
+    assert_eq!(
+        l.screens[0].panels[1],
+        Panel::Bar(BarPanel { title: None, tag: id("INV"), range: (0.0, 100.0), normal: None })
+    );
+    let Panel::Bar(b) = &l.screens[0].panels[2] else { panic!("a bar") };
+    assert_eq!(b.range, (-1.0, 1.0));
+    // An OPC UA tag has no scale in the layout: a bar of it needs a range.
+    let e = layout::parse(&src.replace("bar: { tag: UA, range: [-1, 1] }", "bar: { tag: UA }"), "t.yaml").unwrap_err();
+    assert!(e.to_string().contains("bar of `UA` needs range: [min, max] (the tag has no scale)"), "{e}");
+}

@@ -486,7 +486,7 @@ fn finish(
 
 /// How a tag's value is typed, as far as the layout says (OPC UA servers say it at run time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ValueKind {
+pub(super) enum ValueKind {
     Bool,
     Int,
     Float,
@@ -495,7 +495,7 @@ enum ValueKind {
 }
 
 impl ValueKind {
-    fn of(tag: &Tag) -> ValueKind {
+    pub(super) fn of(tag: &Tag) -> ValueKind {
         match &tag.source {
             TagSource::OpcUa(_) => ValueKind::Unknown,
             TagSource::Modbus(p) => match p.ty {
@@ -510,7 +510,7 @@ impl ValueKind {
 }
 
 /// The tag's value type for people: "a boolean", "an integer (u16)", …
-fn kind_text(tag: &Tag) -> String {
+pub(super) fn kind_text(tag: &Tag) -> String {
     let ty = match &tag.source {
         TagSource::Modbus(p) => p.ty.name(),
         TagSource::OpcUa(_) => return "typed by its OPC UA server".into(),

@@ -3,7 +3,8 @@
 //!
 //! Loading collects every problem of a file, not only the first: the text is parsed once into a
 //! located node tree ([`node`]), and each connection, tag and screen is then deserialized and
-//! checked on its own ([`de`]). Alarm rules are checked against the tags and connections.
+//! checked on its own ([`de`]), and so is each panel of a screen. Alarm rules are checked against
+//! the tags and connections.
 
 mod alarms;
 pub mod de;
@@ -12,6 +13,7 @@ pub mod duration;
 pub mod model;
 pub mod node;
 pub mod nodeid;
+mod panels;
 pub mod raw;
 pub mod schema;
 pub mod suggest;

@@ -27,10 +27,12 @@ pub struct RawLayout {
     pub alarms: Option<IndexMap<String, RawAlarmRules>>,
     /// How alarms are annunciated and how long they may be shelved.
     pub alarm_options: Option<RawAlarmOptions>,
+    /// How long trend history is kept, 1m to 48h (default 2h). No trend window may be longer.
+    pub history: Option<Sp<Dur>>,
 }
 
 /// The top-level keys [`RawLayout`] has; validation walks them one by one.
-pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens", "alarms", "alarm_options"];
+pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens", "alarms", "alarm_options", "history"];
 
 /// A connection to one device. Exactly one protocol key (`modbus_tcp` or `opcua`).
 #[derive(Deserialize, JsonSchema)]
@@ -289,7 +291,10 @@ pub struct RawScreen {
     /// Tab title.
     pub title: Sp<String>,
     /// Panels, top to bottom.
-    pub panels: Vec<Sp<RawPanel>>,
+    // Only counted and placed here: validation deserializes each panel node on its own, so one
+    // bad panel does not hide the problems of the others.
+    #[schemars(with = "Vec<RawPanel>")]
+    pub panels: Vec<Sp<serde::de::IgnoredAny>>,
 }
 
 /// A panel: one key naming its kind.
@@ -301,6 +306,10 @@ pub enum RawPanel {
     Grid(RawGrid),
     /// The alarm summary (`alarms: {}`); it fills its screen. A layout with alarms and no alarms panel gets a screen `Alarms` with one.
     Alarms(Option<RawAlarmsPanel>),
+    /// Lines of 1 to 8 numeric tags (booleans drawn 0/1) over a time window.
+    Trend(RawTrend),
+    /// An analog indicator: the value of one numeric tag as a bar, with its normal band.
+    Bar(RawBar),
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -317,6 +326,89 @@ pub struct RawGrid {
     pub title: Option<String>,
     /// Tag names, in row order.
     pub tags: Vec<Sp<String>>,
+    /// A small trend of each tag's recent values in a column of its own (default false).
+    pub sparklines: Option<bool>,
+}
+
+/// `trend: { title, pens, window }`
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Trend")]
+pub struct RawTrend {
+    pub title: Option<String>,
+    /// 1 to 8 pens, each a tag name or `{ tag, range }`; no tag twice. Strings cannot be trended.
+    #[schemars(required, length(min = 1, max = 8))]
+    pub pens: Option<Sp<Vec<Sp<RawPen>>>>,
+    /// The time shown at first: 1m to 24h and at most `history` (default 10m).
+    pub window: Option<Sp<Dur>>,
+}
+
+/// A pen: a tag name, or a tag with a fixed y range.
+#[derive(Debug)]
+pub enum RawPen {
+    Name(String),
+    Settings(RawPenSettings),
+}
+
+/// `{ tag, range }`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PenSettings")]
+pub struct RawPenSettings {
+    /// The tag drawn.
+    #[schemars(required)]
+    pub tag: Option<Sp<String>>,
+    /// A fixed y range `[low, high]` (default: scaled to the values shown).
+    pub range: Option<Sp<[f64; 2]>>,
+}
+
+impl<'de> Deserialize<'de> for RawPen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawPen;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a tag name or `{ tag: NAME, range: [low, high] }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawPen, E> {
+                Ok(RawPen::Name(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawPen, A::Error> {
+                RawPenSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(RawPen::Settings)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawPen {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Pen".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let settings = generator.subschema_for::<RawPenSettings>();
+        schemars::json_schema!({
+            "oneOf": [
+                { "type": "string", "description": "A tag name" },
+                settings
+            ]
+        })
+    }
+}
+
+/// `bar: { title, tag, range, normal }`
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Bar")]
+pub struct RawBar {
+    pub title: Option<String>,
+    /// A numeric tag (not a boolean or a string).
+    #[schemars(required)]
+    pub tag: Option<Sp<String>>,
+    /// The ends of the bar `[low, high]` (default: the `eu` range of the tag's scale; required without one).
+    pub range: Option<Sp<[f64; 2]>>,
+    /// The normal operating band `[low, high]`, inside the range.
+    pub normal: Option<Sp<[f64; 2]>>,
 }
 
 /// `alarm_options:`

@@ -9,9 +9,9 @@ use super::diag::Diagnostic;
 use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::nodeid::NodeRef;
+use super::panels;
 use super::raw::*;
 use super::suggest::did_you_mean;
-use crate::tag::TagId;
 
 const MIN_PERIOD: Duration = Duration::from_millis(10);
 
@@ -94,7 +94,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     };
 
     let (mut title, mut conns_node, mut tags_node, mut screens_node) = (None, None, None, None);
-    let (mut alarms_node, mut options_node) = (None, None);
+    let (mut alarms_node, mut options_node, mut history_node) = (None, None, None);
     for (k, v) in top {
         let key = key_text(k);
         match key.as_str() {
@@ -107,6 +107,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             "screens" => screens_node = Some(v),
             "alarms" => alarms_node = Some(v),
             "alarm_options" => options_node = Some(v),
+            "history" => history_node = Some(v),
             _ => {
                 let hint = match did_you_mean(&key, TOP_LEVEL.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
@@ -198,43 +199,9 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     }
 
     // Screens.
-    let mut screens = Vec::new();
-    match screens_node {
-        None => screens.push(Screen {
-            title: "Tags".into(),
-            panels: vec![Panel::Grid(GridPanel {
-                title: None,
-                tags: (0..tags.len() as u32).map(TagId).collect(),
-                sparklines: false,
-            })],
-        }),
-        Some(n) => {
-            let items = match &n.kind {
-                NodeKind::Seq(items) => items.as_slice(),
-                other => {
-                    cx.err(
-                        n.loc,
-                        format!("`screens` is a list, found {}", other.describe()),
-                        Some("write each screen as `- title: ...`".into()),
-                    );
-                    &[]
-                }
-            };
-            if items.is_empty() && matches!(n.kind, NodeKind::Seq(_)) {
-                cx.err(
-                    n.loc,
-                    "`screens` is empty",
-                    Some("add a screen, or remove `screens` to get one screen of all tags".into()),
-                );
-            }
-            for item in items {
-                match from_node::<RawScreen>(item) {
-                    Ok(raw) => screens.push(screen(&mut cx, raw, &tags, &declared_tags)),
-                    Err(e) => cx.de(e),
-                }
-            }
-        }
-    }
+    let history = panels::history(&mut cx, history_node);
+    let refs = panels::Refs { tags: &tags, declared: &declared_tags, history };
+    let mut screens = panels::screens(&mut cx, screens_node, &refs);
 
     // Alarms.
     let known = alarms::Known {
@@ -257,7 +224,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             screens,
             alarms,
             alarm_options,
-            history: crate::layout::model::DEFAULT_HISTORY,
+            history: history.unwrap_or(DEFAULT_HISTORY),
         })
     } else {
         cx.diags.sort_by_key(|d| d.loc);
@@ -983,46 +950,6 @@ fn ua_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag) -> Option<UaPoint> {
         return None;
     }
     Some(UaPoint { node: node?, sampling, deadband, queue_size: queue_size? })
-}
-
-fn screen(cx: &mut Ctx, raw: RawScreen, tags: &[Tag], declared: &HashSet<String>) -> Screen {
-    let title = raw.title.value.clone();
-    if raw.panels.is_empty() {
-        cx.err(
-            raw.title.loc,
-            format!("screen `{title}` has no panels"),
-            Some("add panels: [ { grid: { tags: [...] } } ]".into()),
-        );
-    }
-    let resolve = |cx: &mut Ctx, names: &[Sp<String>]| -> Vec<TagId> {
-        let mut ids = Vec::new();
-        for n in names {
-            match tags.iter().position(|t| t.name == **n) {
-                Some(i) => ids.push(TagId(i as u32)),
-                None if declared.contains(&**n) => {} // the tag itself has an error, reported there
-                None => {
-                    let hint = match did_you_mean(n, tags.iter().map(|t| t.name.as_str())) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "define it under tags:".into(),
-                    };
-                    cx.err(n.loc, format!("tag `{}` referenced by screen `{title}` is not defined", **n), Some(hint));
-                }
-            }
-        }
-        ids
-    };
-    alarms::alarms_panels_alone(cx, &title, &raw.panels);
-    let panels = raw
-        .panels
-        .into_iter()
-        .map(|p| match p.value {
-            RawPanel::Grid(g) => {
-                Panel::Grid(GridPanel { title: g.title, tags: resolve(cx, &g.tags), sparklines: false })
-            }
-            RawPanel::Alarms(a) => Panel::Alarms(AlarmsPanel { title: a.and_then(|a| a.title) }),
-        })
-        .collect();
-    Screen { title: raw.title.value, panels }
 }
 
 #[cfg(test)]
