@@ -120,6 +120,11 @@ impl Series {
         let ms = u32::try_from(ms).unwrap_or(u32::MAX);
         if self.points.len() >= self.capacity {
             self.points.pop_front();
+        } else if self.points.len() == self.points.capacity() {
+            // Grow by an eighth (not double), never past the capacity: at most 12.5 % slack
+            // while growing, none once full.
+            let more = (self.points.len() / 8).max(64).min(self.capacity - self.points.len());
+            self.points.reserve_exact(more);
         }
         self.points.push_back(Point { ms, quality, value });
         self.evict(t);
@@ -171,7 +176,8 @@ impl Series {
 }
 
 /// One screen column of a pen: the range of the usable values in its time slot, and the worst
-/// quality seen in it.
+/// quality seen in it. A slot that had data but no usable value (Bad throughout) has NaN `min`
+/// and `max`: a gap to draw, marked Bad.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Column {
     pub min: f64,
@@ -181,8 +187,9 @@ pub struct Column {
 
 /// Decimates the span `[t0, t1)` of a series into `n` equal time slots, each the min and max of the
 /// values in force during it (the value held from the slot before counts), so a one-sample spike
-/// is never lost. A slot with no usable value — before the first point, after `live` (the newest
-/// time there can be data for), or Bad throughout — is `None`: a gap, never a line.
+/// is never lost. A slot without data — before the first point, after `live` (the newest time
+/// there can be data for) — is `None`; one that was Bad throughout is a Bad column with NaN
+/// `min`/`max`. Both are gaps, never a line.
 pub fn decimate(s: &Series, t0: SystemTime, t1: SystemTime, n: usize, live: SystemTime) -> Vec<Option<Column>> {
     let mut out: Vec<Option<Column>> = vec![None; n];
     let span = t1.duration_since(t0).unwrap_or_default();
@@ -208,15 +215,16 @@ pub fn decimate(s: &Series, t0: SystemTime, t1: SystemTime, n: usize, live: Syst
     let add = |c: &mut Option<Column>, p: &Point| {
         let q = c.map_or(p.quality, |c| c.quality.max(p.quality));
         match (p.usable(), c.as_mut()) {
+            // `f64::min` and `max` skip the NaN of a column that was Bad until now.
             (Some(v), Some(c)) => {
                 c.min = c.min.min(v);
                 c.max = c.max.max(v);
                 c.quality = q;
             }
             (Some(v), None) => *c = Some(Column { min: v, max: v, quality: q }),
-            // A Bad point in a slot that has values marks it; alone it is a gap.
+            // A Bad point in a slot that has values marks it; alone it is a marked gap.
             (None, Some(c)) => c.quality = q,
-            (None, None) => {}
+            (None, None) => *c = Some(Column { min: f64::NAN, max: f64::NAN, quality: q }),
         }
     };
     for p in s.between(t0, t1) {
@@ -344,7 +352,12 @@ mod tests {
             s.push(t(i), Some((i % 2) as f64), PointQuality::Good);
         }
         assert_eq!(s.len(), 2000);
-        assert!(s.bytes() <= 2 * 2000 * 16, "{}", s.bytes());
+        assert_eq!(s.bytes(), 2000 * 16, "full: exactly 16 bytes a point");
+        let mut g = Series::new(Duration::from_secs(100_000), t(0));
+        for i in 0..100_000u64 {
+            g.push(t(i), Some(i as f64), PointQuality::Good);
+            assert!(g.bytes() <= g.len() * 16 * 9 / 8 + 64 * 16, "{} points in {} bytes", g.len(), g.bytes());
+        }
         assert_eq!(s.time(&s.points[0]), t(98_000));
     }
 
@@ -414,12 +427,14 @@ mod tests {
         s.push(t(3000), None, PointQuality::Bad);
         s.push(t(6000), Some(2.0), PointQuality::Good);
         let cols = decimate(&s, t(0), t(10_000), 10, t(8000));
-        let shown: Vec<Option<f64>> = cols.iter().map(|c| c.map(|c| c.max)).collect();
+        let shown: Vec<Option<f64>> = cols.iter().map(|c| c.and_then(|c| c.max.is_finite().then_some(c.max))).collect();
         assert_eq!(
             shown,
             [Some(1.0), Some(1.0), Some(1.0), None, None, None, Some(2.0), Some(2.0), Some(2.0), None],
             "the Bad span is a gap, the future after `live` too"
         );
+        assert!(cols[3..6].iter().all(|c| c.is_some_and(|c| c.quality == PointQuality::Bad)), "the Bad gap is marked");
+        assert_eq!(cols[9], None, "no data is not Bad");
         assert_eq!(cols[2].unwrap().quality, PointQuality::Good);
         // A slot with a value and a Bad point is drawn but marked Bad.
         let cols = decimate(&s, t(0), t(10_000), 2, t(10_000));

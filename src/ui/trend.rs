@@ -8,9 +8,7 @@ use std::time::{Duration, SystemTime};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
-use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::canvas::{Canvas, Line as CLine};
 use ratatui::widgets::{Block, Borders};
 
 use super::theme::Theme;
@@ -134,18 +132,30 @@ fn legend(state: &State, panel: &TrendPanel, pens: &[Drawn], theme: Theme, frame
         spans.push(Span::styled(format!("@{} ", timefmt::clock(c, state.utc_offset)), theme.notice()));
     }
     for (i, (pen, d)) in panel.pens.iter().zip(pens).enumerate() {
-        let v = match state.trend.cursor {
-            Some(c) => state.history.series(pen.tag).and_then(|s| s.at(c)).and_then(|p| p.usable()),
-            None => state.store.get(pen.tag).and_then(|s| s.value.as_ref()).and_then(|v| v.as_f64()),
-        };
         let name = &state.layout.tag(pen.tag).name;
+        let shown = match state.trend.cursor {
+            Some(c) => match state.history.series(pen.tag).and_then(|s| s.at(c)) {
+                Some(p) if p.quality == PointQuality::Bad => "!bad".to_string(),
+                Some(p) => format!(
+                    "{}{}",
+                    if p.quality == PointQuality::Uncertain { "?" } else { "" },
+                    value_text(state, pen.tag, p.usable())
+                ),
+                None => "no data".to_string(),
+            },
+            None => value_text(
+                state,
+                pen.tag,
+                state.store.get(pen.tag).and_then(|s| s.value.as_ref()).and_then(|v| v.as_f64()),
+            ),
+        };
         let range =
             if pen.range.is_some() { format!(" [{}…{}]", label(d.lo, 8), label(d.hi, 8)) } else { String::new() };
         spans.push(Span::styled(
             format!("{} ", i + 1),
             pen_style(theme, i).add_modifier(ratatui::style::Modifier::BOLD),
         ));
-        spans.push(Span::styled(format!("{name} {}{range}  ", value_text(state, pen.tag, v)), pen_style(theme, i)));
+        spans.push(Span::styled(format!("{name} {shown}{range}  "), pen_style(theme, i)));
     }
     frame.render_widget(Line::from(spans), area);
 }
@@ -161,25 +171,46 @@ fn y_axis(pens: &[Drawn], theme: Theme, frame: &mut Frame, area: Rect) {
     }
 }
 
+/// The bit of braille dot (x, y) of a cell, x in 0..2 from the left, y in 0..4 from the top.
+const DOTS: [[u8; 4]; 2] = [[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]];
+
+/// Rasterises every pen into braille cells (2 x 4 dots each): each dot column gets the dots from
+/// its min to its max. A cell takes the colour of the last pen that set a dot in it.
 fn plot(pens: &[Drawn], theme: Theme, frame: &mut Frame, area: Rect) {
-    let n = area.width as f64 * 2.0;
-    let canvas = Canvas::default().marker(Marker::Braille).x_bounds([0.0, n - 1.0]).y_bounds([0.0, 1.0]).paint(|ctx| {
-        for (i, p) in pens.iter().enumerate() {
-            let color = if theme.color { PEN_COLORS[i % PEN_COLORS.len()] } else { Color::Reset };
-            let span = p.hi - p.lo;
-            let y = |v: f64| ((v - p.lo) / span).clamp(0.0, 1.0);
-            for (x, c) in p.cols.iter().enumerate() {
-                if let Some(c) = c {
-                    let x = x as f64;
-                    ctx.draw(&CLine { x1: x, y1: y(c.min), x2: x, y2: y(c.max), color });
+    let (w, h) = (area.width as usize, area.height as usize);
+    let dots_high = h * 4;
+    let mut cells = vec![(0u8, None::<usize>); w * h];
+    for (i, p) in pens.iter().enumerate() {
+        let span = p.hi - p.lo;
+        // Dot row of a value: 0 at the top.
+        let row = |v: f64| {
+            let f = ((v - p.lo) / span).clamp(0.0, 1.0);
+            ((1.0 - f) * (dots_high - 1) as f64).round() as usize
+        };
+        for (x, c) in p.cols.iter().enumerate() {
+            let Some(c) = c.filter(|c| c.min.is_finite() && c.max.is_finite()) else { continue };
+            let (top, bottom) = (row(c.max), row(c.min));
+            for y in top..=bottom {
+                if let Some(cell) = cells.get_mut(y / 4 * w + x / 2) {
+                    cell.0 |= DOTS[x % 2][y % 4];
+                    cell.1 = Some(i);
                 }
             }
         }
-    });
-    frame.render_widget(canvas, area);
+    }
+    let buf = frame.buffer_mut();
+    for (k, (bits, pen)) in cells.into_iter().enumerate() {
+        let Some(pen) = pen else { continue };
+        let pos = (area.x + (k % w) as u16, area.y + (k / w) as u16);
+        if let Some(cell) = buf.cell_mut(pos) {
+            cell.set_char(char::from_u32(0x2800 + u32::from(bits)).unwrap_or(' '));
+            cell.set_style(pen_style(theme, pen));
+        }
+    }
     // Each pen's number at its newest point, so pens are told apart without colour.
     for (i, p) in pens.iter().enumerate() {
-        let Some((x, c)) = p.cols.iter().enumerate().rev().find_map(|(x, c)| c.map(|c| (x, c))) else { continue };
+        let newest = p.cols.iter().enumerate().rev().find_map(|(x, c)| c.filter(|c| c.max.is_finite()).map(|c| (x, c)));
+        let Some((x, c)) = newest else { continue };
         let span = p.hi - p.lo;
         let fy = ((c.max - p.lo) / span).clamp(0.0, 1.0);
         let cx = area.x + (x / 2) as u16;
@@ -218,8 +249,9 @@ fn quality_strip(
             }
         }
     }
+    // Times first, then the quality marks over them: a mark matters more than a label.
     let clock = |t: SystemTime| timefmt::clock(t, state.utc_offset);
-    let mut text: Vec<char> = marks;
+    let mut text: Vec<char> = vec![' '; w];
     let put = |text: &mut Vec<char>, at: usize, s: &str| {
         for (i, ch) in s.chars().enumerate() {
             if let Some(c) = text.get_mut(at + i) {
@@ -234,6 +266,11 @@ fn quality_strip(
     }
     if w > 18 {
         put(&mut text, w - 8, &clock(t1));
+    }
+    for (c, m) in text.iter_mut().zip(marks) {
+        if m != ' ' {
+            *c = m;
+        }
     }
     if let Some(c) = state.trend.cursor {
         let span = t1.duration_since(t0).unwrap_or_default().as_secs_f64();
@@ -256,7 +293,7 @@ pub fn sparkline(state: &State, tag: TagId, width: usize, span: Duration) -> Str
     cols.iter()
         .map(|c| match c {
             None => ' ',
-            Some(c) if c.quality == PointQuality::Bad && c.min == c.max => '!',
+            Some(c) if !c.min.is_finite() => '!',
             Some(c) => {
                 let f = ((c.max - lo) / (hi - lo)).clamp(0.0, 1.0);
                 BARS[((f * 7.0).round() as usize).min(7)]
