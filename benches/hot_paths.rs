@@ -206,8 +206,10 @@ fn series(n: u64, step: Duration, t0: SystemTime, phase: f64) -> Series {
 fn trends(c: &mut Criterion) {
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let n = 1_000_000u64;
-    let s = series(n, Duration::from_millis(10), t0, 0.0);
-    let end = t0 + Duration::from_millis(10 * n);
+    // One sample every 100 ms: a history of 100,000 s keeps all 1,000,000 (10 a second).
+    let s = series(n, Duration::from_millis(100), t0, 0.0);
+    assert_eq!(s.len(), n as usize, "every sample kept");
+    let end = t0 + Duration::from_millis(100 * n);
     let mut g = c.benchmark_group("history");
     g.throughput(Throughput::Elements(n));
     g.bench_function("decimate_1000000_samples_to_200_columns", |b| {

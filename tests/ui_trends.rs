@@ -181,3 +181,21 @@ fn empty_history_and_a_clock_going_backwards() {
         let _ = screen(&s, w, h);
     }
 }
+
+#[test]
+fn pens_without_a_range_share_one_axis() {
+    let src = LAYOUT.replace("{ tag: PIC_101_SP, range: [0, 16] }", "PIC_101_SP");
+    let layout = layout::parse(&src, "boiler.yaml").unwrap();
+    let mut s = State::new(Arc::new(layout), "eve".into(), false, at(100));
+    send(&mut s, "P_101", Sample::good(Value::Float(2.0), at(90)));
+    send(&mut s, "PIC_101_SP", Sample::good(Value::Float(8.0), at(90)));
+    update(&mut s, Msg::Tick, at(0));
+    let t = screen(&s, 80, 24);
+    let labels: Vec<f64> = t
+        .lines()
+        .filter_map(|l| l.split_once('┤').map(|(a, _)| a.trim().to_string()))
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    assert_eq!(labels.len(), 3, "{t}");
+    assert!(labels[0] >= 8.0 && labels[2] <= 2.0, "one axis for both: {labels:?}\n{t}");
+}

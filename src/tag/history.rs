@@ -151,6 +151,14 @@ impl Series {
         }
     }
 
+    /// Milliseconds of `t` from the base, negative before it.
+    fn rel_ms(&self, t: SystemTime) -> i64 {
+        match t.duration_since(self.base) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(e) => i64::try_from(e.duration().as_millis()).map(|m| -m).unwrap_or(i64::MIN),
+        }
+    }
+
     /// Milliseconds of `t` after the base (0 before it).
     fn offset(&self, t: SystemTime) -> u64 {
         t.duration_since(self.base).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
@@ -192,23 +200,26 @@ pub struct Column {
 /// `min`/`max`. Both are gaps, never a line.
 pub fn decimate(s: &Series, t0: SystemTime, t1: SystemTime, n: usize, live: SystemTime) -> Vec<Option<Column>> {
     let mut out: Vec<Option<Column>> = vec![None; n];
-    let span = t1.duration_since(t0).unwrap_or_default();
-    if n == 0 || span.is_zero() {
+    // In whole milliseconds from the series' base, as the points are: integer arithmetic only in
+    // the loop over the points.
+    let (a, b) = (s.rel_ms(t0), s.rel_ms(t1));
+    let span = i128::from(b) - i128::from(a);
+    if n == 0 || span <= 0 {
         return out;
     }
-    let slot_of = |t: SystemTime| -> usize {
-        let d = t.duration_since(t0).unwrap_or_default();
-        ((d.as_secs_f64() / span.as_secs_f64() * n as f64) as usize).min(n - 1)
-    };
+    // Slots per millisecond: one multiply per point (a division per point doubled the time).
+    let scale = n as f64 / span as f64;
+    let slot_of = |ms: i64| -> usize { (((ms - a).max(0) as f64 * scale) as usize).min(n - 1) };
     // The last slot that may hold data.
-    let last_slot = if live < t0 {
+    let live = s.rel_ms(live);
+    let last_slot = if live < a {
         return out;
-    } else if live >= t1 {
+    } else if live >= b {
         n - 1
     } else {
         slot_of(live)
     };
-    let slot_start = |i: usize| t0 + span.mul_f64(i as f64 / n as f64);
+    let slot_start = |i: usize| i128::from(a) + span * i as i128 / n as i128;
     let mut held = s.at(t0).copied();
     // The first slot the held value has not been added to.
     let mut next = 0;
@@ -228,8 +239,8 @@ pub fn decimate(s: &Series, t0: SystemTime, t1: SystemTime, n: usize, live: Syst
         }
     };
     for p in s.between(t0, t1) {
-        let tp = s.time(p);
-        let i = slot_of(tp).min(last_slot);
+        let ms = i64::from(p.ms);
+        let i = slot_of(ms).min(last_slot);
         // The held value fills the slots before this one, and this one if it was in force at
         // the slot's start.
         while next < i {
@@ -239,7 +250,7 @@ pub fn decimate(s: &Series, t0: SystemTime, t1: SystemTime, n: usize, live: Syst
             next += 1;
         }
         if next == i {
-            if let Some(h) = held.filter(|_| tp > slot_start(i)) {
+            if let Some(h) = held.filter(|_| i128::from(ms) > slot_start(i)) {
                 add(&mut out[i], &h);
             }
             next = i + 1;

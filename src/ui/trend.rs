@@ -42,11 +42,25 @@ struct Drawn {
     hi: f64,
 }
 
-fn drawn(state: &State, pen: &Pen, t0: SystemTime, t1: SystemTime, n: usize) -> Drawn {
-    let cols =
-        state.history.series(pen.tag).map(|s| decimate(s, t0, t1, n, state.now)).unwrap_or_else(|| vec![None; n]);
-    let (lo, hi) = pen.range.unwrap_or_else(|| auto_range(&cols));
-    Drawn { cols, lo, hi }
+/// Every pen decimated to `n` columns. Pens without a `range` share one axis scaled to all their
+/// values (so the axis labels read true for each of them); a pen with a `range` has its own.
+fn drawn(state: &State, pens: &[Pen], t0: SystemTime, t1: SystemTime, n: usize) -> Vec<Drawn> {
+    let cols: Vec<Vec<Option<Column>>> = pens
+        .iter()
+        .map(|pen| {
+            state.history.series(pen.tag).map(|s| decimate(s, t0, t1, n, state.now)).unwrap_or_else(|| vec![None; n])
+        })
+        .collect();
+    let auto: Vec<Option<Column>> =
+        pens.iter().zip(&cols).filter(|(p, _)| p.range.is_none()).flat_map(|(_, c)| c.iter().copied()).collect();
+    let shared = auto_range(&auto);
+    pens.iter()
+        .zip(cols)
+        .map(|(pen, cols)| {
+            let (lo, hi) = pen.range.unwrap_or(shared);
+            Drawn { cols, lo, hi }
+        })
+        .collect()
 }
 
 /// The range of the values shown, with a margin; a flat line sits in the middle.
@@ -113,7 +127,7 @@ pub fn render(state: &State, panel: &TrendPanel, theme: Theme, frame: &mut Frame
     let [_, quality_area] = Layout::horizontal([Constraint::Length(Y_AXIS), Constraint::Min(1)]).areas(axis_area);
     let [yaxis_area, plot_area] = Layout::horizontal([Constraint::Length(Y_AXIS), Constraint::Min(1)]).areas(plot_row);
     let n = plot_area.width as usize * 2;
-    let pens: Vec<Drawn> = panel.pens.iter().map(|p| drawn(state, p, t0, t1, n)).collect();
+    let pens = drawn(state, &panel.pens, t0, t1, n);
 
     legend(state, panel, &pens, theme, frame, legend_area);
     y_axis(&pens, theme, frame, yaxis_area);
