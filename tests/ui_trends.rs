@@ -199,3 +199,13 @@ fn pens_without_a_range_share_one_axis() {
     assert_eq!(labels.len(), 3, "{t}");
     assert!(labels[0] >= 8.0 && labels[2] <= 2.0, "one axis for both: {labels:?}\n{t}");
 }
+
+#[test]
+fn a_long_export_path_wraps_instead_of_being_cut() {
+    let mut s = plant(true);
+    let path = "/home/operator/.local/state/ttyhmi/exports/trend-trends-20251129T191000.csv";
+    update(&mut s, Msg::Exported(Ok(format!("exported 3 rows to {path}"))), at(0));
+    let t = screen(&s, 80, 24);
+    let joined: String = t.lines().map(str::trim_end).collect();
+    assert!(joined.contains(path), "{t}");
+}

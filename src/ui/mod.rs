@@ -18,6 +18,7 @@ pub mod trend;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::state::State;
 use theme::Theme;
@@ -35,13 +36,29 @@ pub fn render(state: &State, frame: &mut Frame) {
     let message = state.message.is_some()
         || state.writes_disabled.is_some()
             && (state.identity.role.at_least(crate::auth::Role::Operator) || state.identity.warning().is_some());
+    let message_line = message.then(|| match &state.message {
+        Some(m) => Line::styled(
+            format!("{}{}", if m.bad { "! " } else { "" }, m.text),
+            if m.bad { theme.bad() } else { theme.value() },
+        ),
+        None => Line::styled(
+            format!("writing is off: {}", state.writes_disabled.as_deref().unwrap_or_default()),
+            theme.notice(),
+        ),
+    });
+    let message_rows = match &message_line {
+        Some(l) if l.width() > area.width as usize => 2,
+        Some(_) => 1,
+        None => 0,
+    };
     // The alarm banner, on every screen of a layout with alarms.
     let banner = !state.layout.alarms.is_empty();
     let [top, banner_area, main, msg, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(u16::from(banner)),
         Constraint::Min(1),
-        Constraint::Length(u16::from(message)),
+        // A long message (an export path) wraps onto a second line rather than being cut.
+        Constraint::Length(message_rows),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -62,18 +79,8 @@ pub fn render(state: &State, frame: &mut Frame) {
     if let Some(d) = &state.alarm_view.dialog {
         alarms::render_dialog(state, d, theme, frame, main);
     }
-    if message {
-        let line = match &state.message {
-            Some(m) => Line::styled(
-                format!("{}{}", if m.bad { "! " } else { "" }, m.text),
-                if m.bad { theme.bad() } else { theme.value() },
-            ),
-            None => Line::styled(
-                format!("writing is off: {}", state.writes_disabled.as_deref().unwrap_or_default()),
-                theme.notice(),
-            ),
-        };
-        frame.render_widget(line, msg);
+    if let Some(line) = message_line {
+        frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), msg);
     }
     status::render(state, theme, frame, bottom);
 }
