@@ -9,9 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
 use ttyhmi::app::msg::{Effect, Msg};
@@ -21,6 +18,10 @@ use ttyhmi::auth::Role;
 use ttyhmi::driver::DriverEvent;
 use ttyhmi::layout::{self, ConnId};
 use ttyhmi::tag::{Reason, Sample, Value};
+
+mod common;
+
+use common::tui::{render, row_text, screen, text};
 
 const LAYOUT: &str = r#"
 title: Boiler house
@@ -122,24 +123,6 @@ fn plant(color: bool) -> State {
     update(&mut s, Msg::Tick, at(0));
     s.message = None;
     s
-}
-
-fn render(state: &State, w: u16, h: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("a test backend cannot fail");
-    terminal.draw(|f| ttyhmi::ui::render(state, f)).expect("a test backend cannot fail");
-    terminal.backend().buffer().clone()
-}
-
-fn row_text(buf: &Buffer, y: u16) -> String {
-    (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect()
-}
-
-fn text(buf: &Buffer) -> String {
-    (0..buf.area.height).map(|y| row_text(buf, y)).collect::<Vec<_>>().join("\n")
-}
-
-fn screen(state: &State, w: u16, h: u16) -> String {
-    text(&render(state, w, h))
 }
 
 #[test]

@@ -11,11 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
-use ratatui::text::Span;
 
 use ttyhmi::app::msg::Msg;
 use ttyhmi::app::state::State;
@@ -25,6 +22,10 @@ use ttyhmi::driver::{BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBloc
 use ttyhmi::layout::{self, ConnId, Layout, Table, TagSource};
 use ttyhmi::tag::{Quality, Reason, Sample, TagId, Value};
 use ttyhmi::ui::keymap::{Action, BINDINGS, action};
+
+mod common;
+
+use common::tui::{render, row_text, screen, text};
 
 const LAYOUT: &str = r#"
 title: Boiler house
@@ -213,34 +214,6 @@ fn plant() -> State {
     send(&mut s, Msg::Tick);
     assert_eq!(s.now, now());
     s
-}
-
-fn render(state: &State, w: u16, h: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("a test backend cannot fail");
-    terminal.draw(|f| ttyhmi::ui::render(state, f)).expect("a test backend cannot fail");
-    terminal.backend().buffer().clone()
-}
-
-/// The text of one row, with the cells hidden behind wide characters left out.
-fn row_text(buf: &Buffer, y: u16) -> String {
-    let mut line = String::new();
-    let mut skip = 0usize;
-    for x in 0..buf.area.width {
-        let sym = buf[(x, y)].symbol();
-        if skip == 0 {
-            line.push_str(sym);
-        }
-        skip = Span::raw(sym).width().max(skip).saturating_sub(1);
-    }
-    line
-}
-
-fn text(buf: &Buffer) -> String {
-    (0..buf.area.height).map(|y| row_text(buf, y)).collect::<Vec<_>>().join("\n")
-}
-
-fn screen(state: &State, w: u16, h: u16) -> String {
-    text(&render(state, w, h))
 }
 
 /// The grid row of tag `name` (rows start with the tag name).

@@ -7,9 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 
 use ttyhmi::app::msg::Msg;
@@ -18,6 +15,10 @@ use ttyhmi::app::update::update;
 use ttyhmi::driver::DriverEvent;
 use ttyhmi::layout::{self, ConnId};
 use ttyhmi::tag::{Reason, Sample, Value};
+
+mod common;
+
+use common::tui::{render, screen, text};
 
 const LAYOUT: &str = r#"
 title: Boiler house
@@ -89,23 +90,6 @@ fn plant(color: bool) -> State {
     send(&mut s, "LT_201", Sample::good(Value::Float(92.0), at(100)));
     update(&mut s, Msg::Tick, at(0));
     s
-}
-
-fn render(state: &State, w: u16, h: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("a test backend cannot fail");
-    terminal.draw(|f| ttyhmi::ui::render(state, f)).expect("a test backend cannot fail");
-    terminal.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    (0..buf.area.height)
-        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn screen(state: &State, w: u16, h: u16) -> String {
-    text(&render(state, w, h))
 }
 
 #[test]
