@@ -110,6 +110,9 @@ enum Command {
         /// OPC UA load variables (Plant.Load.V0000…), each changing every 100 ms.
         #[arg(long, default_value_t = 1000)]
         opcua_load: usize,
+        /// Also serve Modbus RTU over TCP (as a serial gateway would) on this port (0 picks one).
+        #[arg(long)]
+        rtu_over_tcp_port: Option<u16>,
         /// Address to listen on. The simulator has no access control: keep it on loopback.
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
@@ -299,10 +302,11 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { modbus_port, opcua_port, opcua_load, bind } => {
+        Command::Sim { modbus_port, opcua_port, opcua_load, rtu_over_tcp_port, bind } => {
             runtime()?.block_on(async {
                 let opts = sim::SimOptions {
                     opcua_port: Some(opcua_port),
+                    rtu_over_tcp: rtu_over_tcp_port.map(|p| SocketAddr::new(bind, p)),
                     opcua_load_items: opcua_load,
                     opcua_pki: paths::data_dir().join("sim-pki"),
                     ..Default::default()
@@ -311,6 +315,9 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
                     format!("cannot listen on {bind}:{modbus_port}; is another simulator running? try --modbus-port 0")
                 })?;
                 say!("simulated plant: Modbus TCP on {} (unit 1); Ctrl-C stops", plant.modbus_addr);
+                if let Some(a) = plant.rtu_over_tcp_addr {
+                    say!("simulated plant: Modbus RTU over TCP on {a} (unit 1)");
+                }
                 if let Some(url) = plant.opcua_url() {
                     say!(
                         "OPC UA on {url} (namespace {}): security None with anonymous; Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss with user {} / password {}",

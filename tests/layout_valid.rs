@@ -311,3 +311,15 @@ fn booleans_and_opcua_tags_are_trended_and_a_reversed_scale_gives_a_rising_bar()
     let e = layout::parse(&src.replace("bar: { tag: UA, range: [-1, 1] }", "bar: { tag: UA }"), "t.yaml").unwrap_err();
     assert!(e.to_string().contains("bar of `UA` needs range: [min, max] (the tag has no scale)"), "{e}");
 }
+
+#[test]
+fn modbus_rtu_over_tcp_is_modbus_with_rtu_framing() {
+    let src = "connections:\n  gw1:\n    modbus_rtu_over_tcp: { host: serial-gw.example, port: 4001, unit: 3 }\ntags:\n  T: { source: gw1, holding: 0 }\n";
+    let l = layout::parse(src, "gw.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let ConnectionKind::ModbusTcp(m) = &l.connections[0].kind else { panic!("not Modbus") };
+    assert_eq!(
+        (m.host.as_str(), m.port, m.unit, m.framing),
+        ("serial-gw.example", 4001, 3, layout::Framing::RtuOverTcp)
+    );
+    assert_eq!(l.connections[0].endpoint(), "rtu-over-tcp serial-gw.example:4001");
+}

@@ -194,14 +194,30 @@ pub struct ModbusTcp {
     /// Bits of holding registers are written with FC22 (mask write); when false, by reading the
     /// register and writing it back (another writer in between would be overwritten).
     pub mask_write: bool,
+    /// How requests are framed on the TCP stream.
+    pub framing: Framing,
+}
+
+/// The framing of Modbus on a TCP stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Framing {
+    /// Modbus TCP: the MBAP header (transaction id, unit id).
+    #[default]
+    Tcp,
+    /// RTU frames (unit id, PDU, CRC) over TCP, as serial-to-Ethernet gateways pass them through.
+    RtuOverTcp,
 }
 
 impl ModbusTcp {
     pub fn endpoint(&self) -> String {
+        let prefix = match self.framing {
+            Framing::Tcp => "",
+            Framing::RtuOverTcp => "rtu-over-tcp ",
+        };
         if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
+            format!("{prefix}[{}]:{}", self.host, self.port)
         } else {
-            format!("{}:{}", self.host, self.port)
+            format!("{prefix}{}:{}", self.host, self.port)
         }
     }
 }

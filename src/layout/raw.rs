@@ -34,13 +34,16 @@ pub struct RawLayout {
 /// The top-level keys [`RawLayout`] has; validation walks them one by one.
 pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens", "alarms", "alarm_options", "history"];
 
-/// A connection to one device. Exactly one protocol key (`modbus_tcp` or `opcua`).
+/// A connection to one device. Exactly one protocol key (`modbus_tcp`, `modbus_rtu_over_tcp` or `opcua`).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Connection")]
 pub struct RawConnection {
     /// Modbus TCP device.
     pub modbus_tcp: Option<Sp<RawModbusTcp>>,
+    /// Modbus RTU frames (with CRC) over TCP: a serial-to-Ethernet gateway in transparent mode.
+    /// Unit ids 1..247.
+    pub modbus_rtu_over_tcp: Option<Sp<RawModbusTcp>>,
     /// OPC UA server.
     pub opcua: Option<Sp<RawOpcUa>>,
     /// OPC UA: publishing interval of the subscription (default 500ms).

@@ -255,25 +255,31 @@ fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Optio
         }
         Some(t) => cx.period(t, "timeout"),
     };
-    let kind = match (&raw.modbus_tcp, &raw.opcua) {
-        (None, None) => {
+    let protocols = [
+        raw.modbus_tcp.as_ref().map(|p| p.loc),
+        raw.modbus_rtu_over_tcp.as_ref().map(|p| p.loc),
+        raw.opcua.as_ref().map(|p| p.loc),
+    ];
+    if let Some(second) = protocols.iter().flatten().nth(1) {
+        cx.err(
+            *second,
+            format!("connection `{name}` names two protocols"),
+            Some("one connection is one device: split it in two".into()),
+        );
+        return None;
+    }
+    let kind = match (&raw.modbus_tcp, &raw.modbus_rtu_over_tcp, &raw.opcua) {
+        (Some(tcp), _, _) => modbus_connection(cx, tcp, &raw, Framing::Tcp),
+        (_, Some(tcp), _) => modbus_connection(cx, tcp, &raw, Framing::RtuOverTcp),
+        (_, _, Some(ua)) => ua_connection(cx, &name, ua, &raw),
+        (None, None, None) => {
             cx.err(
                 loc,
                 format!("connection `{name}` names no protocol"),
-                Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } or opcua: { endpoint: opc.tcp://host:4840 }".into()),
+                Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 }, modbus_rtu_over_tcp: { host, port, unit } or opcua: { endpoint: opc.tcp://host:4840 }".into()),
             );
             return None;
         }
-        (Some(_), Some(ua)) => {
-            cx.err(
-                ua.loc,
-                format!("connection `{name}` names two protocols"),
-                Some("one connection is one device: split it in two".into()),
-            );
-            return None;
-        }
-        (Some(tcp), None) => modbus_connection(cx, tcp, &raw),
-        (None, Some(ua)) => ua_connection(cx, &name, ua, &raw),
     };
     let poll = raw.poll.as_ref().map_or(Some(Duration::from_secs(1)), |p| cx.period(p, "poll"));
     if cx.diags.len() > before {
@@ -282,7 +288,12 @@ fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Optio
     Some(Connection { name, kind: kind?, timeout: timeout?, poll: poll? })
 }
 
-fn modbus_connection(cx: &mut Ctx, tcp: &Sp<RawModbusTcp>, raw: &RawConnection) -> Option<ConnectionKind> {
+fn modbus_connection(
+    cx: &mut Ctx,
+    tcp: &Sp<RawModbusTcp>,
+    raw: &RawConnection,
+    framing: Framing,
+) -> Option<ConnectionKind> {
     if let Some(p) = &raw.publishing_interval {
         cx.err(p.loc, "`publishing_interval` applies to OPC UA connections", Some("use `poll:` for Modbus".into()));
     }
@@ -290,8 +301,21 @@ fn modbus_connection(cx: &mut Ctx, tcp: &Sp<RawModbusTcp>, raw: &RawConnection) 
         cx.err(tcp.host.loc, "host is empty", Some("write a host name or IP address".into()));
     }
     let port = tcp.port.as_ref().map_or(Some(502), |p| cx.int(p, 1, 65535, "port", None));
-    let unit = tcp.unit.as_ref().map_or(Some(1), |u| {
-        cx.int(u, 0, 255, "unit id", Some("Modbus TCP unit ids are 0..255 (gateways use 1..247 for serial devices)"))
+    let unit = tcp.unit.as_ref().map_or(Some(1), |u| match framing {
+        Framing::Tcp => cx.int(
+            u,
+            0,
+            255,
+            "unit id",
+            Some("Modbus TCP unit ids are 0..255 (gateways use 1..247 for serial devices)"),
+        ),
+        Framing::RtuOverTcp => cx.int(
+            u,
+            1,
+            247,
+            "unit id",
+            Some("serial devices answer as units 1..247 (0 is broadcast: writes only, never answered)"),
+        ),
     });
     let max_registers = raw.max_registers.as_ref().map_or(Some(125), |v| {
         cx.int(v, 1, 125, "max_registers", Some("Modbus allows at most 125 registers per read request"))
@@ -309,6 +333,7 @@ fn modbus_connection(cx: &mut Ctx, tcp: &Sp<RawModbusTcp>, raw: &RawConnection) 
         max_bits: max_bits?,
         max_gap: max_gap?,
         mask_write: raw.mask_write.as_ref().is_none_or(|m| m.value),
+        framing,
     }))
 }
 
@@ -487,6 +512,7 @@ fn default_connection(name: &str, opcua: bool) -> Connection {
             max_bits: 2000,
             max_gap: 16,
             mask_write: true,
+            framing: Framing::Tcp,
         })
     };
     Connection { name: name.to_string(), kind, timeout: Duration::from_secs(1), poll: Duration::from_secs(1) }

@@ -54,6 +54,8 @@ pub struct SimOptions {
     pub step: Option<Duration>,
     /// Port of the OPC UA server on 127.0.0.1 (0 = ephemeral); `None` = no OPC UA server.
     pub opcua_port: Option<u16>,
+    /// Where to serve Modbus RTU over TCP too (port 0 = ephemeral); `None` = not served.
+    pub rtu_over_tcp: Option<SocketAddr>,
     /// Number of `Plant.Load.Vnnnn` variables, all changing every 100 ms (default 1000).
     pub opcua_load_items: usize,
     /// Password of the OPC UA user `operator` (default [`opcua_server::DEFAULT_PASSWORD`],
@@ -71,6 +73,7 @@ impl Default for SimOptions {
             seed: 0x5EED,
             step: Some(Duration::from_millis(100)),
             opcua_port: Some(0),
+            rtu_over_tcp: None,
             opcua_load_items: 1000,
             opcua_password: opcua_server::DEFAULT_PASSWORD.to_owned(),
             opcua_pki: std::env::temp_dir().join(format!("ttyhmi-sim-pki-{}", std::process::id())),
@@ -100,6 +103,9 @@ pub struct SimHandle {
     /// Where the OPC UA server listens (always 127.0.0.1; the real port when started on port 0);
     /// `None` without OPC UA.
     pub opcua_addr: Option<SocketAddr>,
+    /// Where Modbus RTU over TCP is served, when it is.
+    pub rtu_over_tcp_addr: Option<SocketAddr>,
+    rtu_over_tcp: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     conns: Arc<watch::Sender<usize>>,
     server: Option<JoinHandle<()>>,
@@ -131,11 +137,30 @@ pub async fn start_with(modbus_bind: SocketAddr, options: SimOptions) -> std::io
         None => None,
     };
     let conns = Arc::new(watch::Sender::new(0usize));
+    let (rtu_over_tcp_addr, rtu_over_tcp) = match options.rtu_over_tcp {
+        Some(bind) => {
+            let l = modbus_server::bind(bind)?;
+            let a = l.local_addr()?;
+            let serve = modbus_server::serve_rtu_over_tcp(l, Arc::clone(&shared), Arc::clone(&conns));
+            (Some(a), Some(tokio::spawn(serve)))
+        }
+        None => (None, None),
+    };
     let server = tokio::spawn(modbus_server::serve(listener, Arc::clone(&shared), Arc::clone(&conns)));
     let physics = options.step.map(|period| tokio::spawn(run_physics(Arc::clone(&shared), period)));
     let opcua_addr = opcua.as_ref().map(|o| o.addr);
     tracing::info!(%modbus_addr, ?opcua_addr, "sim: plant started");
-    Ok(SimHandle { modbus_addr, opcua_addr, shared, conns, server: Some(server), physics, opcua })
+    Ok(SimHandle {
+        modbus_addr,
+        opcua_addr,
+        rtu_over_tcp_addr,
+        rtu_over_tcp,
+        shared,
+        conns,
+        server: Some(server),
+        physics,
+        opcua,
+    })
 }
 
 async fn run_physics(shared: Arc<Shared>, period: Duration) {
@@ -161,7 +186,7 @@ impl SimHandle {
         if let Some(opcua) = self.opcua.take() {
             opcua.stop().await;
         }
-        for task in [self.server.take(), self.physics.take()].into_iter().flatten() {
+        for task in [self.server.take(), self.rtu_over_tcp.take(), self.physics.take()].into_iter().flatten() {
             task.abort();
             let _ = task.await;
         }
@@ -223,7 +248,7 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        for task in [self.server.take(), self.physics.take()].into_iter().flatten() {
+        for task in [self.server.take(), self.rtu_over_tcp.take(), self.physics.take()].into_iter().flatten() {
             task.abort();
         }
     }

@@ -221,6 +221,27 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)
 }
 
+/// Serves Modbus RTU frames over TCP (as a serial-to-Ethernet gateway in transparent mode passes
+/// them) on `listener`, from the same device, until the returned future is dropped.
+pub(crate) async fn serve_rtu_over_tcp(listener: TcpListener, shared: Arc<Shared>, conns: Arc<watch::Sender<usize>>) {
+    use tokio_modbus::server::rtu_over_tcp::{Server, accept_tcp_connection};
+    let server = Server::new(listener);
+    let on_connected = move |stream: TcpStream, peer: SocketAddr| {
+        let shared = Arc::clone(&shared);
+        let conns = Arc::clone(&conns);
+        async move {
+            let _ = stream.set_nodelay(true);
+            let accepted =
+                accept_tcp_connection(stream, peer, |_| Ok(Some(SimService { shared: Arc::clone(&shared) })))?;
+            Ok(accepted.map(|(service, stream)| (service, TrackedStream { stream, _guard: ConnGuard::new(conns) })))
+        }
+    };
+    let on_process_error = |err: io::Error| tracing::debug!(%err, "sim: rtu-over-tcp connection ended with an error");
+    if let Err(err) = server.serve(&on_connected, on_process_error).await {
+        tracing::warn!(%err, "sim: rtu-over-tcp listener stopped");
+    }
+}
+
 /// Serves Modbus TCP on `listener` until the returned future is dropped. Dropping it closes the
 /// listener and cancels every connection (tokio-modbus cancels its per-connection tasks when
 /// `serve` is dropped), which drops their streams.

@@ -23,7 +23,7 @@ use crate::driver::backoff::Backoff;
 use crate::driver::{
     BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock, WriteCommand, WriteDone, WriteInbox, next_write,
 };
-use crate::layout::{ConnId, Connection, ConnectionKind, Layout, ModbusPoint, ModbusTcp, Table, TagSource};
+use crate::layout::{ConnId, Connection, ConnectionKind, Framing, Layout, ModbusPoint, ModbusTcp, Table, TagSource};
 use crate::tag::{Reason, Sample, TagId, Value};
 
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
@@ -264,8 +264,12 @@ impl<M: From<DriverEvent>> Task<M> {
         };
         // Requests are small and latency-bound; do not let Nagle hold them back.
         let _ = stream.set_nodelay(true);
-        tracing::info!(connection = %self.job.name, %addr, "connected");
-        Ok(tokio_modbus::client::tcp::attach_slave(stream, Slave(tcp.unit)))
+        tracing::info!(connection = %self.job.name, %addr, framing = ?tcp.framing, "connected");
+        Ok(match tcp.framing {
+            Framing::Tcp => tokio_modbus::client::tcp::attach_slave(stream, Slave(tcp.unit)),
+            // RTU frames with their CRC, passed through by a serial gateway.
+            Framing::RtuOverTcp => tokio_modbus::client::rtu::attach_slave(stream, Slave(tcp.unit)),
+        })
     }
 
     /// Sleeps `d` (backoff), or less if shutdown comes; refuses writes meanwhile. True when
