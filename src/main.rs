@@ -355,9 +355,8 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
 fn point_at(l: &mut Layout, modbus: SocketAddr, opcua: Option<String>, password: &Path) {
     for c in &mut l.connections {
         match &mut c.kind {
-            ConnectionKind::ModbusTcp(m) => {
-                m.host = modbus.ip().to_string();
-                m.port = modbus.port();
+            ConnectionKind::Modbus(m) => {
+                m.link = layout::ModbusLink::Tcp { host: modbus.ip().to_string(), port: modbus.port() };
             }
             ConnectionKind::OpcUa(u) => {
                 if let Some(url) = &opcua {

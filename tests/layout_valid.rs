@@ -11,9 +11,9 @@ fn the_documented_example_loads_as_written() {
     assert_eq!(l.connections.len(), 1);
     let c = &l.connections[0];
     assert_eq!((c.name.as_str(), c.timeout, c.poll), ("plc1", Duration::from_secs(1), Duration::from_millis(500)));
-    let ConnectionKind::ModbusTcp(m) = &c.kind else { panic!("unexpected kind") };
+    let ConnectionKind::Modbus(m) = &c.kind else { panic!("unexpected kind") };
     assert_eq!(
-        (m.host.as_str(), m.port, m.unit, m.byte_order, m.max_registers, m.max_gap),
+        (m.link.host_port().0, m.link.host_port().1, m.unit, m.byte_order, m.max_registers, m.max_gap),
         ("127.0.0.1", 502, 1, ByteOrder::Abcd, 125, 16)
     );
 
@@ -58,8 +58,8 @@ fn modicon_references_and_defaults() {
     assert_eq!((a.table, a.address, a.ty, a.modicon()), (Table::Holding, 3, DataType::U16, "40004".to_string()));
     let TagSource::Modbus(b) = l.tags[1].source else { panic!("unexpected kind") };
     assert_eq!((b.table, b.address), (Table::Coil, 9));
-    let ConnectionKind::ModbusTcp(m) = &l.connections[0].kind else { panic!("unexpected kind") };
-    assert_eq!((m.port, m.unit, m.max_registers, m.max_bits), (502, 1, 125, 2000));
+    let ConnectionKind::Modbus(m) = &l.connections[0].kind else { panic!("unexpected kind") };
+    assert_eq!((m.link.host_port().1, m.unit, m.max_registers, m.max_bits), (502, 1, 125, 2000));
     assert_eq!(l.screens.len(), 1, "without screens, one screen shows every tag");
     let Panel::Grid(g) = &l.screens[0].panels[0] else { panic!("not a grid") };
     assert_eq!(g.tags.len(), 2);
@@ -316,10 +316,8 @@ fn booleans_and_opcua_tags_are_trended_and_a_reversed_scale_gives_a_rising_bar()
 fn modbus_rtu_over_tcp_is_modbus_with_rtu_framing() {
     let src = "connections:\n  gw1:\n    modbus_rtu_over_tcp: { host: serial-gw.example, port: 4001, unit: 3 }\ntags:\n  T: { source: gw1, holding: 0 }\n";
     let l = layout::parse(src, "gw.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let ConnectionKind::ModbusTcp(m) = &l.connections[0].kind else { panic!("not Modbus") };
-    assert_eq!(
-        (m.host.as_str(), m.port, m.unit, m.framing),
-        ("serial-gw.example", 4001, 3, layout::Framing::RtuOverTcp)
-    );
+    let ConnectionKind::Modbus(m) = &l.connections[0].kind else { panic!("not Modbus") };
+    assert_eq!(m.link, layout::ModbusLink::RtuOverTcp { host: "serial-gw.example".into(), port: 4001 });
+    assert_eq!(m.unit, 3);
     assert_eq!(l.connections[0].endpoint(), "rtu-over-tcp serial-gw.example:4001");
 }

@@ -182,7 +182,7 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
         return deny(state, id, Some(&new), why, now);
     }
     let mask_write = match &state.layout.connection(tag.conn).kind {
-        crate::layout::ConnectionKind::ModbusTcp(m) => m.mask_write,
+        crate::layout::ConnectionKind::Modbus(m) => m.mask_write,
         _ => true,
     };
     let (raw, warning) = preview(&tag, &new, mask_write);

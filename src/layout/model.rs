@@ -105,7 +105,7 @@ impl Connection {
     /// Where the connection goes, for people: `host:port` or the OPC UA endpoint URL.
     pub fn endpoint(&self) -> String {
         match &self.kind {
-            ConnectionKind::ModbusTcp(m) => m.endpoint(),
+            ConnectionKind::Modbus(m) => m.endpoint(),
             ConnectionKind::OpcUa(u) => u.endpoint.clone(),
         }
     }
@@ -113,7 +113,7 @@ impl Connection {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConnectionKind {
-    ModbusTcp(ModbusTcp),
+    Modbus(Modbus),
     OpcUa(OpcUaConn),
 }
 
@@ -178,9 +178,9 @@ pub enum SecretSource {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct ModbusTcp {
-    pub host: String,
-    pub port: u16,
+pub struct Modbus {
+    /// How the device is reached.
+    pub link: ModbusLink,
     /// Default unit id of the connection's tags.
     pub unit: u8,
     /// Default word/byte order of 32/64-bit values.
@@ -194,31 +194,34 @@ pub struct ModbusTcp {
     /// Bits of holding registers are written with FC22 (mask write); when false, by reading the
     /// register and writing it back (another writer in between would be overwritten).
     pub mask_write: bool,
-    /// How requests are framed on the TCP stream.
-    pub framing: Framing,
 }
 
-/// The framing of Modbus on a TCP stream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Framing {
+/// The way to a Modbus device, and how requests are framed on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModbusLink {
     /// Modbus TCP: the MBAP header (transaction id, unit id).
-    #[default]
-    Tcp,
+    Tcp { host: String, port: u16 },
     /// RTU frames (unit id, PDU, CRC) over TCP, as serial-to-Ethernet gateways pass them through.
-    RtuOverTcp,
+    RtuOverTcp { host: String, port: u16 },
 }
 
-impl ModbusTcp {
-    pub fn endpoint(&self) -> String {
-        let prefix = match self.framing {
-            Framing::Tcp => "",
-            Framing::RtuOverTcp => "rtu-over-tcp ",
-        };
-        if self.host.contains(':') {
-            format!("{prefix}[{}]:{}", self.host, self.port)
-        } else {
-            format!("{prefix}{}:{}", self.host, self.port)
+impl ModbusLink {
+    /// The TCP host and port.
+    pub fn host_port(&self) -> (&str, u16) {
+        match self {
+            ModbusLink::Tcp { host, port } | ModbusLink::RtuOverTcp { host, port } => (host, *port),
         }
+    }
+}
+
+impl Modbus {
+    pub fn endpoint(&self) -> String {
+        let prefix = match self.link {
+            ModbusLink::Tcp { .. } => "",
+            ModbusLink::RtuOverTcp { .. } => "rtu-over-tcp ",
+        };
+        let (host, port) = self.link.host_port();
+        if host.contains(':') { format!("{prefix}[{host}]:{port}") } else { format!("{prefix}{host}:{port}") }
     }
 }
 

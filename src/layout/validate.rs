@@ -269,8 +269,8 @@ fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Optio
         return None;
     }
     let kind = match (&raw.modbus_tcp, &raw.modbus_rtu_over_tcp, &raw.opcua) {
-        (Some(tcp), _, _) => modbus_connection(cx, tcp, &raw, Framing::Tcp),
-        (_, Some(tcp), _) => modbus_connection(cx, tcp, &raw, Framing::RtuOverTcp),
+        (Some(tcp), _, _) => modbus_connection(cx, tcp, &raw, false),
+        (_, Some(tcp), _) => modbus_connection(cx, tcp, &raw, true),
         (_, _, Some(ua)) => ua_connection(cx, &name, ua, &raw),
         (None, None, None) => {
             cx.err(
@@ -292,7 +292,7 @@ fn modbus_connection(
     cx: &mut Ctx,
     tcp: &Sp<RawModbusTcp>,
     raw: &RawConnection,
-    framing: Framing,
+    rtu_over_tcp: bool,
 ) -> Option<ConnectionKind> {
     if let Some(p) = &raw.publishing_interval {
         cx.err(p.loc, "`publishing_interval` applies to OPC UA connections", Some("use `poll:` for Modbus".into()));
@@ -301,15 +301,15 @@ fn modbus_connection(
         cx.err(tcp.host.loc, "host is empty", Some("write a host name or IP address".into()));
     }
     let port = tcp.port.as_ref().map_or(Some(502), |p| cx.int(p, 1, 65535, "port", None));
-    let unit = tcp.unit.as_ref().map_or(Some(1), |u| match framing {
-        Framing::Tcp => cx.int(
+    let unit = tcp.unit.as_ref().map_or(Some(1), |u| match rtu_over_tcp {
+        false => cx.int(
             u,
             0,
             255,
             "unit id",
             Some("Modbus TCP unit ids are 0..255 (gateways use 1..247 for serial devices)"),
         ),
-        Framing::RtuOverTcp => cx.int(
+        true => cx.int(
             u,
             1,
             247,
@@ -324,16 +324,17 @@ fn modbus_connection(
         cx.int(v, 1, 2000, "max_bits", Some("Modbus allows at most 2000 coils or discrete inputs per read request"))
     });
     let max_gap = raw.max_gap.as_ref().map_or(Some(16), |v| cx.int(v, 0, 125, "max_gap", None));
-    Some(ConnectionKind::ModbusTcp(ModbusTcp {
-        host: tcp.value.host.value.trim().to_string(),
-        port: port?,
+    let host = tcp.value.host.value.trim().to_string();
+    let port = port?;
+    let link = if rtu_over_tcp { ModbusLink::RtuOverTcp { host, port } } else { ModbusLink::Tcp { host, port } };
+    Some(ConnectionKind::Modbus(Modbus {
+        link,
         unit: unit?,
         byte_order: raw.byte_order.as_ref().map(|b| byte_order(b.value)).unwrap_or_default(),
         max_registers: max_registers?,
         max_bits: max_bits?,
         max_gap: max_gap?,
         mask_write: raw.mask_write.as_ref().is_none_or(|m| m.value),
-        framing,
     }))
 }
 
@@ -503,16 +504,14 @@ fn default_connection(name: &str, opcua: bool) -> Connection {
             publishing_interval: Duration::from_millis(500),
         })
     } else {
-        ConnectionKind::ModbusTcp(ModbusTcp {
-            host: String::new(),
-            port: 502,
+        ConnectionKind::Modbus(Modbus {
+            link: ModbusLink::Tcp { host: String::new(), port: 502 },
             unit: 1,
             byte_order: ByteOrder::Abcd,
             max_registers: 125,
             max_bits: 2000,
             max_gap: 16,
             mask_write: true,
-            framing: Framing::Tcp,
         })
     };
     Connection { name: name.to_string(), kind, timeout: Duration::from_secs(1), poll: Duration::from_secs(1) }
@@ -607,7 +606,7 @@ fn tag(
     let before = cx.diags.len();
     let decimals = raw.decimals.as_ref().and_then(|d| cx.int::<u8>(d, 0, 12, "decimals", None));
     let (source, poll) = match &conn.kind {
-        ConnectionKind::ModbusTcp(mb) => {
+        ConnectionKind::Modbus(mb) => {
             let point = modbus_point(cx, &name, &raw, conn, mb);
             let poll = raw.poll.as_ref().map_or(Some(conn.poll), |p| cx.period(p, "poll"));
             (point.map(TagSource::Modbus), poll)
@@ -702,13 +701,7 @@ fn write_spec(cx: &mut Ctx, w: &Sp<RawWrite>, source: Option<&TagSource>) -> Opt
 }
 
 /// The Modbus part of a tag: table, address, type and how the registers are read.
-fn modbus_point(
-    cx: &mut Ctx,
-    name: &Sp<String>,
-    raw: &RawTag,
-    conn: &Connection,
-    mb: &ModbusTcp,
-) -> Option<ModbusPoint> {
+fn modbus_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag, conn: &Connection, mb: &Modbus) -> Option<ModbusPoint> {
     let before = cx.diags.len();
     for (field, v) in [
         ("node", raw.node.as_ref().map(|n| n.loc)),

@@ -23,7 +23,7 @@ use crate::driver::backoff::Backoff;
 use crate::driver::{
     BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock, WriteCommand, WriteDone, WriteInbox, next_write,
 };
-use crate::layout::{ConnId, Connection, ConnectionKind, Framing, Layout, ModbusPoint, ModbusTcp, Table, TagSource};
+use crate::layout::{ConnId, Connection, ConnectionKind, Layout, Modbus, ModbusLink, ModbusPoint, Table, TagSource};
 use crate::tag::{Reason, Sample, TagId, Value};
 
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
@@ -62,7 +62,7 @@ impl Run {
 pub struct ModbusJob {
     pub conn: ConnId,
     pub name: String,
-    pub tcp: ModbusTcp,
+    pub modbus: Modbus,
     pub timeout: Duration,
     pub points: Vec<(TagId, ModbusPoint, Duration)>,
     /// When set, every block is polled at this period instead of its own (`watch --poll`);
@@ -73,7 +73,7 @@ pub struct ModbusJob {
 impl ModbusJob {
     pub fn from_layout(layout: &Layout, conn: ConnId) -> Option<ModbusJob> {
         let c: &Connection = layout.connection(conn);
-        let ConnectionKind::ModbusTcp(tcp) = &c.kind else { return None };
+        let ConnectionKind::Modbus(modbus) = &c.kind else { return None };
         let points = layout
             .tags_of(conn)
             .filter_map(|(id, t)| match t.source {
@@ -84,7 +84,7 @@ impl ModbusJob {
         Some(ModbusJob {
             conn,
             name: c.name.clone(),
-            tcp: tcp.clone(),
+            modbus: modbus.clone(),
             timeout: c.timeout,
             points,
             poll_override: None,
@@ -92,8 +92,11 @@ impl ModbusJob {
     }
 
     pub fn plan(&self) -> Vec<Block> {
-        let limits =
-            Limits { max_registers: self.tcp.max_registers, max_bits: self.tcp.max_bits, max_gap: self.tcp.max_gap };
+        let limits = Limits {
+            max_registers: self.modbus.max_registers,
+            max_bits: self.modbus.max_bits,
+            max_gap: self.modbus.max_gap,
+        };
         let points: Vec<_> = match self.poll_override {
             Some(p) => self.points.iter().map(|&(t, pt, _)| (t, pt, p)).collect(),
             None => self.points.clone(),
@@ -247,15 +250,16 @@ impl<M: From<DriverEvent>> Task<M> {
     }
 
     async fn connect(&self) -> Result<Context, String> {
-        let tcp = &self.job.tcp;
+        let modbus = &self.job.modbus;
+        let (host, port) = modbus.link.host_port();
         let t = self.job.timeout.max(Duration::from_secs(1));
-        let addrs: Vec<SocketAddr> = match timeout(t, tokio::net::lookup_host((tcp.host.as_str(), tcp.port))).await {
+        let addrs: Vec<SocketAddr> = match timeout(t, tokio::net::lookup_host((host, port))).await {
             Ok(Ok(a)) => a.collect(),
-            Ok(Err(e)) => return Err(format!("cannot resolve {}: {e}", tcp.host)),
-            Err(_) => return Err(format!("resolving {} timed out", tcp.host)),
+            Ok(Err(e)) => return Err(format!("cannot resolve {host}: {e}")),
+            Err(_) => return Err(format!("resolving {host} timed out")),
         };
         let Some(addr) = addrs.first().copied() else {
-            return Err(format!("{} has no address", tcp.host));
+            return Err(format!("{host} has no address"));
         };
         let stream = match timeout(t, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
@@ -264,11 +268,11 @@ impl<M: From<DriverEvent>> Task<M> {
         };
         // Requests are small and latency-bound; do not let Nagle hold them back.
         let _ = stream.set_nodelay(true);
-        tracing::info!(connection = %self.job.name, %addr, framing = ?tcp.framing, "connected");
-        Ok(match tcp.framing {
-            Framing::Tcp => tokio_modbus::client::tcp::attach_slave(stream, Slave(tcp.unit)),
+        tracing::info!(connection = %self.job.name, %addr, link = ?modbus.link, "connected");
+        Ok(match modbus.link {
+            ModbusLink::Tcp { .. } => tokio_modbus::client::tcp::attach_slave(stream, Slave(modbus.unit)),
             // RTU frames with their CRC, passed through by a serial gateway.
-            Framing::RtuOverTcp => tokio_modbus::client::rtu::attach_slave(stream, Slave(tcp.unit)),
+            ModbusLink::RtuOverTcp { .. } => tokio_modbus::client::rtu::attach_slave(stream, Slave(modbus.unit)),
         })
     }
 
@@ -293,7 +297,7 @@ impl<M: From<DriverEvent>> Task<M> {
     /// Polls until the connection fails; returns why, in words, and whether any read succeeded.
     async fn poll(&mut self, mut ctx: Context, backoff: &mut Backoff) -> (String, bool) {
         self.connected_at = Some(std::time::Instant::now());
-        let mut current_unit = self.job.tcp.unit;
+        let mut current_unit = self.job.modbus.unit;
         let mut had_success = false;
         let mut timeouts_in_a_row = 0;
         loop {
@@ -423,7 +427,8 @@ impl<M: From<DriverEvent>> Task<M> {
             ctx.set_slave(Slave(point.unit));
             *current_unit = point.unit;
         }
-        let (outcome, broken) = write_point(ctx, &point, &cmd.value, self.job.tcp.mask_write, self.job.timeout).await;
+        let (outcome, broken) =
+            write_point(ctx, &point, &cmd.value, self.job.modbus.mask_write, self.job.timeout).await;
         self.stats.requests += 1;
         if outcome.is_err() {
             self.stats.errors += 1;
