@@ -493,11 +493,7 @@ fn step(a: &mut Alarm, now: SystemTime, recent: &mut VecDeque<SystemTime>) -> Op
         a.acked = true;
         comment = Some("one-shot shelve ended at return to normal".to_string());
     }
-    let t = record(a, from, now, None, comment);
-    if t.to == AlarmState::Unacknowledged {
-        recent.push_back(now);
-    }
-    Some(t)
+    Some(announce(a, from, now, None, comment, recent))
 }
 
 /// Changes shelve, suppression or out-of-service; an alarm that comes back into service is
@@ -520,11 +516,24 @@ fn change_mode(
     if a.state() == from {
         return None;
     }
+    Some(announce(a, from, now, user, comment, recent))
+}
+
+/// [`record`] of a change the engine (not a person's acknowledge) made; an alarm that became
+/// Unacknowledged is a new alarm for flood detection.
+fn announce(
+    a: &mut Alarm,
+    from: AlarmState,
+    now: SystemTime,
+    user: Option<String>,
+    comment: Option<String>,
+    recent: &mut VecDeque<SystemTime>,
+) -> Transition {
     let t = record(a, from, now, user, comment);
     if t.to == AlarmState::Unacknowledged {
         recent.push_back(now);
     }
-    Some(t)
+    t
 }
 
 /// The record of a change from `from` to the alarm's current state.

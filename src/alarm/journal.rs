@@ -51,10 +51,6 @@ impl Journal {
         Ok(Journal { file, path: path.to_path_buf(), newline_first })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends `batch` as one write, then fsyncs. Under an exclusive lock, so consoles sharing a
     /// journal never interleave their lines.
     pub fn append(&mut self, batch: &[Transition]) -> io::Result<()> {

@@ -41,7 +41,7 @@ pub use modbus_server::{ABSENT_UNITS, BUSY_UNIT, SILENT_UNIT};
 pub use plant::Plant;
 pub use registers::Device;
 
-use modbus_server::Shared;
+use modbus_server::{Framing, Shared};
 use opcua_server::OpcUaServer;
 
 /// How a simulator runs.
@@ -141,12 +141,12 @@ pub async fn start_with(modbus_bind: SocketAddr, options: SimOptions) -> std::io
         Some(bind) => {
             let l = modbus_server::bind(bind)?;
             let a = l.local_addr()?;
-            let serve = modbus_server::serve_rtu_over_tcp(l, Arc::clone(&shared), Arc::clone(&conns));
+            let serve = modbus_server::serve(l, Framing::RtuOverTcp, Arc::clone(&shared), Arc::clone(&conns));
             (Some(a), Some(tokio::spawn(serve)))
         }
         None => (None, None),
     };
-    let server = tokio::spawn(modbus_server::serve(listener, Arc::clone(&shared), Arc::clone(&conns)));
+    let server = tokio::spawn(modbus_server::serve(listener, Framing::Tcp, Arc::clone(&shared), Arc::clone(&conns)));
     let physics = options.step.map(|period| tokio::spawn(run_physics(Arc::clone(&shared), period)));
     let opcua_addr = opcua.as_ref().map(|o| o.addr);
     tracing::info!(%modbus_addr, ?opcua_addr, "sim: plant started");

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_modbus::server::Service;
-use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
+use tokio_modbus::server::{rtu_over_tcp, tcp};
 use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
 
 use super::registers::Device;
@@ -221,46 +221,46 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Serves Modbus RTU frames over TCP (as a serial-to-Ethernet gateway in transparent mode passes
-/// them) on `listener`, from the same device, until the returned future is dropped.
-pub(crate) async fn serve_rtu_over_tcp(listener: TcpListener, shared: Arc<Shared>, conns: Arc<watch::Sender<usize>>) {
-    use tokio_modbus::server::rtu_over_tcp::{Server, accept_tcp_connection};
-    let server = Server::new(listener);
-    let on_connected = move |stream: TcpStream, peer: SocketAddr| {
-        let shared = Arc::clone(&shared);
-        let conns = Arc::clone(&conns);
-        async move {
-            let _ = stream.set_nodelay(true);
-            let accepted =
-                accept_tcp_connection(stream, peer, |_| Ok(Some(SimService { shared: Arc::clone(&shared) })))?;
-            Ok(accepted.map(|(service, stream)| (service, TrackedStream { stream, _guard: ConnGuard::new(conns) })))
-        }
-    };
-    let on_process_error = |err: io::Error| tracing::debug!(%err, "sim: rtu-over-tcp connection ended with an error");
-    if let Err(err) = server.serve(&on_connected, on_process_error).await {
-        tracing::warn!(%err, "sim: rtu-over-tcp listener stopped");
-    }
+/// The framing the simulator serves on a listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// Modbus TCP (MBAP header).
+    Tcp,
+    /// RTU frames (unit, PDU, CRC) over TCP, as a serial-to-Ethernet gateway passes them.
+    RtuOverTcp,
 }
 
-/// Serves Modbus TCP on `listener` until the returned future is dropped. Dropping it closes the
-/// listener and cancels every connection (tokio-modbus cancels its per-connection tasks when
-/// `serve` is dropped), which drops their streams.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, conns: Arc<watch::Sender<usize>>) {
-    let server = Server::new(listener);
+/// Serves Modbus in `framing` on `listener`, from the shared device, until the returned future is
+/// dropped. Dropping it closes the listener and cancels every connection (tokio-modbus cancels its
+/// per-connection tasks when `serve` is dropped), which drops their streams.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    framing: Framing,
+    shared: Arc<Shared>,
+    conns: Arc<watch::Sender<usize>>,
+) {
     let on_connected = move |stream: TcpStream, peer: SocketAddr| {
         let shared = Arc::clone(&shared);
         let conns = Arc::clone(&conns);
         async move {
             // Small request/response frames: do not let Nagle hold them back.
             let _ = stream.set_nodelay(true);
-            let accepted =
-                accept_tcp_connection(stream, peer, |_| Ok(Some(SimService { shared: Arc::clone(&shared) })))?;
+            let service = |_| Ok(Some(SimService { shared: Arc::clone(&shared) }));
+            let accepted = match framing {
+                Framing::Tcp => tcp::accept_tcp_connection(stream, peer, service)?,
+                Framing::RtuOverTcp => rtu_over_tcp::accept_tcp_connection(stream, peer, service)?,
+            };
             Ok(accepted.map(|(service, stream)| (service, TrackedStream { stream, _guard: ConnGuard::new(conns) })))
         }
     };
-    let on_process_error = |err: io::Error| tracing::debug!(%err, "sim: modbus connection ended with an error");
-    if let Err(err) = server.serve(&on_connected, on_process_error).await {
-        tracing::warn!(%err, "sim: modbus listener stopped");
+    let on_process_error =
+        move |err: io::Error| tracing::debug!(%err, ?framing, "sim: modbus connection ended with an error");
+    let served = match framing {
+        Framing::Tcp => tcp::Server::new(listener).serve(&on_connected, on_process_error).await,
+        Framing::RtuOverTcp => rtu_over_tcp::Server::new(listener).serve(&on_connected, on_process_error).await,
+    };
+    if let Err(err) = served {
+        tracing::warn!(%err, ?framing, "sim: modbus listener stopped");
     }
 }
 
