@@ -9,6 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
+use super::format::with_units;
 use super::theme::{Theme, priority_label};
 use crate::alarm::{Alarm, AlarmState, Discrete, Priority, RuleKind};
 use crate::app::alarms::{AlarmList, Dialog, DialogKind, Field, rows, state_text};
@@ -70,11 +71,7 @@ fn value_text(state: &State, a: &Alarm) -> String {
     if matches!(a.rule.kind, RuleKind::BadQuality { .. }) {
         return String::new();
     }
-    match &a.value {
-        Some(v) if tag.units.is_empty() => tag.format(v),
-        Some(v) => format!("{} {}", tag.format(v), tag.units),
-        None => "-".into(),
-    }
+    with_units(tag, a.value.as_ref())
 }
 
 /// The value in at most `width` columns: with units, else without, else `#` marks — never a

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use crate::layout::Tag;
-use crate::tag::{Quality, Sample, effective_quality};
+use crate::tag::{Quality, Sample, Value, effective_quality};
 
 /// The sample's quality as a person should see it now (Good turns Uncertain(stale) after three
 /// poll periods without an update).
@@ -15,6 +15,16 @@ pub fn shown_quality(tag: &Tag, sample: &Sample, now: SystemTime) -> Quality {
 pub fn value_text(tag: &Tag, sample: &Sample) -> String {
     match &sample.value {
         Some(v) => tag.format(v),
+        None => "----".into(),
+    }
+}
+
+/// A value with the tag's units (`6.25 bar`, or the value alone for a tag without units); `----`
+/// when there is none.
+pub fn with_units(tag: &Tag, v: Option<&Value>) -> String {
+    match v {
+        Some(v) if tag.units.is_empty() => tag.format(v),
+        Some(v) => format!("{} {}", tag.format(v), tag.units),
         None => "----".into(),
     }
 }

@@ -11,6 +11,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
 
+use super::format::with_units;
 use super::theme::Theme;
 use crate::app::state::State;
 use crate::layout::{Pen, TrendPanel};
@@ -93,14 +94,7 @@ fn label(v: f64, w: usize) -> String {
 }
 
 fn value_text(state: &State, tag: TagId, v: Option<f64>) -> String {
-    let t = state.layout.tag(tag);
-    match v {
-        Some(v) => {
-            let shown = t.format(&crate::tag::Value::Float(v));
-            if t.units.is_empty() { shown } else { format!("{shown} {}", t.units) }
-        }
-        None => "----".into(),
-    }
+    with_units(state.layout.tag(tag), v.map(crate::tag::Value::Float).as_ref())
 }
 
 pub fn render(state: &State, panel: &TrendPanel, theme: Theme, frame: &mut Frame, area: Rect) {
@@ -113,7 +107,11 @@ pub fn render(state: &State, panel: &TrendPanel, theme: Theme, frame: &mut Frame
         (None, Some(_)) => "paused (l: live)".to_string(),
         (None, None) => "live".to_string(),
     };
-    let title = format!(" {} · {} · {mode} ", panel.title.as_deref().unwrap_or("Trend"), timefmt_window(window));
+    let title = format!(
+        " {} · {} · {mode} ",
+        panel.title.as_deref().unwrap_or("Trend"),
+        crate::layout::duration::format_duration(window)
+    );
     let block =
         Block::default().borders(Borders::TOP).border_style(theme.muted()).title(Span::styled(title, theme.title()));
     let inner = block.inner(area);
@@ -133,10 +131,6 @@ pub fn render(state: &State, panel: &TrendPanel, theme: Theme, frame: &mut Frame
     y_axis(&pens, theme, frame, yaxis_area);
     plot(&pens, theme, frame, plot_area);
     quality_strip(state, &pens, (t0, t1), theme, frame, quality_area);
-}
-
-fn timefmt_window(w: Duration) -> String {
-    crate::layout::duration::format_duration(w)
 }
 
 /// `1 P_101 6.25 bar  2 T_102 182.5 degC …`: the current values, or the values at the cursor.
