@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::msg::Effect;
 use super::state::State;
 use crate::layout::{Panel, TrendPanel};
-use crate::tag::history::PointQuality;
+use crate::tag::history::{Point, PointQuality, Series};
 use crate::timefmt;
 use crate::ui::keymap::Action;
 
@@ -143,11 +143,16 @@ pub fn export(state: &mut State, now: SystemTime) -> Vec<Effect> {
     let Some(first) = panels.first() else { return Vec::new() };
     let end = state.trend.end(now);
     let start = end.checked_sub(state.trend.window(first)).unwrap_or(end);
-    let mut times: Vec<SystemTime> = pens
+    // Each pen's points in the window, walked forward once alongside the merged times (no search
+    // per row and pen).
+    let series: Vec<Option<&Series>> = pens.iter().map(|t| state.history.series(*t)).collect();
+    let points: Vec<Vec<(SystemTime, Point)>> = series
         .iter()
-        .filter_map(|t| state.history.series(*t))
-        .flat_map(|s| s.between(start, end).map(|p| s.time(p)).collect::<Vec<_>>())
+        .map(|s| s.map(|s| s.between(start, end).map(|p| (s.time(p), *p)).collect()).unwrap_or_default())
         .collect();
+    let mut held: Vec<Option<Point>> = series.iter().map(|s| s.and_then(|s| s.at(start)).copied()).collect();
+    let mut next = vec![0usize; pens.len()];
+    let mut times: Vec<SystemTime> = points.iter().flatten().map(|(t, _)| *t).collect();
     times.sort();
     times.dedup();
     let mut csv = String::from("time_utc");
@@ -158,9 +163,12 @@ pub fn export(state: &mut State, now: SystemTime) -> Vec<Effect> {
     csv.push('\n');
     for t in &times {
         csv.push_str(&timefmt::rfc3339_utc(*t));
-        for tag in &pens {
-            let p = state.history.series(*tag).and_then(|s| s.at(*t));
-            match p {
+        for (i, pts) in points.iter().enumerate() {
+            while let Some((_, p)) = pts.get(next[i]).filter(|(pt, _)| pt <= t) {
+                held[i] = Some(*p);
+                next[i] += 1;
+            }
+            match held[i] {
                 Some(p) => {
                     let q = match p.quality {
                         PointQuality::Good => "good",
