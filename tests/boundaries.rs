@@ -1,6 +1,7 @@
 //! The module boundaries of DESIGN.md, checked on the source tree: a module must not `use` what
-//! it must not depend on. Cheap, and it stops drift. Unit tests (after `#[cfg(test)]`) are not
-//! checked: a driver's tests may start the simulator.
+//! it must not depend on. Cheap, and it stops drift. Unit tests (an inline `#[cfg(test)] mod … {`
+//! at the end of a file, or a `tests.rs` file) are not checked: a driver's tests may start the
+//! simulator. Also: no `unwrap()`/`expect()` outside tests.
 
 use std::path::Path;
 
@@ -13,6 +14,26 @@ fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
             out.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
         }
     }
+}
+
+/// The code of a source file outside its unit tests: nothing for a `tests.rs` file, else the text
+/// before an inline `#[cfg(test)] mod name {` (a `#[cfg(test)] mod tests;` declaration near the
+/// top does not end the code).
+fn code_outside_tests<'a>(path: &str, text: &'a str) -> &'a str {
+    if path.ends_with("/tests.rs") {
+        return "";
+    }
+    let mut at = 0;
+    while let Some(i) = text[at..].find("#[cfg(test)]") {
+        let start = at + i;
+        let rest = &text[start + "#[cfg(test)]".len()..];
+        let next = rest.trim_start().lines().next().unwrap_or("");
+        if next.starts_with("mod ") && next.trim_end().ends_with('{') {
+            return &text[..start];
+        }
+        at = start + 1;
+    }
+    text
 }
 
 /// (module folder, forbidden path prefixes)
@@ -38,8 +59,8 @@ fn modules_keep_their_boundaries() {
         sources(Path::new(dir), &mut files);
         assert!(!files.is_empty(), "{dir} has no sources");
         for (path, text) in files {
-            // Unit tests at the end of a file may use anything (a test server, say).
-            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            // Unit tests may use anything (a test server, say).
+            let code = code_outside_tests(&path, &text);
             for (n, line) in code.lines().enumerate() {
                 let l = line.trim_start();
                 if l.starts_with("//") {
@@ -55,4 +76,22 @@ fn modules_keep_their_boundaries() {
         }
     }
     assert!(violations.is_empty(), "\n{}", violations.join("\n"));
+}
+
+/// Outside tests, a failure is handled or reported, never a panic: no `unwrap()` or `expect()` in
+/// `src/` (doc comments, whose examples are tests, are not code).
+#[test]
+fn no_unwrap_or_expect_outside_tests() {
+    let mut files = Vec::new();
+    sources(Path::new("src"), &mut files);
+    let mut found = Vec::new();
+    for (path, text) in &files {
+        for (n, line) in code_outside_tests(path, text).lines().enumerate() {
+            let l = line.trim_start();
+            if !l.starts_with("//") && (l.contains(".unwrap()") || l.contains(".expect(")) {
+                found.push(format!("{path}:{}: {l}", n + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "handle these errors instead:\n{}", found.join("\n"));
 }
