@@ -21,7 +21,7 @@ use ttyhmi::tag::{Reason, Sample, Value};
 
 mod common;
 
-use common::tui::{render, row_text, screen, text};
+use common::tui::{assert_same_without_colour, render, row_text, screen};
 
 const LAYOUT: &str = r#"
 title: Boiler house
@@ -149,15 +149,8 @@ fn alarm_list_140x40() {
 
 #[test]
 fn alarm_list_80x24_no_color_is_the_same_text_and_has_no_colour() {
-    let colour = render(&plant(true), 80, 24);
-    let mono = render(&plant(false), 80, 24);
-    assert_eq!(text(&colour), text(&mono), "colour is never the only cue");
-    for y in 0..mono.area.height {
-        for x in 0..mono.area.width {
-            let c = &mono[(x, y)];
-            assert!(c.fg == Color::Reset && c.bg == Color::Reset, "coloured cell at {x},{y}: {c:?}");
-        }
-    }
+    // Colour is never the only cue.
+    assert_same_without_colour(&plant(true), 80, 24);
 }
 
 #[test]

@@ -25,7 +25,7 @@ use ttyhmi::ui::keymap::{Action, BINDINGS, action};
 
 mod common;
 
-use common::tui::{render, row_text, screen, text};
+use common::tui::{assert_no_colour, assert_same_without_colour, render, row_text, screen, text};
 
 const LAYOUT: &str = r#"
 title: Boiler house
@@ -673,13 +673,7 @@ fn without_colour_no_cell_has_a_colour_and_the_glyphs_remain() {
         if let Some(c) = setup {
             key(&mut s, KeyCode::Char(c));
         }
-        let buf = render(&s, w, h);
-        for y in 0..h {
-            for x in 0..w {
-                let c = &buf[(x, y)];
-                assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "cell {x},{y} {:?}", row_text(&buf, y));
-            }
-        }
+        assert_no_colour(&render(&s, w, h));
     }
     let buf = render(&s, 160, 48);
     assert_eq!(cells_of(&buf, tag_row(&buf, "FQ_103"), "!12345")[0].symbol(), "!");
@@ -803,20 +797,6 @@ fn assert_no_pin(out: &str) {
     for w in digits.windows(3) {
         let part: String = w.iter().collect();
         assert!(!out.contains(&part), "{part:?} of the PIN is visible:\n{out}");
-    }
-}
-
-/// The same text without colour, and no coloured cell.
-fn assert_same_without_colour(s: &State, w: u16, h: u16) {
-    let mut mono = s.clone();
-    mono.color = false;
-    let buf = render(&mono, w, h);
-    assert_eq!(text(&buf), screen(s, w, h), "the same text with and without colour");
-    for y in 0..h {
-        for x in 0..w {
-            let c = &buf[(x, y)];
-            assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "cell {x},{y} {:?}", row_text(&buf, y));
-        }
     }
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
-use ratatui::style::Color;
 
 use ttyhmi::app::msg::Msg;
 use ttyhmi::app::state::State;
@@ -18,7 +17,7 @@ use ttyhmi::tag::{Reason, Sample, Value};
 
 mod common;
 
-use common::tui::{render, screen, text};
+use common::tui::{assert_same_without_colour, screen};
 
 const LAYOUT: &str = r#"
 title: Boiler house
@@ -104,13 +103,8 @@ fn trend_and_bars_140x40() {
 
 #[test]
 fn no_color_is_the_same_text_without_colour() {
-    let (c, m) = (render(&plant(true), 80, 24), render(&plant(false), 80, 24));
-    assert_eq!(text(&c), text(&m), "pens are told apart by their numbers, not only colour");
-    for y in 0..m.area.height {
-        for x in 0..m.area.width {
-            assert!(m[(x, y)].fg == Color::Reset, "coloured cell at {x},{y}");
-        }
-    }
+    // Pens are told apart by their numbers, not only by colour.
+    assert_same_without_colour(&plant(true), 80, 24);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use ratatui::style::Color;
 use ratatui::text::Span;
 
 use ttyhmi::app::state::State;
@@ -34,4 +35,23 @@ pub fn text(buf: &Buffer) -> String {
 
 pub fn screen(state: &State, w: u16, h: u16) -> String {
     text(&render(state, w, h))
+}
+
+/// No cell has a colour: what `NO_COLOR` promises.
+pub fn assert_no_colour(buf: &Buffer) {
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let c = &buf[(x, y)];
+            assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "cell {x},{y} {:?}", row_text(buf, y));
+        }
+    }
+}
+
+/// The same text without colour, and no coloured cell.
+pub fn assert_same_without_colour(s: &State, w: u16, h: u16) {
+    let mut mono = s.clone();
+    mono.color = false;
+    let buf = render(&mono, w, h);
+    assert_eq!(text(&buf), screen(s, w, h), "the same text with and without colour");
+    assert_no_colour(&buf);
 }
