@@ -113,6 +113,19 @@ enum Command {
         /// Also serve Modbus RTU over TCP (as a serial gateway would) on this port (0 picks one).
         #[arg(long)]
         rtu_over_tcp_port: Option<u16>,
+        /// Also serve Modbus RTU on this serial port or pseudo-terminal (e.g. /dev/ttyUSB1, or one
+        /// end of `socat -d -d pty,raw,echo=0 pty,raw,echo=0`).
+        #[arg(long, value_name = "PATH")]
+        rtu: Option<PathBuf>,
+        /// Serial speed for --rtu.
+        #[arg(long, default_value_t = 19200, requires = "rtu")]
+        baud: u32,
+        /// Serial parity for --rtu: none, even or odd.
+        #[arg(long, default_value = "even", value_parser = parity_arg, requires = "rtu")]
+        parity: layout::Parity,
+        /// Units on the --rtu bus, e.g. 1,2,7 or 1-10 (default 1-247); requests to others go unanswered.
+        #[arg(long, default_value = "1-247", value_parser = units_arg, requires = "rtu")]
+        rtu_units: Units,
         /// Address to listen on. The simulator has no access control: keep it on loopback.
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
@@ -137,6 +150,8 @@ enum Command {
     },
     /// Print the JSON schema of the layout format.
     Schema,
+    /// List the serial ports of this machine (path, USB vendor:product), to find the adapter.
+    Ports,
     /// Walk an OPC UA server's address space; print connections + tags ready to paste into a layout.
     Browse {
         /// The server, e.g. opc.tcp://127.0.0.1:4840
@@ -172,6 +187,43 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s)
 }
 
+fn parity_arg(s: &str) -> Result<layout::Parity, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "none" | "n" => Ok(layout::Parity::None),
+        "even" | "e" => Ok(layout::Parity::Even),
+        "odd" | "o" => Ok(layout::Parity::Odd),
+        other => Err(format!("parity `{other}` is not known: write none, even or odd")),
+    }
+}
+
+/// Unit ids of a bus, and how they were written.
+#[derive(Clone, Debug)]
+struct Units(Vec<u8>, String);
+
+fn units_arg(s: &str) -> Result<Units, String> {
+    let mut units = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let unit = |t: &str| match t.trim().parse::<u8>() {
+            Ok(u @ 1..=247) => Ok(u),
+            _ => Err(format!("unit `{t}` is not 1..247 (0 is broadcast: never answered)")),
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (unit(a)?, unit(b)?);
+                if a > b {
+                    return Err(format!("`{part}`: write the lower unit first"));
+                }
+                units.extend(a..=b);
+            }
+            None => units.push(unit(part)?),
+        }
+    }
+    if units.is_empty() {
+        return Err("name at least one unit, e.g. 1,2 or 1-10".into());
+    }
+    Ok(Units(units, s.trim().to_string()))
+}
+
 fn duration_or_zero(s: &str) -> Result<Duration, String> {
     if s.trim() == "0" { Ok(Duration::ZERO) } else { parse_duration(s) }
 }
@@ -194,6 +246,22 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
     let color = |no_color: bool| !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     match cli.command {
         Command::Check { layouts } => Ok(check(&layouts)),
+        Command::Ports => match ttyhmi::driver::modbus::serial::list() {
+            Ok(ports) if ports.is_empty() => {
+                say!(
+                    "no serial ports found (is the USB adapter plugged in? see `dmesg` for what the kernel made of it)"
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(ports) => {
+                let width = ports.iter().map(|p| p.path.len()).max().unwrap_or(0);
+                for p in ports {
+                    say!("{:width$}  {}", p.path, p.detail);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
         Command::Schema => {
             print!("{}", layout::schema::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -302,11 +370,13 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { modbus_port, opcua_port, opcua_load, rtu_over_tcp_port, bind } => {
+        Command::Sim { modbus_port, opcua_port, opcua_load, rtu_over_tcp_port, rtu, baud, parity, rtu_units, bind } => {
             runtime()?.block_on(async {
+                let rtu_serial = rtu.map(|path| sim::SerialSim { path, baud, parity, units: rtu_units.0.clone() });
                 let opts = sim::SimOptions {
                     opcua_port: Some(opcua_port),
                     rtu_over_tcp: rtu_over_tcp_port.map(|p| SocketAddr::new(bind, p)),
+                    rtu_serial: rtu_serial.clone(),
                     opcua_load_items: opcua_load,
                     opcua_pki: paths::data_dir().join("sim-pki"),
                     ..Default::default()
@@ -317,6 +387,15 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
                 say!("simulated plant: Modbus TCP on {} (unit 1); Ctrl-C stops", plant.modbus_addr);
                 if let Some(a) = plant.rtu_over_tcp_addr {
                     say!("simulated plant: Modbus RTU over TCP on {a} (unit 1)");
+                }
+                if let Some(s) = &rtu_serial {
+                    say!(
+                        "simulated plant: Modbus RTU on {} at {} baud, parity {}, units {}",
+                        s.path.display(),
+                        s.baud,
+                        s.parity.name(),
+                        rtu_units.1
+                    );
                 }
                 if let Some(url) = plant.opcua_url() {
                     say!(

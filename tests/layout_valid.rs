@@ -13,7 +13,14 @@ fn the_documented_example_loads_as_written() {
     assert_eq!((c.name.as_str(), c.timeout, c.poll), ("plc1", Duration::from_secs(1), Duration::from_millis(500)));
     let ConnectionKind::Modbus(m) = &c.kind else { panic!("unexpected kind") };
     assert_eq!(
-        (m.link.host_port().0, m.link.host_port().1, m.unit, m.byte_order, m.max_registers, m.max_gap),
+        (
+            m.link.host_port().unwrap().0,
+            m.link.host_port().unwrap().1,
+            m.unit,
+            m.byte_order,
+            m.max_registers,
+            m.max_gap
+        ),
         ("127.0.0.1", 502, 1, ByteOrder::Abcd, 125, 16)
     );
 
@@ -59,7 +66,7 @@ fn modicon_references_and_defaults() {
     let TagSource::Modbus(b) = l.tags[1].source else { panic!("unexpected kind") };
     assert_eq!((b.table, b.address), (Table::Coil, 9));
     let ConnectionKind::Modbus(m) = &l.connections[0].kind else { panic!("unexpected kind") };
-    assert_eq!((m.link.host_port().1, m.unit, m.max_registers, m.max_bits), (502, 1, 125, 2000));
+    assert_eq!((m.link.host_port().unwrap().1, m.unit, m.max_registers, m.max_bits), (502, 1, 125, 2000));
     assert_eq!(l.screens.len(), 1, "without screens, one screen shows every tag");
     let Panel::Grid(g) = &l.screens[0].panels[0] else { panic!("not a grid") };
     assert_eq!(g.tags.len(), 2);

@@ -203,12 +203,13 @@ fn us(d: Option<Duration>) -> f64 {
 pub fn summary_text(s: &Summary) -> String {
     let st = &s.stats;
     format!(
-        "summary {}: {} requests, {} errors ({} timeouts, {} exceptions), response mean {} p99 {}, driver processing mean {} ({} when values changed, {} reads unchanged), {:.1} scans/s, {:.0} requests/s over {:.1}s",
+        "summary {}: {} requests, {} errors ({} timeouts, {} exceptions, {} bad frames), response mean {} p99 {}, driver processing mean {} ({} when values changed, {} reads unchanged), {:.1} scans/s, {:.0} requests/s over {:.1}s",
         s.connection,
         st.requests,
         st.errors,
         st.timeouts,
         st.exceptions,
+        st.bad_frames,
         st.response.mean().map(timefmt::short).unwrap_or_else(|| "-".into()),
         st.response.quantile(0.99).map(timefmt::short).unwrap_or_else(|| "-".into()),
         st.processing.mean().map(timefmt::short).unwrap_or_else(|| "-".into()),
@@ -228,6 +229,7 @@ fn summary_json(s: &Summary) -> String {
         "errors": st.errors,
         "timeouts": st.timeouts,
         "exceptions": st.exceptions,
+        "bad_frames": st.bad_frames,
         "response_mean_us": us(st.response.mean()),
         "response_p99_us": us(st.response.quantile(0.99)),
         "processing_mean_us": us(st.processing.mean()),

@@ -65,6 +65,8 @@ pub struct ConnStats {
     pub errors: u64,
     pub timeouts: u64,
     pub exceptions: u64,
+    /// Damaged RTU answers: CRC errors, truncated frames, another unit answering, noise.
+    pub bad_frames: u64,
     pub reconnects: u64,
     /// Successful reads that returned exactly the words of the previous read.
     pub unchanged: u64,

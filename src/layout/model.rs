@@ -203,25 +203,75 @@ pub enum ModbusLink {
     Tcp { host: String, port: u16 },
     /// RTU frames (unit id, PDU, CRC) over TCP, as serial-to-Ethernet gateways pass them through.
     RtuOverTcp { host: String, port: u16 },
+    /// RTU frames on a serial line (RS-485/RS-232), several units sharing it.
+    Serial(SerialLine),
+}
+
+/// A serial port and its settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SerialLine {
+    /// The device, e.g. `/dev/ttyUSB0`.
+    pub port: std::path::PathBuf,
+    pub baud: u32,
+    pub parity: Parity,
+    /// 7 or 8.
+    pub data_bits: u8,
+    /// 1 or 2.
+    pub stop_bits: u8,
+    /// Silence kept on the bus between the end of one exchange and the next request (at least
+    /// the 3.5 character times the baud rate requires).
+    pub turnaround: Duration,
+}
+
+impl SerialLine {
+    /// Bits on the wire per character: start, data, parity, stop.
+    pub fn bits_per_char(&self) -> u32 {
+        1 + u32::from(self.data_bits) + u32::from(self.parity != Parity::None) + u32::from(self.stop_bits)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parity {
+    None,
+    Even,
+    Odd,
+}
+
+impl Parity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Parity::None => "none",
+            Parity::Even => "even",
+            Parity::Odd => "odd",
+        }
+    }
 }
 
 impl ModbusLink {
-    /// The TCP host and port.
-    pub fn host_port(&self) -> (&str, u16) {
+    /// The TCP host and port; `None` for a serial line.
+    pub fn host_port(&self) -> Option<(&str, u16)> {
         match self {
-            ModbusLink::Tcp { host, port } | ModbusLink::RtuOverTcp { host, port } => (host, *port),
+            ModbusLink::Tcp { host, port } | ModbusLink::RtuOverTcp { host, port } => Some((host, *port)),
+            ModbusLink::Serial(_) => None,
         }
     }
 }
 
 impl Modbus {
     pub fn endpoint(&self) -> String {
-        let prefix = match self.link {
+        let prefix = match &self.link {
             ModbusLink::Tcp { .. } => "",
             ModbusLink::RtuOverTcp { .. } => "rtu-over-tcp ",
+            ModbusLink::Serial(s) => {
+                let p = s.parity.name().chars().next().unwrap_or('n').to_ascii_uppercase();
+                return format!("rtu {} {}-{}{}{}", s.port.display(), s.baud, s.data_bits, p, s.stop_bits);
+            }
         };
-        let (host, port) = self.link.host_port();
-        if host.contains(':') { format!("{prefix}[{host}]:{port}") } else { format!("{prefix}{host}:{port}") }
+        match self.link.host_port() {
+            Some((host, port)) if host.contains(':') => format!("{prefix}[{host}]:{port}"),
+            Some((host, port)) => format!("{prefix}{host}:{port}"),
+            None => String::new(),
+        }
     }
 }
 

@@ -34,7 +34,7 @@ pub struct RawLayout {
 /// The top-level keys [`RawLayout`] has; validation walks them one by one.
 pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens", "alarms", "alarm_options", "history"];
 
-/// A connection to one device. Exactly one protocol key (`modbus_tcp`, `modbus_rtu_over_tcp` or `opcua`).
+/// A connection to one device. Exactly one protocol key (`modbus_tcp`, `modbus_rtu`, `modbus_rtu_over_tcp` or `opcua`).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Connection")]
@@ -44,6 +44,13 @@ pub struct RawConnection {
     /// Modbus RTU frames (with CRC) over TCP: a serial-to-Ethernet gateway in transparent mode.
     /// Unit ids 1..247.
     pub modbus_rtu_over_tcp: Option<Sp<RawModbusTcp>>,
+    /// Modbus RTU on a serial port (RS-485/RS-232): `{ port: /dev/ttyUSB0, baud: 19200, parity: even, data_bits: 8, stop_bits: 1 }`.
+    pub modbus_rtu: Option<Sp<RawSerial>>,
+    /// Modbus: default unit id of the tags (for `modbus_rtu`; TCP connections may name it in `modbus_tcp` instead).
+    pub unit: Option<Sp<i64>>,
+    /// Modbus RTU: silence kept on the bus between an answer and the next request (default 20ms;
+    /// never less than the 3.5 character times the baud rate requires).
+    pub turnaround: Option<Sp<Dur>>,
     /// OPC UA server.
     pub opcua: Option<Sp<RawOpcUa>>,
     /// OPC UA: publishing interval of the subscription (default 500ms).
@@ -74,6 +81,22 @@ pub struct RawModbusTcp {
     pub port: Option<Sp<i64>>,
     /// Default unit id (slave id) of the tags, 0..255 (default 1).
     pub unit: Option<Sp<i64>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ModbusRtu")]
+pub struct RawSerial {
+    /// The serial device, e.g. `/dev/ttyUSB0` (`ttyhmi ports` lists them).
+    pub port: Sp<String>,
+    /// Bits per second (default 19200).
+    pub baud: Option<Sp<i64>>,
+    /// `none`, `even` or `odd` (default even, as the Modbus serial line specification says).
+    pub parity: Option<Sp<String>>,
+    /// 7 or 8 (default 8; RTU needs 8).
+    pub data_bits: Option<Sp<i64>>,
+    /// 1 or 2 (default 1).
+    pub stop_bits: Option<Sp<i64>>,
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -258,6 +258,7 @@ fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Optio
     let protocols = [
         raw.modbus_tcp.as_ref().map(|p| p.loc),
         raw.modbus_rtu_over_tcp.as_ref().map(|p| p.loc),
+        raw.modbus_rtu.as_ref().map(|p| p.loc),
         raw.opcua.as_ref().map(|p| p.loc),
     ];
     if let Some(second) = protocols.iter().flatten().nth(1) {
@@ -268,15 +269,16 @@ fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Optio
         );
         return None;
     }
-    let kind = match (&raw.modbus_tcp, &raw.modbus_rtu_over_tcp, &raw.opcua) {
-        (Some(tcp), _, _) => modbus_connection(cx, tcp, &raw, false),
-        (_, Some(tcp), _) => modbus_connection(cx, tcp, &raw, true),
-        (_, _, Some(ua)) => ua_connection(cx, &name, ua, &raw),
-        (None, None, None) => {
+    let kind = match (&raw.modbus_tcp, &raw.modbus_rtu_over_tcp, &raw.modbus_rtu, &raw.opcua) {
+        (Some(tcp), ..) => modbus_connection(cx, Link::Tcp(tcp, false), &raw),
+        (_, Some(tcp), ..) => modbus_connection(cx, Link::Tcp(tcp, true), &raw),
+        (_, _, Some(serial), _) => modbus_connection(cx, Link::Serial(serial), &raw),
+        (.., Some(ua)) => ua_connection(cx, &name, ua, &raw),
+        (None, None, None, None) => {
             cx.err(
                 loc,
                 format!("connection `{name}` names no protocol"),
-                Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 }, modbus_rtu_over_tcp: { host, port, unit } or opcua: { endpoint: opc.tcp://host:4840 }".into()),
+                Some("add modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 }, modbus_rtu: { port: /dev/ttyUSB0, baud: 19200 }, modbus_rtu_over_tcp: { host, port, unit } or opcua: { endpoint: opc.tcp://host:4840 }".into()),
             );
             return None;
         }
@@ -288,20 +290,32 @@ fn connection(cx: &mut Ctx, name: String, loc: Loc, raw: RawConnection) -> Optio
     Some(Connection { name, kind: kind?, timeout: timeout?, poll: poll? })
 }
 
-fn modbus_connection(
-    cx: &mut Ctx,
-    tcp: &Sp<RawModbusTcp>,
-    raw: &RawConnection,
-    rtu_over_tcp: bool,
-) -> Option<ConnectionKind> {
+/// The protocol key of a Modbus connection.
+enum Link<'a> {
+    /// `modbus_tcp` (false) or `modbus_rtu_over_tcp` (true).
+    Tcp(&'a Sp<RawModbusTcp>, bool),
+    Serial(&'a Sp<RawSerial>),
+}
+
+const SERIAL_UNITS: &str = "serial devices answer as units 1..247 (0 is broadcast: writes only, never answered)";
+
+fn modbus_connection(cx: &mut Ctx, link: Link<'_>, raw: &RawConnection) -> Option<ConnectionKind> {
     if let Some(p) = &raw.publishing_interval {
         cx.err(p.loc, "`publishing_interval` applies to OPC UA connections", Some("use `poll:` for Modbus".into()));
     }
-    if tcp.host.trim().is_empty() {
-        cx.err(tcp.host.loc, "host is empty", Some("write a host name or IP address".into()));
+    let serial_units = !matches!(link, Link::Tcp(_, false));
+    let inner_unit = match link {
+        Link::Tcp(tcp, _) => tcp.unit.as_ref(),
+        Link::Serial(_) => None,
+    };
+    if let (Some(inner), Some(outer)) = (inner_unit, &raw.unit) {
+        cx.err(
+            outer.loc,
+            format!("unit given twice (here and at line {})", inner.loc.line),
+            Some("keep one of them".into()),
+        );
     }
-    let port = tcp.port.as_ref().map_or(Some(502), |p| cx.int(p, 1, 65535, "port", None));
-    let unit = tcp.unit.as_ref().map_or(Some(1), |u| match rtu_over_tcp {
+    let unit = inner_unit.or(raw.unit.as_ref()).map_or(Some(1), |u| match serial_units {
         false => cx.int(
             u,
             0,
@@ -309,14 +323,25 @@ fn modbus_connection(
             "unit id",
             Some("Modbus TCP unit ids are 0..255 (gateways use 1..247 for serial devices)"),
         ),
-        true => cx.int(
-            u,
-            1,
-            247,
-            "unit id",
-            Some("serial devices answer as units 1..247 (0 is broadcast: writes only, never answered)"),
-        ),
+        true => cx.int(u, 1, 247, "unit id", Some(SERIAL_UNITS)),
     });
+    let link = match link {
+        Link::Tcp(tcp, rtu_over_tcp) => {
+            if let Some(t) = &raw.turnaround {
+                cx.err(t.loc, "`turnaround` applies to serial lines (`modbus_rtu`)", Some("remove it".into()));
+            }
+            if tcp.host.trim().is_empty() {
+                cx.err(tcp.host.loc, "host is empty", Some("write a host name or IP address".into()));
+            }
+            let port = tcp.port.as_ref().map_or(Some(502), |p| cx.int(p, 1, 65535, "port", None));
+            let host = tcp.value.host.value.trim().to_string();
+            port.map(|port| match rtu_over_tcp {
+                true => ModbusLink::RtuOverTcp { host, port },
+                false => ModbusLink::Tcp { host, port },
+            })
+        }
+        Link::Serial(serial) => serial_line(cx, serial, raw.turnaround.as_ref()).map(ModbusLink::Serial),
+    };
     let max_registers = raw.max_registers.as_ref().map_or(Some(125), |v| {
         cx.int(v, 1, 125, "max_registers", Some("Modbus allows at most 125 registers per read request"))
     });
@@ -324,11 +349,8 @@ fn modbus_connection(
         cx.int(v, 1, 2000, "max_bits", Some("Modbus allows at most 2000 coils or discrete inputs per read request"))
     });
     let max_gap = raw.max_gap.as_ref().map_or(Some(16), |v| cx.int(v, 0, 125, "max_gap", None));
-    let host = tcp.value.host.value.trim().to_string();
-    let port = port?;
-    let link = if rtu_over_tcp { ModbusLink::RtuOverTcp { host, port } } else { ModbusLink::Tcp { host, port } };
     Some(ConnectionKind::Modbus(Modbus {
-        link,
+        link: link?,
         unit: unit?,
         byte_order: raw.byte_order.as_ref().map(|b| byte_order(b.value)).unwrap_or_default(),
         max_registers: max_registers?,
@@ -336,6 +358,81 @@ fn modbus_connection(
         max_gap: max_gap?,
         mask_write: raw.mask_write.as_ref().is_none_or(|m| m.value),
     }))
+}
+
+/// Baud rates a serial port can be set to (POSIX and the common higher ones).
+const BAUDS: [u32; 18] = [
+    300, 600, 1200, 1800, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 76800, 115200, 230400, 460800, 500000,
+    921600,
+];
+
+fn serial_line(cx: &mut Ctx, raw: &Sp<RawSerial>, turnaround: Option<&Sp<super::duration::Dur>>) -> Option<SerialLine> {
+    let before = cx.diags.len();
+    let port = raw.port.value.trim();
+    if port.is_empty() {
+        cx.err(
+            raw.port.loc,
+            "port is empty",
+            Some("write the serial device, e.g. /dev/ttyUSB0 (`ttyhmi ports` lists them)".into()),
+        );
+    }
+    let baud = match &raw.baud {
+        None => 19_200,
+        Some(b) => match u32::try_from(b.value) {
+            Ok(v) if BAUDS.contains(&v) => v,
+            _ => {
+                let list = BAUDS.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+                cx.err(
+                    b.loc,
+                    format!("baud {} is not a serial line speed", b.value),
+                    Some(format!("use one of {list}")),
+                );
+                0
+            }
+        },
+    };
+    let parity = match raw.parity.as_ref().map(|p| (p.value.trim().to_ascii_lowercase(), p.loc)) {
+        None => Parity::Even,
+        Some((p, _)) if p == "none" => Parity::None,
+        Some((p, _)) if p == "even" => Parity::Even,
+        Some((p, _)) if p == "odd" => Parity::Odd,
+        Some((p, loc)) => {
+            let hint = did_you_mean(&p, ["none", "even", "odd"]).map_or_else(
+                || "write none, even or odd".to_string(),
+                |s| format!("did you mean `{s}`? (none, even or odd)"),
+            );
+            cx.err(loc, format!("parity `{p}` is not known"), Some(hint));
+            Parity::Even
+        }
+    };
+    let data_bits = raw
+        .data_bits
+        .as_ref()
+        .map_or(Some(8), |d| cx.int(d, 7, 8, "data_bits", Some("Modbus RTU uses 8 data bits; some devices 7")));
+    let stop_bits = raw.stop_bits.as_ref().map_or(Some(1), |d| cx.int(d, 1, 2, "stop_bits", Some("use 1 or 2")));
+    let turnaround = match turnaround {
+        None => Some(Duration::from_millis(20)),
+        Some(t) if t.value.0 > Duration::from_secs(10) => {
+            cx.err(
+                t.loc,
+                "turnaround is longer than 10s",
+                Some("a few milliseconds to a few hundred are usual".into()),
+            );
+            None
+        }
+        Some(t) => Some(t.value.0),
+    };
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(SerialLine {
+        port: std::path::PathBuf::from(port),
+        baud,
+        parity,
+        data_bits: data_bits?,
+        stop_bits: stop_bits?,
+        turnaround: turnaround?,
+    })
 }
 
 fn ua_connection(cx: &mut Ctx, name: &str, ua: &Sp<RawOpcUa>, raw: &RawConnection) -> Option<ConnectionKind> {
@@ -346,6 +443,8 @@ fn ua_connection(cx: &mut Ctx, name: &str, ua: &Sp<RawOpcUa>, raw: &RawConnectio
         ("max_bits", raw.max_bits.as_ref().map(|v| v.loc)),
         ("max_gap", raw.max_gap.as_ref().map(|v| v.loc)),
         ("mask_write", raw.mask_write.as_ref().map(|v| v.loc)),
+        ("unit", raw.unit.as_ref().map(|v| v.loc)),
+        ("turnaround", raw.turnaround.as_ref().map(|v| v.loc)),
         ("poll", raw.poll.as_ref().map(|v| v.loc)),
     ];
     for (field, loc) in modbus_only {
@@ -883,7 +982,10 @@ fn modbus_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag, conn: &Connection
             Some(sc)
         }
     };
-    let unit = raw.unit.as_ref().map_or(Some(mb.unit), |u| cx.int(u, 0, 255, "unit id", None));
+    let unit = raw.unit.as_ref().map_or(Some(mb.unit), |u| match mb.link {
+        ModbusLink::Tcp { .. } => cx.int(u, 0, 255, "unit id", None),
+        ModbusLink::RtuOverTcp { .. } | ModbusLink::Serial(_) => cx.int(u, 1, 247, "unit id", Some(SERIAL_UNITS)),
+    });
     for t in [&raw.on_text, &raw.off_text].into_iter().flatten() {
         if ty != DataType::Bool {
             cx.err(

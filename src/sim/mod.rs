@@ -37,7 +37,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use modbus_server::{ABSENT_UNITS, BUSY_UNIT, SILENT_UNIT};
+pub use modbus_server::{ABSENT_UNITS, BUSY_UNIT, SILENT_UNIT, SerialSim};
 pub use plant::Plant;
 pub use registers::Device;
 
@@ -56,6 +56,8 @@ pub struct SimOptions {
     pub opcua_port: Option<u16>,
     /// Where to serve Modbus RTU over TCP too (port 0 = ephemeral); `None` = not served.
     pub rtu_over_tcp: Option<SocketAddr>,
+    /// A serial port (or pseudo-terminal) to serve Modbus RTU on too; `None` = not served.
+    pub rtu_serial: Option<SerialSim>,
     /// Number of `Plant.Load.Vnnnn` variables, all changing every 100 ms (default 1000).
     pub opcua_load_items: usize,
     /// Password of the OPC UA user `operator` (default [`opcua_server::DEFAULT_PASSWORD`],
@@ -74,6 +76,7 @@ impl Default for SimOptions {
             step: Some(Duration::from_millis(100)),
             opcua_port: Some(0),
             rtu_over_tcp: None,
+            rtu_serial: None,
             opcua_load_items: 1000,
             opcua_password: opcua_server::DEFAULT_PASSWORD.to_owned(),
             opcua_pki: std::env::temp_dir().join(format!("ttyhmi-sim-pki-{}", std::process::id())),
@@ -106,6 +109,7 @@ pub struct SimHandle {
     /// Where Modbus RTU over TCP is served, when it is.
     pub rtu_over_tcp_addr: Option<SocketAddr>,
     rtu_over_tcp: Option<JoinHandle<()>>,
+    rtu_serial: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     conns: Arc<watch::Sender<usize>>,
     server: Option<JoinHandle<()>>,
@@ -146,6 +150,8 @@ pub async fn start_with(modbus_bind: SocketAddr, options: SimOptions) -> std::io
         }
         None => (None, None),
     };
+    let rtu_serial =
+        options.rtu_serial.map(|port| tokio::spawn(modbus_server::serve_serial(port, Arc::clone(&shared))));
     let server = tokio::spawn(modbus_server::serve(listener, Framing::Tcp, Arc::clone(&shared), Arc::clone(&conns)));
     let physics = options.step.map(|period| tokio::spawn(run_physics(Arc::clone(&shared), period)));
     let opcua_addr = opcua.as_ref().map(|o| o.addr);
@@ -155,6 +161,7 @@ pub async fn start_with(modbus_bind: SocketAddr, options: SimOptions) -> std::io
         opcua_addr,
         rtu_over_tcp_addr,
         rtu_over_tcp,
+        rtu_serial,
         shared,
         conns,
         server: Some(server),
@@ -186,7 +193,7 @@ impl SimHandle {
         if let Some(opcua) = self.opcua.take() {
             opcua.stop().await;
         }
-        for task in [self.server.take(), self.rtu_over_tcp.take(), self.physics.take()].into_iter().flatten() {
+        for task in self.tasks() {
             task.abort();
             let _ = task.await;
         }
@@ -246,9 +253,17 @@ impl SimHandle {
     }
 }
 
+impl SimHandle {
+    fn tasks(&mut self) -> impl Iterator<Item = JoinHandle<()>> + use<> {
+        [self.server.take(), self.rtu_over_tcp.take(), self.rtu_serial.take(), self.physics.take()]
+            .into_iter()
+            .flatten()
+    }
+}
+
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        for task in [self.server.take(), self.rtu_over_tcp.take(), self.physics.take()].into_iter().flatten() {
+        for task in self.tasks() {
             task.abort();
         }
     }

@@ -129,10 +129,22 @@ pub(crate) fn execute(device: &mut Device, request: Request<'_>) -> Result<Respo
 #[derive(Clone, Debug)]
 struct SimService {
     shared: Arc<Shared>,
+    /// On a serial bus: the units present (the others are absent devices and stay silent) and
+    /// broadcasts (unit 0) carried out without an answer. `None` over TCP.
+    bus: Option<Arc<[bool; 256]>>,
 }
 
 impl SimService {
     fn handle(&self, req: SlaveRequest<'static>) -> Result<Option<Response>, ExceptionCode> {
+        if let Some(present) = &self.bus {
+            if req.slave == 0 {
+                let _ = execute(&mut self.shared.device(), req.request);
+                return Ok(None);
+            }
+            if !present[usize::from(req.slave)] {
+                return Ok(None);
+            }
+        }
         let fc = req.request.function_code().value();
         self.shared.counts[usize::from(fc)].fetch_add(1, Ordering::Relaxed);
         match req.slave {
@@ -245,7 +257,7 @@ pub(crate) async fn serve(
         async move {
             // Small request/response frames: do not let Nagle hold them back.
             let _ = stream.set_nodelay(true);
-            let service = |_| Ok(Some(SimService { shared: Arc::clone(&shared) }));
+            let service = |_| Ok(Some(SimService { shared: Arc::clone(&shared), bus: None }));
             let accepted = match framing {
                 Framing::Tcp => tcp::accept_tcp_connection(stream, peer, service)?,
                 Framing::RtuOverTcp => rtu_over_tcp::accept_tcp_connection(stream, peer, service)?,
@@ -261,6 +273,46 @@ pub(crate) async fn serve(
     };
     if let Err(err) = served {
         tracing::warn!(%err, ?framing, "sim: modbus listener stopped");
+    }
+}
+
+/// A serial port the simulator serves Modbus RTU on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SerialSim {
+    /// A serial device or a pseudo-terminal.
+    pub path: std::path::PathBuf,
+    pub baud: u32,
+    pub parity: crate::layout::Parity,
+    /// The units on the bus, each answering from the plant; requests to others get no answer.
+    pub units: Vec<u8>,
+}
+
+/// Serves Modbus RTU on a serial port as the units of `port` until dropped. When the port fails
+/// to open or goes away, it is opened again a second later, as a device on a bus that was
+/// unplugged comes back.
+pub(crate) async fn serve_serial(port: SerialSim, shared: Arc<Shared>) {
+    let mut present = [false; 256];
+    port.units.iter().for_each(|&u| present[usize::from(u)] = true);
+    let bus = Arc::new(present);
+    let parity = match port.parity {
+        crate::layout::Parity::None => tokio_serial::Parity::None,
+        crate::layout::Parity::Even => tokio_serial::Parity::Even,
+        crate::layout::Parity::Odd => tokio_serial::Parity::Odd,
+    };
+    let path = port.path.display().to_string();
+    loop {
+        let opened = tokio_serial::SerialStream::open(&tokio_serial::new(&path, port.baud).parity(parity));
+        match opened {
+            Ok(stream) => {
+                tracing::info!(%path, "sim: serving Modbus RTU");
+                let service = SimService { shared: Arc::clone(&shared), bus: Some(Arc::clone(&bus)) };
+                if let Err(err) = tokio_modbus::server::rtu::Server::new(stream).serve_forever(service).await {
+                    tracing::warn!(%path, %err, "sim: serial port failed; reopening");
+                }
+            }
+            Err(err) => tracing::warn!(%path, %err, "sim: cannot open serial port; retrying"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
@@ -291,7 +343,7 @@ mod tests {
 
     #[test]
     fn unit_ids_and_counts() {
-        let svc = SimService { shared: Arc::new(Shared::new(Device::new(Plant::new(1)))) };
+        let svc = SimService { shared: Arc::new(Shared::new(Device::new(Plant::new(1)))), bus: None };
         let req = |slave, request| SlaveRequest { slave, request };
         assert!(matches!(svc.handle(req(1, Request::ReadHoldingRegisters(100, 1))), Ok(Some(_))));
         assert!(matches!(svc.handle(req(0, Request::ReadHoldingRegisters(100, 1))), Ok(Some(_))));

@@ -53,6 +53,8 @@ pub enum Reason {
     Decode(String),
     /// No update for three poll periods.
     Stale,
+    /// A damaged answer (RTU: CRC error, truncated frame, another unit answering, noise).
+    Frame(String),
     /// Anything else a driver reports, in its own words.
     Other(String),
 }
@@ -83,7 +85,7 @@ impl fmt::Display for Reason {
             Reason::Exception(c) => write!(f, "exception {c:02}: {}", Reason::exception_name(*c)),
             Reason::Decode(m) => write!(f, "decode error: {m}"),
             Reason::Stale => f.write_str("stale"),
-            Reason::Other(m) => f.write_str(m),
+            Reason::Frame(m) | Reason::Other(m) => f.write_str(m),
         }
     }
 }

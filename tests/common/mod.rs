@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod driver;
+pub mod serial_line;
 pub mod tui;
 
 use nix::pty::{Winsize, openpty};

@@ -1,10 +1,15 @@
-//! The Modbus TCP connection task: connect, poll the planned blocks on schedule, decode, report.
+//! The Modbus connection task (TCP, RTU on a serial line, RTU over TCP): connect, poll the
+//! planned blocks on schedule, decode, report.
 //!
-//! One request in flight per connection. Every request runs under the connection's timeout
-//! (tokio-modbus has none of its own). On a transport error or a timeout the context is dropped,
-//! the tags go Bad with their last values kept, and the task reconnects with exponential backoff
-//! and jitter (cap 30 s). A block refused with exception 02 is split in halves until the bad
-//! addresses are found; only their tags go Bad, and the split is kept.
+//! One request in flight per connection: on a serial line that serialises the bus, several units
+//! sharing it. Every request runs under the connection's timeout (tokio-modbus has none of its
+//! own). On a transport error the context is dropped, the tags go Bad with their last values
+//! kept, and the task reconnects (reopens the port) with exponential backoff and jitter (cap
+//! 30 s). A unit that does not answer costs one timeout per round: its other blocks wait for the
+//! next round. A damaged RTU answer (CRC error, truncated, another unit answering, noise) marks
+//! that block's tags Bad with the reason and the line is kept. A block refused with exception 02
+//! is split in halves until the bad addresses are found; only their tags go Bad, and the split is
+//! kept.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +24,8 @@ use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
 use super::codec;
 use super::planner::{self, Block, Limits, MAX_READ_BITS, MAX_READ_REGISTERS};
+use super::rtu_link::{self, RtuClient, Timing};
+use super::serial;
 use crate::driver::backoff::Backoff;
 use crate::driver::{
     BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock, WriteCommand, WriteDone, WriteInbox, next_write,
@@ -111,6 +118,8 @@ enum ReadError {
     Exception(u8),
     /// No answer in time.
     Timeout,
+    /// A damaged RTU answer; the line is still usable.
+    Frame(String),
     /// The connection broke, or the answer made no sense.
     Transport(String),
 }
@@ -251,9 +260,18 @@ impl<M: From<DriverEvent>> Task<M> {
 
     async fn connect(&self) -> Result<Context, String> {
         let modbus = &self.job.modbus;
-        let (host, port) = modbus.link.host_port();
+        let unit = modbus.unit;
+        let (host, port) = match &modbus.link {
+            ModbusLink::Serial(line) => {
+                let stream = serial::open(line)?;
+                tracing::info!(connection = %self.job.name, port = %line.port.display(), "serial port open");
+                let timing = Timing::serial(line.baud, line.bits_per_char(), line.turnaround, self.job.timeout);
+                return Ok(Context::from(Box::new(RtuClient::new(stream, unit, timing)) as Box<dyn Client>));
+            }
+            ModbusLink::Tcp { host, port } | ModbusLink::RtuOverTcp { host, port } => (host, *port),
+        };
         let t = self.job.timeout.max(Duration::from_secs(1));
-        let addrs: Vec<SocketAddr> = match timeout(t, tokio::net::lookup_host((host, port))).await {
+        let addrs: Vec<SocketAddr> = match timeout(t, tokio::net::lookup_host((host.as_str(), port))).await {
             Ok(Ok(a)) => a.collect(),
             Ok(Err(e)) => return Err(format!("cannot resolve {host}: {e}")),
             Err(_) => return Err(format!("resolving {host} timed out")),
@@ -270,10 +288,25 @@ impl<M: From<DriverEvent>> Task<M> {
         let _ = stream.set_nodelay(true);
         tracing::info!(connection = %self.job.name, %addr, link = ?modbus.link, "connected");
         Ok(match modbus.link {
-            ModbusLink::Tcp { .. } => tokio_modbus::client::tcp::attach_slave(stream, Slave(modbus.unit)),
             // RTU frames with their CRC, passed through by a serial gateway.
-            ModbusLink::RtuOverTcp { .. } => tokio_modbus::client::rtu::attach_slave(stream, Slave(modbus.unit)),
+            ModbusLink::RtuOverTcp { .. } => {
+                let timing = Timing::tcp(self.job.timeout);
+                Context::from(Box::new(RtuClient::new(stream, unit, timing)) as Box<dyn Client>)
+            }
+            _ => tokio_modbus::client::tcp::attach_slave(stream, Slave(unit)),
         })
+    }
+
+    /// The longest one request may take before the task gives up on it: the timeout, and on RTU
+    /// links the line's silences too (the RTU client reports a missing answer itself).
+    fn call_limit(&self) -> Duration {
+        match &self.job.modbus.link {
+            ModbusLink::Tcp { .. } => self.job.timeout,
+            ModbusLink::RtuOverTcp { .. } => Timing::tcp(self.job.timeout).call_limit(),
+            ModbusLink::Serial(l) => {
+                Timing::serial(l.baud, l.bits_per_char(), l.turnaround, self.job.timeout).call_limit()
+            }
+        }
     }
 
     /// Sleeps `d` (backoff), or less if shutdown comes; refuses writes meanwhile. True when
@@ -330,7 +363,7 @@ impl<M: From<DriverEvent>> Task<M> {
             }
             let (start, count, table, unit, period) = (block.start, block.count, block.table, block.unit, block.poll);
             let sent = Instant::now();
-            let result = read(&mut ctx, table, start, count, self.job.timeout).await;
+            let result = read(&mut ctx, table, start, count, self.call_limit()).await;
             let rtt = sent.elapsed();
             self.stats.requests += 1;
             self.runs[i].due = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
@@ -380,15 +413,27 @@ impl<M: From<DriverEvent>> Task<M> {
                     self.mark_block(i, Reason::Exception(code)).await;
                     self.scan_done(i);
                 }
+                Err(ReadError::Frame(why)) => {
+                    self.stats.response.record(rtt);
+                    self.stats.errors += 1;
+                    self.stats.bad_frames += 1;
+                    tracing::info!(connection = %self.job.name, unit, start, count, %why, "bad answer");
+                    self.mark_block(i, Reason::Frame(why)).await;
+                    self.scan_done(i);
+                }
                 Err(ReadError::Timeout) => {
-                    // One unit behind a gateway may be silent while the others answer: keep the
-                    // connection. Three timeouts in a row with no answer between mean the device
-                    // (or the path to it) is gone: reconnect.
+                    // One unit behind a gateway or on a bus may be silent while the others
+                    // answer: keep the connection, and give the unit one request a round (its
+                    // other blocks wait for the next round, Bad). Over TCP, three timeouts in a
+                    // row with no answer between mean the device (or the path to it) is gone:
+                    // reconnect. A serial port that is still open is kept.
                     self.stats.errors += 1;
                     self.stats.timeouts += 1;
                     self.mark_block(i, Reason::Timeout).await;
+                    self.scan_done(i);
+                    self.defer_unit(i).await;
                     timeouts_in_a_row += 1;
-                    if timeouts_in_a_row >= 3 {
+                    if timeouts_in_a_row >= 3 && !matches!(self.job.modbus.link, ModbusLink::Serial(_)) {
                         self.send_stats().await;
                         let reason = format!(
                             "no answer within {:?} to {timeouts_in_a_row} requests in a row (last: unit {} {} {start}+{count})",
@@ -428,7 +473,7 @@ impl<M: From<DriverEvent>> Task<M> {
             *current_unit = point.unit;
         }
         let (outcome, broken) =
-            write_point(ctx, &point, &cmd.value, self.job.modbus.mask_write, self.job.timeout).await;
+            write_point(ctx, &point, &cmd.value, self.job.modbus.mask_write, self.call_limit()).await;
         self.stats.requests += 1;
         if outcome.is_err() {
             self.stats.errors += 1;
@@ -443,6 +488,23 @@ impl<M: From<DriverEvent>> Task<M> {
         match broken {
             Some(reason) => Err(reason),
             None => Ok(()),
+        }
+    }
+
+    /// Block `i`'s unit did not answer: its other blocks due within their period are put off to
+    /// their next round and marked Bad, so a silent unit costs one timeout a round, not one per
+    /// block.
+    async fn defer_unit(&mut self, i: usize) {
+        let unit = self.runs[i].block.unit;
+        let now = Instant::now();
+        let others: Vec<usize> = (0..self.runs.len())
+            .filter(|&j| j != i && self.runs[j].block.unit == unit && self.runs[j].due <= now + self.runs[j].block.poll)
+            .collect();
+        for j in others {
+            let run = &mut self.runs[j];
+            run.due = run.due.max(now) + run.block.poll.max(STATS_EVERY / 10);
+            self.mark_block(j, Reason::Timeout).await;
+            self.scan_done(j);
         }
     }
 
@@ -527,15 +589,15 @@ async fn write_point(
                 (format!("FC22 holding {a} bit {}", p.bit.unwrap_or(0)), flatten(r))
             } else {
                 // Read-modify-write: another writer between the two requests would be overwritten.
-                let read = timeout(limit, ctx.call(Request::ReadHoldingRegisters(a, 1))).await;
-                let word = match flatten_words(read) {
-                    Ok(Ok(w)) if w.len() == 1 => w[0],
-                    Ok(Ok(_)) => return (Err("not written: short answer to the read".into()), None),
-                    Ok(Err(code)) => {
-                        let c = exception_code(code);
+                let word = match read(ctx, Table::Holding, a, 1, limit).await {
+                    Ok(w) if w.len() == 1 => w[0],
+                    Ok(_) => return (Err("not written: short answer to the read".into()), None),
+                    Err(ReadError::Exception(c)) => {
                         return (Err(format!("not written: the read refused: exception {c:02}")), None);
                     }
-                    Err(e) => return (Err(format!("not written: {e}")), Some(e)),
+                    Err(ReadError::Timeout) => return (Err("not written: no answer to the read".into()), None),
+                    Err(ReadError::Frame(why)) => return (Err(format!("not written: the read failed: {why}")), None),
+                    Err(ReadError::Transport(e)) => return (Err(format!("not written: {e}")), Some(e)),
                 };
                 let new = (word & and) | (or & !and);
                 let r = timeout(limit, ctx.call(Request::WriteSingleRegister(a, new))).await;
@@ -567,7 +629,10 @@ async fn write_point(
             return (Err(format!("the device refused: exception {c:02} ({})", Reason::exception_name(c))), None);
         }
         Sent::NoAnswer => {
-            return (Err(format!("no answer within {limit:?}: the value may or may not have been written")), None);
+            return (Err("no answer in time: the value may or may not have been written".to_string()), None);
+        }
+        Sent::BadAnswer(why) => {
+            return (Err(format!("the answer was damaged ({why}): the value may or may not have been written")), None);
         }
         Sent::Broken(e) => return (Err(format!("not confirmed, the connection broke: {e}")), Some(e)),
     }
@@ -602,6 +667,8 @@ enum Sent {
     Ok,
     Refused(ExceptionCode),
     NoAnswer,
+    /// A damaged RTU answer: the line is fine, the outcome unknown.
+    BadAnswer(String),
     Broken(String),
 }
 
@@ -610,23 +677,13 @@ fn flatten(
 ) -> Sent {
     match r {
         Err(_) => Sent::NoAnswer,
-        Ok(Err(e)) => Sent::Broken(transport_reason(&e)),
+        Ok(Err(e)) => match failure(&e) {
+            ReadError::Timeout => Sent::NoAnswer,
+            ReadError::Frame(why) => Sent::BadAnswer(why),
+            ReadError::Exception(_) | ReadError::Transport(_) => Sent::Broken(transport_reason(&e)),
+        },
         Ok(Ok(Err(code))) => Sent::Refused(code),
         Ok(Ok(Ok(_))) => Sent::Ok,
-    }
-}
-
-type WordsResult = Result<Result<Vec<u16>, ExceptionCode>, String>;
-
-fn flatten_words(
-    r: Result<Result<Result<Response, ExceptionCode>, tokio_modbus::Error>, tokio::time::error::Elapsed>,
-) -> WordsResult {
-    match r {
-        Err(_) => Err("no answer in time".to_string()),
-        Ok(Err(e)) => Err(transport_reason(&e)),
-        Ok(Ok(Err(code))) => Ok(Err(code)),
-        Ok(Ok(Ok(Response::ReadHoldingRegisters(w)))) => Ok(Ok(w)),
-        Ok(Ok(Ok(other))) => Err(format!("protocol error: unexpected response {other:?}")),
     }
 }
 
@@ -647,7 +704,7 @@ async fn read(ctx: &mut Context, table: Table, start: u16, count: u16, limit: Du
     // a device that sends fewer registers than asked must not bring the task down.
     match timeout(limit, ctx.call(request)).await {
         Err(_) => Err(ReadError::Timeout),
-        Ok(Err(e)) => Err(ReadError::Transport(transport_reason(&e))),
+        Ok(Err(e)) => Err(failure(&e)),
         Ok(Ok(Err(code))) => Err(ReadError::Exception(exception_code(code))),
         Ok(Ok(Ok(response))) => {
             let words = match response {
@@ -669,6 +726,18 @@ fn bits_to_words(bits: Vec<bool>) -> Vec<u16> {
 
 fn exception_code(code: ExceptionCode) -> u8 {
     u8::from(code)
+}
+
+/// What a client error means for the link: a damaged answer and a missing one (reported by the
+/// RTU client) leave it usable; anything else broke it.
+fn failure(e: &tokio_modbus::Error) -> ReadError {
+    if let Some(bad) = rtu_link::frame_error(e) {
+        return ReadError::Frame(bad.to_string());
+    }
+    match e {
+        tokio_modbus::Error::Transport(io) if io.kind() == std::io::ErrorKind::TimedOut => ReadError::Timeout,
+        _ => ReadError::Transport(transport_reason(e)),
+    }
 }
 
 fn transport_reason(e: &tokio_modbus::Error) -> String {
