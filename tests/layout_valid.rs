@@ -328,3 +328,26 @@ fn modbus_rtu_over_tcp_is_modbus_with_rtu_framing() {
     assert_eq!(m.unit, 3);
     assert_eq!(l.connections[0].endpoint(), "rtu-over-tcp serial-gw.example:4001");
 }
+
+#[test]
+fn modbus_rtu_is_a_serial_line_with_defaults_from_the_specification() {
+    let src = "connections:\n  bus1:\n    modbus_rtu: { port: /dev/ttyUSB0 }\n  bus2:\n    modbus_rtu: { port: /dev/ttyUSB1, baud: 9600, parity: NONE, data_bits: 8, stop_bits: 2 }\n    unit: 7\n    turnaround: 50ms\ntags:\n  A: { source: bus1, holding: 0 }\n  B: { source: bus2, holding: 0, unit: 247 }\n";
+    let l = layout::parse(src, "bus.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let line = |i: usize| match &l.connections[i].kind {
+        ConnectionKind::Modbus(m) => match &m.link {
+            layout::ModbusLink::Serial(s) => (m.unit, s.clone()),
+            other => panic!("not a serial line: {other:?}"),
+        },
+        _ => panic!("not Modbus"),
+    };
+    let (unit, s) = line(0);
+    assert_eq!((unit, s.baud, s.parity, s.data_bits, s.stop_bits), (1, 19200, layout::Parity::Even, 8, 1));
+    assert_eq!(s.turnaround, std::time::Duration::from_millis(20));
+    assert_eq!(s.bits_per_char(), 11, "start, 8 data, parity, stop");
+    assert_eq!(l.connections[0].endpoint(), "rtu /dev/ttyUSB0 19200-8E1");
+    let (unit, s) = line(1);
+    assert_eq!((unit, s.baud, s.parity, s.stop_bits), (7, 9600, layout::Parity::None, 2));
+    assert_eq!(s.turnaround, std::time::Duration::from_millis(50));
+    assert_eq!(s.bits_per_char(), 11, "start, 8 data, 2 stop");
+    assert_eq!(l.connections[1].endpoint(), "rtu /dev/ttyUSB1 9600-8N2");
+}

@@ -1,7 +1,7 @@
 //! Modbus writes at driver level, against the simulated plant (which counts function codes):
 //! every kind of point is written with the right function code and read back; a value that does
 //! not fit sends nothing; a write while the connection is down is refused at once and nothing is
-//! sent later when it comes back.
+//! sent later when it comes back. Writes over a serial line (RTU) too.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +13,8 @@ use ttyhmi::driver::{DriverEvent, WriteCommand, WriteDone};
 use ttyhmi::layout::{self, ConnId};
 use ttyhmi::sim::{self, SimHandle, SimOptions};
 use ttyhmi::tag::Value;
+
+mod common;
 
 const WRITE_FCS: [u8; 5] = [0x05, 0x06, 0x0F, 0x10, 0x16];
 
@@ -35,8 +37,13 @@ struct Driver {
 
 impl Driver {
     fn start(port: u16, extra: &str) -> Driver {
+        Self::start_on(&format!("modbus_tcp: {{ host: 127.0.0.1, port: {port} }}, timeout: 300ms, poll: 50ms{extra}"))
+    }
+
+    /// The tags below on a connection with `keys`.
+    fn start_on(keys: &str) -> Driver {
         let src = format!(
-            "connections:\n  plc: {{ modbus_tcp: {{ host: 127.0.0.1, port: {port} }}, timeout: 300ms, poll: 50ms{extra} }}\ntags:\n\
+            "connections:\n  plc: {{ {keys} }}\ntags:\n\
              \x20 U16: {{ source: plc, holding: 500 }}\n\
              \x20 I16: {{ source: plc, holding: 501, type: i16 }}\n\
              \x20 F32: {{ source: plc, holding: 502, type: f32 }}\n\
@@ -94,6 +101,35 @@ async fn every_kind_of_point_is_written_with_its_function_code_and_read_back() {
     let sim = sim_at("127.0.0.1:0".parse().unwrap()).await;
     let mut d = Driver::start(sim.modbus_addr.port(), "");
     d.until_connected().await;
+    write_every_kind(&mut d, &sim).await;
+    d.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_point_is_written_over_a_serial_line() {
+    let dir = common::TempDir::new("rtu-write");
+    let line = common::serial_line::Line::new(&dir.0);
+    let port = sim::SerialSim {
+        path: line.sim_path().to_path_buf(),
+        baud: 38_400,
+        parity: layout::Parity::Odd,
+        units: vec![1],
+    };
+    let opts = SimOptions { step: None, opcua_port: None, rtu_serial: Some(port), ..SimOptions::default() };
+    let sim = sim::start_with("127.0.0.1:0".parse().unwrap(), opts).await.unwrap();
+    let mut d = Driver::start_on(&format!(
+        "modbus_rtu: {{ port: {}, baud: 38400, parity: odd }}, timeout: 300ms, poll: 50ms",
+        line.link.display()
+    ));
+    d.until_connected().await;
+    write_every_kind(&mut d, &sim).await;
+    d.stop().await;
+    sim.stop().await;
+}
+
+/// Writes every kind of point; each write is one request of its function code, and reads back.
+async fn write_every_kind(d: &mut Driver, sim: &SimHandle) {
     let cases = [
         ("U16", Value::UInt(4242), 0x06, Value::UInt(4242)),
         ("I16", Value::Int(-7), 0x06, Value::Int(-7)),
@@ -123,8 +159,6 @@ async fn every_kind_of_point_is_written_with_its_function_code_and_read_back() {
     // The bit write changed only bit 5 of holding 509.
     let words = sim.with_device(|dev| dev.read_holding(509, 1).unwrap());
     assert_eq!(words[0], 1 << 5);
-    d.stop().await;
-    sim.stop().await;
 }
 
 #[tokio::test]
