@@ -240,43 +240,708 @@ pub enum Scan {
     Done(Result<Result<Response, ExceptionCode>, FrameError>, usize),
 }
 
-/// Looks for the answer in `buf`. Bytes before a byte that can start the answer (the unit id
-/// followed by the function code or its exception code) are noise and skipped: the CRC decides
-/// whether what follows is the answer. A frame of another unit with a valid CRC is named as
-/// such. `quiet` says the line has gone quiet (or the time is up): an incomplete frame is then
-/// truncated, and bytes that never made a frame are noise.
+/// Looks for the answer in `buf`. Any byte that can start the answer (the unit id followed by
+/// the function code or its exception code) is tried, and the CRC decides: bytes before the
+/// answer are noise (an RS-485 adapter echoing the request, a glitch) and skipped. A frame at the
+/// start with a valid CRC that is not the answer (another unit, another function, a byte count
+/// that does not fit) is named at once. A damaged frame is only judged once the line is quiet,
+/// since its own length bytes may be what was damaged. `quiet` says the line has gone quiet (or
+/// the time is up): an incomplete frame is then truncated, and bytes that never made a frame
+/// are noise.
 pub fn scan(unit: u8, request: &Request<'_>, buf: &[u8], quiet: bool) -> Scan {
     let fc = function(request);
-    // A frame from offset 0, whoever sent it: a complete one is judged as it stands.
-    if let Some(len) = frame_len(buf)
-        && buf.len() >= len
-    {
-        let judged = decode(unit, request, &buf[..len]);
-        if !matches!(judged, Err(FrameError::Crc { .. })) || buf[0] == unit && (buf[1] & 0x7F) == fc {
-            return Scan::Done(judged, len);
+    let complete = |at: usize| frame_len(&buf[at..]).map(|len| at + len).filter(|&end| end <= buf.len());
+    // A whole frame at the start with a good CRC is what the line carried, answer or not.
+    if let Some(end) = complete(0) {
+        let judged = decode(unit, request, &buf[..end]);
+        if !matches!(judged, Err(FrameError::Crc { .. })) {
+            return Scan::Done(judged, end);
         }
     }
-    // Otherwise the answer may follow some noise.
-    let start = (0..buf.len()).find(|&i| buf[i] == unit && buf.get(i + 1).is_none_or(|&f| f == fc || f == fc | 0x80));
-    if let Some(i) = start.filter(|&i| i > 0)
-        && let Some(len) = frame_len(&buf[i..])
-        && buf.len() >= i + len
-        && let judged @ Ok(_) = decode(unit, request, &buf[i..i + len])
-    {
-        return Scan::Done(judged, i + len);
+    let starts = || (0..buf.len()).filter(|&i| buf[i] == unit && buf.get(i + 1).is_none_or(|&f| f & 0x7F == fc));
+    for i in starts().filter(|&i| i > 0) {
+        if let Some(end) = complete(i)
+            && let judged @ Ok(_) = decode(unit, request, &buf[i..end])
+        {
+            return Scan::Done(judged, end);
+        }
     }
     if !quiet {
         return Scan::More;
     }
-    match (start, frame_len(buf)) {
-        (Some(i), _) => {
-            let expected = frame_len(&buf[i..]).unwrap_or(5);
-            if i == 0 {
-                Scan::Done(Err(FrameError::Truncated { received: buf.len(), expected }), buf.len())
-            } else {
-                Scan::Done(Err(FrameError::Noise { received: buf.len() }), buf.len())
+    let received = buf.len();
+    if starts().next() != Some(0) {
+        return Scan::Done(Err(FrameError::Noise { received }), received);
+    }
+    match complete(0) {
+        Some(end) => Scan::Done(decode(unit, request, &buf[..end]), received),
+        None => {
+            let expected = frame_len(buf).unwrap_or(5);
+            Scan::Done(Err(FrameError::Truncated { received, expected }), received)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// `hex` ("01 03 …") as bytes.
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+    }
+
+    /// `bytes` followed by their CRC, as a device sends them.
+    fn adu(bytes: &[u8]) -> Vec<u8> {
+        let mut f = bytes.to_vec();
+        push_crc(&mut f);
+        f
+    }
+
+    /// 0xCD, 0x01 packed LSB first: the ten coils of the specification's FC 0F example.
+    const TEN_COILS: [bool; 10] = [true, false, true, true, false, false, true, true, true, false];
+
+    // --- CRC ---
+
+    #[test]
+    fn crc16_matches_known_vectors() {
+        assert_eq!(crc16(&hex("01 03 00 00 00 0A")), 0xCDC5);
+        assert_eq!(crc16(&hex("11 03 00 6B 00 03")), 0x8776);
+        assert_eq!(crc16(&hex("11 01 00 13 00 25")), 0x840E);
+        assert_eq!(crc16(&[]), 0xFFFF, "the initial value, nothing shifted in");
+    }
+
+    #[test]
+    fn push_crc_appends_the_low_byte_first() {
+        let mut f = hex("01 03 00 00 00 0A");
+        push_crc(&mut f);
+        assert_eq!(f, hex("01 03 00 00 00 0A C5 CD"));
+        let mut g = hex("11 03 00 6B 00 03");
+        push_crc(&mut g);
+        assert_eq!(g, hex("11 03 00 6B 00 03 76 87"));
+        // CRC-16/MODBUS has no final XOR: a frame with its CRC appended checks to zero.
+        assert_eq!(crc16(&f), 0);
+        assert_eq!(crc16(&g), 0);
+    }
+
+    // --- encode ---
+
+    #[test]
+    fn encode_read_requests() {
+        let cases = [
+            (Request::ReadCoils(0x13, 0x25), "11 01 00 13 00 25 0E 84"),
+            (Request::ReadDiscreteInputs(0xC4, 0x16), "11 02 00 C4 00 16 BA A9"),
+            (Request::ReadHoldingRegisters(0x6B, 3), "11 03 00 6B 00 03 76 87"),
+            (Request::ReadInputRegisters(0x08, 1), "11 04 00 08 00 01 B2 98"),
+        ];
+        for (req, want) in cases {
+            assert_eq!(encode(0x11, &req), Some(hex(want)), "{req:?}");
+        }
+        assert_eq!(encode(1, &Request::ReadHoldingRegisters(0, 10)), Some(hex("01 03 00 00 00 0A C5 CD")));
+    }
+
+    #[test]
+    fn encode_write_single_coil_on_and_off() {
+        assert_eq!(encode(0x11, &Request::WriteSingleCoil(0xAC, true)), Some(hex("11 05 00 AC FF 00 4E 8B")));
+        assert_eq!(encode(0x11, &Request::WriteSingleCoil(0xAC, false)), Some(hex("11 05 00 AC 00 00 0F 7B")));
+    }
+
+    #[test]
+    fn encode_write_single_register() {
+        assert_eq!(encode(0x11, &Request::WriteSingleRegister(1, 3)), Some(hex("11 06 00 01 00 03 9A 9B")));
+    }
+
+    #[test]
+    fn encode_write_multiple_coils_packs_lsb_first() {
+        let req = Request::WriteMultipleCoils(0x13, Cow::Borrowed(&TEN_COILS));
+        assert_eq!(encode(0x11, &req), Some(hex("11 0F 00 13 00 0A 02 CD 01 BF 0B")));
+        // Eight coils fill one byte; a ninth starts a second one at its bit 0.
+        let eight = encode(1, &Request::WriteMultipleCoils(0, Cow::Owned(vec![true; 8]))).unwrap();
+        assert_eq!(eight[..8], hex("01 0F 00 00 00 08 01 FF"));
+        let nine = encode(1, &Request::WriteMultipleCoils(0, Cow::Owned(vec![true; 9]))).unwrap();
+        assert_eq!(nine[..9], hex("01 0F 00 00 00 09 02 FF 01"));
+        let one = encode(1, &Request::WriteMultipleCoils(0, Cow::Owned(vec![false, true]))).unwrap();
+        assert_eq!(one[..8], hex("01 0F 00 00 00 02 01 02"));
+    }
+
+    #[test]
+    fn encode_write_multiple_registers() {
+        let req = Request::WriteMultipleRegisters(1, Cow::Owned(vec![0x000A, 0x0102]));
+        assert_eq!(encode(0x11, &req), Some(hex("11 10 00 01 00 02 04 00 0A 01 02 C6 F0")));
+    }
+
+    #[test]
+    fn encode_mask_write_register() {
+        let req = Request::MaskWriteRegister(4, 0x00F2, 0x0025);
+        assert_eq!(encode(0x11, &req), Some(hex("11 16 00 04 00 F2 00 25 66 E2")));
+    }
+
+    #[test]
+    fn encode_read_write_multiple_registers() {
+        let req = Request::ReadWriteMultipleRegisters(3, 6, 0x0E, Cow::Owned(vec![0x00FF; 3]));
+        assert_eq!(encode(0x11, &req), Some(hex("11 17 00 03 00 06 00 0E 00 03 06 00 FF 00 FF 00 FF 4B 54")));
+    }
+
+    #[test]
+    fn encode_refuses_requests_the_console_does_not_send() {
+        assert_eq!(encode(1, &Request::ReportServerId), None);
+        assert_eq!(encode(1, &Request::Custom(0x41, Cow::Borrowed(&[1, 2, 3]))), None);
+    }
+
+    #[test]
+    fn encode_refuses_frames_longer_than_256_bytes() {
+        // 123 registers is the specification's limit for FC 10: 255 bytes with the CRC.
+        let most = encode(1, &Request::WriteMultipleRegisters(0, Cow::Owned(vec![7; 123]))).unwrap();
+        assert_eq!(most.len(), 255);
+        assert_eq!(most[6], 246);
+        assert_eq!(encode(1, &Request::WriteMultipleRegisters(0, Cow::Owned(vec![7; 124]))), None);
+        assert_eq!(encode(1, &Request::WriteMultipleCoils(0, Cow::Owned(vec![true; 256 * 8]))), None);
+    }
+
+    #[test]
+    fn function_is_the_request_function_code() {
+        assert_eq!(function(&Request::ReadCoils(0, 1)), 0x01);
+        assert_eq!(function(&Request::ReadHoldingRegisters(0, 1)), 0x03);
+        assert_eq!(function(&Request::MaskWriteRegister(0, 0, 0)), 0x16);
+        assert_eq!(function(&Request::ReadWriteMultipleRegisters(0, 1, 0, Cow::Owned(vec![1]))), 0x17);
+    }
+
+    // --- frame_len ---
+
+    #[test]
+    fn frame_len_of_an_exception_is_five() {
+        for fc in [0x81, 0x83, 0x86, 0x90, 0x96, 0x97] {
+            assert_eq!(frame_len(&[0x11, fc]), Some(5), "{fc:02X}");
+        }
+    }
+
+    #[test]
+    fn frame_len_of_a_read_follows_its_byte_count() {
+        assert_eq!(frame_len(&hex("11 01 05")), Some(10));
+        assert_eq!(frame_len(&hex("11 02 03")), Some(8));
+        assert_eq!(frame_len(&hex("11 03 06 AE")), Some(11));
+        assert_eq!(frame_len(&hex("11 04 02")), Some(7));
+        assert_eq!(frame_len(&hex("11 17 0C")), Some(17));
+        assert_eq!(frame_len(&hex("11 03 00")), Some(5));
+        assert_eq!(frame_len(&hex("11 03 FF")), Some(260));
+        // The byte count is not in yet.
+        assert_eq!(frame_len(&hex("11 03")), None);
+        assert_eq!(frame_len(&hex("11 17")), None);
+    }
+
+    #[test]
+    fn frame_len_of_echo_and_mask_writes_is_fixed() {
+        for fc in [0x05, 0x06, 0x0F, 0x10] {
+            assert_eq!(frame_len(&[0x11, fc]), Some(8), "{fc:02X}");
+        }
+        assert_eq!(frame_len(&[0x11, 0x16]), Some(10));
+    }
+
+    #[test]
+    fn frame_len_of_unknown_functions_and_short_buffers_is_none() {
+        for fc in [0x00, 0x07, 0x08, 0x11, 0x2B, 0x41, 0x7F] {
+            assert_eq!(frame_len(&[0x11, fc, 0x02, 0x00, 0x00]), None, "{fc:02X}");
+        }
+        assert_eq!(frame_len(&[]), None);
+        assert_eq!(frame_len(&[0x11]), None);
+    }
+
+    // --- decode ---
+
+    #[test]
+    fn decode_reads() {
+        let regs = adu(&hex("11 03 06 AE 41 56 52 43 40"));
+        assert_eq!(regs[9..], hex("49 AD"));
+        assert_eq!(
+            decode(0x11, &Request::ReadHoldingRegisters(0x6B, 3), &regs),
+            Ok(Ok(Response::ReadHoldingRegisters(vec![0xAE41, 0x5652, 0x4340])))
+        );
+        assert_eq!(
+            decode(0x11, &Request::ReadInputRegisters(8, 1), &adu(&hex("11 04 02 00 0A"))),
+            Ok(Ok(Response::ReadInputRegisters(vec![10])))
+        );
+        assert_eq!(
+            decode(0x11, &Request::ReadCoils(0, 10), &adu(&hex("11 01 02 CD 01"))),
+            Ok(Ok(Response::ReadCoils(TEN_COILS.to_vec())))
+        );
+        assert_eq!(
+            decode(0x11, &Request::ReadDiscreteInputs(0, 3), &adu(&hex("11 02 01 05"))),
+            Ok(Ok(Response::ReadDiscreteInputs(vec![true, false, true])))
+        );
+        assert_eq!(
+            decode(
+                0x11,
+                &Request::ReadWriteMultipleRegisters(3, 2, 0x0E, Cow::Owned(vec![1])),
+                &adu(&hex("11 17 04 00 FE 0A CD"))
+            ),
+            Ok(Ok(Response::ReadWriteMultipleRegisters(vec![0x00FE, 0x0ACD])))
+        );
+    }
+
+    #[test]
+    fn decode_of_a_zero_quantity_read_is_empty() {
+        assert_eq!(
+            decode(1, &Request::ReadHoldingRegisters(0, 0), &adu(&hex("01 03 00"))),
+            Ok(Ok(Response::ReadHoldingRegisters(vec![])))
+        );
+    }
+
+    #[test]
+    fn decode_drops_coil_bits_beyond_the_quantity() {
+        assert_eq!(
+            decode(1, &Request::ReadCoils(0, 10), &adu(&hex("01 01 02 FF FF"))),
+            Ok(Ok(Response::ReadCoils(vec![true; 10])))
+        );
+        assert_eq!(
+            decode(1, &Request::ReadDiscreteInputs(0, 1), &adu(&hex("01 02 01 FE"))),
+            Ok(Ok(Response::ReadDiscreteInputs(vec![false])))
+        );
+    }
+
+    #[test]
+    fn decode_write_echoes() {
+        let unit = 0x11;
+        let cases: Vec<(Request<'_>, &str, Response)> = vec![
+            (Request::WriteSingleCoil(0xAC, true), "11 05 00 AC FF 00", Response::WriteSingleCoil(0xAC, true)),
+            (Request::WriteSingleCoil(0xAC, false), "11 05 00 AC 00 00", Response::WriteSingleCoil(0xAC, false)),
+            (Request::WriteSingleRegister(1, 3), "11 06 00 01 00 03", Response::WriteSingleRegister(1, 3)),
+            (
+                Request::WriteMultipleCoils(0x13, Cow::Borrowed(&TEN_COILS)),
+                "11 0F 00 13 00 0A",
+                Response::WriteMultipleCoils(0x13, 10),
+            ),
+            (
+                Request::WriteMultipleRegisters(1, Cow::Owned(vec![0x000A, 0x0102])),
+                "11 10 00 01 00 02",
+                Response::WriteMultipleRegisters(1, 2),
+            ),
+            (
+                Request::MaskWriteRegister(4, 0x00F2, 0x0025),
+                "11 16 00 04 00 F2 00 25",
+                Response::MaskWriteRegister(4, 0x00F2, 0x0025),
+            ),
+        ];
+        for (req, answer, want) in cases {
+            let frame = adu(&hex(answer));
+            assert_eq!(frame_len(&frame), Some(frame.len()), "{req:?}");
+            assert_eq!(decode(unit, &req, &frame), Ok(Ok(want)), "{req:?}");
+        }
+    }
+
+    #[test]
+    fn decode_exception_answers() {
+        assert_eq!(
+            decode(0x11, &Request::ReadHoldingRegisters(0, 1), &adu(&hex("11 83 02"))),
+            Ok(Err(ExceptionCode::IllegalDataAddress))
+        );
+        assert_eq!(
+            decode(0x11, &Request::WriteSingleRegister(0, 1), &adu(&hex("11 86 04"))),
+            Ok(Err(ExceptionCode::ServerDeviceFailure))
+        );
+        assert_eq!(
+            decode(0x11, &Request::ReadCoils(0, 1), &adu(&hex("11 81 01"))),
+            Ok(Err(ExceptionCode::IllegalFunction))
+        );
+        assert_eq!(
+            decode(0x11, &Request::ReadCoils(0, 1), &adu(&hex("11 81 42"))),
+            Ok(Err(ExceptionCode::Custom(0x42)))
+        );
+        // An exception frame is five bytes; a longer one with a valid CRC is not an answer.
+        assert!(matches!(
+            decode(0x11, &Request::ReadHoldingRegisters(0, 1), &adu(&hex("11 83 02 00"))),
+            Err(FrameError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn decode_names_a_crc_mismatch_with_both_values() {
+        // The right CRC sent high byte first.
+        assert_eq!(
+            decode(1, &Request::ReadHoldingRegisters(0, 10), &hex("01 03 00 00 00 0A CD C5")),
+            Err(FrameError::Crc { received: 0xC5CD, computed: 0xCDC5 })
+        );
+        let good = adu(&hex("11 03 02 00 2A"));
+        let mut bad = good.clone();
+        bad[4] = 0x2B;
+        let received = u16::from_le_bytes([good[5], good[6]]);
+        let computed = crc16(&bad[..5]);
+        assert_ne!(received, computed);
+        assert_eq!(
+            decode(0x11, &Request::ReadHoldingRegisters(0, 1), &bad),
+            Err(FrameError::Crc { received, computed })
+        );
+        // The CRC is checked before anything else: a damaged frame from another unit is a CRC
+        // error, not a wrong unit.
+        let mut other = adu(&hex("12 03 02 00 2A"));
+        other[6] ^= 0x01;
+        assert!(matches!(decode(0x11, &Request::ReadHoldingRegisters(0, 1), &other), Err(FrameError::Crc { .. })));
+    }
+
+    #[test]
+    fn decode_names_another_unit() {
+        assert_eq!(
+            decode(0x11, &Request::ReadHoldingRegisters(0, 1), &adu(&hex("12 03 02 00 2A"))),
+            Err(FrameError::WrongUnit { asked: 0x11, answered: 0x12 })
+        );
+        // Even an exception from another unit.
+        assert_eq!(
+            decode(0x11, &Request::ReadHoldingRegisters(0, 1), &adu(&hex("01 83 02"))),
+            Err(FrameError::WrongUnit { asked: 0x11, answered: 0x01 })
+        );
+    }
+
+    #[test]
+    fn decode_names_another_function() {
+        assert_eq!(
+            decode(0x11, &Request::ReadHoldingRegisters(0, 1), &adu(&hex("11 04 02 00 2A"))),
+            Err(FrameError::WrongFunction { asked: 0x03, answered: 0x04 })
+        );
+        assert_eq!(
+            decode(0x11, &Request::ReadHoldingRegisters(0, 1), &adu(&hex("11 84 02"))),
+            Err(FrameError::WrongFunction { asked: 0x03, answered: 0x84 })
+        );
+        assert_eq!(
+            decode(0x11, &Request::WriteSingleRegister(1, 3), &adu(&hex("11 10 00 01 00 03"))),
+            Err(FrameError::WrongFunction { asked: 0x06, answered: 0x10 })
+        );
+    }
+
+    #[test]
+    fn decode_rejects_a_byte_count_that_does_not_fit_the_request() {
+        let malformed = |req: Request<'_>, answer: &str| {
+            let got = decode(1, &req, &adu(&hex(answer)));
+            assert!(matches!(got, Err(FrameError::Malformed(_))), "{req:?} {answer}: {got:?}");
+        };
+        // 4 bytes for 3 registers.
+        malformed(Request::ReadHoldingRegisters(0, 3), "01 03 04 00 01 00 02");
+        // 8 bytes for 3 registers.
+        malformed(Request::ReadInputRegisters(0, 3), "01 04 08 00 01 00 02 00 03 00 04");
+        // The byte count disagrees with the bytes that follow it.
+        malformed(Request::ReadHoldingRegisters(0, 3), "01 03 06 00 01 00 02");
+        malformed(Request::ReadHoldingRegisters(0, 2), "01 03 04 00 01 00 02 00 03");
+        // No byte count at all.
+        malformed(Request::ReadHoldingRegisters(0, 1), "01 03");
+        // 10 coils need 2 bytes.
+        malformed(Request::ReadCoils(0, 10), "01 01 01 FF");
+        malformed(Request::ReadCoils(0, 10), "01 01 03 FF FF FF");
+        malformed(Request::ReadDiscreteInputs(0, 8), "01 02 02 FF FF");
+        malformed(Request::ReadWriteMultipleRegisters(0, 2, 0, Cow::Owned(vec![1])), "01 17 02 00 01");
+    }
+
+    #[test]
+    fn decode_rejects_a_write_echo_that_differs_from_the_request() {
+        let malformed = |req: Request<'_>, answer: &str| {
+            let got = decode(1, &req, &adu(&hex(answer)));
+            assert!(matches!(got, Err(FrameError::Malformed(_))), "{req:?} {answer}: {got:?}");
+        };
+        malformed(Request::WriteSingleCoil(0xAC, true), "01 05 00 AC 00 00");
+        malformed(Request::WriteSingleCoil(0xAC, false), "01 05 00 AC FF 00");
+        malformed(Request::WriteSingleCoil(0xAC, true), "01 05 00 AD FF 00");
+        malformed(Request::WriteSingleRegister(1, 3), "01 06 00 01 00 04");
+        malformed(Request::WriteSingleRegister(1, 3), "01 06 00 02 00 03");
+        malformed(Request::WriteMultipleCoils(0x13, Cow::Borrowed(&TEN_COILS)), "01 0F 00 13 00 09");
+        malformed(Request::WriteMultipleRegisters(1, Cow::Owned(vec![1, 2])), "01 10 00 01 00 03");
+        malformed(Request::WriteMultipleRegisters(1, Cow::Owned(vec![1, 2])), "01 10 00 00 00 02");
+        malformed(Request::MaskWriteRegister(4, 0x00F2, 0x0025), "01 16 00 04 00 F2 00 26");
+        // An echo with a byte too many or too few.
+        malformed(Request::WriteSingleRegister(1, 3), "01 06 00 01 00 03 00");
+        malformed(Request::WriteSingleRegister(1, 3), "01 06 00 01 00");
+    }
+
+    #[test]
+    fn decode_of_a_frame_too_short_for_a_crc_is_truncated() {
+        let req = Request::ReadHoldingRegisters(0, 1);
+        assert_eq!(decode(1, &req, &[]), Err(FrameError::Truncated { received: 0, expected: 5 }));
+        assert_eq!(decode(1, &req, &hex("01 03 00")), Err(FrameError::Truncated { received: 3, expected: 5 }));
+    }
+
+    #[test]
+    fn decode_of_a_request_the_console_does_not_send_is_malformed() {
+        assert!(matches!(
+            decode(1, &Request::ReportServerId, &adu(&hex("01 11 02 01 FF"))),
+            Err(FrameError::Malformed(_))
+        ));
+    }
+
+    // --- scan ---
+
+    fn regs_request() -> Request<'static> {
+        Request::ReadHoldingRegisters(0x6B, 3)
+    }
+
+    fn regs_answer() -> Vec<u8> {
+        adu(&hex("11 03 06 AE 41 56 52 43 40"))
+    }
+
+    fn regs_response() -> Response {
+        Response::ReadHoldingRegisters(vec![0xAE41, 0x5652, 0x4340])
+    }
+
+    #[test]
+    fn scan_accepts_a_whole_answer_whatever_the_quiet() {
+        let f = regs_answer();
+        for quiet in [false, true] {
+            assert_eq!(scan(0x11, &regs_request(), &f, quiet), Scan::Done(Ok(Ok(regs_response())), f.len()));
+        }
+        let e = adu(&hex("11 83 02"));
+        assert_eq!(scan(0x11, &regs_request(), &e, false), Scan::Done(Ok(Err(ExceptionCode::IllegalDataAddress)), 5));
+    }
+
+    #[test]
+    fn scan_uses_only_the_frame_of_a_longer_buffer() {
+        let mut buf = regs_answer();
+        let len = buf.len();
+        buf.extend_from_slice(&hex("00 FF 11"));
+        assert_eq!(scan(0x11, &regs_request(), &buf, false), Scan::Done(Ok(Ok(regs_response())), len));
+    }
+
+    #[test]
+    fn scan_waits_for_the_rest_of_a_partial_frame() {
+        let f = regs_answer();
+        assert_eq!(scan(0x11, &regs_request(), &[], false), Scan::More);
+        for n in 1..f.len() {
+            assert_eq!(scan(0x11, &regs_request(), &f[..n], false), Scan::More, "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn scan_names_a_partial_frame_truncated_once_quiet() {
+        let f = regs_answer();
+        for n in 3..f.len() {
+            assert_eq!(
+                scan(0x11, &regs_request(), &f[..n], true),
+                Scan::Done(Err(FrameError::Truncated { received: n, expected: f.len() }), n),
+                "{n} bytes"
+            );
+        }
+        // Before the byte count the length is not known: at least an exception's five bytes.
+        for n in 1..3 {
+            assert_eq!(
+                scan(0x11, &regs_request(), &f[..n], true),
+                Scan::Done(Err(FrameError::Truncated { received: n, expected: 5 }), n),
+                "{n} bytes"
+            );
+        }
+        let echo = adu(&hex("11 06 00 01 00 03"));
+        assert_eq!(
+            scan(0x11, &Request::WriteSingleRegister(1, 3), &echo[..6], true),
+            Scan::Done(Err(FrameError::Truncated { received: 6, expected: 8 }), 6)
+        );
+    }
+
+    #[test]
+    fn scan_skips_leading_noise() {
+        let f = regs_answer();
+        for noise in [hex("00"), hex("FF"), hex("00 FF 55"), hex("11"), hex("03 11 04 11"), hex("FF FE FD FC FB FA F9")]
+        {
+            let mut buf = noise.clone();
+            buf.extend_from_slice(&f);
+            for quiet in [false, true] {
+                assert_eq!(
+                    scan(0x11, &regs_request(), &buf, quiet),
+                    Scan::Done(Ok(Ok(regs_response())), noise.len() + f.len()),
+                    "noise {noise:02X?}, quiet {quiet}"
+                );
             }
         }
-        _ => Scan::Done(Err(FrameError::Noise { received: buf.len() }), buf.len()),
+        // An exception after noise too.
+        let mut buf = hex("00 00");
+        buf.extend_from_slice(&adu(&hex("11 83 02")));
+        assert_eq!(scan(0x11, &regs_request(), &buf, false), Scan::Done(Ok(Err(ExceptionCode::IllegalDataAddress)), 7));
+    }
+
+    #[test]
+    fn scan_waits_after_noise_until_the_answer_is_complete() {
+        let f = regs_answer();
+        let mut buf = hex("00 FF");
+        buf.extend_from_slice(&f[..5]);
+        assert_eq!(scan(0x11, &regs_request(), &buf, false), Scan::More);
+    }
+
+    #[test]
+    fn scan_names_garbage_noise_once_quiet() {
+        let garbage = hex("00 FF 55 AA 12 34");
+        assert_eq!(scan(0x11, &regs_request(), &garbage, false), Scan::More);
+        assert_eq!(scan(0x11, &regs_request(), &garbage, true), Scan::Done(Err(FrameError::Noise { received: 6 }), 6));
+        // Garbage that ends on the unit id could still have been an answer starting.
+        let mut ends = garbage.clone();
+        ends.push(0x11);
+        assert_eq!(scan(0x11, &regs_request(), &ends, true), Scan::Done(Err(FrameError::Noise { received: 7 }), 7));
+    }
+
+    #[test]
+    fn scan_names_a_valid_frame_of_another_unit() {
+        let f = adu(&hex("12 03 06 AE 41 56 52 43 40"));
+        for quiet in [false, true] {
+            assert_eq!(
+                scan(0x11, &regs_request(), &f, quiet),
+                Scan::Done(Err(FrameError::WrongUnit { asked: 0x11, answered: 0x12 }), f.len())
+            );
+        }
+    }
+
+    #[test]
+    fn scan_names_a_valid_answer_to_another_function() {
+        let f = adu(&hex("11 04 06 AE 41 56 52 43 40"));
+        assert_eq!(
+            scan(0x11, &regs_request(), &f, false),
+            Scan::Done(Err(FrameError::WrongFunction { asked: 3, answered: 4 }), f.len())
+        );
+    }
+
+    #[test]
+    fn scan_names_a_damaged_frame_of_the_right_unit() {
+        let good = regs_answer();
+        let mut bad = good.clone();
+        bad[5] ^= 0x10;
+        let want = FrameError::Crc { received: u16::from_le_bytes([good[9], good[10]]), computed: crc16(&bad[..9]) };
+        // Judged once the line is quiet: the damage may be in its length, more may be coming.
+        assert_eq!(scan(0x11, &regs_request(), &bad, false), Scan::More);
+        assert_eq!(scan(0x11, &regs_request(), &bad, true), Scan::Done(Err(want), bad.len()));
+        // A damaged exception of the right unit.
+        let mut e = adu(&hex("11 83 02"));
+        e[4] ^= 0xFF;
+        assert_eq!(scan(0x11, &regs_request(), &e, false), Scan::More);
+        assert!(matches!(scan(0x11, &regs_request(), &e, true), Scan::Done(Err(FrameError::Crc { .. }), 5)));
+        // A good answer after a damaged start (an RS-485 adapter echoing the request, a stray
+        // byte equal to the unit id) is the answer.
+        let mut echo_then_answer = adu(&hex("11 03 00 6B 00 03"));
+        echo_then_answer.extend_from_slice(&good);
+        assert_eq!(
+            scan(0x11, &regs_request(), &echo_then_answer, false),
+            Scan::Done(Ok(Ok(regs_response())), echo_then_answer.len())
+        );
+    }
+
+    #[test]
+    fn scan_names_a_malformed_answer() {
+        let f = adu(&hex("11 03 04 00 01 00 02"));
+        assert!(matches!(scan(0x11, &regs_request(), &f, false), Scan::Done(Err(FrameError::Malformed(_)), 9)));
+    }
+
+    /// The doc comment of [`scan`]: bytes before a byte that can start the answer are skipped and
+    /// "the CRC decides whether what follows is the answer". When the noise itself holds the unit
+    /// id followed by the function code, that false start fails the CRC, but no later start is
+    /// tried: the scan waits for more, then calls the whole buffer, answer included, noise.
+    #[test]
+    fn scan_looks_past_a_false_start_in_the_noise() {
+        let f = regs_answer();
+        for noise in [hex("00 11 03"), hex("FF 11 03 00 00")] {
+            let mut buf = noise.clone();
+            buf.extend_from_slice(&f);
+            assert_eq!(
+                scan(0x11, &regs_request(), &buf, true),
+                Scan::Done(Ok(Ok(regs_response())), noise.len() + f.len()),
+                "noise {noise:02X?}"
+            );
+        }
+    }
+
+    // --- timing ---
+
+    #[test]
+    fn char_time_counts_every_bit() {
+        assert_eq!(char_time(9600, 11), Duration::from_nanos(1_145_833));
+        assert_eq!(char_time(9600, 10), Duration::from_nanos(1_041_666));
+        assert_eq!(char_time(115_200, 10), Duration::from_nanos(86_805));
+        // A zero baud rate does not divide by zero.
+        assert_eq!(char_time(0, 11), Duration::from_secs(11));
+    }
+
+    #[test]
+    fn frame_silence_is_three_and_a_half_characters_up_to_19200_baud() {
+        let at_9600 = frame_silence(9600);
+        assert!(
+            at_9600 >= Duration::from_micros(4010) && at_9600 <= Duration::from_micros(4011),
+            "3.5 × 11 bits / 9600 baud ≈ 4.01 ms, got {at_9600:?}"
+        );
+        assert_eq!(at_9600, char_time(9600, 11) * 7 / 2);
+        let at_19200 = frame_silence(19_200);
+        assert!(at_19200 > Duration::from_micros(2000) && at_19200 < Duration::from_micros(2010), "{at_19200:?}");
+        assert!(frame_silence(1200) > Duration::from_millis(32));
+        for baud in [19_201, 38_400, 57_600, 115_200, 1_000_000] {
+            assert_eq!(frame_silence(baud), Duration::from_micros(1750), "{baud}");
+        }
+    }
+
+    // --- properties ---
+
+    fn any_request() -> impl Strategy<Value = Request<'static>> {
+        prop_oneof![
+            (any::<u16>(), 0u16..=2000).prop_map(|(a, q)| Request::ReadCoils(a, q)),
+            (any::<u16>(), 0u16..=2000).prop_map(|(a, q)| Request::ReadDiscreteInputs(a, q)),
+            (any::<u16>(), 0u16..=130).prop_map(|(a, q)| Request::ReadHoldingRegisters(a, q)),
+            (any::<u16>(), 0u16..=130).prop_map(|(a, q)| Request::ReadInputRegisters(a, q)),
+            (any::<u16>(), any::<bool>()).prop_map(|(a, on)| Request::WriteSingleCoil(a, on)),
+            (any::<u16>(), any::<u16>()).prop_map(|(a, w)| Request::WriteSingleRegister(a, w)),
+            (any::<u16>(), prop::collection::vec(any::<bool>(), 0..40))
+                .prop_map(|(a, b)| Request::WriteMultipleCoils(a, Cow::Owned(b))),
+            (any::<u16>(), prop::collection::vec(any::<u16>(), 0..10))
+                .prop_map(|(a, w)| Request::WriteMultipleRegisters(a, Cow::Owned(w))),
+            (any::<u16>(), any::<u16>(), any::<u16>()).prop_map(|(a, and, or)| Request::MaskWriteRegister(a, and, or)),
+            (any::<u16>(), 0u16..=130, any::<u16>(), prop::collection::vec(any::<u16>(), 0..10))
+                .prop_map(|(ra, q, wa, w)| Request::ReadWriteMultipleRegisters(ra, q, wa, Cow::Owned(w))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn scan_and_decode_never_panic(
+            unit in any::<u8>(),
+            request in any_request(),
+            mut bytes in prop::collection::vec(any::<u8>(), 0..600),
+            lead in any::<bool>(),
+            exception in any::<bool>(),
+            with_crc in any::<bool>(),
+            quiet in any::<bool>(),
+        ) {
+            // Make some buffers start like the answer and carry a valid CRC, so that the
+            // checks past the CRC see arbitrary content too.
+            if lead && bytes.len() >= 2 {
+                bytes[0] = unit;
+                bytes[1] = function(&request) | if exception { 0x80 } else { 0 };
+            }
+            if with_crc {
+                push_crc(&mut bytes);
+            }
+            match scan(unit, &request, &bytes, quiet) {
+                Scan::More => prop_assert!(!quiet, "a quiet line always gets a verdict"),
+                Scan::Done(_, used) => prop_assert!(used <= bytes.len(), "used {} of {}", used, bytes.len()),
+            }
+            let _ = decode(unit, &request, &bytes);
+            if let Some(n) = frame_len(&bytes).filter(|&n| n <= bytes.len()) {
+                let _ = decode(unit, &request, &bytes[..n]);
+            }
+        }
+
+        #[test]
+        fn read_holding_registers_round_trip(
+            unit in 1u8..=247,
+            address in any::<u16>(),
+            words in prop::collection::vec(any::<u16>(), 1..=125),
+        ) {
+            let quantity = u16::try_from(words.len()).unwrap();
+            let request = Request::ReadHoldingRegisters(address, quantity);
+            let frame = encode(unit, &request).unwrap();
+            let [a_hi, a_lo] = address.to_be_bytes();
+            let [q_hi, q_lo] = quantity.to_be_bytes();
+            prop_assert_eq!(&frame[..6], &[unit, 0x03, a_hi, a_lo, q_hi, q_lo][..]);
+            prop_assert_eq!(crc16(&frame), 0);
+
+            let mut answer = vec![unit, 0x03, u8::try_from(words.len() * 2).unwrap()];
+            words.iter().for_each(|w| answer.extend_from_slice(&w.to_be_bytes()));
+            push_crc(&mut answer);
+            prop_assert_eq!(frame_len(&answer), Some(answer.len()));
+            let want = Response::ReadHoldingRegisters(words.clone());
+            prop_assert_eq!(decode(unit, &request, &answer), Ok(Ok(want.clone())));
+            prop_assert_eq!(scan(unit, &request, &answer, false), Scan::Done(Ok(Ok(want)), answer.len()));
+            // Every proper prefix waits for more.
+            let cut = answer.len() / 2;
+            prop_assert_eq!(scan(unit, &request, &answer[..cut], false), Scan::More);
+        }
     }
 }

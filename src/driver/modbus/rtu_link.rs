@@ -189,3 +189,322 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Client for RtuClient<S> {
         self.stream.shutdown().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{DuplexStream, duplex};
+    use tokio::time::Instant;
+    use tokio_modbus::{ExceptionCode, Slave};
+
+    use super::*;
+
+    const TIMING: Timing = Timing {
+        before_request: Duration::ZERO,
+        char_time: Duration::ZERO,
+        quiet: Duration::from_millis(20),
+        timeout: Duration::from_millis(200),
+    };
+
+    /// A client for `unit` on one end of an in-memory line; the test plays the device on the other.
+    fn line(unit: u8) -> (RtuClient<DuplexStream>, DuplexStream) {
+        let (client, device) = duplex(1024);
+        (RtuClient::new(client, unit, TIMING), device)
+    }
+
+    /// `bytes` followed by their CRC, as a device sends them.
+    fn adu(bytes: &[u8]) -> Vec<u8> {
+        let mut f = bytes.to_vec();
+        rtu::push_crc(&mut f);
+        f
+    }
+
+    /// The device reads one request of `len` bytes.
+    async fn request_of(device: &mut DuplexStream, len: usize) -> Vec<u8> {
+        let mut buf = vec![0; len];
+        timeout(Duration::from_secs(1), device.read_exact(&mut buf)).await.expect("a request in time").unwrap();
+        buf
+    }
+
+    /// The device reads one request for `unit` and checks it is `request`, byte for byte.
+    async fn expect_request(device: &mut DuplexStream, unit: u8, request: &Request<'_>) {
+        let want = rtu::encode(unit, request).unwrap();
+        let got = request_of(device, want.len()).await;
+        assert_eq!(got, want, "the request on the wire");
+    }
+
+    fn io_error(e: &tokio_modbus::Error) -> &io::Error {
+        match e {
+            tokio_modbus::Error::Transport(io) => io,
+            tokio_modbus::Error::Protocol(p) => panic!("a protocol error, not a transport one: {p:?}"),
+        }
+    }
+
+    const READ2: Request<'static> = Request::ReadHoldingRegisters(0, 2);
+
+    /// The answer to [`READ2`] from unit 1: 0x1234, 0xABCD.
+    fn read2_answer() -> Vec<u8> {
+        adu(&[1, 0x03, 4, 0x12, 0x34, 0xAB, 0xCD])
+    }
+
+    fn read2_response() -> Response {
+        Response::ReadHoldingRegisters(vec![0x1234, 0xABCD])
+    }
+
+    /// One good exchange of [`READ2`] with unit 1: the line is usable.
+    async fn good_exchange(client: &mut RtuClient<DuplexStream>, device: &mut DuplexStream) {
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(device, 1, &READ2).await;
+            device.write_all(&read2_answer()).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Ok(read2_response()));
+    }
+
+    #[tokio::test]
+    async fn a_good_read_returns_the_registers() {
+        let (mut client, mut device) = line(1);
+        let (got, seen) = tokio::join!(client.call(READ2), async {
+            let seen = request_of(&mut device, 8).await;
+            device.write_all(&read2_answer()).await.unwrap();
+            seen
+        });
+        assert_eq!(seen, rtu::encode(1, &READ2).unwrap());
+        assert_eq!(seen, [0x01, 0x03, 0x00, 0x00, 0x00, 0x02, 0xC4, 0x0B]);
+        assert_eq!(got.unwrap(), Ok(read2_response()));
+        // And again on the same link.
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    #[tokio::test]
+    async fn writes_go_out_as_encoded_and_their_echo_is_accepted() {
+        let (mut client, mut device) = line(1);
+        let req = Request::WriteMultipleCoils(
+            0x13,
+            vec![true, false, true, true, false, false, true, true, true, false].into(),
+        );
+        let (got, ()) = tokio::join!(client.call(req.clone()), async {
+            let seen = request_of(&mut device, 11).await;
+            assert_eq!(seen, [0x01, 0x0F, 0x00, 0x13, 0x00, 0x0A, 0x02, 0xCD, 0x01, 0x72, 0xCB]);
+            device.write_all(&adu(&[1, 0x0F, 0x00, 0x13, 0x00, 0x0A])).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Ok(Response::WriteMultipleCoils(0x13, 10)));
+    }
+
+    #[tokio::test]
+    async fn set_slave_changes_the_unit_of_the_next_request() {
+        let (mut client, mut device) = line(1);
+        good_exchange(&mut client, &mut device).await;
+        client.set_slave(Slave(7));
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            let seen = request_of(&mut device, 8).await;
+            assert_eq!(seen, rtu::encode(7, &READ2).unwrap());
+            assert_eq!(seen[0], 7);
+            device.write_all(&adu(&[7, 0x03, 4, 0, 1, 0, 2])).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Ok(Response::ReadHoldingRegisters(vec![1, 2])));
+        // Unit 1's answer is now another unit's.
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 7, &READ2).await;
+            device.write_all(&read2_answer()).await.unwrap();
+        });
+        let e = got.unwrap_err();
+        assert_eq!(frame_error(&e), Some(&FrameError::WrongUnit { asked: 7, answered: 1 }));
+    }
+
+    #[tokio::test]
+    async fn no_answer_times_out() {
+        let (mut client, mut device) = line(1);
+        let started = Instant::now();
+        let (got, ()) = tokio::join!(client.call(READ2), expect_request(&mut device, 1, &READ2));
+        let elapsed = started.elapsed();
+        let e = got.unwrap_err();
+        assert_eq!(io_error(&e).kind(), io::ErrorKind::TimedOut, "{e}");
+        assert_eq!(frame_error(&e), None);
+        assert!(elapsed >= TIMING.timeout, "gave up after {elapsed:?}");
+        assert!(elapsed < TIMING.timeout * 3, "took {elapsed:?}");
+        // The link stays usable.
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    #[tokio::test]
+    async fn a_crc_damaged_answer_is_named_and_the_next_call_succeeds() {
+        let (mut client, mut device) = line(1);
+        let good = read2_answer();
+        let mut bad = good.clone();
+        bad[4] ^= 0x01;
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&bad).await.unwrap();
+        });
+        let e = got.unwrap_err();
+        assert_eq!(io_error(&e).kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            frame_error(&e),
+            Some(&FrameError::Crc {
+                received: u16::from_le_bytes([good[7], good[8]]),
+                computed: rtu::crc16(&bad[..7])
+            })
+        );
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    #[tokio::test]
+    async fn a_damaged_answer_in_two_pieces_with_trailing_garbage_leaves_the_line_clean() {
+        let (mut client, mut device) = line(1);
+        let mut bad = read2_answer();
+        bad[5] ^= 0x40;
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&bad[..4]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            device.write_all(&bad[4..]).await.unwrap();
+            device.write_all(&[0x00, 0xFF, 0x01, 0x03]).await.unwrap();
+            // More garbage after the verdict, within the quiet gap: the drain takes it.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            // The rest of a garbled transmission, looking like a frame of this unit (bad CRC):
+            // taken for the next answer, it would show as a second CRC error.
+            let mut tail = adu(&[1, 0x03, 4, 0xDE, 0xAD, 0xBE, 0xEF]);
+            tail[6] ^= 0x01;
+            device.write_all(&tail).await.unwrap();
+        });
+        let e = got.unwrap_err();
+        assert!(matches!(frame_error(&e), Some(FrameError::Crc { .. })), "{e}");
+        // The drain has read everything the device sent before the call returned.
+        let mut rest = [0u8; 64];
+        assert!(timeout(Duration::ZERO, client.stream.read(&mut rest)).await.is_err(), "bytes left on the line");
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    #[tokio::test]
+    async fn an_answer_cut_short_is_truncated_after_the_quiet_gap() {
+        let (mut client, mut device) = line(1);
+        let started = Instant::now();
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            // 5 of the 9 bytes, then nothing (the line stays open).
+            device.write_all(&read2_answer()[..5]).await.unwrap();
+        });
+        let elapsed = started.elapsed();
+        let e = got.unwrap_err();
+        assert_eq!(frame_error(&e), Some(&FrameError::Truncated { received: 5, expected: 9 }));
+        assert_eq!(io_error(&e).kind(), io::ErrorKind::InvalidData);
+        assert!(elapsed >= TIMING.quiet, "gave up after {elapsed:?}");
+        assert!(elapsed < TIMING.timeout, "waited the full timeout: {elapsed:?}");
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    #[tokio::test]
+    async fn stale_bytes_before_a_request_are_dropped() {
+        let (mut client, mut device) = line(1);
+        // A late answer with other values and some noise, already on the line.
+        device.write_all(&adu(&[1, 0x03, 4, 0xDE, 0xAD, 0xBE, 0xEF])).await.unwrap();
+        device.write_all(&[0x00, 0xFF, 0x55]).await.unwrap();
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    #[tokio::test]
+    async fn noise_before_the_answer_is_skipped() {
+        let (mut client, mut device) = line(1);
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&[0x00, 0xFF]).await.unwrap();
+            device.write_all(&read2_answer()).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Ok(read2_response()));
+    }
+
+    #[tokio::test]
+    async fn the_stream_closing_is_a_transport_error() {
+        let (mut client, device) = line(1);
+        drop(device);
+        let started = Instant::now();
+        let e = client.call(READ2).await.unwrap_err();
+        assert!(matches!(e, tokio_modbus::Error::Transport(_)), "{e:?}");
+        assert_eq!(frame_error(&e), None);
+        assert_ne!(io_error(&e).kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < TIMING.timeout, "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn the_stream_closing_mid_exchange_is_a_transport_error() {
+        let (mut client, mut device) = line(1);
+        let started = Instant::now();
+        let (got, ()) = tokio::join!(client.call(READ2), async move {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&read2_answer()[..3]).await.unwrap();
+            drop(device);
+        });
+        let e = got.unwrap_err();
+        assert!(matches!(e, tokio_modbus::Error::Transport(_)), "{e:?}");
+        assert_eq!(frame_error(&e), None);
+        assert_ne!(io_error(&e).kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < TIMING.timeout, "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn an_exception_answer_is_returned_as_such() {
+        let (mut client, mut device) = line(1);
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&[0x01, 0x83, 0x02, 0xC0, 0xF1]).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Err(ExceptionCode::IllegalDataAddress));
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    #[tokio::test]
+    async fn an_answer_of_another_function_is_named() {
+        let (mut client, mut device) = line(1);
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&adu(&[1, 0x04, 4, 0x12, 0x34, 0xAB, 0xCD])).await.unwrap();
+        });
+        let e = got.unwrap_err();
+        assert_eq!(frame_error(&e), Some(&FrameError::WrongFunction { asked: 3, answered: 4 }));
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    #[tokio::test]
+    async fn a_request_the_console_does_not_send_is_refused_without_touching_the_line() {
+        let (mut client, mut device) = line(1);
+        let e = client.call(Request::ReportServerId).await.unwrap_err();
+        assert_eq!(io_error(&e).kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(frame_error(&e), None);
+        let mut buf = [0u8; 16];
+        assert!(timeout(Duration::from_millis(10), device.read(&mut buf)).await.is_err(), "nothing was sent");
+    }
+
+    #[test]
+    fn frame_error_ignores_other_errors() {
+        let plain: tokio_modbus::Error = io::Error::new(io::ErrorKind::InvalidData, "not a frame").into();
+        assert_eq!(frame_error(&plain), None);
+        let framed: tokio_modbus::Error =
+            io::Error::new(io::ErrorKind::InvalidData, FrameError::Noise { received: 3 }).into();
+        assert_eq!(frame_error(&framed), Some(&FrameError::Noise { received: 3 }));
+    }
+
+    #[test]
+    fn serial_timing_follows_the_baud_rate() {
+        let t = Timing::serial(9600, 11, Duration::ZERO, Duration::from_secs(1));
+        assert_eq!(t.before_request, rtu::frame_silence(9600));
+        assert_eq!(t.char_time, rtu::char_time(9600, 11));
+        assert_eq!(t.quiet, Duration::from_millis(50), "ten silences (40 ms) are less than the 50 ms floor");
+        assert_eq!(t.timeout, Duration::from_secs(1));
+        // A turnaround longer than the silence wins.
+        let slow = Timing::serial(9600, 11, Duration::from_millis(20), Duration::from_secs(1));
+        assert_eq!(slow.before_request, Duration::from_millis(20));
+        // At 1200 baud ten silences exceed the floor.
+        let t = Timing::serial(1200, 11, Duration::ZERO, Duration::from_secs(1));
+        assert_eq!(t.quiet, rtu::frame_silence(1200) * 10);
+        let tcp = Timing::tcp(Duration::from_secs(2));
+        assert_eq!(tcp.char_time, Duration::ZERO);
+        assert_eq!(tcp.before_request, Duration::ZERO);
+        assert_eq!(tcp.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn call_limit_covers_every_wait_of_a_call() {
+        assert_eq!(TIMING.call_limit(), TIMING.timeout + TIMING.quiet * 3 + DRAIN_MAX);
+        let t = Timing::serial(9600, 11, Duration::ZERO, Duration::from_secs(1));
+        assert!(t.call_limit() > t.before_request + t.char_time * 512 + t.timeout + t.quiet * 2);
+    }
+}
