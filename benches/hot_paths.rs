@@ -1,6 +1,7 @@
 //! Hot paths: codec decode throughput, block planning of 10,000 tags, rendering a 500-row grid,
 //! evaluating 10,000 alarm rules per update and drawing a list of 10,000 alarms, decimating
-//! 1,000,000 history samples to 200 columns and drawing 8 pens of 100,000 samples each.
+//! 1,000,000 history samples to 200 columns and drawing 8 pens of 100,000 samples each, and
+//! judging a 125-register Modbus RTU answer (CRC, unit, function, byte count) as it arrives.
 //! Run with `cargo bench --bench hot_paths`.
 
 use std::hint::black_box;
@@ -15,6 +16,7 @@ use ttyhmi::alarm::{AlarmEngine, Discrete, LimitKind, Priority, Rule, RuleKind};
 use ttyhmi::app::state::State;
 use ttyhmi::driver::modbus::codec;
 use ttyhmi::driver::modbus::planner::{Limits, plan};
+use ttyhmi::driver::modbus::rtu;
 use ttyhmi::layout::{self, ByteOrder, DataType, ModbusPoint, Panel, Pen, Screen, Table, TrendPanel};
 use ttyhmi::tag::history::{PointQuality, Series, decimate};
 use ttyhmi::tag::{Sample, TagId, Value};
@@ -54,6 +56,28 @@ fn decode(c: &mut Criterion) {
         b.iter(|| {
             for r in regs.chunks_exact(1) {
                 black_box(codec::decode_point(&p, black_box(r)).ok());
+            }
+        })
+    });
+    g.finish();
+}
+
+/// A 125-register answer (255 bytes) judged after every byte (the worst case: a serial port
+/// that delivers one byte per read) and once whole.
+fn rtu_frames(c: &mut Criterion) {
+    let request = tokio_modbus::Request::ReadHoldingRegisters(0, 125);
+    let mut answer = vec![1, 3, 250];
+    (0..125u16).for_each(|i| answer.extend_from_slice(&i.wrapping_mul(7919).to_be_bytes()));
+    rtu::push_crc(&mut answer);
+    let mut g = c.benchmark_group("rtu");
+    g.throughput(Throughput::Bytes(answer.len() as u64));
+    g.bench_function("judge_125_register_answer_whole", |b| {
+        b.iter(|| black_box(rtu::scan(1, &request, black_box(&answer), false)))
+    });
+    g.bench_function("judge_125_register_answer_byte_by_byte", |b| {
+        b.iter(|| {
+            for n in 1..=answer.len() {
+                black_box(rtu::scan(1, &request, black_box(&answer[..n]), false));
             }
         })
     });
@@ -255,5 +279,5 @@ fn trends(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, decode, planning, render, alarms, trends);
+criterion_group!(benches, decode, rtu_frames, planning, render, alarms, trends);
 criterion_main!(benches);
