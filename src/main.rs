@@ -381,9 +381,9 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
                     opcua_pki: paths::data_dir().join("sim-pki"),
                     ..Default::default()
                 };
-                let plant = sim::start_with(SocketAddr::new(bind, modbus_port), opts.clone()).await.with_context(|| {
-                    format!("cannot listen on {bind}:{modbus_port}; is another simulator running? try --modbus-port 0")
-                })?;
+                let plant = sim::start_with(SocketAddr::new(bind, modbus_port), opts.clone())
+                    .await
+                    .context("cannot start the simulated plant")?;
                 say!("simulated plant: Modbus TCP on {} (unit 1); Ctrl-C stops", plant.modbus_addr);
                 if let Some(a) = plant.rtu_over_tcp_addr {
                     say!("simulated plant: Modbus RTU over TCP on {a} (unit 1)");

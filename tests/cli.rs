@@ -103,3 +103,41 @@ fn bad_input_is_explained_and_fails() {
     assert_eq!(out.status.code(), Some(2), "clap rejects a bad duration");
     assert!(String::from_utf8_lossy(&out.stderr).contains("500ms"));
 }
+
+#[test]
+fn serial_mistakes_are_explained_and_fail() {
+    // A serial port that is not there: nothing is started.
+    let out =
+        exe().args(["sim", "--modbus-port", "0", "--opcua-port", "0", "--rtu", "/dev/no-such-tty"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot open serial port /dev/no-such-tty"), "{err}");
+    // Units outside 1..247, settings without --rtu, an unknown parity: refused by the parser.
+    for (args, says) in [
+        (&["--rtu", "/dev/null", "--rtu-units", "0,1"][..], "0 is broadcast"),
+        (&["--rtu", "/dev/null", "--rtu-units", "5-2"][..], "lower unit first"),
+        (&["--rtu", "/dev/null", "--parity", "maybe"][..], "none, even or odd"),
+        (&["--baud", "9600"][..], "--rtu"),
+    ] {
+        let out = exe().arg("sim").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn ports_lists_serial_ports_or_says_there_are_none() {
+    let out = exe().arg("ports").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("/sys/class/tty is missing") {
+        assert_eq!(out.status.code(), Some(1), "a system without sysfs: said, and failed");
+        return;
+    }
+    assert!(out.status.success(), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.trim().is_empty(), "ports prints something");
+    for line in text.lines() {
+        assert!(line.starts_with('/') || line.starts_with("no serial ports found"), "{line}");
+    }
+}

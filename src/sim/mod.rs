@@ -125,7 +125,20 @@ pub async fn start(modbus_bind: SocketAddr) -> std::io::Result<SimHandle> {
 
 /// [`start`] with options.
 pub async fn start_with(modbus_bind: SocketAddr, options: SimOptions) -> std::io::Result<SimHandle> {
-    let listener = modbus_server::bind(modbus_bind)?;
+    // The serial port first: a wrong path is the likeliest mistake, and nothing else is started.
+    let rtu_serial = match options.rtu_serial {
+        Some(port) => {
+            let stream = port.open()?;
+            Some((port, stream))
+        }
+        None => None,
+    };
+    let listener = modbus_server::bind(modbus_bind).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {modbus_bind} for Modbus TCP: {e} (is another simulator running? port 0 picks a free one)"),
+        )
+    })?;
     let modbus_addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(Device::new(Plant::new(options.seed))));
     let opcua = match options.opcua_port {
@@ -151,7 +164,7 @@ pub async fn start_with(modbus_bind: SocketAddr, options: SimOptions) -> std::io
         None => (None, None),
     };
     let rtu_serial =
-        options.rtu_serial.map(|port| tokio::spawn(modbus_server::serve_serial(port, Arc::clone(&shared))));
+        rtu_serial.map(|(port, stream)| tokio::spawn(modbus_server::serve_serial(port, stream, Arc::clone(&shared))));
     let server = tokio::spawn(modbus_server::serve(listener, Framing::Tcp, Arc::clone(&shared), Arc::clone(&conns)));
     let physics = options.step.map(|period| tokio::spawn(run_physics(Arc::clone(&shared), period)));
     let opcua_addr = opcua.as_ref().map(|o| o.addr);

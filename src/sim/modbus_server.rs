@@ -287,32 +287,40 @@ pub struct SerialSim {
     pub units: Vec<u8>,
 }
 
-/// Serves Modbus RTU on a serial port as the units of `port` until dropped. When the port fails
-/// to open or goes away, it is opened again a second later, as a device on a bus that was
-/// unplugged comes back.
-pub(crate) async fn serve_serial(port: SerialSim, shared: Arc<Shared>) {
+impl SerialSim {
+    /// Opens the port in raw mode with its settings.
+    pub(crate) fn open(&self) -> io::Result<tokio_serial::SerialStream> {
+        let parity = match self.parity {
+            crate::layout::Parity::None => tokio_serial::Parity::None,
+            crate::layout::Parity::Even => tokio_serial::Parity::Even,
+            crate::layout::Parity::Odd => tokio_serial::Parity::Odd,
+        };
+        let path = self.path.display().to_string();
+        tokio_serial::SerialStream::open(&tokio_serial::new(&path, self.baud).parity(parity))
+            .map_err(|e| io::Error::other(format!("cannot open serial port {path}: {e}")))
+    }
+}
+
+/// Serves Modbus RTU on `stream`, opened from `port`, as its units until dropped. When the port
+/// fails, it is opened again a second later, as a device on a bus that was unplugged comes back.
+pub(crate) async fn serve_serial(port: SerialSim, mut stream: tokio_serial::SerialStream, shared: Arc<Shared>) {
     let mut present = [false; 256];
     port.units.iter().for_each(|&u| present[usize::from(u)] = true);
     let bus = Arc::new(present);
-    let parity = match port.parity {
-        crate::layout::Parity::None => tokio_serial::Parity::None,
-        crate::layout::Parity::Even => tokio_serial::Parity::Even,
-        crate::layout::Parity::Odd => tokio_serial::Parity::Odd,
-    };
     let path = port.path.display().to_string();
     loop {
-        let opened = tokio_serial::SerialStream::open(&tokio_serial::new(&path, port.baud).parity(parity));
-        match opened {
-            Ok(stream) => {
-                tracing::info!(%path, "sim: serving Modbus RTU");
-                let service = SimService { shared: Arc::clone(&shared), bus: Some(Arc::clone(&bus)) };
-                if let Err(err) = tokio_modbus::server::rtu::Server::new(stream).serve_forever(service).await {
-                    tracing::warn!(%path, %err, "sim: serial port failed; reopening");
-                }
-            }
-            Err(err) => tracing::warn!(%path, %err, "sim: cannot open serial port; retrying"),
+        tracing::info!(%path, "sim: serving Modbus RTU");
+        let service = SimService { shared: Arc::clone(&shared), bus: Some(Arc::clone(&bus)) };
+        if let Err(err) = tokio_modbus::server::rtu::Server::new(stream).serve_forever(service).await {
+            tracing::warn!(%path, %err, "sim: serial port failed; reopening");
         }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        stream = loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            match port.open() {
+                Ok(s) => break s,
+                Err(err) => tracing::warn!(%err, "sim: retrying"),
+            }
+        };
     }
 }
 
