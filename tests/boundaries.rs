@@ -95,3 +95,12 @@ fn no_unwrap_or_expect_outside_tests() {
     }
     assert!(found.is_empty(), "handle these errors instead:\n{}", found.join("\n"));
 }
+
+/// Building needs nothing but the Rust toolchain: serial ports are opened and listed without
+/// libudev (tokio-serial without its default features), so no system library or header is needed.
+#[test]
+fn no_libudev_in_the_dependency_tree() {
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap();
+    let udev: Vec<&str> = lock.lines().filter(|l| l.starts_with("name = ") && l.contains("udev")).collect();
+    assert!(udev.is_empty(), "a dependency pulls libudev in: {udev:?}; keep default-features = false on tokio-serial");
+}

@@ -35,8 +35,9 @@ fn dur(d: Option<std::time::Duration>) -> String {
 fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let wide = area.width >= 120;
     let first = if wide { "Connection" } else { "Conn" };
-    let header = Row::new([first, "State", "Req", "Err", "T/O", "Exc", "Mean", "p99", "Scan", "Scan/s", "Reconn"])
-        .style(theme.header());
+    let header =
+        Row::new([first, "State", "Req", "Err", "T/O", "Exc", "Frame", "Mean", "p99", "Scan", "Scan/s", "Reconn"])
+            .style(theme.header());
     let rows = state.layout.connections.iter().zip(&state.conns).map(|(c, v)| {
         let (st, style) = match &v.state {
             ConnectionState::Connected => ("up".to_string(), theme.ok()),
@@ -53,6 +54,8 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             Span::raw(s.errors.to_string()),
             Span::raw(s.timeouts.to_string()),
             Span::raw(s.exceptions.to_string()),
+            // Damaged RTU answers: on a serial bus, the sign of wiring, termination or baud trouble.
+            Span::raw(s.bad_frames.to_string()),
             Span::raw(dur(s.response.mean())),
             Span::raw(dur(s.response.quantile(0.99))),
             Span::raw(dur(s.last_scan)),
@@ -68,6 +71,7 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             Constraint::Length(6),
             Constraint::Length(5),
             Constraint::Length(5),
+            Constraint::Length(6),
             Constraint::Length(8),
             Constraint::Length(8),
             Constraint::Length(8),
@@ -81,6 +85,7 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             Constraint::Fill(1),
             Constraint::Length(6),
             Constraint::Length(4),
+            Constraint::Length(0),
             Constraint::Length(0),
             Constraint::Length(0),
             Constraint::Length(7),
