@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
@@ -197,12 +198,21 @@ struct Task<M> {
     writes: Option<WriteInbox>,
     /// When the current connection was made: older write commands are refused.
     connected_at: Option<std::time::Instant>,
+    /// The line's timing on RTU links (serial, or RTU over TCP); `None` for Modbus TCP.
+    timing: Option<Timing>,
+    /// When the last read ended: on a serial line, the next waits for the bus's silence after it.
+    line_free: Instant,
 }
 
 impl<M: From<DriverEvent>> Task<M> {
     fn new(job: ModbusJob, tx: mpsc::Sender<M>) -> Self {
         let now = Instant::now();
         let runs = job.plan().into_iter().map(|b| Run::new(b, now)).collect();
+        let timing = match &job.modbus.link {
+            ModbusLink::Tcp { .. } => None,
+            ModbusLink::RtuOverTcp { .. } => Some(Timing::tcp(job.timeout)),
+            ModbusLink::Serial(l) => Some(Timing::serial(l.baud, l.bits_per_char(), l.turnaround, job.timeout)),
+        };
         Task {
             job,
             tx,
@@ -213,6 +223,8 @@ impl<M: From<DriverEvent>> Task<M> {
             scan_start: now,
             writes: None,
             connected_at: None,
+            timing,
+            line_free: now,
         }
     }
 
@@ -265,8 +277,7 @@ impl<M: From<DriverEvent>> Task<M> {
             ModbusLink::Serial(line) => {
                 let stream = serial::open(line)?;
                 tracing::info!(connection = %self.job.name, port = %line.port.display(), "serial port open");
-                let timing = Timing::serial(line.baud, line.bits_per_char(), line.turnaround, self.job.timeout);
-                return Ok(Context::from(Box::new(RtuClient::new(stream, unit, timing)) as Box<dyn Client>));
+                return Ok(self.rtu(stream));
             }
             ModbusLink::Tcp { host, port } | ModbusLink::RtuOverTcp { host, port } => (host, *port),
         };
@@ -289,24 +300,21 @@ impl<M: From<DriverEvent>> Task<M> {
         tracing::info!(connection = %self.job.name, %addr, link = ?modbus.link, "connected");
         Ok(match modbus.link {
             // RTU frames with their CRC, passed through by a serial gateway.
-            ModbusLink::RtuOverTcp { .. } => {
-                let timing = Timing::tcp(self.job.timeout);
-                Context::from(Box::new(RtuClient::new(stream, unit, timing)) as Box<dyn Client>)
-            }
+            ModbusLink::RtuOverTcp { .. } => self.rtu(stream),
             _ => tokio_modbus::client::tcp::attach_slave(stream, Slave(unit)),
         })
+    }
+
+    /// The RTU master on a byte stream, with the line's timing.
+    fn rtu<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(&self, stream: S) -> Context {
+        let timing = self.timing.unwrap_or(Timing::tcp(self.job.timeout));
+        Context::from(Box::new(RtuClient::new(stream, self.job.modbus.unit, timing)) as Box<dyn Client>)
     }
 
     /// The longest one request may take before the task gives up on it: the timeout, and on RTU
     /// links the line's silences too (the RTU client reports a missing answer itself).
     fn call_limit(&self) -> Duration {
-        match &self.job.modbus.link {
-            ModbusLink::Tcp { .. } => self.job.timeout,
-            ModbusLink::RtuOverTcp { .. } => Timing::tcp(self.job.timeout).call_limit(),
-            ModbusLink::Serial(l) => {
-                Timing::serial(l.baud, l.bits_per_char(), l.turnaround, self.job.timeout).call_limit()
-            }
-        }
+        self.timing.map_or(self.job.timeout, |t| t.call_limit())
     }
 
     /// Sleeps `d` (backoff), or less if shutdown comes; refuses writes meanwhile. True when
@@ -362,9 +370,15 @@ impl<M: From<DriverEvent>> Task<M> {
                 current_unit = block.unit;
             }
             let (start, count, table, unit, period) = (block.start, block.count, block.table, block.unit, block.poll);
+            // The bus's silence is kept here rather than inside the request, so the response
+            // time measures the device, not the turnaround.
+            if let Some(t) = self.timing {
+                sleep_until(self.line_free + t.before_request).await;
+            }
             let sent = Instant::now();
             let result = read(&mut ctx, table, start, count, self.call_limit()).await;
             let rtt = sent.elapsed();
+            self.line_free = Instant::now();
             self.stats.requests += 1;
             self.runs[i].due = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
             if !matches!(result, Err(ReadError::Timeout)) {
