@@ -425,6 +425,30 @@ async fn a_silent_unit_times_out_while_unit_1_stays_good() {
     h.shutdown().await;
 }
 
+/// A device that ignores one kind of request: the block it ignores goes Bad(timeout) every
+/// round, its other blocks (same unit) keep being read, and the connection stays up.
+#[tokio::test]
+async fn a_block_the_device_ignores_does_not_starve_its_neighbours() {
+    let server = raw_server(Misbehave::IgnoreCoils).await;
+    let src = LayoutSrc::default()
+        .conn("plc", server.addr.port(), "timeout: 150ms, poll: 50ms")
+        .tag("REG", "plc", "holding: 0")
+        .tag("COIL", "plc", "coil: 0")
+        .tag("COIL2", "plc", "coil: 100")
+        .build();
+    let mut h = Harness::start(&src);
+    h.wait_for(Duration::from_secs(3), "REG Good, both coils Bad(timeout)", |v| {
+        v.quality("REG").is_good() && v.is("COIL", &bad(Reason::Timeout)) && v.is("COIL2", &bad(Reason::Timeout))
+    })
+    .await;
+    let reads = h.view.received("REG");
+    h.wait_for(Duration::from_secs(5), "REG read 8 more times meanwhile", |v| v.received("REG") >= reads + 8).await;
+    assert!(h.view.quality("REG").is_good(), "{}", h.view.summary());
+    assert_eq!(h.view.disconnects_since(0), Vec::<&str>::new(), "the register reads keep the connection up");
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn three_timeouts_in_a_row_drop_the_connection_with_a_reason() {
     let sim = frozen_sim().await;
@@ -528,6 +552,9 @@ enum Misbehave {
     WrongTransactionId,
     /// Answers with one register less than asked for.
     ShortResponse,
+    /// Answers register reads; never answers a coil read (as devices that ignore a function
+    /// they do not support).
+    IgnoreCoils,
 }
 
 struct RawServer {
@@ -586,11 +613,15 @@ async fn serve_raw(mut s: TcpStream, how: Misbehave) {
         let (Some(&fc), Some(qty)) = (pdu.first(), pdu.get(3..5).map(|q| u16::from_be_bytes([q[0], q[1]]))) else {
             return;
         };
+        if matches!(how, Misbehave::IgnoreCoils) && fc == 0x01 {
+            continue;
+        }
         let answer = match how {
             Misbehave::Truncate => registers_answer(tid, unit, fc, qty)[..5].to_vec(),
             Misbehave::Garbage => b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(),
             Misbehave::WrongTransactionId => registers_answer(tid.wrapping_add(1), unit, fc, qty),
             Misbehave::ShortResponse => registers_answer(tid, unit, fc, qty.saturating_sub(1)),
+            Misbehave::IgnoreCoils => registers_answer(tid, unit, fc, qty),
         };
         if s.write_all(&answer).await.is_err() {
             return;

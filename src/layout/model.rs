@@ -214,7 +214,7 @@ pub struct SerialLine {
     pub port: std::path::PathBuf,
     pub baud: u32,
     pub parity: Parity,
-    /// 7 or 8.
+    /// Always 8 (RTU); kept to count the bits of a character.
     pub data_bits: u8,
     /// 1 or 2.
     pub stop_bits: u8,

@@ -93,7 +93,7 @@ pub struct RawSerial {
     pub baud: Option<Sp<i64>>,
     /// `none`, `even` or `odd` (default even, as the Modbus serial line specification says).
     pub parity: Option<Sp<String>>,
-    /// 7 or 8 (default 8; RTU needs 8).
+    /// 8 (RTU frames are 8-bit; 7 would be Modbus ASCII).
     pub data_bits: Option<Sp<i64>>,
     /// 1 or 2 (default 1).
     pub stop_bits: Option<Sp<i64>>,

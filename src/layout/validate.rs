@@ -405,10 +405,14 @@ fn serial_line(cx: &mut Ctx, raw: &Sp<RawSerial>, turnaround: Option<&Sp<super::
             Parity::Even
         }
     };
-    let data_bits = raw
-        .data_bits
-        .as_ref()
-        .map_or(Some(8), |d| cx.int(d, 7, 8, "data_bits", Some("Modbus RTU uses 8 data bits; some devices 7")));
+    let data_bits = match &raw.data_bits {
+        Some(d) if d.value != 8 => {
+            let hint = "Modbus RTU frames are 8 data bits (7 is Modbus ASCII, which the console does not speak)";
+            cx.err(d.loc, format!("data_bits {} does not carry Modbus RTU", d.value), Some(hint.into()));
+            None
+        }
+        _ => Some(8),
+    };
     let stop_bits = raw.stop_bits.as_ref().map_or(Some(1), |d| cx.int(d, 1, 2, "stop_bits", Some("use 1 or 2")));
     let turnaround = match turnaround {
         None => Some(Duration::from_millis(20)),

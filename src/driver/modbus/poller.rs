@@ -57,11 +57,21 @@ struct Run {
     fresh_sent: Instant,
     /// Read since the current scan began.
     seen: bool,
+    /// Its last request went unanswered (no answer at all, not even a damaged one).
+    timed_out: bool,
 }
 
 impl Run {
     fn new(block: Block, now: Instant) -> Run {
-        Run { tags: block.tags().collect(), block, due: now, last_words: None, fresh_sent: now, seen: false }
+        Run {
+            tags: block.tags().collect(),
+            block,
+            due: now,
+            last_words: None,
+            fresh_sent: now,
+            seen: false,
+            timed_out: false,
+        }
     }
 }
 
@@ -119,6 +129,9 @@ enum ReadError {
     Exception(u8),
     /// No answer in time.
     Timeout,
+    /// The request did not complete within its limit: on a link whose client reports missing
+    /// answers itself (RTU), the link is stuck.
+    Elapsed,
     /// A damaged RTU answer; the line is still usable.
     Frame(String),
     /// The connection broke, or the answer made no sense.
@@ -379,6 +392,15 @@ impl<M: From<DriverEvent>> Task<M> {
             let result = read(&mut ctx, table, start, count, self.call_limit()).await;
             let rtt = sent.elapsed();
             self.line_free = Instant::now();
+            let result = match result {
+                Err(ReadError::Elapsed) if self.timing.is_some() => Err(ReadError::Transport(format!(
+                    "a request to unit {unit} did not complete within {:?}: the line is stuck",
+                    self.call_limit()
+                ))),
+                Err(ReadError::Elapsed) => Err(ReadError::Timeout),
+                r => r,
+            };
+            self.runs[i].timed_out = matches!(result, Err(ReadError::Timeout));
             self.stats.requests += 1;
             self.runs[i].due = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
             if !matches!(result, Err(ReadError::Timeout)) {
@@ -428,14 +450,14 @@ impl<M: From<DriverEvent>> Task<M> {
                     self.scan_done(i);
                 }
                 Err(ReadError::Frame(why)) => {
-                    self.stats.response.record(rtt);
                     self.stats.errors += 1;
                     self.stats.bad_frames += 1;
                     tracing::info!(connection = %self.job.name, unit, start, count, %why, "bad answer");
                     self.mark_block(i, Reason::Frame(why)).await;
                     self.scan_done(i);
                 }
-                Err(ReadError::Timeout) => {
+                // (`Elapsed` was turned into a timeout or a transport failure above.)
+                Err(ReadError::Timeout | ReadError::Elapsed) => {
                     // One unit behind a gateway or on a bus may be silent while the others
                     // answer: keep the connection, and give the unit one request a round (its
                     // other blocks wait for the next round, Bad). Over TCP, three timeouts in a
@@ -444,8 +466,8 @@ impl<M: From<DriverEvent>> Task<M> {
                     self.stats.errors += 1;
                     self.stats.timeouts += 1;
                     self.mark_block(i, Reason::Timeout).await;
+                    self.defer_unit(i);
                     self.scan_done(i);
-                    self.defer_unit(i).await;
                     timeouts_in_a_row += 1;
                     if timeouts_in_a_row >= 3 && !matches!(self.job.modbus.link, ModbusLink::Serial(_)) {
                         self.send_stats().await;
@@ -462,7 +484,7 @@ impl<M: From<DriverEvent>> Task<M> {
                     self.stats.errors += 1;
                     self.mark_all(Reason::NotConnected).await;
                     self.send_stats().await;
-                    return (e, had_success);
+                    return (self.link_failed(e), had_success);
                 }
             }
         }
@@ -505,20 +527,27 @@ impl<M: From<DriverEvent>> Task<M> {
         }
     }
 
-    /// Block `i`'s unit did not answer: its other blocks due within their period are put off to
-    /// their next round and marked Bad, so a silent unit costs one timeout a round, not one per
-    /// block.
-    async fn defer_unit(&mut self, i: usize) {
+    /// Block `i`'s unit did not answer. Its other blocks whose last request went unanswered too
+    /// are put off to their next round, so a silent unit costs one timeout a round, not one per
+    /// block (after its first round). The probe rotates: the block that just timed out is due a
+    /// period from now, after the others. A block that answered last time is never put off, so
+    /// a block a device ignores does not starve its neighbours.
+    fn defer_unit(&mut self, i: usize) {
         let unit = self.runs[i].block.unit;
         let now = Instant::now();
-        let others: Vec<usize> = (0..self.runs.len())
-            .filter(|&j| j != i && self.runs[j].block.unit == unit && self.runs[j].due <= now + self.runs[j].block.poll)
-            .collect();
-        for j in others {
-            let run = &mut self.runs[j];
-            run.due = run.due.max(now) + run.block.poll.max(STATS_EVERY / 10);
-            self.mark_block(j, Reason::Timeout).await;
-            self.scan_done(j);
+        for (j, run) in self.runs.iter_mut().enumerate() {
+            if j != i && run.block.unit == unit && run.timed_out && run.due <= now + run.block.poll {
+                run.due = run.due.max(now + run.block.poll);
+                run.seen = true;
+            }
+        }
+    }
+
+    /// Why the link failed, with the serial port named.
+    fn link_failed(&self, e: String) -> String {
+        match &self.job.modbus.link {
+            ModbusLink::Serial(l) => format!("serial port {}: {e} (adapter unplugged?)", l.port.display()),
+            _ => e,
         }
     }
 
@@ -609,7 +638,9 @@ async fn write_point(
                     Err(ReadError::Exception(c)) => {
                         return (Err(format!("not written: the read refused: exception {c:02}")), None);
                     }
-                    Err(ReadError::Timeout) => return (Err("not written: no answer to the read".into()), None),
+                    Err(ReadError::Timeout | ReadError::Elapsed) => {
+                        return (Err("not written: no answer to the read".into()), None);
+                    }
                     Err(ReadError::Frame(why)) => return (Err(format!("not written: the read failed: {why}")), None),
                     Err(ReadError::Transport(e)) => return (Err(format!("not written: {e}")), Some(e)),
                 };
@@ -643,7 +674,7 @@ async fn write_point(
             return (Err(format!("the device refused: exception {c:02} ({})", Reason::exception_name(c))), None);
         }
         Sent::NoAnswer => {
-            return (Err("no answer in time: the value may or may not have been written".to_string()), None);
+            return (Err(format!("no answer within {limit:?}: the value may or may not have been written")), None);
         }
         Sent::BadAnswer(why) => {
             return (Err(format!("the answer was damaged ({why}): the value may or may not have been written")), None);
@@ -692,7 +723,7 @@ fn flatten(
     match r {
         Err(_) => Sent::NoAnswer,
         Ok(Err(e)) => match failure(&e) {
-            ReadError::Timeout => Sent::NoAnswer,
+            ReadError::Timeout | ReadError::Elapsed => Sent::NoAnswer,
             ReadError::Frame(why) => Sent::BadAnswer(why),
             ReadError::Exception(_) | ReadError::Transport(_) => Sent::Broken(transport_reason(&e)),
         },
@@ -717,7 +748,7 @@ async fn read(ctx: &mut Context, table: Table, start: u16, count: u16, limit: Du
     // `Client::call`, not the `Reader` helpers: those only debug-assert the response length, and
     // a device that sends fewer registers than asked must not bring the task down.
     match timeout(limit, ctx.call(request)).await {
-        Err(_) => Err(ReadError::Timeout),
+        Err(_) => Err(ReadError::Elapsed),
         Ok(Err(e)) => Err(failure(&e)),
         Ok(Ok(Err(code))) => Err(ReadError::Exception(exception_code(code))),
         Ok(Ok(Ok(response))) => {
@@ -748,10 +779,10 @@ fn failure(e: &tokio_modbus::Error) -> ReadError {
     if let Some(bad) = rtu_link::frame_error(e) {
         return ReadError::Frame(bad.to_string());
     }
-    match e {
-        tokio_modbus::Error::Transport(io) if io.kind() == std::io::ErrorKind::TimedOut => ReadError::Timeout,
-        _ => ReadError::Transport(transport_reason(e)),
+    if rtu_link::is_no_answer(e) {
+        return ReadError::Timeout;
     }
+    ReadError::Transport(transport_reason(e))
 }
 
 fn transport_reason(e: &tokio_modbus::Error) -> String {

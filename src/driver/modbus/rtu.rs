@@ -240,22 +240,40 @@ pub enum Scan {
     Done(Result<Result<Response, ExceptionCode>, FrameError>, usize),
 }
 
+/// Where the answer to function `fc` of `unit` may begin in `buf`: the unit id followed by the
+/// function code or its exception code.
+pub fn answer_start(unit: u8, fc: u8, buf: &[u8]) -> Option<usize> {
+    buf.windows(2).position(|w| w[0] == unit && w[1] & 0x7F == fc)
+}
+
 /// Looks for the answer in `buf`. Any byte that can start the answer (the unit id followed by
 /// the function code or its exception code) is tried, and the CRC decides: bytes before the
-/// answer are noise (an RS-485 adapter echoing the request, a glitch) and skipped. A frame at the
-/// start with a valid CRC that is not the answer (another unit, another function, a byte count
-/// that does not fit) is named at once. A damaged frame is only judged once the line is quiet,
-/// since its own length bytes may be what was damaged. `quiet` says the line has gone quiet (or
-/// the time is up): an incomplete frame is then truncated, and bytes that never made a frame
-/// are noise.
+/// answer are noise (an RS-485 adapter echoing the request, a glitch) and skipped. A whole frame
+/// of another unit is skipped too: the master keeps waiting for its own answer (serial line
+/// specification 2.4.1) and names the other unit only if nothing else comes. A frame of this
+/// unit with a valid CRC that is not the answer (another function, a byte count that does not
+/// fit) is named at once. A damaged frame is only judged once the line is quiet, since its own
+/// length bytes may be what was damaged. `quiet` says the line has gone quiet (or the time is
+/// up): an incomplete frame is then truncated, and bytes that never made a frame are noise.
 pub fn scan(unit: u8, request: &Request<'_>, buf: &[u8], quiet: bool) -> Scan {
     let fc = function(request);
     let complete = |at: usize| frame_len(&buf[at..]).map(|len| at + len).filter(|&end| end <= buf.len());
     // A whole frame at the start with a good CRC is what the line carried, answer or not.
     if let Some(end) = complete(0) {
         let judged = decode(unit, request, &buf[..end]);
-        if !matches!(judged, Err(FrameError::Crc { .. })) {
-            return Scan::Done(judged, end);
+        match judged {
+            Err(FrameError::Crc { .. }) => {}
+            Err(FrameError::WrongUnit { .. }) => {
+                return match &buf[end..] {
+                    [] if quiet => Scan::Done(judged, end),
+                    [] => Scan::More,
+                    rest => match scan(unit, request, rest, quiet) {
+                        Scan::Done(v, n) => Scan::Done(v, end + n),
+                        Scan::More => Scan::More,
+                    },
+                };
+            }
+            _ => return Scan::Done(judged, end),
         }
     }
     let starts = || (0..buf.len()).filter(|&i| buf[i] == unit && buf.get(i + 1).is_none_or(|&f| f & 0x7F == fc));
@@ -776,12 +794,25 @@ mod tests {
     #[test]
     fn scan_names_a_valid_frame_of_another_unit() {
         let f = adu(&hex("12 03 06 AE 41 56 52 43 40"));
-        for quiet in [false, true] {
-            assert_eq!(
-                scan(0x11, &regs_request(), &f, quiet),
-                Scan::Done(Err(FrameError::WrongUnit { asked: 0x11, answered: 0x12 }), f.len())
-            );
-        }
+        // The master keeps waiting for its own answer; another unit is named if none comes.
+        assert_eq!(scan(0x11, &regs_request(), &f, false), Scan::More);
+        assert_eq!(
+            scan(0x11, &regs_request(), &f, true),
+            Scan::Done(Err(FrameError::WrongUnit { asked: 0x11, answered: 0x12 }), f.len())
+        );
+        // Another unit's frame, then the answer: the answer.
+        let mut both = f.clone();
+        both.extend_from_slice(&regs_answer());
+        assert_eq!(scan(0x11, &regs_request(), &both, false), Scan::Done(Ok(Ok(regs_response())), both.len()));
+        // Another unit's frame, then a damaged answer: the damage, once quiet.
+        let mut damaged = regs_answer();
+        damaged[4] ^= 1;
+        let mut both = f.clone();
+        both.extend_from_slice(&damaged);
+        assert_eq!(scan(0x11, &regs_request(), &both, false), Scan::More);
+        assert!(
+            matches!(scan(0x11, &regs_request(), &both, true), Scan::Done(Err(FrameError::Crc { .. }), n) if n == both.len())
+        );
     }
 
     #[test]
@@ -823,10 +854,8 @@ mod tests {
         assert!(matches!(scan(0x11, &regs_request(), &f, false), Scan::Done(Err(FrameError::Malformed(_)), 9)));
     }
 
-    /// The doc comment of [`scan`]: bytes before a byte that can start the answer are skipped and
-    /// "the CRC decides whether what follows is the answer". When the noise itself holds the unit
-    /// id followed by the function code, that false start fails the CRC, but no later start is
-    /// tried: the scan waits for more, then calls the whole buffer, answer included, noise.
+    /// Noise that itself holds the unit id followed by the function code is a false start: it
+    /// fails the CRC, and the later start, the answer, is still tried.
     #[test]
     fn scan_looks_past_a_false_start_in_the_noise() {
         let f = regs_answer();

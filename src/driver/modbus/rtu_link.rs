@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{Instant, sleep_until, timeout, timeout_at};
+use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
 use tokio_modbus::client::Client;
 use tokio_modbus::prelude::SlaveContext;
 use tokio_modbus::{Request, Response, Slave};
@@ -54,10 +54,11 @@ impl Timing {
         Timing { before_request: Duration::ZERO, char_time: Duration::ZERO, quiet: Duration::from_millis(200), timeout }
     }
 
-    /// The longest a call can take: silence, sending the longest frame, the timeout, the quiet
-    /// gap after a partial answer and the drain after a bad one.
+    /// The longest a call can take: silence (and a quiet gap after an unanswered request),
+    /// sending the longest frame and receiving it, the timeout, the quiet gap after a partial
+    /// answer and the drain after a bad one.
     pub fn call_limit(&self) -> Duration {
-        self.before_request + self.char_time * (2 * MAX_FRAME as u32) + self.timeout + self.quiet * 3 + DRAIN_MAX
+        self.before_request + self.char_time * (2 * MAX_FRAME as u32) + self.timeout + self.quiet * 4 + DRAIN_MAX
     }
 }
 
@@ -66,11 +67,35 @@ const DRAIN_MAX: Duration = Duration::from_millis(500);
 
 /// The answer was bad: `Some(what)` for an error from [`RtuClient::call`] that names a bad frame.
 pub fn frame_error(e: &tokio_modbus::Error) -> Option<&FrameError> {
+    inner(e).and_then(|inner| inner.downcast_ref::<FrameError>())
+}
+
+/// The error from [`RtuClient::call`] says the unit did not answer in time.
+pub fn is_no_answer(e: &tokio_modbus::Error) -> bool {
+    inner(e).is_some_and(|inner| inner.is::<NoAnswer>())
+}
+
+fn inner(e: &tokio_modbus::Error) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
     match e {
-        tokio_modbus::Error::Transport(io) => io.get_ref().and_then(|inner| inner.downcast_ref::<FrameError>()),
+        tokio_modbus::Error::Transport(io) => io.get_ref(),
         tokio_modbus::Error::Protocol(_) => None,
     }
 }
+
+/// No answer began within the timeout.
+#[derive(Debug)]
+pub struct NoAnswer {
+    pub unit: u8,
+    pub within: Duration,
+}
+
+impl fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no answer from unit {} within {:?}", self.unit, self.within)
+    }
+}
+
+impl std::error::Error for NoAnswer {}
 
 pub struct RtuClient<S> {
     stream: S,
@@ -78,6 +103,8 @@ pub struct RtuClient<S> {
     timing: Timing,
     /// When the last byte on the line was sent or received.
     last_activity: Instant,
+    /// The last request went unanswered: its answer may still be on the way.
+    unanswered: bool,
     buf: Vec<u8>,
 }
 
@@ -89,7 +116,14 @@ impl<S> fmt::Debug for RtuClient<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> RtuClient<S> {
     pub fn new(stream: S, unit: u8, timing: Timing) -> Self {
-        RtuClient { stream, unit, timing, last_activity: Instant::now(), buf: Vec::with_capacity(2 * MAX_FRAME) }
+        RtuClient {
+            stream,
+            unit,
+            timing,
+            last_activity: Instant::now(),
+            unanswered: false,
+            buf: Vec::with_capacity(2 * MAX_FRAME),
+        }
     }
 
     /// Drops whatever is waiting on the line (a late answer, noise) without waiting for more.
@@ -129,23 +163,51 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RtuClient<S> {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, what).into());
         };
         sleep_until(self.last_activity + self.timing.before_request).await;
+        if std::mem::take(&mut self.unanswered) {
+            // A late answer to the last request, taken for the answer to this one, could carry
+            // the right unit, function and length: give it a quiet gap to arrive and be dropped.
+            sleep(self.timing.quiet).await;
+        }
         self.purge().await?;
         self.stream.write_all(&frame).await?;
         self.stream.flush().await?;
         // `write_all` returns once the bytes are queued; the line carries them for this long.
         let sent = Instant::now() + self.timing.char_time * frame.len() as u32;
         self.last_activity = sent;
-        let deadline = sent + self.timing.timeout;
+        // The answer must begin within the timeout; once it has begun, it has the time its
+        // length needs on the wire.
+        let mut deadline = sent + self.timing.timeout;
+        let fc = rtu::function(request);
+        // RS-485 adapters without echo suppression hand back what was sent. A write of one
+        // coil or register (and a mask write) is answered with its own bytes, so there the echo
+        // and the answer cannot be told apart; every write is read back.
+        let echo_like = matches!(fc, 0x05 | 0x06 | 0x16);
         self.buf.clear();
         let mut chunk = [0u8; MAX_FRAME];
         let verdict = loop {
-            let until =
-                if self.buf.is_empty() { deadline } else { (self.last_activity + self.timing.quiet).min(deadline) };
+            // The quiet gap ends an answer once one has begun; a stray byte (a transceiver
+            // turning round, an adapter's echo) does not cut the wait for the answer short.
+            let echo_so_far = !echo_like && frame.starts_with(&self.buf);
+            let begun = if echo_so_far { None } else { rtu::answer_start(unit, fc, &self.buf) };
+            let until = match begun {
+                Some(_) => (self.last_activity + self.timing.quiet).min(deadline),
+                None => deadline,
+            };
             match timeout_at(until, self.stream.read(&mut chunk)).await {
                 Ok(Ok(0)) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the line closed").into()),
                 Ok(Ok(n)) => {
                     self.last_activity = Instant::now();
                     self.buf.extend_from_slice(&chunk[..n]);
+                    if !echo_like && self.buf.starts_with(&frame) {
+                        tracing::debug!(unit, "rtu: the line echoes requests; echo skipped");
+                        self.buf.drain(..frame.len());
+                    }
+                    if let Some(at) = rtu::answer_start(unit, fc, &self.buf) {
+                        let len = rtu::frame_len(&self.buf[at..]).unwrap_or(MAX_FRAME);
+                        let missing = len.saturating_sub(self.buf.len() - at) as u32;
+                        deadline =
+                            deadline.max(self.last_activity + self.timing.char_time * missing + self.timing.quiet);
+                    }
                     let quiet = self.buf.len() >= 2 * MAX_FRAME;
                     if let Scan::Done(v, _) = rtu::scan(unit, request, &self.buf, quiet) {
                         break v;
@@ -153,8 +215,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RtuClient<S> {
                 }
                 Ok(Err(e)) => return Err(e.into()),
                 Err(_) if self.buf.is_empty() => {
-                    let what = format!("no answer from unit {unit} within {:?}", self.timing.timeout);
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, what).into());
+                    self.unanswered = true;
+                    let no = NoAnswer { unit, within: self.timing.timeout };
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, no).into());
                 }
                 Err(_) => match rtu::scan(unit, request, &self.buf, true) {
                     Scan::Done(v, _) => break v,
@@ -259,7 +322,7 @@ mod tests {
         assert_eq!(got.unwrap(), Ok(read2_response()));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_good_read_returns_the_registers() {
         let (mut client, mut device) = line(1);
         let (got, seen) = tokio::join!(client.call(READ2), async {
@@ -274,7 +337,7 @@ mod tests {
         good_exchange(&mut client, &mut device).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn writes_go_out_as_encoded_and_their_echo_is_accepted() {
         let (mut client, mut device) = line(1);
         let req = Request::WriteMultipleCoils(
@@ -289,7 +352,7 @@ mod tests {
         assert_eq!(got.unwrap(), Ok(Response::WriteMultipleCoils(0x13, 10)));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn set_slave_changes_the_unit_of_the_next_request() {
         let (mut client, mut device) = line(1);
         good_exchange(&mut client, &mut device).await;
@@ -310,7 +373,7 @@ mod tests {
         assert_eq!(frame_error(&e), Some(&FrameError::WrongUnit { asked: 7, answered: 1 }));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn no_answer_times_out() {
         let (mut client, mut device) = line(1);
         let started = Instant::now();
@@ -325,7 +388,7 @@ mod tests {
         good_exchange(&mut client, &mut device).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_crc_damaged_answer_is_named_and_the_next_call_succeeds() {
         let (mut client, mut device) = line(1);
         let good = read2_answer();
@@ -347,7 +410,7 @@ mod tests {
         good_exchange(&mut client, &mut device).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_damaged_answer_in_two_pieces_with_trailing_garbage_leaves_the_line_clean() {
         let (mut client, mut device) = line(1);
         let mut bad = read2_answer();
@@ -374,7 +437,7 @@ mod tests {
         good_exchange(&mut client, &mut device).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_answer_cut_short_is_truncated_after_the_quiet_gap() {
         let (mut client, mut device) = line(1);
         let started = Instant::now();
@@ -392,7 +455,7 @@ mod tests {
         good_exchange(&mut client, &mut device).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn stale_bytes_before_a_request_are_dropped() {
         let (mut client, mut device) = line(1);
         // A late answer with other values and some noise, already on the line.
@@ -401,7 +464,7 @@ mod tests {
         good_exchange(&mut client, &mut device).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn noise_before_the_answer_is_skipped() {
         let (mut client, mut device) = line(1);
         let (got, ()) = tokio::join!(client.call(READ2), async {
@@ -412,7 +475,7 @@ mod tests {
         assert_eq!(got.unwrap(), Ok(read2_response()));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_stream_closing_is_a_transport_error() {
         let (mut client, device) = line(1);
         drop(device);
@@ -424,7 +487,7 @@ mod tests {
         assert!(started.elapsed() < TIMING.timeout, "{:?}", started.elapsed());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_stream_closing_mid_exchange_is_a_transport_error() {
         let (mut client, mut device) = line(1);
         let started = Instant::now();
@@ -440,7 +503,7 @@ mod tests {
         assert!(started.elapsed() < TIMING.timeout, "{:?}", started.elapsed());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_exception_answer_is_returned_as_such() {
         let (mut client, mut device) = line(1);
         let (got, ()) = tokio::join!(client.call(READ2), async {
@@ -451,7 +514,7 @@ mod tests {
         good_exchange(&mut client, &mut device).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_answer_of_another_function_is_named() {
         let (mut client, mut device) = line(1);
         let (got, ()) = tokio::join!(client.call(READ2), async {
@@ -463,7 +526,7 @@ mod tests {
         good_exchange(&mut client, &mut device).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_request_the_console_does_not_send_is_refused_without_touching_the_line() {
         let (mut client, mut device) = line(1);
         let e = client.call(Request::ReportServerId).await.unwrap_err();
@@ -503,8 +566,86 @@ mod tests {
 
     #[test]
     fn call_limit_covers_every_wait_of_a_call() {
-        assert_eq!(TIMING.call_limit(), TIMING.timeout + TIMING.quiet * 3 + DRAIN_MAX);
+        assert_eq!(TIMING.call_limit(), TIMING.timeout + TIMING.quiet * 4 + DRAIN_MAX);
         let t = Timing::serial(9600, 11, Duration::ZERO, Duration::from_secs(1));
         assert!(t.call_limit() > t.before_request + t.char_time * 512 + t.timeout + t.quiet * 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stray_byte_does_not_cut_the_wait_for_a_slow_answer() {
+        let (mut client, mut device) = line(1);
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            // A transceiver turning round, then the device takes 3 quiet gaps to answer.
+            device.write_all(&[0x00]).await.unwrap();
+            tokio::time::sleep(TIMING.quiet * 3).await;
+            device.write_all(&read2_answer()).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Ok(read2_response()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_echoing_adapter_and_a_slow_answer_still_make_an_answer() {
+        let (mut client, mut device) = line(1);
+        let request = rtu::encode(1, &READ2).unwrap();
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&request).await.unwrap();
+            tokio::time::sleep(TIMING.quiet * 3).await;
+            device.write_all(&read2_answer()).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Ok(read2_response()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_answer_at_a_low_baud_rate_may_take_longer_than_the_timeout() {
+        // 1 ms a character: a 125-register answer is 255 ms on the wire, beyond the 200 ms
+        // timeout, which bounds only the wait for its first byte.
+        let timing = Timing { char_time: Duration::from_millis(1), ..TIMING };
+        let (client, mut device) = duplex(1024);
+        let mut client = RtuClient::new(client, 1, timing);
+        let request = Request::ReadHoldingRegisters(0, 125);
+        let mut answer = vec![1, 0x03, 250];
+        answer.extend((0..250).map(|i| i as u8));
+        rtu::push_crc(&mut answer);
+        let started = Instant::now();
+        let (got, ()) = tokio::join!(client.call(request.clone()), async {
+            expect_request(&mut device, 1, &request).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            for piece in answer.chunks(15) {
+                device.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+        });
+        let Ok(Response::ReadHoldingRegisters(words)) = got.unwrap() else { panic!("registers") };
+        assert_eq!(words.len(), 125);
+        assert!(started.elapsed() > timing.timeout, "the answer ended after the timeout");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_units_answer_is_passed_over_for_the_right_one() {
+        let (mut client, mut device) = line(1);
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&adu(&[9, 0x03, 4, 0xDE, 0xAD, 0xBE, 0xEF])).await.unwrap();
+            tokio::time::sleep(TIMING.quiet * 2).await;
+            device.write_all(&read2_answer()).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Ok(read2_response()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_answer_is_not_taken_for_the_next_one() {
+        let (mut client, mut device) = line(1);
+        let (got, ()) = tokio::join!(client.call(READ2), expect_request(&mut device, 1, &READ2));
+        assert!(is_no_answer(&got.unwrap_err()));
+        // The late answer (other values) arrives just after the timeout; the next request's
+        // answer has the expected ones.
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            device.write_all(&adu(&[1, 0x03, 4, 0xDE, 0xAD, 0xBE, 0xEF])).await.unwrap();
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&read2_answer()).await.unwrap();
+        });
+        assert_eq!(got.unwrap(), Ok(read2_response()));
     }
 }
