@@ -256,7 +256,11 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             Ok(ports) => {
                 let width = ports.iter().map(|p| p.path.len()).max().unwrap_or(0);
                 for p in ports {
-                    say!("{:width$}  {}", p.path, p.detail);
+                    if p.detail.is_empty() {
+                        say!("{}", p.path);
+                    } else {
+                        say!("{:width$}  {}", p.path, p.detail);
+                    }
                 }
                 Ok(ExitCode::SUCCESS)
             }
