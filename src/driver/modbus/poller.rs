@@ -5,8 +5,8 @@
 //! sharing it. Every request runs under the connection's timeout (tokio-modbus has none of its
 //! own). On a transport error the context is dropped, the tags go Bad with their last values
 //! kept, and the task reconnects (reopens the port) with exponential backoff and jitter (cap
-//! 30 s). A unit that does not answer costs one timeout per round: its other blocks wait for the
-//! next round. A damaged RTU answer (CRC error, truncated, another unit answering, noise) marks
+//! 30 s). A unit that does not answer costs one timeout a round after its first: its other
+//! unanswered blocks wait for the next round, taking turns (see `defer_unit`). A damaged RTU answer (CRC error, truncated, another unit answering, noise) marks
 //! that block's tags Bad with the reason and the line is kept. A block refused with exception 02
 //! is split in halves until the bad addresses are found; only their tags go Bad, and the split is
 //! kept.
@@ -620,7 +620,7 @@ async fn write_point(
                 Err(e) => return (Err(format!("not written: {e}")), None),
             };
             let r = timeout(limit, ctx.call(Request::WriteSingleCoil(a, bit))).await;
-            (format!("FC05 coil {a}"), flatten(r))
+            (format!("FC05 coil {a}"), flatten(r, limit))
         }
         (Table::Holding, Some(_)) => {
             let (and, or) = match codec::encode_bit_mask(p, value) {
@@ -629,7 +629,7 @@ async fn write_point(
             };
             if mask_write {
                 let r = timeout(limit, ctx.call(Request::MaskWriteRegister(a, and, or))).await;
-                (format!("FC22 holding {a} bit {}", p.bit.unwrap_or(0)), flatten(r))
+                (format!("FC22 holding {a} bit {}", p.bit.unwrap_or(0)), flatten(r, limit))
             } else {
                 // Read-modify-write: another writer between the two requests would be overwritten.
                 let word = match read(ctx, Table::Holding, a, 1, limit).await {
@@ -646,7 +646,7 @@ async fn write_point(
                 };
                 let new = (word & and) | (or & !and);
                 let r = timeout(limit, ctx.call(Request::WriteSingleRegister(a, new))).await;
-                (format!("FC03+FC06 holding {a} bit {} (read-modify-write)", p.bit.unwrap_or(0)), flatten(r))
+                (format!("FC03+FC06 holding {a} bit {} (read-modify-write)", p.bit.unwrap_or(0)), flatten(r, limit))
             }
         }
         (Table::Holding, None) => {
@@ -656,11 +656,11 @@ async fn write_point(
             };
             if words.len() == 1 {
                 let r = timeout(limit, ctx.call(Request::WriteSingleRegister(a, words[0]))).await;
-                (format!("FC06 holding {a}"), flatten(r))
+                (format!("FC06 holding {a}"), flatten(r, limit))
             } else {
                 let n = words.len();
                 let r = timeout(limit, ctx.call(Request::WriteMultipleRegisters(a, words.into()))).await;
-                (format!("FC16 holding {a}+{n}"), flatten(r))
+                (format!("FC16 holding {a}+{n}"), flatten(r, limit))
             }
         }
         (Table::Input | Table::Discrete, _) => {
@@ -673,8 +673,8 @@ async fn write_point(
             let c = exception_code(code);
             return (Err(format!("the device refused: exception {c:02} ({})", Reason::exception_name(c))), None);
         }
-        Sent::NoAnswer => {
-            return (Err(format!("no answer within {limit:?}: the value may or may not have been written")), None);
+        Sent::NoAnswer(what) => {
+            return (Err(format!("{what}: the value may or may not have been written")), None);
         }
         Sent::BadAnswer(why) => {
             return (Err(format!("the answer was damaged ({why}): the value may or may not have been written")), None);
@@ -711,7 +711,8 @@ fn expected_value(p: &ModbusPoint, value: &Value) -> Result<Value, String> {
 enum Sent {
     Ok,
     Refused(ExceptionCode),
-    NoAnswer,
+    /// No answer, in words.
+    NoAnswer(String),
     /// A damaged RTU answer: the line is fine, the outcome unknown.
     BadAnswer(String),
     Broken(String),
@@ -719,11 +720,13 @@ enum Sent {
 
 fn flatten(
     r: Result<Result<Result<Response, ExceptionCode>, tokio_modbus::Error>, tokio::time::error::Elapsed>,
+    limit: Duration,
 ) -> Sent {
     match r {
-        Err(_) => Sent::NoAnswer,
+        Err(_) => Sent::NoAnswer(format!("no answer within {limit:?}")),
         Ok(Err(e)) => match failure(&e) {
-            ReadError::Timeout | ReadError::Elapsed => Sent::NoAnswer,
+            // The RTU client says which unit and how long.
+            ReadError::Timeout | ReadError::Elapsed => Sent::NoAnswer(e.to_string()),
             ReadError::Frame(why) => Sent::BadAnswer(why),
             ReadError::Exception(_) | ReadError::Transport(_) => Sent::Broken(transport_reason(&e)),
         },
