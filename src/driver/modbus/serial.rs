@@ -17,14 +17,15 @@ pub fn open(line: &SerialLine) -> Result<SerialStream, String> {
         Parity::Even => tokio_serial::Parity::Even,
         Parity::Odd => tokio_serial::Parity::Odd,
     };
-    let data_bits = if line.data_bits == 7 { DataBits::Seven } else { DataBits::Eight };
     let stop_bits = if line.stop_bits == 2 { StopBits::Two } else { StopBits::One };
+    // (Windows names ports `COM3`, which are not files.)
+    #[cfg(unix)]
     if !line.port.exists() {
         return Err(format!("serial port {path} does not exist (adapter unplugged? `ttyhmi ports` lists the ports)"));
     }
     tokio_serial::new(&path, line.baud)
         .parity(parity)
-        .data_bits(data_bits)
+        .data_bits(DataBits::Eight)
         .stop_bits(stop_bits)
         .flow_control(FlowControl::None)
         .open_native_async()
