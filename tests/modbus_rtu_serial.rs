@@ -190,3 +190,24 @@ async fn an_unplugged_adapter_is_reported_and_reopened_when_it_comes_back() {
     h.shutdown().await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_port_that_is_missing_or_not_a_serial_port_is_named_as_such() {
+    let dir = TempDir::new("rtu-not-a-port");
+    let file = dir.0.join("plain-file");
+    std::fs::write(&file, b"").unwrap();
+    let line = |port: &std::path::Path| layout::SerialLine {
+        port: port.to_path_buf(),
+        baud: 19_200,
+        parity: layout::Parity::Even,
+        data_bits: 8,
+        stop_bits: 1,
+        turnaround: Duration::from_millis(20),
+    };
+    let missing = serial::open(&line(&dir.0.join("ttyUSB9"))).expect_err("missing");
+    assert!(missing.contains("does not exist") && missing.contains("ttyUSB9"), "{missing}");
+    for not_a_port in [file.as_path(), dir.0.as_path(), std::path::Path::new("/dev/null")] {
+        let e = serial::open(&line(not_a_port)).expect_err("not a serial port");
+        assert!(e.contains("is not a serial port"), "{}: {e}", not_a_port.display());
+    }
+}

@@ -20,8 +20,17 @@ pub fn open(line: &SerialLine) -> Result<SerialStream, String> {
     let stop_bits = if line.stop_bits == 2 { StopBits::Two } else { StopBits::One };
     // (Windows names ports `COM3`, which are not files.)
     #[cfg(unix)]
-    if !line.port.exists() {
-        return Err(format!("serial port {path} does not exist (adapter unplugged? `ttyhmi ports` lists the ports)"));
+    {
+        use std::os::unix::fs::FileTypeExt;
+        match std::fs::metadata(&line.port) {
+            Err(_) => {
+                return Err(format!(
+                    "serial port {path} does not exist (adapter unplugged? `ttyhmi ports` lists the ports)"
+                ));
+            }
+            Ok(m) if !m.file_type().is_char_device() => return Err(not_a_port(&path)),
+            Ok(_) => {}
+        }
     }
     tokio_serial::new(&path, line.baud)
         .parity(parity)
@@ -44,8 +53,14 @@ fn open_error(path: &str, e: &tokio_serial::Error) -> String {
         ),
         K::NoDevice => format!("serial port {path} is busy: another program has it open ({})", e.description),
         K::InvalidInput => format!("serial port {path} refused the settings: {}", e.description),
+        // ENOTTY: a device, but not a terminal.
+        _ if e.description.contains("typewriter") || e.description.contains("ioctl") => not_a_port(path),
         _ => format!("cannot open serial port {path}: {}", e.description),
     }
+}
+
+fn not_a_port(path: &str) -> String {
+    format!("{path} is not a serial port (`ttyhmi ports` lists the ports)")
 }
 
 /// One serial port the system knows.
