@@ -360,10 +360,11 @@ fn modbus_connection(cx: &mut Ctx, link: Link<'_>, raw: &RawConnection) -> Optio
     }))
 }
 
-/// Baud rates a serial port can be set to (POSIX and the common higher ones).
-const BAUDS: [u32; 18] = [
-    300, 600, 1200, 1800, 2400, 4800, 9600, 14400, 19200, 28800, 38400, 57600, 76800, 115200, 230400, 460800, 500000,
-    921600,
+/// Baud rates serial ports and Modbus devices use (POSIX speeds, the old PC ones and the common
+/// higher ones). Anything else is far likelier a typo (96000, 19201) than a device's speed.
+const BAUDS: [u32; 29] = [
+    110, 150, 300, 600, 1200, 1800, 2400, 4800, 7200, 9600, 14400, 19200, 28800, 31250, 38400, 56000, 57600, 76800,
+    115200, 128000, 153600, 230400, 250000, 256000, 460800, 500000, 921600, 1000000, 2000000,
 ];
 
 fn serial_line(cx: &mut Ctx, raw: &Sp<RawSerial>, turnaround: Option<&Sp<super::duration::Dur>>) -> Option<SerialLine> {
