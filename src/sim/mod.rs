@@ -218,6 +218,13 @@ impl SimHandle {
         tracing::info!(modbus_addr = %self.modbus_addr, "sim: plant stopped");
     }
 
+    /// The server and physics tasks, taken (each once).
+    fn tasks(&mut self) -> impl Iterator<Item = JoinHandle<()>> + use<> {
+        [self.server.take(), self.rtu_over_tcp.take(), self.rtu_serial.take(), self.physics.take()]
+            .into_iter()
+            .flatten()
+    }
+
     /// `opc.tcp://127.0.0.1:PORT` of the OPC UA server, if it runs.
     pub fn opcua_url(&self) -> Option<String> {
         self.opcua_addr.map(|a| format!("opc.tcp://{a}"))
@@ -263,14 +270,6 @@ impl SimHandle {
     /// Runs `f` on the plant under the device lock.
     pub fn with_plant<R>(&self, f: impl FnOnce(&mut Plant) -> R) -> R {
         f(&mut self.shared.device().plant)
-    }
-}
-
-impl SimHandle {
-    fn tasks(&mut self) -> impl Iterator<Item = JoinHandle<()>> + use<> {
-        [self.server.take(), self.rtu_over_tcp.take(), self.rtu_serial.take(), self.physics.take()]
-            .into_iter()
-            .flatten()
     }
 }
 
