@@ -473,112 +473,77 @@ pub struct RawAlarmRules {
     pub comms: Option<RawQualityRule>,
 }
 
-/// `hihi`, `hi`, `lo` or `lolo`.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "LimitRule")]
-pub struct RawLimitRule {
-    /// The limit, in engineering units; a value exactly at the limit does not raise the alarm.
-    pub limit: Sp<f64>,
-    /// critical, high, medium or low.
-    #[schemars(required)]
-    pub priority: Option<Sp<RawPriority>>,
-    /// What the operator reads (default e.g. "Outlet temperature high", from the tag's description).
-    pub message: Option<String>,
-    /// The value must come back past the limit by more than this to clear (≥ 0, default 0).
-    pub deadband: Option<Sp<f64>>,
-    /// How long the condition must hold before the alarm is raised (default 0).
-    pub on_delay: Option<Sp<Dur>>,
-    /// How long the condition must be gone before the alarm clears (default 0).
-    pub off_delay: Option<Sp<Dur>>,
-    /// Suppress the alarm while another tag has a value.
-    pub suppress_when: Option<Sp<RawSuppress>>,
+/// Declares an alarm rule: its own fields, then the fields every rule has (priority, message,
+/// delays, suppression). serde's `flatten` would share them, but it cannot be combined with
+/// `deny_unknown_fields`, which the did-you-mean errors rely on.
+macro_rules! alarm_rule {
+    ($(#[$meta:meta])* $name:ident $schema:literal { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        #[schemars(rename = $schema)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+            /// critical, high, medium or low.
+            #[schemars(required)]
+            pub priority: Option<Sp<RawPriority>>,
+            /// What the operator reads (default from the tag's description, e.g. "Outlet temperature high").
+            pub message: Option<String>,
+            /// How long the condition must hold before the alarm is raised (default 0).
+            pub on_delay: Option<Sp<Dur>>,
+            /// How long the condition must be gone before the alarm clears (default 0).
+            pub off_delay: Option<Sp<Dur>>,
+            /// Suppress the alarm while another tag has a value.
+            pub suppress_when: Option<Sp<RawSuppress>>,
+        }
+    };
 }
 
-/// `discrete`: a boolean or integer tag has a value.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "DiscreteRule")]
-pub struct RawDiscreteRule {
-    /// `true`/`false` for a boolean tag; an integer or a list of integers for an integer tag.
-    pub when: Sp<RawWhen>,
-    /// critical, high, medium or low.
-    #[schemars(required)]
-    pub priority: Option<Sp<RawPriority>>,
-    /// What the operator reads (default e.g. "Pump running is false").
-    pub message: Option<String>,
-    /// How long the condition must hold before the alarm is raised (default 0).
-    pub on_delay: Option<Sp<Dur>>,
-    /// How long the condition must be gone before the alarm clears (default 0).
-    pub off_delay: Option<Sp<Dur>>,
-    /// Suppress the alarm while another tag has a value.
-    pub suppress_when: Option<Sp<RawSuppress>>,
+alarm_rule! {
+    /// `hihi`, `hi`, `lo` or `lolo`.
+    RawLimitRule "LimitRule" {
+        /// The limit, in engineering units; a value exactly at the limit does not raise the alarm.
+        limit: Sp<f64>,
+        /// The value must come back past the limit by more than this to clear (≥ 0, default 0).
+        deadband: Option<Sp<f64>>,
+    }
 }
 
-/// `rate`: the value changes faster than `limit` per `per`, either way.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "RateRule")]
-pub struct RawRateRule {
-    /// The time the change is measured over, e.g. 1s or 1m.
-    pub per: Sp<Dur>,
-    /// The largest normal change per `per` (more than 0).
-    pub limit: Sp<f64>,
-    /// critical, high, medium or low.
-    #[schemars(required)]
-    pub priority: Option<Sp<RawPriority>>,
-    /// What the operator reads (default e.g. "Header pressure rate of change").
-    pub message: Option<String>,
-    /// The rate must fall below `limit - deadband` to clear (≥ 0, default 0).
-    pub deadband: Option<Sp<f64>>,
-    /// How long the condition must hold before the alarm is raised (default 0).
-    pub on_delay: Option<Sp<Dur>>,
-    /// How long the condition must be gone before the alarm clears (default 0).
-    pub off_delay: Option<Sp<Dur>>,
-    /// Suppress the alarm while another tag has a value.
-    pub suppress_when: Option<Sp<RawSuppress>>,
+alarm_rule! {
+    /// `discrete`: a boolean or integer tag has a value.
+    RawDiscreteRule "DiscreteRule" {
+        /// `true`/`false` for a boolean tag; an integer or a list of integers for an integer tag.
+        when: Sp<RawWhen>,
+    }
 }
 
-/// `deviation`: the value differs from another tag (a setpoint) by more than `limit`.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "DeviationRule")]
-pub struct RawDeviationRule {
-    /// The numeric tag compared with, e.g. a setpoint.
-    pub from: Sp<String>,
-    /// The largest normal difference (more than 0).
-    pub limit: Sp<f64>,
-    /// critical, high, medium or low.
-    #[schemars(required)]
-    pub priority: Option<Sp<RawPriority>>,
-    /// What the operator reads (default e.g. "Header pressure deviates from P_101_SP").
-    pub message: Option<String>,
-    /// The difference must fall below `limit - deadband` to clear (≥ 0, default 0).
-    pub deadband: Option<Sp<f64>>,
-    /// How long the condition must hold before the alarm is raised (default 0).
-    pub on_delay: Option<Sp<Dur>>,
-    /// How long the condition must be gone before the alarm clears (default 0).
-    pub off_delay: Option<Sp<Dur>>,
-    /// Suppress the alarm while another tag has a value.
-    pub suppress_when: Option<Sp<RawSuppress>>,
+alarm_rule! {
+    /// `rate`: the value changes faster than `limit` per `per`, either way.
+    RawRateRule "RateRule" {
+        /// The time the change is measured over, e.g. 1s or 1m.
+        per: Sp<Dur>,
+        /// The largest normal change per `per` (more than 0).
+        limit: Sp<f64>,
+        /// The rate must fall below `limit - deadband` to clear (≥ 0, default 0).
+        deadband: Option<Sp<f64>>,
+    }
 }
 
-/// `bad_quality` (of a tag) or `comms` (of a connection).
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "QualityRule")]
-pub struct RawQualityRule {
-    /// critical, high, medium or low.
-    #[schemars(required)]
-    pub priority: Option<Sp<RawPriority>>,
-    /// What the operator reads (default e.g. "Header pressure bad quality", "plc1 communications lost").
-    pub message: Option<String>,
-    /// How long the condition must hold before the alarm is raised (default 0).
-    pub on_delay: Option<Sp<Dur>>,
-    /// How long the condition must be gone before the alarm clears (default 0).
-    pub off_delay: Option<Sp<Dur>>,
-    /// Suppress the alarm while another tag has a value.
-    pub suppress_when: Option<Sp<RawSuppress>>,
+alarm_rule! {
+    /// `deviation`: the value differs from another tag (a setpoint) by more than `limit`.
+    RawDeviationRule "DeviationRule" {
+        /// The numeric tag compared with, e.g. a setpoint.
+        from: Sp<String>,
+        /// The largest normal difference (more than 0).
+        limit: Sp<f64>,
+        /// The difference must fall below `limit - deadband` to clear (≥ 0, default 0).
+        deadband: Option<Sp<f64>>,
+    }
+}
+
+alarm_rule! {
+    /// `bad_quality` (of a tag) or `comms` (of a connection).
+    RawQualityRule "QualityRule" {}
 }
 
 /// Suppression by design: the alarm is suppressed while `tag` has the value `is`.
