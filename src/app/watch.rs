@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::drivers;
 use crate::driver::{ConnStats, ConnectionState, DriverEvent};
 use crate::layout::Layout;
+use crate::sanitize::push_json_str as json_str;
 use crate::tag::{Quality, Sample, TagId, Value};
 use crate::timefmt;
 
@@ -174,26 +175,6 @@ fn json_line(layout: &Layout, id: TagId, s: &Sample, recv_ts: &str) -> String {
     json_str(&mut o, recv_ts);
     o.push('}');
     o
-}
-
-/// Appends `s` as a JSON string.
-fn json_str(o: &mut String, s: &str) {
-    use std::fmt::Write as _;
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
 }
 
 fn us(d: Option<Duration>) -> f64 {

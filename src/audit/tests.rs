@@ -410,7 +410,7 @@ fn tail_shows_the_last_records_for_people() {
     assert!(tail(&t.path, 0).unwrap().is_empty());
     t.edit(|l| l[4] = "\u{1b}[31mnot a record".into());
     let last = tail(&t.path, 1).unwrap();
-    assert_eq!(last[0], "(not an audit record: \\u{1b}[31mnot a record — expected value at byte 1)");
+    assert_eq!(last[0], "(not an audit record: \\x1b[31mnot a record — expected value at byte 1)");
 }
 
 #[test]
