@@ -226,9 +226,8 @@ async fn server_stop_makes_tags_bad_and_a_restart_makes_them_good_without_restar
     let mark = h.view.states.len();
     let t0 = Instant::now();
     sim.stop().await;
-    let not_connected = bad(Reason::NotConnected);
-    h.wait_until(t0 + timeout + ms(700), "Bad(NotConnected) and Disconnected after the server stopped", |v| {
-        names.iter().all(|n| v.quality(n) == &not_connected) && !v.disconnects_since(mark).is_empty()
+    h.wait_until(t0 + timeout + ms(700), "Bad(not connected: why) and Disconnected after the server stopped", |v| {
+        names.iter().all(|n| v.is_down(n, &[])) && !v.disconnects_since(mark).is_empty()
     })
     .await;
     for (n, want) in names.iter().zip(&last) {
@@ -520,9 +519,10 @@ async fn a_refused_connection_marks_tags_bad_and_is_retried() {
         .tag("B", "plc", "coil: 0")
         .build();
     let mut h = Harness::start(&src);
-    let not_connected = bad(Reason::NotConnected);
-    h.wait_for(Duration::from_secs(1), "tags Bad(NotConnected) and Disconnected", |v| {
-        v.is("A", &not_connected) && v.is("B", &not_connected) && !v.disconnects_since(0).is_empty()
+    // The tags say why (issue 12 A.5: they said only "not connected").
+    let refused = ["connection refused", &port.to_string()];
+    h.wait_for(Duration::from_secs(1), "tags Bad(not connected: connection refused) and Disconnected", |v| {
+        v.is_down("A", &refused) && v.is_down("B", &refused) && !v.disconnects_since(0).is_empty()
     })
     .await;
     let reason = h.view.disconnects_since(0)[0].to_string();
@@ -652,7 +652,7 @@ async fn misbehaving_server_breaks_the_connection(how: Misbehave) {
     for n in ["A", "B"] {
         assert_eq!(h.view.goods(n), 0, "{how:?}: {n} was never Good");
         let q = h.view.quality(n);
-        assert!(matches!(q, Quality::Bad(Reason::NotConnected | Reason::Timeout | Reason::Decode(_))), "{n}: {q}");
+        assert!(matches!(q, Quality::Bad(Reason::Disconnected(_) | Reason::Timeout | Reason::Decode(_))), "{n}: {q}");
     }
     let reasons = h.view.disconnects_since(0);
     assert!(reasons.iter().all(|r| !r.trim().is_empty()), "{how:?}: reasons {reasons:?}");
@@ -685,7 +685,7 @@ async fn a_response_with_fewer_registers_than_asked_marks_the_missing_tags_bad()
         .build();
     let mut h = Harness::start(&src);
     h.wait_for(Duration::from_secs(2), "B Bad (Decode or NotConnected), several times", |v| {
-        v.not_goods("B") >= 3 && matches!(v.quality("B"), Quality::Bad(Reason::Decode(_) | Reason::NotConnected))
+        v.not_goods("B") >= 3 && matches!(v.quality("B"), Quality::Bad(Reason::Decode(_) | Reason::Disconnected(_)))
     })
     .await;
     assert_eq!(h.view.goods("B"), 0, "B was never in the answer");
@@ -811,8 +811,7 @@ async fn rtu_over_tcp_reads_every_kind_and_recovers_after_the_gateway_restarts()
     })
     .await;
     sim.stop().await;
-    h.wait_for(Duration::from_secs(5), "Bad while the gateway is gone", |v| v.is("U16", &bad(Reason::NotConnected)))
-        .await;
+    h.wait_for(Duration::from_secs(5), "Bad while the gateway is gone", |v| v.is_down("U16", &[])).await;
     let sim = sim::start_with(loopback(), SimOptions { rtu_over_tcp: Some(gw), ..opts }).await.expect("restart");
     h.wait_for(Duration::from_secs(40), "Good again after the restart", |v| v.all_good()).await;
     sim.stop().await;

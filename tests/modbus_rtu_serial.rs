@@ -178,8 +178,7 @@ async fn an_unplugged_adapter_is_reported_and_reopened_when_it_comes_back() {
     let from = h.view.states.len();
     line.unplug();
     h.wait_for(Duration::from_secs(10), "Disconnected: the port does not exist; tags Bad", |v| {
-        v.disconnects_since(from).iter().any(|r| r.contains("does not exist"))
-            && v.is("U16", &Quality::Bad(Reason::NotConnected))
+        v.disconnects_since(from).iter().any(|r| r.contains("does not exist")) && v.is_down("U16", &["does not exist"])
     })
     .await;
     // Last values are kept while Bad.

@@ -756,7 +756,7 @@ mod tests {
         let got = s.store.get(TagId(2)).unwrap();
         assert_eq!(got.value, Some(Value::Int(-7)), "the last value stays visible");
         assert_eq!(got.quality, Quality::Bad(Reason::Timeout));
-        assert_eq!(got.recv_ts, t(2));
+        assert_eq!(got.recv_ts, t(1), "the age shown is the value's");
 
         update(&mut s, samples(0, vec![(2, Sample::good(Value::Int(8), t(3)))]), t(1003));
         let got = s.store.get(TagId(2)).unwrap();

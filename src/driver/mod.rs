@@ -100,6 +100,21 @@ pub struct BlockInfo {
     pub tags: usize,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::io_words;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn io_errors_read_as_words() {
+        assert_eq!(io_words(&Error::from(ErrorKind::ConnectionRefused)), "connection refused");
+        assert_eq!(io_words(&Error::from(ErrorKind::TimedOut)), "timeout");
+        assert_eq!(io_words(&Error::from_raw_os_error(113)), "host unreachable");
+        assert_eq!(io_words(&Error::other("odd")), "odd");
+        assert!(!io_words(&Error::from_raw_os_error(95)).contains("os error"));
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConnectionState {
     Connecting,
@@ -111,6 +126,34 @@ pub enum ConnectionState {
     },
     /// The driver stopped (shutdown).
     Stopped,
+}
+
+/// An I/O error in the operator's words: `connection refused`, `host unreachable`, … (the OS's
+/// text without its error number when there is no better word).
+pub fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let words = match e.kind() {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset => "connection reset by the device",
+        K::ConnectionAborted => "connection aborted",
+        K::TimedOut => "timeout",
+        K::HostUnreachable => "host unreachable",
+        K::NetworkUnreachable => "network unreachable",
+        K::NetworkDown => "network down",
+        K::AddrNotAvailable => "address not available",
+        K::PermissionDenied => "permission denied",
+        K::BrokenPipe => "connection closed by the device",
+        K::UnexpectedEof => "connection closed by the device",
+        K::NotConnected => "not connected",
+        _ => {
+            let text = e.to_string();
+            return match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            };
+        }
+    };
+    words.to_string()
 }
 
 impl ConnectionState {

@@ -43,8 +43,11 @@ impl fmt::Display for Quality {
 /// Why a value is not Good.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// No connection to the device (yet, or any more).
+    /// No connection to the device yet (or the console is stopping).
     NotConnected,
+    /// The connection is down, and why (`connection refused (10.0.0.20:502)`,
+    /// `Bad_UserAccessDenied: wrong user name or password`): every tag of the connection says it.
+    Disconnected(String),
     /// The device did not answer within the connection's timeout.
     Timeout,
     /// The device answered with a Modbus exception code.
@@ -81,11 +84,12 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::NotConnected => f.write_str("not connected"),
+            Reason::Disconnected(why) => write!(f, "not connected: {}", crate::sanitize::clean(why)),
             Reason::Timeout => f.write_str("timeout"),
             Reason::Exception(c) => write!(f, "exception {c:02}: {}", Reason::exception_name(*c)),
-            Reason::Decode(m) => write!(f, "decode error: {m}"),
             Reason::Stale => f.write_str("stale"),
-            Reason::Frame(m) | Reason::Other(m) => f.write_str(m),
+            Reason::Decode(m) => write!(f, "decode error: {}", crate::sanitize::clean(m)),
+            Reason::Frame(m) | Reason::Other(m) => f.write_str(&crate::sanitize::clean(m)),
         }
     }
 }
@@ -99,5 +103,22 @@ mod tests {
         assert_eq!(Quality::Bad(Reason::Exception(2)).to_string(), "bad: exception 02: illegal data address");
         assert_eq!(Quality::Uncertain(Reason::Stale).to_string(), "uncertain: stale");
         assert_eq!(Reason::exception_name(0x42), "unknown exception");
+        assert_eq!(
+            Quality::Bad(Reason::Disconnected("connection refused (127.0.0.1:5020)".into())).to_string(),
+            "bad: not connected: connection refused (127.0.0.1:5020)"
+        );
+    }
+
+    #[test]
+    fn reasons_from_devices_cannot_reach_a_terminal_raw() {
+        for r in [
+            Reason::Other("\u{1b}]52;c;eA==\u{7}".into()),
+            Reason::Frame("x\u{9b}2J".into()),
+            Reason::Decode("\u{202e}x".into()),
+            Reason::Disconnected("\u{1b}c".into()),
+        ] {
+            let s = r.to_string();
+            assert!(!s.chars().any(crate::sanitize::is_unsafe), "{s:?}");
+        }
     }
 }

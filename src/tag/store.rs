@@ -27,12 +27,18 @@ impl TagStore {
     }
 
     /// Stores a sample. A sample without a value (a Bad update) keeps the last value, so it stays
-    /// visible, marked by the new quality. Returns whether anything a person can see changed.
+    /// visible, marked by the new quality, and keeps that value's receive time: the age shown is
+    /// the age of the value, not of the last failed attempt. Returns whether anything a person
+    /// can see changed.
     pub fn apply(&mut self, id: TagId, sample: Sample) -> bool {
         let Some(slot) = self.latest.get_mut(id.index()) else { return false };
-        let value = sample.value.or_else(|| slot.value.clone());
-        let changed = value != slot.value || sample.quality != slot.quality;
-        *slot = Sample { value, ..sample };
+        let changed =
+            sample.value.as_ref().is_some_and(|v| slot.value.as_ref() != Some(v)) || sample.quality != slot.quality;
+        match sample.value {
+            Some(_) => *slot = sample,
+            None if slot.value.is_some() => slot.quality = sample.quality,
+            None => *slot = sample,
+        }
         changed
     }
 
@@ -93,6 +99,26 @@ mod tests {
         assert_eq!(x.value, Some(Value::Int(5)));
         assert_eq!(x.quality, Quality::Bad(Reason::Timeout));
         assert!(!s.apply(TagId(9), Sample::good(Value::Int(1), t(4))), "unknown id is ignored");
+    }
+
+    #[test]
+    fn a_bad_update_keeps_the_age_of_the_last_value() {
+        // Issue 12 A.6: last good read at 2 s; failed reconnects at 10 s and 14 s.
+        let mut s = TagStore::new(1, t(0));
+        s.apply(TagId(0), Sample::good(Value::Int(5), t(2)));
+        s.mark_bad(&[TagId(0)], Reason::Disconnected("connection refused".into()), t(10));
+        s.mark_bad(&[TagId(0)], Reason::Disconnected("connection refused".into()), t(14));
+        let x = s.get(TagId(0)).unwrap();
+        assert_eq!(x.recv_ts, t(2), "the value was received at 2 s");
+        assert_eq!(x.quality, Quality::Bad(Reason::Disconnected("connection refused".into())));
+        // A Bad sample that carries a value (OPC UA) is that value, received now.
+        let with_value = Sample { value: Some(Value::Int(6)), ..Sample::bad(Reason::Other("Bad_x".into()), t(20)) };
+        assert!(s.apply(TagId(0), with_value));
+        assert_eq!(s.get(TagId(0)).unwrap().recv_ts, t(20));
+        // With no value ever, the time of the attempt is all there is.
+        let mut s = TagStore::new(1, t(0));
+        s.mark_bad(&[TagId(0)], Reason::Timeout, t(3));
+        assert_eq!(s.get(TagId(0)).unwrap().recv_ts, t(3));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use ttyhmi::driver::modbus::poller::{ModbusJob, run};
 use ttyhmi::driver::{BlockInfo, ConnStats, ConnectionState, DriverEvent};
 use ttyhmi::layout::{self, ConnId, Layout};
-use ttyhmi::tag::{Quality, Sample, TagStore, Value};
+use ttyhmi::tag::{Quality, Reason, Sample, TagStore, Value};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -116,6 +116,12 @@ impl View {
     /// `name` received a sample and its quality is `q`.
     pub fn is(&self, name: &str, q: &Quality) -> bool {
         self.received(name) > 0 && self.quality(name) == q
+    }
+
+    /// The tag is Bad because its connection is down, with a reason holding every word of `words`.
+    pub fn is_down(&self, name: &str, words: &[&str]) -> bool {
+        self.received(name) > 0
+            && matches!(self.quality(name), Quality::Bad(Reason::Disconnected(r)) if words.iter().all(|w| r.contains(w)))
     }
 
     pub fn all_good(&self) -> bool {

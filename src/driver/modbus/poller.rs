@@ -182,7 +182,7 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
                 }
             }
             Err(reason) => {
-                task.mark_all(Reason::NotConnected).await;
+                task.mark_all(Reason::Disconnected(reason.clone())).await;
                 let delay = backoff.next_delay();
                 tracing::warn!(connection = %task.job.name, %reason, retry_in = ?delay, "connect failed");
                 task.state(ConnectionState::Disconnected { reason, retry_in: delay }).await;
@@ -305,8 +305,8 @@ impl<M: From<DriverEvent>> Task<M> {
         };
         let stream = match timeout(t, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("connect to {addr}: {e}")),
-            Err(_) => return Err(format!("connect to {addr} timed out after {t:?}")),
+            Ok(Err(e)) => return Err(format!("{} ({addr})", crate::driver::io_words(&e))),
+            Err(_) => return Err(format!("connect timeout after {} ({addr})", crate::timefmt::short(t))),
         };
         // Requests are small and latency-bound; do not let Nagle hold them back.
         let _ = stream.set_nodelay(true);
@@ -367,7 +367,7 @@ impl<M: From<DriverEvent>> Task<M> {
                         if let Some(cmd) = cmd
                             && let Err(reason) = self.write(&mut ctx, &mut current_unit, cmd).await
                         {
-                            self.mark_all(Reason::NotConnected).await;
+                            self.mark_all(Reason::Disconnected(reason.clone())).await;
                             return (reason, had_success);
                         }
                         continue;
@@ -482,9 +482,10 @@ impl<M: From<DriverEvent>> Task<M> {
                 }
                 Err(ReadError::Transport(e)) => {
                     self.stats.errors += 1;
-                    self.mark_all(Reason::NotConnected).await;
+                    let reason = self.link_failed(e);
+                    self.mark_all(Reason::Disconnected(reason.clone())).await;
                     self.send_stats().await;
-                    return (self.link_failed(e), had_success);
+                    return (reason, had_success);
                 }
             }
         }

@@ -210,7 +210,7 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
             r = task.session(&mut backoff) => r,
             _ = shutdown.changed() => break,
         };
-        task.mark_all(Reason::NotConnected).await;
+        task.mark_all(Reason::Disconnected(outcome.clone())).await;
         let delay = backoff.next_delay();
         tracing::warn!(connection = %task.job.name, reason = %outcome, retry_in = ?delay, "OPC UA connection failed");
         task.state(ConnectionState::Disconnected { reason: outcome, retry_in: delay }).await;
@@ -414,14 +414,15 @@ impl<M: From<DriverEvent>> Task<M> {
                 Inner::Poll(SessionPollResult::ConnectionLost(status)) => {
                     self.connected_at = None;
                     self.stats.errors += 1;
-                    self.mark_all(Reason::NotConnected).await;
                     let reason = format!("connection lost: {}", convert::status_name(status));
+                    self.mark_all(Reason::Disconnected(reason.clone())).await;
                     self.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
                 }
                 Inner::Poll(SessionPollResult::ReconnectFailed(status)) => {
                     self.stats.errors += 1;
                     let reason = explain(status, &self.job);
                     tracing::warn!(connection = %self.job.name, %reason, "OPC UA reconnect failed");
+                    self.mark_all(Reason::Disconnected(reason.clone())).await;
                     self.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
                     if !ever_connected && is_fatal(status) {
                         // A wrong password or an untrusted certificate does not fix itself:
