@@ -241,3 +241,36 @@ fn the_banner_marks_a_returned_alarm_and_prefers_an_active_one() {
     let t = screen(&s, 80, 24);
     assert!(t.lines().nth(1).unwrap().contains("RTN Header pressure low"), "{t}");
 }
+
+#[test]
+fn a_tag_in_alarm_says_so_in_its_own_grid_row() {
+    // Issue 12 A.3: the alarm at the value, not only in the banner.
+    let mut s = plant(true);
+    key(&mut s, KeyCode::Char('1'));
+    let buf = render(&s, 80, 24);
+    let row = |name: &str| {
+        let y = (0..buf.area.height).find(|&y| row_text(&buf, y).starts_with(&format!("{name} "))).unwrap();
+        (y, row_text(&buf, y))
+    };
+    // T_102: hihi (critical, unacknowledged) outranks its acknowledged hi.
+    let (y, t102) = row("T_102");
+    assert!(t102.contains("*◆HIHI"), "{t102}");
+    let star = t102.find("*◆").map(|i| t102[..i].chars().count() as u16).unwrap();
+    assert!(buf[(star, y)].modifier.contains(Modifier::SLOW_BLINK), "the unacknowledged marker blinks");
+    assert_eq!(buf[(star + 1, y)].fg, Color::Red, "critical is red");
+    // P_101: its low alarm returned to normal, still unacknowledged.
+    assert!(row("P_101").1.contains("*■LO"), "{}", row("P_101").1);
+    // Shelved and suppressed alarms are named, muted.
+    assert!(row("LT_201").1.contains("SHLV"), "{}", row("LT_201").1);
+    assert!(row("RUN").1.contains("SUPP"), "{}", row("RUN").1);
+    assert!(!row("MAINT").1.contains('*'), "{}", row("MAINT").1);
+    // Acknowledged: the mark stays, without the star.
+    key(&mut s, KeyCode::Char('a'));
+    let e = key(&mut s, KeyCode::Char(' '));
+    apply(&mut s, e);
+    key(&mut s, KeyCode::Char('1'));
+    let t = screen(&s, 80, 24);
+    let t102 = t.lines().find(|l| l.starts_with("T_102 ")).unwrap();
+    assert!(t102.contains(" ◆HIHI") && !t102.contains('*'), "{t102}");
+    assert_same_without_colour(&s, 80, 24);
+}

@@ -102,6 +102,9 @@ pub struct Rule {
     pub key: String,
     /// The tag the alarm is about (its value is the one recorded in transitions).
     pub tag: TagId,
+    /// A connection's comms alarm: the connection's name (the alarm is about it, not about
+    /// `tag`, which is only the first of its tags).
+    pub connection: Option<String>,
     pub kind: RuleKind,
     pub priority: Priority,
     pub message: String,
@@ -121,6 +124,7 @@ impl Rule {
         Rule {
             key: String::new(),
             tag,
+            connection: None,
             kind,
             priority,
             message: message.into(),

@@ -442,7 +442,8 @@ fn comms_rule(cx: &mut Ctx, known: &Known, head: &Head, raw: &RawQualityRule) ->
     let head = Head { key: head.key.clone(), loc: head.loc, name: head.name, about: About::Tag(first) };
     let kind = RuleKind::BadQuality { also: tags.get(1..).unwrap_or_default().to_vec() };
     let message = format!("{} communications lost", head.name);
-    finish(cx, known, &head, before, Some(kind), common!(raw, None), message)
+    let rule = finish(cx, known, &head, before, Some(kind), common!(raw, None), message)?;
+    Some(crate::alarm::Rule { connection: Some(head.name.to_string()), ..rule })
 }
 
 /// The checks every rule shares (priority, deadband, suppression), then the rule itself when

@@ -95,6 +95,17 @@ pub fn priority_label(p: Priority) -> &'static str {
     }
 }
 
+/// The shape of a priority, for alarm marks beside values (ISA-101: colour is never the only
+/// cue): ◆ critical, ▲ high, ■ medium, ● low.
+pub fn priority_glyph(p: Priority) -> &'static str {
+    match p {
+        Priority::Critical => "◆",
+        Priority::High => "▲",
+        Priority::Medium => "■",
+        Priority::Low => "●",
+    }
+}
+
 /// The glyph that marks a value's quality in front of it: none for Good.
 pub fn quality_glyph(q: &Quality) -> &'static str {
     match q {
