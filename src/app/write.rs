@@ -35,7 +35,12 @@ pub enum Dialog {
 pub struct Confirm {
     pub tag: TagId,
     pub old: Option<Value>,
+    /// What is written: the value the device will hold after encoding (what was typed when the
+    /// register holds it exactly).
     pub new: Value,
+    /// What was typed (as typed), when the device cannot hold it exactly (a scaled register's
+    /// resolution, an f32's precision): the confirmation says so.
+    pub typed: Option<String>,
     /// What goes on the wire, for people.
     pub raw: String,
     pub warning: Option<String>,
@@ -173,11 +178,16 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
             return Vec::new();
         }
     };
-    if let Err(why) = check_limits(&tag, current.as_ref(), &new).and_then(|_| encodable(&tag, &new)) {
-        // Shown in the editor; a value out of limits is a denial on record.
-        state.dialog = Some(Dialog::Edit { tag: id, input: input.to_string(), error: Some(why.clone()), opened });
-        return vec![Effect::Audit(record(state, id, Action::WriteDenied, now).new_value(new.to_string()).result(why))];
-    }
+    let held = check_limits(&tag, current.as_ref(), &new).and_then(|_| held_value(&tag, &new));
+    let held = match held.and_then(|h| check_limits(&tag, current.as_ref(), &h).map(|_| h)) {
+        Ok(h) => h,
+        Err(why) => {
+            // Shown in the editor; a value out of limits is a denial on record.
+            state.dialog = Some(Dialog::Edit { tag: id, input: input.to_string(), error: Some(why.clone()), opened });
+            let r = record(state, id, Action::WriteDenied, now).new_value(new.to_string()).result(why);
+            return vec![Effect::Audit(r)];
+        }
+    };
     if let Err(why) = may_write(state, id, now) {
         return deny(state, id, Some(&new), why, now);
     }
@@ -185,11 +195,13 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
         crate::layout::ConnectionKind::Modbus(m) => m.mask_write,
         _ => true,
     };
-    let (raw, warning) = preview(&tag, &new, mask_write);
+    let (raw, warning) = preview(&tag, &held, mask_write);
+    let typed = (!same_reading(&held, &new)).then(|| input.trim().to_string());
     state.dialog = Some(Dialog::Confirm(Confirm {
         tag: id,
         old: current,
-        new,
+        new: held,
+        typed,
         raw,
         warning,
         secret: String::new(),
@@ -200,14 +212,22 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
     Vec::new()
 }
 
-/// A Modbus value must fit the tag's type (after scaling) before anyone is asked to confirm it.
-fn encodable(tag: &Tag, new: &Value) -> Result<(), String> {
+/// The value the device will hold once `new` is written: a Modbus value must fit the tag's type
+/// (after scaling) before anyone is asked to confirm it, and the register may hold it only
+/// rounded. (OPC UA: the node's DataType is known only when the write is sent.)
+fn held_value(tag: &Tag, new: &Value) -> Result<Value, String> {
     match &tag.source {
-        TagSource::Modbus(p) if p.table.is_bits() || p.bit.is_some() => {
-            codec::encode_bit(new).map(|_| ()).map_err(|e| format!("cannot be written: {e}"))
-        }
-        TagSource::Modbus(p) => codec::encode_point(p, new).map(|_| ()).map_err(|e| format!("cannot be written: {e}")),
-        TagSource::OpcUa(_) => Ok(()),
+        TagSource::Modbus(p) => codec::held_value(p, new).map_err(|e| format!("cannot be written: {e}")),
+        TagSource::OpcUa(_) => Ok(new.clone()),
+    }
+}
+
+/// Whether two values read the same to a person (floats to their shown precision): an f32
+/// holding 0.1 as 0.100000001 is the value typed; a register holding 65.535 for 65.5354 is not.
+fn same_reading(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => Value::Float(x).to_string() == Value::Float(y).to_string(),
+        _ => a == b,
     }
 }
 
@@ -289,18 +309,24 @@ fn confirm(state: &mut State, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
         }
         state.pin_guard.record_success();
     } else {
+        // The value again: as the device will hold it, or as it was first typed.
         let again = parse_value(&tag, current.as_ref(), &c.secret);
-        if again.as_ref() != Ok(&c.new) {
+        let as_typed = c.typed.as_deref().is_some_and(|t| parse_value(&tag, current.as_ref(), t) == again);
+        if again.as_ref() != Ok(&c.new) && !as_typed {
             c.secret.clear();
             c.error = Some("that is not the same value; type the new value again to confirm".into());
             state.dialog = Some(Dialog::Confirm(c));
             return Vec::new();
         }
     }
+    let raw = match &c.typed {
+        Some(t) => format!("{} (typed {t})", c.raw),
+        None => c.raw.clone(),
+    };
     let audit = record(state, c.tag, Action::WriteAttempt, now)
         .old(c.old.as_ref().map(|v| tag.format(v)).unwrap_or_else(|| "-".into()))
         .new_value(tag.format(&c.new))
-        .raw(c.raw.clone());
+        .raw(raw);
     state.dialog = Some(Dialog::Pending { tag: c.tag, new: c.new.clone() });
     vec![Effect::Write(WriteOrder { conn: tag.conn, tag: c.tag, value: c.new, audit })]
 }

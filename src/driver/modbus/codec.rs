@@ -467,6 +467,16 @@ pub fn encode_bit(value: &Value) -> Result<bool, CodecError> {
     boolean(value)
 }
 
+/// The value the device holds after `value` is written to `p`: encoded as it goes on the wire,
+/// then read back as the console would read it. It differs from `value` when the register cannot
+/// hold it exactly (a scaled register's resolution, an f32's precision).
+pub fn held_value(p: &ModbusPoint, value: &Value) -> Result<Value, CodecError> {
+    if p.table.is_bits() || p.bit.is_some() {
+        return encode_bit(value).map(Value::Bool);
+    }
+    decode_point(p, &encode_point(p, value)?)
+}
+
 /// The `(and_mask, or_mask)` of a Modbus mask write (function 0x16) that sets a `bit` point to
 /// `value`: the register becomes `(current & and_mask) | (or_mask & !and_mask)`.
 pub fn encode_bit_mask(p: &ModbusPoint, value: &Value) -> Result<(u16, u16), CodecError> {

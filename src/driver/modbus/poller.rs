@@ -701,11 +701,7 @@ async fn write_point(
 /// The value a point holds after `value` is written: encoded and decoded again (scaling and
 /// integer rounding applied), so a readback can be compared exactly.
 fn expected_value(p: &ModbusPoint, value: &Value) -> Result<Value, String> {
-    if p.table.is_bits() || p.bit.is_some() {
-        return codec::encode_bit(value).map(Value::Bool).map_err(|e| format!("not written: {e}"));
-    }
-    let words = codec::encode_point(p, value).map_err(|e| format!("not written: {e}"))?;
-    codec::decode_point(p, &words).map_err(|e| format!("not written: {e}"))
+    codec::held_value(p, value).map_err(|e| format!("not written: {e}"))
 }
 
 /// What became of a write request.
