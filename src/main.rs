@@ -338,12 +338,23 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             // write flow can be tried at once — against the simulated plant only.
             let user = auth::current_user();
             let identity = auth::Identity::demo(&user, DEMO_PIN).map_err(anyhow::Error::msg)?;
+            // The demo keeps its records apart from a real plant's: its own audit log, and an
+            // alarm journal of its own that starts fresh (the simulated plant starts cold, so
+            // alarms of an earlier demo must not come back).
+            let demo_dir = paths::state_dir().join("demo");
+            let demo_journal = demo_dir.join("alarms.jsonl");
+            match std::fs::remove_file(&demo_journal) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    bail!("cannot start the demo's alarm journal afresh ({}): {e}", demo_journal.display())
+                }
+                _ => {}
+            }
             let opts = ConsoleOptions {
                 read_only,
                 user,
                 identity,
-                audit_path: default_audit_path(),
-                journal_path: journal_path(Path::new("demo.yaml")),
+                audit_path: demo_dir.join("audit.jsonl"),
+                journal_path: demo_journal,
                 export_dir: paths::state_dir().join("exports"),
                 demo_pin: Some(DEMO_PIN.to_string()),
                 color: color(no_color),

@@ -30,13 +30,13 @@ fn demo_shows_live_values_and_q_restores_the_terminal() {
 
     // Help and diagnostics open and close.
     c.send(b"?");
-    c.wait_for("the help screen", |t| t.contains("No single key writes to a device"));
+    c.wait_for("the help screen", |t| t.contains(" Help ") && t.contains("go to screen 1-9"));
     c.send(b"x");
-    c.wait_for("help closed", |t| !t.contains("No single key writes"));
+    c.wait_for("help closed", |t| !t.contains("go to screen 1-9"));
     c.send(b"d");
     c.wait_for("diagnostics", |t| t.contains("Read plan") && t.contains("Modicon"));
 
-    c.send(b"q");
+    c.quit();
     let status = c.wait_exit();
     assert!(status.success(), "exit status {status}");
     c.assert_restored();
@@ -52,4 +52,62 @@ fn sigterm_and_sighup_restore_the_terminal() {
         assert!(status.success(), "{sig}: exit status {status}");
         c.assert_restored();
     }
+}
+
+/// The demo's audit log (its own, apart from a real plant's).
+fn demo_audit(dir: &TempDir) -> Vec<serde_json::Value> {
+    let path = dir.0.join("state").join("ttyhmi").join("demo").join("audit.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+}
+
+#[test]
+fn every_way_out_is_on_record_with_its_reason() {
+    // Issue 12 D.20: a dropped SSH connection (the terminal gone, then SIGHUP) left no
+    // console_stop record.
+    let cases = [
+        ("hangup", "terminal lost|SIGHUP"),
+        ("stalled", "terminal lost|SIGHUP"),
+        ("sigterm", "SIGTERM"),
+        ("quit", "q"),
+    ];
+    for (tag, how) in cases {
+        let (mut c, dir) = demo(tag);
+        c.wait_for("the overview", |t| t.contains("plc1 up"));
+        match tag {
+            "hangup" => c.hang_up(false),
+            "stalled" => c.hang_up(true),
+            "sigterm" => {
+                let pid = nix::unistd::Pid::from_raw(c.child.id() as i32);
+                nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+            }
+            _ => c.quit(),
+        }
+        // A terminal that is gone costs neither the record nor a clean exit (it was a panic).
+        assert!(c.wait_exit().success(), "{tag}");
+        let records = demo_audit(&dir);
+        let last = records.last().expect("records");
+        assert_eq!(last["action"], "console_stop", "{tag}: {records:#?}");
+        let result = last["result"].as_str().unwrap_or_default();
+        assert!(how.split('|').any(|h| result.starts_with(h)), "{tag}: stopped by {result:?}");
+        assert_eq!(records.iter().filter(|r| r["action"] == "console_start").count(), 1, "{tag}");
+    }
+}
+
+#[test]
+fn esc_never_leaves_the_console_and_q_asks_first() {
+    let (mut c, _dir) = demo("esc");
+    c.wait_for("the overview", |t| t.contains("plc1 up"));
+    for _ in 0..3 {
+        c.esc();
+    }
+    c.pump(std::time::Duration::from_millis(300));
+    assert!(c.alive(), "Esc on a plain screen left the console");
+    c.send(b"q");
+    c.wait_for("the question", |t| t.contains("Quit the console? y/n"));
+    c.send(b"n");
+    c.wait_for("the question gone", |t| !t.contains("Quit the console?"));
+    assert!(c.alive(), "n stays");
+    c.send(b"qq");
+    assert!(c.wait_exit().success(), "q twice quits");
 }

@@ -63,6 +63,6 @@ fn a_live_trend_zooms_freezes_and_exports_what_it_shows() {
     assert!(p.len() >= 5, "several samples of a rising pressure: {csv}");
     assert!(p.windows(2).all(|w| w[1] >= w[0]) && p[p.len() - 1] > p[0], "rising: {p:?}");
     assert!(lines[1..].iter().all(|l| l.ends_with(",8,good") || l.ends_with(",,")), "the setpoint held at 8: {csv}");
-    c.send(b"q");
+    c.quit();
     assert!(c.wait_exit().success());
 }

@@ -257,7 +257,7 @@ fn storm_console(dir: &Path, args: &[&str], sim: &SimHandle, check: impl Fn(&mut
     assert!(pressed > 1000, "{pressed} key sequences pressed");
     let during = c.text();
     press(&mut c, &normalize());
-    c.send(b"q");
+    c.quit();
     let status = c.wait_exit();
     assert!(status.success(), "exit status {status}");
     let counts = sim.function_counts();
@@ -298,7 +298,7 @@ fn read_only_console_sends_no_write_whatever_is_pressed() {
     assert!(!c.text().contains("READ-ONLY"));
     c.send(b"w9\r1234\r");
     c.wait_for("the control write", |t| t.contains("written and read back"));
-    c.send(b"q");
+    c.quit();
     assert!(c.wait_exit().success());
     assert_eq!(writes(&sim.function_counts()), BTreeMap::from([(0x10, 1)]), "the control write is one FC16");
     audit_verifies(&audit);
@@ -368,19 +368,20 @@ fn demo_write_flow_with_pin_cancel_and_step_limit() {
     let t = c.wait_for("written and read back", |t| t.contains("written and read back"));
     assert!(t.contains("PIC_101_SP = 9.00 bar"), "{t}");
 
-    // 12 is within the limits but more than the largest step (2) from 9.
+    // 6.5 is within the limits but more than the largest step (2) from 9.
     c.send(b"w");
     c.wait_for("the editor", |t| t.contains("Write: new value"));
-    c.send(b"12\r");
+    c.send(b"6.5\r");
     let t = c.wait_for("the step error", |t| t.contains("more than the largest step 2"));
     assert!(t.contains("Write: new value"), "still in the editor:\n{t}");
     c.esc();
     c.wait_for("cancelled", |t| !t.contains("Write: new value") && t.contains("nothing was written"));
     c.wait_for("the setpoint still 9", |t| after(t, "PIC_101_SP").is_some_and(|r| r.contains("9.00")));
-    c.send(b"q");
+    c.quit();
     assert!(c.wait_exit().success());
 
-    let audit = dir.0.join("state").join("ttyhmi").join("audit.jsonl");
+    // The demo's own audit log.
+    let audit = dir.0.join("state").join("ttyhmi").join("demo").join("audit.jsonl");
     let audit_s = audit.to_str().unwrap();
     audit_verifies(&audit);
     let (ok, tail) = ttyhmi(&["audit", "tail", audit_s]);

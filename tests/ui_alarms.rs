@@ -274,3 +274,55 @@ fn a_tag_in_alarm_says_so_in_its_own_grid_row() {
     assert!(t102.contains(" ◆HIHI") && !t102.contains('*'), "{t102}");
     assert_same_without_colour(&s, 80, 24);
 }
+
+#[test]
+fn returned_alarms_are_not_counted_as_active() {
+    // Issue 12 A.7: `M1` and `Active 3` while P_101.lo was back to normal.
+    let s = plant(true);
+    let t = screen(&s, 140, 40);
+    let banner = t.lines().nth(1).unwrap();
+    assert!(banner.contains("C1 H1 M0 L0"), "{banner}");
+    assert!(t.contains("Active 2 · RTN 1"), "{t}");
+}
+
+/// The banner with one high alarm on T_102 and nothing else (every other count is zero).
+fn one_alarm(width: u16) -> String {
+    let layout = layout::parse(LAYOUT, "boiler.yaml").unwrap();
+    let mut s = State::new(Arc::new(layout), "eve".into(), false, at(600));
+    s.utc_offset = time::UtcOffset::UTC;
+    value(&mut s, "T_102", Value::Float(85.0), 60);
+    update(&mut s, Msg::Tick, at(0));
+    screen(&s, width, 24).lines().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn zero_counts_give_way_to_the_alarms_tag_and_value() {
+    // Issue 12 A.8: at 100 columns the tag and value were dropped for `shelved 0 suppressed 0
+    // out of service 0`.
+    let banner = one_alarm(100);
+    assert!(banner.contains("T_102 85.0 degC"), "{banner}");
+    assert!(banner.contains("H1"), "{banner}");
+    assert!(!banner.contains("shelved 0"), "{banner}");
+    let wide = one_alarm(160);
+    assert!(wide.contains("T_102 85.0 degC") && wide.contains("C0 H1 M0 L0 shelved 0"), "{wide}");
+}
+
+#[test]
+fn a_comms_alarm_names_its_connection() {
+    let src = "connections:\n  plc1: { modbus_tcp: { host: h } }\ntags:\n  ZED: { source: plc1, holding: 0 }\n  AAA: { source: plc1, holding: 1 }\nalarms:\n  plc1:\n    comms: { priority: high }\n";
+    let layout = layout::parse(src, "c.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(layout), "eve".into(), false, at(600));
+    for name in ["ZED", "AAA"] {
+        let id = s.layout.tag_id(name).unwrap();
+        let bad = Sample::bad(Reason::Disconnected("connection refused".into()), at(10));
+        update(
+            &mut s,
+            Msg::Driver(DriverEvent::Samples { conn: ConnId(0), samples: vec![(id, bad)], raw: None }),
+            at(10),
+        );
+    }
+    update(&mut s, Msg::Tick, at(0));
+    let banner = screen(&s, 100, 24).lines().nth(1).unwrap().to_string();
+    assert!(banner.contains("plc1 communications lost plc1"), "{banner}");
+    assert!(!banner.contains("ZED") && !banner.contains("AAA"), "not an arbitrary tag: {banner}");
+}

@@ -432,7 +432,8 @@ fn help_120x40() {
 /// new `Action` does not compile until it is documented here (and in `BINDINGS`).
 fn documented_by(a: Action) -> &'static str {
     match a {
-        Action::Quit => "q, Ctrl-C",
+        Action::Quit => "q",
+        Action::Interrupt => "Ctrl-C",
         Action::Back => "Esc",
         Action::NextScreen | Action::PrevScreen => "Tab / Shift-Tab",
         Action::Screen(_) => "1-9",
@@ -451,7 +452,7 @@ fn documented_by(a: Action) -> &'static str {
     }
 }
 
-const ALL_ACTIONS: [Action; 29] = [
+const ALL_ACTIONS: [Action; 30] = [
     Action::WiderWindow,
     Action::NarrowerWindow,
     Action::Left,
@@ -468,6 +469,7 @@ const ALL_ACTIONS: [Action; 29] = [
     Action::OutOfService,
     Action::Write,
     Action::Quit,
+    Action::Interrupt,
     Action::Back,
     Action::NextScreen,
     Action::PrevScreen,

@@ -107,6 +107,25 @@ pub struct AlarmView {
     /// The bell rings for unacknowledged alarms until silenced.
     pub horn: bool,
     pub last_bell: Option<SystemTime>,
+    /// The screen `a` was pressed on: Esc goes back there.
+    pub opened_from: Option<usize>,
+}
+
+/// Esc on the alarm list: back to the screen it was opened from (else the first screen that is
+/// not an alarm list).
+pub fn close_list(state: &mut State) {
+    let is_list = |s: &crate::layout::Screen| s.panels.iter().any(|p| matches!(p, Panel::Alarms(_)));
+    let back = state
+        .alarm_view
+        .opened_from
+        .take()
+        .filter(|&i| state.layout.screens.get(i).is_some_and(|s| !is_list(s)))
+        .or_else(|| state.layout.screens.iter().position(|s| !is_list(s)));
+    if let Some(i) = back {
+        state.screen = i;
+        state.selected = 0;
+        state.filter.clear();
+    }
 }
 
 /// Whether the current screen is an alarm list (an `alarms:` panel fills its screen).
@@ -158,9 +177,10 @@ pub fn record(state: &mut State, ts: Vec<Transition>, now: SystemTime) -> Vec<Ef
     }
     state.dirty = true;
     let bell = &state.layout.alarm_options.bell;
-    let ring = ts
-        .iter()
-        .any(|t| t.to == AlarmState::Unacknowledged && !t.from.is_unacknowledged() && bell.contains(&t.priority));
+    let ring = can_acknowledge(state)
+        && ts
+            .iter()
+            .any(|t| t.to == AlarmState::Unacknowledged && !t.from.is_unacknowledged() && bell.contains(&t.priority));
     let mut effects = vec![Effect::Journal(ts)];
     if ring {
         state.alarm_view.horn = true;
@@ -176,10 +196,7 @@ pub fn tick(state: &mut State, now: SystemTime) -> Vec<Effect> {
     let mut effects = record(state, ts, now);
     let v = &state.alarm_view;
     if v.horn && !effects.contains(&Effect::Bell) {
-        let bell = &state.layout.alarm_options.bell;
-        let waiting =
-            state.alarms.alarms().iter().any(|a| a.state().is_unacknowledged() && bell.contains(&a.rule.priority));
-        if !waiting {
+        if !bell_waiting(state) {
             state.alarm_view.horn = false;
         } else if v.last_bell.is_none_or(|t| now.duration_since(t).is_ok_and(|d| d >= BELL_REPEAT) || t > now) {
             state.alarm_view.last_bell = Some(now);
@@ -187,6 +204,24 @@ pub fn tick(state: &mut State, now: SystemTime) -> Vec<Effect> {
         }
     }
     effects
+}
+
+/// Whether the bell has something to ring for: an active alarm of a bell priority nobody
+/// acknowledged, on a console that can acknowledge it (a returned-to-normal alarm waits
+/// quietly on the list; a viewer's or read-only console never rings).
+pub fn bell_waiting(state: &State) -> bool {
+    let bell = &state.layout.alarm_options.bell;
+    can_acknowledge(state)
+        && state
+            .alarms
+            .alarms()
+            .iter()
+            .any(|a| a.state() == AlarmState::Unacknowledged && bell.contains(&a.rule.priority))
+}
+
+/// Whether this console may acknowledge alarms at all (not read-only, operator or above).
+fn can_acknowledge(state: &State) -> bool {
+    !state.read_only && state.identity.role.at_least(Role::Operator)
 }
 
 /// Keys that mean something for alarms; `None` when `a` is not an alarm key here.
@@ -202,6 +237,9 @@ pub fn key(state: &mut State, a: Action, now: SystemTime) -> Option<Vec<Effect>>
         Action::Alarms => {
             match alarm_screen(state) {
                 Some(i) if i != state.screen || state.diagnostics => {
+                    if !on_alarm_screen(state) {
+                        state.alarm_view.opened_from = Some(state.screen);
+                    }
                     state.screen = i;
                     state.diagnostics = false;
                     state.selected = 0;
@@ -249,10 +287,25 @@ fn denied(state: &State, needed: Role, what: &str) -> Option<String> {
         .then(|| format!("{} is {role}: {what} needs {} or above", state.identity.user, needed.as_str()))
 }
 
-fn acknowledge(state: &mut State, ids: Vec<AlarmId>, now: SystemTime) -> Vec<Effect> {
-    if let Some(why) = denied(state, Role::Operator, "acknowledging") {
+/// A refused alarm operation: said on screen and on record, like a refused write.
+fn refuse(state: &mut State, id: Option<AlarmId>, why: String, now: SystemTime) -> Vec<Effect> {
+    if state.audit_broken.is_some() {
+        // Nothing can go on record; the screen says why.
         state.say(why, true, now);
         return Vec::new();
+    }
+    let mut r = RecordInput::new(now, &state.actor, AuditAction::AlarmDenied).result(why.clone());
+    if let Some(a) = id.and_then(|id| state.alarms.alarm(id)) {
+        r = r.tag(a.rule.key.clone()).old(state_text(a.state()));
+    }
+    state.say(why, true, now);
+    vec![Effect::Audit(r)]
+}
+
+fn acknowledge(state: &mut State, ids: Vec<AlarmId>, now: SystemTime) -> Vec<Effect> {
+    if let Some(why) = denied(state, Role::Operator, "acknowledging") {
+        let first = ids.first().copied();
+        return refuse(state, first, why, now);
     }
     let ids: Vec<AlarmId> =
         ids.into_iter().filter(|id| state.alarms.alarm(*id).is_some_and(|a| a.state().is_unacknowledged())).collect();
@@ -272,8 +325,8 @@ fn open_dialog(state: &mut State, kind: DialogKind, now: SystemTime) -> Vec<Effe
         DialogKind::OutOfService => "taking alarms out of service",
     };
     if let Some(why) = denied(state, Role::Engineer, what) {
-        state.say(why, true, now);
-        return Vec::new();
+        let id = selected(state);
+        return refuse(state, id, why, now);
     }
     let Some(id) = selected(state) else {
         state.say("no alarm selected".into(), false, now);
@@ -603,6 +656,54 @@ mod tests {
     }
 
     #[test]
+    fn the_bell_repeats_only_for_active_unacknowledged_alarms() {
+        // Issue 12 A.7: it went on ringing for an alarm back to normal.
+        let mut s = state(Role::Operator);
+        assert!(value(&mut s, T1, 90.0, 1).contains(&Effect::Bell));
+        let e = value(&mut s, T1, 20.0, 2);
+        assert!(!e.contains(&Effect::Bell), "returned to normal: no new bell");
+        assert_eq!(journaled(&e), [("T1.hi".into(), AlarmState::Unacknowledged, AlarmState::ReturnedUnacknowledged)]);
+        assert_eq!(state_of(&s, "T1.hi"), AlarmState::ReturnedUnacknowledged);
+        let bells = (3..=20).filter(|&i| update(&mut s, Msg::Tick, t(i)).contains(&Effect::Bell)).count();
+        assert_eq!(bells, 0, "nothing active to ring for");
+        assert!(!s.alarm_view.horn);
+    }
+
+    #[test]
+    fn a_console_that_cannot_acknowledge_never_rings() {
+        for (role, ro) in [(Role::Viewer, false), (Role::Admin, true)] {
+            let mut s = state_with(role, ro, Priority::ALL.to_vec());
+            let e = value(&mut s, T1, 99.0, 1);
+            assert_eq!(journaled(&e).len(), 2, "the alarms are there");
+            assert!(!e.contains(&Effect::Bell), "{role:?} read-only {ro}");
+            let bells = (2..=20).filter(|&i| update(&mut s, Msg::Tick, t(i)).contains(&Effect::Bell)).count();
+            assert_eq!(bells, 0, "{role:?} read-only {ro}");
+        }
+    }
+
+    #[test]
+    fn esc_on_the_alarm_list_goes_back_to_where_a_was_pressed() {
+        let mut s = state(Role::Operator);
+        key(&mut s, KeyCode::Char('a'), 1);
+        assert_eq!(s.screen, 1);
+        key(&mut s, KeyCode::Esc, 1);
+        assert_eq!((s.screen, s.quit), (0, false));
+        // Reached by number: Esc goes to the first screen that is not an alarm list.
+        key(&mut s, KeyCode::Char('2'), 1);
+        key(&mut s, KeyCode::Esc, 1);
+        assert_eq!(s.screen, 0);
+        // With a filter kept, Esc clears it first.
+        key(&mut s, KeyCode::Char('a'), 1);
+        key(&mut s, KeyCode::Char('/'), 1);
+        typed(&mut s, "T1", 1);
+        key(&mut s, KeyCode::Enter, 1);
+        key(&mut s, KeyCode::Esc, 1);
+        assert_eq!((s.screen, s.filter.as_str()), (1, ""));
+        key(&mut s, KeyCode::Esc, 1);
+        assert_eq!(s.screen, 0);
+    }
+
+    #[test]
     fn priorities_without_a_bell_do_not_ring() {
         let mut s = state_with(Role::Operator, false, vec![Priority::Critical]);
         let e = value(&mut s, T1, 90.0, 1);
@@ -672,7 +773,12 @@ mod tests {
             value(&mut s, T1, 90.0, 1);
             s.screen = 1;
             for c in [KeyCode::Char(' '), KeyCode::Char('A'), KeyCode::Enter, KeyCode::Char('s'), KeyCode::Char('o')] {
-                assert_eq!(key(&mut s, c, 2), vec![], "{role:?} read-only {ro}: {c:?}");
+                // Issue 12 D.20: refused like a refused write, and on record like one.
+                let e = key(&mut s, c, 2);
+                let [Effect::Audit(r)] = e.as_slice() else { panic!("{role:?} read-only {ro}: {c:?}: {e:?}") };
+                assert_eq!(r.action, AuditAction::AlarmDenied, "{c:?}");
+                assert_eq!(r.tag.as_deref(), Some("T1.hi"), "{c:?}");
+                assert!(r.result.as_deref().is_some_and(|w| !w.is_empty()), "{c:?}: why");
                 assert!(s.alarm_view.dialog.is_none());
                 assert!(s.message.as_ref().unwrap().bad);
             }
@@ -688,9 +794,11 @@ mod tests {
         let mut s = state(Role::Operator);
         value(&mut s, T1, 90.0, 1);
         s.screen = 1;
-        assert_eq!(key(&mut s, KeyCode::Char('s'), 2), vec![]);
+        let denied =
+            |e: Vec<Effect>| matches!(e.as_slice(), [Effect::Audit(r)] if r.action == AuditAction::AlarmDenied);
+        assert!(denied(key(&mut s, KeyCode::Char('s'), 2)));
         assert_eq!(s.message.as_ref().unwrap().text, "ann is operator: shelving needs engineer or above");
-        assert_eq!(key(&mut s, KeyCode::Char('o'), 2), vec![]);
+        assert!(denied(key(&mut s, KeyCode::Char('o'), 2)));
         assert!(s.message.as_ref().unwrap().text.contains("out of service needs engineer"));
     }
 
@@ -784,7 +892,7 @@ mod tests {
         value(&mut s, T1, 90.0, 1);
         s.screen = 1;
         update(&mut s, Msg::AuditFailed("disk full".into()), t(2));
-        assert_eq!(key(&mut s, KeyCode::Char(' '), 3), vec![]);
+        assert_eq!(key(&mut s, KeyCode::Char(' '), 3), vec![], "nothing can go on record");
         assert!(s.message.as_ref().unwrap().text.contains("audit log cannot be written (disk full)"));
         assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged);
     }

@@ -42,7 +42,9 @@ impl From<DriverEvent> for Msg {
 /// What `update` asks the runtime to do. Only the runtime performs I/O.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    Quit,
+    /// Leave the console; why (`q`, `Ctrl-C`, `SIGHUP`, `terminal lost`) goes into the
+    /// console-stop audit record.
+    Quit(String),
     /// Append to the audit log (fsync'd).
     Audit(RecordInput),
     /// Append the attempt to the audit log, then — only if that succeeded — send the write.
@@ -52,11 +54,7 @@ pub enum Effect {
     /// Ring the terminal bell.
     Bell,
     /// Write a trend export file `name` in the export folder.
-    Export {
-        name: String,
-        contents: String,
-        rows: usize,
-    },
+    Export { name: String, contents: String, rows: usize },
     /// Append the audit records, then — only if that succeeded — apply the alarm operation.
     AlarmAction(AlarmOrder),
 }

@@ -114,9 +114,16 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
 
     let mut guard = TerminalGuard::enter()?;
     let mut last_draw = Instant::now() - FRAME;
+    // Why the console stops, for its console-stop audit record.
+    let mut stopped_by = String::from("the console's input ended");
     'outer: loop {
         if state.dirty && last_draw.elapsed() >= FRAME {
-            guard.terminal.draw(|f| ui::render(&state, f))?;
+            // A terminal that cannot be drawn on is gone (an SSH connection dropped): stop, and
+            // still put the stop on record.
+            if let Err(e) = guard.terminal().and_then(|t| t.draw(|f| ui::render(&state, f)).map(|_| ())) {
+                stopped_by = format!("terminal lost: {e}");
+                break 'outer;
+            }
             state.dirty = false;
             last_draw = Instant::now();
         }
@@ -133,7 +140,10 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
             while let Some(m) = queue.pop_front() {
                 for effect in update(&mut state, m, SystemTime::now()) {
                     match effect {
-                        Effect::Quit => break 'outer,
+                        Effect::Quit(why) => {
+                            stopped_by = why;
+                            break 'outer;
+                        }
                         Effect::Audit(r) => {
                             if let Err(e) = append(&mut audit, r) {
                                 queue.push_back(Msg::AuditFailed(e));
@@ -150,8 +160,14 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
                         }
                         Effect::Bell => {
                             use std::io::Write;
-                            let out = guard.terminal.backend_mut();
-                            let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                            let rang = guard.terminal().and_then(|t| {
+                                let out = t.backend_mut();
+                                out.write_all(b"\x07").and_then(|()| out.flush())
+                            });
+                            if let Err(e) = rang {
+                                stopped_by = format!("terminal lost: {e}");
+                                break 'outer;
+                            }
                         }
                         Effect::AlarmAction(order) => {
                             let on_record = order.audit.into_iter().try_for_each(|r| append(&mut audit, r));
@@ -172,8 +188,12 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
         }
     }
     let _ = flush_journal(&mut journal, &opts.journal_path, &mut unjournaled);
+    // On record before the terminal is given back: nothing that happens to a terminal that is
+    // gone may cost the record.
+    tracing::info!("console stopped: {stopped_by}");
+    let stop = RecordInput::new(SystemTime::now(), &state.actor, Action::ConsoleStop).result(stopped_by);
+    let _ = append(&mut audit, stop);
     drop(guard);
-    let _ = append(&mut audit, RecordInput::new(SystemTime::now(), &state.actor, Action::ConsoleStop));
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
@@ -200,9 +220,7 @@ fn open_journal(state: &mut State, path: &std::path::Path) -> Option<Journal> {
             }
             tracing::info!("alarm journal {}: {} alarms restored", path.display(), restored.alarms);
             // Restored alarms still waiting for an acknowledge sound the bell again.
-            let bell = &state.layout.alarm_options.bell;
-            state.alarm_view.horn =
-                state.alarms.alarms().iter().any(|a| a.state().is_unacknowledged() && bell.contains(&a.rule.priority));
+            state.alarm_view.horn = super::alarms::bell_waiting(state);
             match journal::roll_over(path, &loaded.records, journal::ROLL_OVER_BYTES) {
                 Ok(true) => tracing::info!("alarm journal {} rolled over (the old one is <name>.1)", path.display()),
                 Ok(false) => {}

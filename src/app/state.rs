@@ -86,6 +86,8 @@ pub struct State {
     pub demo_pin: Option<String>,
     /// Something visible changed since the last draw.
     pub dirty: bool,
+    /// "Quit the console? y/n" is asked.
+    pub confirm_quit: bool,
     pub quit: bool,
 }
 
@@ -143,6 +145,7 @@ impl State {
             audit_broken: None,
             demo_pin: None,
             dirty: true,
+            confirm_quit: false,
             quit: false,
             layout,
         }

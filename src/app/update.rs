@@ -30,7 +30,7 @@ pub fn update(state: &mut State, msg: Msg, now: SystemTime) -> Vec<Effect> {
             super::write::audit_failed(state, reason, now);
             Vec::new()
         }
-        Msg::Signal(_) => quit(state),
+        Msg::Signal(name) => quit(state, name),
         Msg::Driver(e) => driver_event(state, e, now),
         Msg::Alarm(action) => super::alarms::apply(state, action, now),
         Msg::Exported(result) => {
@@ -51,9 +51,10 @@ pub fn update(state: &mut State, msg: Msg, now: SystemTime) -> Vec<Effect> {
     }
 }
 
-fn quit(state: &mut State) -> Vec<Effect> {
+/// Leaves the console; `why` goes on record (`q`, `Ctrl-C`, `SIGHUP`, …).
+fn quit(state: &mut State, why: &str) -> Vec<Effect> {
     state.quit = true;
-    vec![Effect::Quit]
+    vec![Effect::Quit(why.to_string())]
 }
 
 /// Driver events mark the screen dirty only for what an operator sees change at once: values,
@@ -133,7 +134,16 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
         return Vec::new();
     }
     if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
-        return quit(state);
+        return quit(state, "Ctrl-C");
+    }
+    if state.confirm_quit {
+        // "Quit the console? y/n": y (or q again) quits, any other key stays.
+        state.confirm_quit = false;
+        state.dirty = true;
+        return match k.code {
+            KeyCode::Char('y' | 'Y' | 'q') => quit(state, "q"),
+            _ => Vec::new(),
+        };
     }
     if state.dialog.is_some() {
         return super::write::key(state, k, now);
@@ -152,7 +162,6 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
             KeyCode::Backspace => {
                 state.filter.pop();
             }
-            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => return quit(state),
             KeyCode::Char(c) if !c.is_control() && state.filter.chars().count() < 64 => state.filter.push(c),
             _ => {}
         }
@@ -160,9 +169,10 @@ fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
         return Vec::new();
     }
     let a = action(&k);
-    if state.help && a != Some(Action::Quit) {
-        // Up/Down and PgUp/PgDn scroll a help longer than the screen; any other key closes it.
-        let most = crate::ui::help::LINES;
+    if state.help {
+        // Up/Down and PgUp/PgDn scroll a help longer than the screen; any other key (q and Esc
+        // too) closes it.
+        let most = crate::ui::help::line_count();
         let scroll = &mut state.help_scroll;
         match a {
             Some(Action::Down) => *scroll = (*scroll + 1).min(most),
@@ -207,17 +217,10 @@ fn act(state: &mut State, a: Action, now: SystemTime) -> Vec<Effect> {
         state.visible_rows().len()
     };
     match a {
-        Action::Quit => return quit(state),
-        Action::Back => {
-            if !state.filter.is_empty() {
-                state.filter.clear();
-                state.selected = 0;
-            } else if state.diagnostics {
-                state.diagnostics = false;
-            } else {
-                return quit(state);
-            }
-        }
+        // No single key leaves the console: q asks first.
+        Action::Quit => state.confirm_quit = true,
+        Action::Interrupt => return quit(state, "Ctrl-C"),
+        Action::Back => back(state),
         Action::Help => state.help = true,
         Action::NextScreen | Action::PrevScreen => {
             let cur = state.screen;
@@ -265,6 +268,19 @@ fn act(state: &mut State, a: Action, now: SystemTime) -> Vec<Effect> {
         }
     }
     Vec::new()
+}
+
+/// Esc closes what is open: the filter, diagnostics, the alarm list (back to the screen it was
+/// opened from). On a plain screen it does nothing; it never leaves the console.
+fn back(state: &mut State) {
+    if !state.filter.is_empty() {
+        state.filter.clear();
+        state.selected = 0;
+    } else if state.diagnostics {
+        state.diagnostics = false;
+    } else if super::alarms::on_alarm_screen(state) {
+        super::alarms::close_list(state);
+    }
 }
 
 #[cfg(test)]
@@ -356,31 +372,59 @@ mod tests {
 
     // ---- quitting ----
 
+    fn quit_effect(why: &str) -> Vec<Effect> {
+        vec![Effect::Quit(why.to_string())]
+    }
+
     #[test]
-    fn q_and_ctrl_c_quit_and_do_nothing_else() {
-        for msg in [ch('q'), ctrl_c()] {
+    fn q_asks_first_and_y_or_q_again_quits() {
+        // Issue 12 A.2: no single key leaves the console.
+        for second in [ch('y'), ch('Y'), ch('q')] {
             let mut s = state();
-            assert_eq!(update(&mut s, msg.clone(), t(1001)), vec![Effect::Quit], "{msg:?}");
+            assert_eq!(update(&mut s, ch('q'), t(1001)), vec![], "q alone only asks");
+            assert!(s.confirm_quit && !s.quit);
+            assert_eq!(update(&mut s, second.clone(), t(1001)), quit_effect("q"), "{second:?}");
             assert!(s.quit);
             assert_eq!(s.now, t(1001), "now is the injected time");
         }
     }
 
     #[test]
-    fn q_and_ctrl_c_quit_from_help_diagnostics_and_with_a_filter() {
-        for msg in [ch('q'), ctrl_c()] {
+    fn any_other_answer_stays_and_does_nothing_else() {
+        for answer in [ch('n'), k(KeyCode::Esc), k(KeyCode::Enter), ch('w'), ch('2'), k(KeyCode::Down)] {
             let mut s = state();
-            send(&mut s, [ch('?')]);
-            assert!(s.help);
-            assert_eq!(update(&mut s, msg.clone(), t(1001)), vec![Effect::Quit], "from help: {msg:?}");
+            send(&mut s, [ch('q')]);
+            assert_eq!(update(&mut s, answer.clone(), t(1001)), vec![], "{answer:?}");
+            assert!(!s.confirm_quit && !s.quit, "{answer:?}");
+            assert_eq!((s.screen, s.selected, s.dialog.is_none()), (0, 0, true), "{answer:?} only answered");
+        }
+    }
 
+    #[test]
+    fn ctrl_c_quits_at_once_from_anywhere() {
+        for setup in [vec![], vec![ch('?')], vec![ch('d')], vec![ch('/'), ch('x')], vec![ch('q')]] {
             let mut s = state();
-            send(&mut s, [ch('d')]);
-            assert_eq!(update(&mut s, msg.clone(), t(1001)), vec![Effect::Quit], "from diagnostics: {msg:?}");
+            send(&mut s, setup.clone());
+            assert_eq!(update(&mut s, ctrl_c(), t(1001)), quit_effect("Ctrl-C"), "{setup:?}");
+            assert!(s.quit);
+        }
+    }
 
+    #[test]
+    fn q_closes_help_instead_of_quitting() {
+        let mut s = state();
+        send(&mut s, [ch('?')]);
+        assert_eq!(update(&mut s, ch('q'), t(1001)), vec![]);
+        assert!(!s.help && !s.confirm_quit && !s.quit);
+    }
+
+    #[test]
+    fn q_asks_from_diagnostics_and_with_a_kept_filter() {
+        for setup in [vec![ch('d')], vec![ch('/'), ch('x'), k(KeyCode::Enter)]] {
             let mut s = state();
-            send(&mut s, [ch('/'), ch('x'), k(KeyCode::Enter)]);
-            assert_eq!(update(&mut s, msg.clone(), t(1001)), vec![Effect::Quit], "with a filter: {msg:?}");
+            send(&mut s, setup);
+            assert_eq!(update(&mut s, ch('q'), t(1001)), vec![]);
+            assert!(s.confirm_quit);
         }
     }
 
@@ -390,15 +434,15 @@ mod tests {
         send(&mut s, [ch('/')]);
         assert_eq!(update(&mut s, ch('q'), t(1001)), vec![]);
         assert_eq!(s.filter, "q");
-        assert!(!s.quit);
-        assert_eq!(update(&mut s, ctrl_c(), t(1001)), vec![Effect::Quit]);
+        assert!(!s.quit && !s.confirm_quit);
+        assert_eq!(update(&mut s, ctrl_c(), t(1001)), quit_effect("Ctrl-C"));
         assert!(s.quit);
     }
 
     #[test]
-    fn signals_quit() {
+    fn signals_quit_and_say_which() {
         let mut s = state();
-        assert_eq!(update(&mut s, Msg::Signal("SIGHUP"), t(1001)), vec![Effect::Quit]);
+        assert_eq!(update(&mut s, Msg::Signal("SIGHUP"), t(1001)), quit_effect("SIGHUP"));
         assert!(s.quit);
     }
 
@@ -453,7 +497,7 @@ mod tests {
     // ---- Esc ----
 
     #[test]
-    fn esc_closes_help_then_clears_the_filter_then_leaves_diagnostics_then_quits() {
+    fn esc_closes_help_then_clears_the_filter_then_leaves_diagnostics_and_never_quits() {
         let mut s = state();
         send(&mut s, [ch('/'), ch('t'), k(KeyCode::Enter), ch('d'), ch('?')]);
         assert!(s.help && s.diagnostics);
@@ -469,10 +513,11 @@ mod tests {
 
         assert_eq!(update(&mut s, k(KeyCode::Esc), t(1001)), vec![]);
         assert!(!s.diagnostics, "third Esc leaves diagnostics");
-        assert!(!s.quit);
-
-        assert_eq!(update(&mut s, k(KeyCode::Esc), t(1001)), vec![Effect::Quit], "Esc on a plain screen quits");
-        assert!(s.quit);
+        // Issue 12 A.2: Esc on a plain screen quit the console.
+        for _ in 0..5 {
+            assert_eq!(update(&mut s, k(KeyCode::Esc), t(1001)), vec![], "Esc on a plain screen does nothing");
+        }
+        assert!(!s.quit && !s.confirm_quit);
     }
 
     #[test]

@@ -24,13 +24,15 @@ pub enum Action {
     AlarmUnshelve,
     AlarmOutOfService,
     AlarmReturnToService,
+    /// An alarm operation refused (role, read-only, audit log): `result` says why.
+    AlarmDenied,
     ReadOnlyStart,
     ConsoleStart,
     ConsoleStop,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::WriteAttempt,
         Action::WriteResult,
         Action::WriteDenied,
@@ -41,6 +43,7 @@ impl Action {
         Action::AlarmUnshelve,
         Action::AlarmOutOfService,
         Action::AlarmReturnToService,
+        Action::AlarmDenied,
         Action::ReadOnlyStart,
         Action::ConsoleStart,
         Action::ConsoleStop,
@@ -59,6 +62,7 @@ impl Action {
             Action::AlarmUnshelve => "alarm_unshelve",
             Action::AlarmOutOfService => "alarm_out_of_service",
             Action::AlarmReturnToService => "alarm_return_to_service",
+            Action::AlarmDenied => "alarm_denied",
             Action::ReadOnlyStart => "read_only_start",
             Action::ConsoleStart => "console_start",
             Action::ConsoleStop => "console_stop",

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::format::with_units;
 use super::theme::{Theme, priority_label};
@@ -20,8 +20,7 @@ use crate::timefmt;
 /// Alarm counts for the banner.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Counts {
-    /// Annunciated (unacknowledged, acknowledged, returned-unacknowledged) per priority, highest
-    /// first.
+    /// Active (unacknowledged or acknowledged, condition present) per priority, highest first.
     by_priority: [usize; 4],
     unacked: usize,
     shelved: usize,
@@ -33,7 +32,9 @@ fn counts(state: &State) -> Counts {
     let mut c = Counts::default();
     for a in state.alarms.alarms() {
         let s = a.state();
-        if AlarmList::Active.holds(s) {
+        // Active means the condition is: a returned-to-normal alarm waiting for its acknowledge
+        // is not counted (the list shows it as RTN).
+        if matches!(s, AlarmState::Unacknowledged | AlarmState::Acknowledged) && a.active {
             let i = Priority::ALL.iter().position(|p| *p == a.rule.priority).unwrap_or(3);
             c.by_priority[i] += 1;
         }
@@ -88,21 +89,52 @@ fn value_cell(state: &State, a: &Alarm, width: usize) -> String {
     if bare.chars().count() <= width { bare } else { "#".repeat(width) }
 }
 
-/// The banner: one line on every screen of a layout with alarms.
+/// The banner: one line on every screen of a layout with alarms. When the line is short of
+/// room, counts that are zero go first, then the "+N unack" note, then the alarm's tag and value;
+/// the message is cut last (with `…`).
 pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let c = counts(state);
-    let narrow = area.width < 100;
-    // Counts per priority always; shelved / suppressed / out of service when there are any (on
-    // 80 columns), or always (wider).
+    let width = area.width as usize;
+    let all = banner_counts(state, theme, &c, true, false);
+    let essential = banner_counts(state, theme, &c, false, false);
+    let short = banner_counts(state, theme, &c, false, true);
+    let left = |room: usize, tag: bool, more: bool| banner_left(state, theme, &c, room, tag, more);
+    let choices = [
+        (&all, true, true),
+        (&essential, true, true),
+        (&short, true, true),
+        (&short, true, false),
+        (&short, false, false),
+    ];
+    let (right, l) = choices
+        .into_iter()
+        .find_map(|(right, tag, more)| {
+            let room = width.saturating_sub(right.width());
+            let (l, whole) = left(room, tag, more);
+            whole.then_some((right, l))
+        })
+        .unwrap_or_else(|| (&short, left(width.saturating_sub(short.width()), false, false).0));
+    let rw = (right.width() as u16).min(area.width);
+    let [left_area, right_area] = Layout::horizontal([Constraint::Min(0), Constraint::Length(rw)]).areas(area);
+    frame.render_widget(l, left_area);
+    frame.render_widget(right.clone(), right_area);
+}
+
+/// The counts on the right of the banner: active alarms per priority (`C0 H1 M1 L0`), shelved,
+/// suppressed and out of service, FLOOD and the bell. `zeros`: counts that are 0 too; `short`:
+/// `shv`, `sup`, `oos`.
+fn banner_counts(state: &State, theme: Theme, c: &Counts, zeros: bool, short: bool) -> Line<'static> {
     let mut right: Vec<Span> = vec![Span::raw(" ")];
     for (i, p) in Priority::ALL.iter().enumerate() {
         let n = c.by_priority[i];
-        let style = if n > 0 { theme.priority(*p) } else { theme.muted() };
-        right.push(Span::styled(format!("{}{n} ", &priority_label(*p)[..1]), style));
+        if n > 0 || zeros {
+            let style = if n > 0 { theme.priority(*p) } else { theme.muted() };
+            right.push(Span::styled(format!("{}{n} ", &priority_label(*p)[..1]), style));
+        }
     }
-    let (shv, sup, oos) = if narrow { ("shv", "sup", "oos") } else { ("shelved", "suppressed", "out of service") };
-    for (label, n) in [(shv, c.shelved), (sup, c.suppressed), (oos, c.out_of_service)] {
-        if n > 0 || !narrow {
+    let labels = if short { ["shv", "sup", "oos"] } else { ["shelved", "suppressed", "out of service"] };
+    for (label, n) in labels.into_iter().zip([c.shelved, c.suppressed, c.out_of_service]) {
+        if n > 0 || zeros {
             right.push(Span::styled(format!("{label} {n} "), if n > 0 { theme.notice() } else { theme.muted() }));
         }
     }
@@ -113,51 +145,60 @@ pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
     if state.alarm_view.horn {
         right.push(Span::styled("BELL x ", theme.notice()));
     }
-    let right = Line::from(right);
-    let rw = (right.width() as u16).min(area.width);
-    let [left_area, right_area] = Layout::horizontal([Constraint::Min(0), Constraint::Length(rw)]).areas(area);
+    Line::from(right)
+}
 
-    let left = match top(state) {
-        Some(a) => {
-            let p = a.rule.priority;
-            let more = if c.unacked > 1 { format!(" (+{} unack)", c.unacked - 1) } else { String::new() };
-            let tag = state.layout.tags.get(a.rule.tag.index()).map(|t| t.name.as_str()).unwrap_or("");
-            let mut spans = vec![
-                Span::styled("*", theme.unacknowledged(p)),
-                Span::styled(format!("{} ", priority_label(p).trim_end()), theme.priority(p)),
-                Span::styled(format!("{} ", age(state, alarm_time(a))), theme.muted()),
-            ];
-            if !a.active {
-                // Returned to normal, still to be acknowledged.
-                spans.push(Span::styled("RTN ", theme.muted()));
-            }
-            let room = (left_area.width as usize).saturating_sub(Line::from(spans.clone()).width());
-            let message = fit(&a.rule.message, room);
-            let mut room = room.saturating_sub(message.chars().count());
-            spans.push(Span::styled(message, theme.priority(p)));
-            // The tag and its value whole or not at all: a cut number would lie.
-            for (text, style) in [(format!(" {tag} {}", value_text(state, a)), theme.value()), (more, theme.muted())] {
-                let w = text.chars().count();
-                if w > room {
-                    break;
-                }
-                room -= w;
-                spans.push(Span::styled(text, style));
-            }
-            Line::from(spans)
-        }
-        None => {
-            let active: usize = c.by_priority.iter().sum();
-            let text = match active {
-                0 => " no active alarms".to_string(),
-                1 => " 1 active alarm, acknowledged".to_string(),
-                n => format!(" {n} active alarms, all acknowledged"),
-            };
-            Line::styled(text, theme.muted())
-        }
+/// What the alarm is about: its connection for a comms alarm, else its tag.
+fn subject<'a>(state: &'a State, a: &'a Alarm) -> &'a str {
+    match &a.rule.connection {
+        Some(conn) => conn,
+        None => state.layout.tags.get(a.rule.tag.index()).map(|t| t.name.as_str()).unwrap_or(""),
+    }
+}
+
+/// The left of the banner in `room` columns: the most urgent unacknowledged alarm, with its tag
+/// (or connection) and value when `tag`, and how many more wait when `more`. Also whether all of
+/// it fits with the message whole.
+fn banner_left(state: &State, theme: Theme, c: &Counts, room: usize, tag: bool, more: bool) -> (Line<'static>, bool) {
+    let Some(a) = top(state) else {
+        let active: usize = c.by_priority.iter().sum();
+        let text = match active {
+            0 => " no active alarms".to_string(),
+            1 => " 1 active alarm, acknowledged".to_string(),
+            n => format!(" {n} active alarms, all acknowledged"),
+        };
+        let whole = text.chars().count() <= room;
+        return (Line::styled(fit(&text, room), theme.muted()), whole);
     };
-    frame.render_widget(left, left_area);
-    frame.render_widget(right, right_area);
+    let p = a.rule.priority;
+    let mut spans = vec![
+        Span::styled("*", theme.unacknowledged(p)),
+        Span::styled(format!("{} ", priority_label(p).trim_end()), theme.priority(p)),
+        Span::styled(format!("{} ", age(state, alarm_time(a))), theme.muted()),
+    ];
+    if !a.active {
+        // Returned to normal, still to be acknowledged.
+        spans.push(Span::styled("RTN ", theme.muted()));
+    }
+    let mut tail: Vec<(String, ratatui::style::Style)> = Vec::new();
+    if tag {
+        let value = value_text(state, a);
+        let text = if value.is_empty() {
+            format!(" {}", subject(state, a))
+        } else {
+            format!(" {} {value}", subject(state, a))
+        };
+        tail.push((text, theme.value()));
+    }
+    if more && c.unacked > 1 {
+        tail.push((format!(" (+{} unack)", c.unacked - 1), theme.muted()));
+    }
+    let fixed = Line::from(spans.clone()).width() + tail.iter().map(|(t, _)| t.chars().count()).sum::<usize>();
+    let message_room = room.saturating_sub(fixed);
+    let whole = a.rule.message.chars().count() <= message_room;
+    spans.push(Span::styled(fit(&a.rule.message, message_room), theme.priority(p)));
+    spans.extend(tail.into_iter().map(|(t, s)| Span::styled(t, s)));
+    (Line::from(spans), whole)
 }
 
 /// `text` in at most `room` columns, with `…` when cut.
@@ -177,9 +218,17 @@ pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut
     let ids = rows(state);
     let mut title_spans = vec![Span::styled(format!(" {} ", title.unwrap_or("Alarms")), theme.title())];
     for l in AlarmList::ALL {
-        let n = state.alarms.alarms().iter().filter(|a| l.holds(a.state())).count();
+        let of = |a: &&Alarm| l.holds(a.state());
         let style = if l == state.alarm_view.list { theme.active_tab() } else { theme.muted() };
-        title_spans.push(Span::styled(format!(" {} {n} ", l.title()), style));
+        let text = if l == AlarmList::Active {
+            // Returned-to-normal alarms are on this list until acknowledged, but not active.
+            let rtn = state.alarms.alarms().iter().filter(|a| a.state() == AlarmState::ReturnedUnacknowledged).count();
+            let active = state.alarms.alarms().iter().filter(of).count() - rtn;
+            if rtn > 0 { format!(" Active {active} · RTN {rtn} ") } else { format!(" Active {active} ") }
+        } else {
+            format!(" {} {} ", l.title(), state.alarms.alarms().iter().filter(of).count())
+        };
+        title_spans.push(Span::styled(text, style));
     }
     if !state.filter.is_empty() || state.filter_editing {
         let cursor = if state.filter_editing { "_" } else { "" };
@@ -323,14 +372,6 @@ fn rule_text(state: &State, a: &Alarm) -> String {
 /// The shelve / out-of-service dialog, over the list.
 pub fn render_dialog(state: &State, d: &Dialog, theme: Theme, frame: &mut Frame, area: Rect) {
     let Some(a) = state.alarms.alarm(d.id) else { return };
-    let width = area.width.min(72);
-    let height = if d.kind == DialogKind::Shelve { 9 } else { 8 };
-    let r = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + area.height.saturating_sub(height) / 2,
-        width,
-        height: height.min(area.height),
-    };
     let field = |label: &str, text: &str, on: bool| {
         Line::from(vec![
             Span::styled(format!("{label:<10}"), if on { theme.header() } else { theme.muted() }),
@@ -340,33 +381,30 @@ pub fn render_dialog(state: &State, d: &Dialog, theme: Theme, frame: &mut Frame,
             ),
         ])
     };
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(priority_label(a.rule.priority), theme.priority(a.rule.priority)),
-            Span::raw(format!(" {}  {}", a.rule.key, a.rule.message)),
-        ]),
-        Line::raw(""),
-    ];
+    let info = vec![Line::from(vec![
+        Span::styled(priority_label(a.rule.priority), theme.priority(a.rule.priority)),
+        Span::raw(format!(" {}  {}", a.rule.key, a.rule.message)),
+    ])];
+    let mut fixed = vec![Line::raw("")];
     let title = match d.kind {
         DialogKind::Shelve => {
             let max = format_duration(state.alarms.max_shelve());
-            lines.push(field("for", &d.duration, d.field == Field::Duration));
-            lines.push(Line::styled(format!("          30m, 2h … up to {max}, or one-shot"), theme.muted()));
+            fixed.push(field("for", &d.duration, d.field == Field::Duration));
+            fixed.push(Line::styled(format!("          30m, 2h … up to {max}, or one-shot"), theme.muted()));
             " Shelve alarm "
         }
         DialogKind::OutOfService => " Take alarm out of service ",
     };
-    lines.push(field("reason", &d.reason, d.field == Field::Reason));
+    fixed.push(field("reason", &d.reason, d.field == Field::Reason));
     if let Some(e) = &d.error {
-        lines.push(Line::styled(format!("! {e}"), theme.bad()));
+        fixed.push(Line::styled(format!("! {e}"), theme.bad()));
     }
     let keys = if d.kind == DialogKind::Shelve {
         "Enter: next · Tab: field · Esc: cancel"
     } else {
         "Enter: done · Esc: cancel"
     };
-    lines.push(Line::styled(keys, theme.muted()));
-    frame.render_widget(Clear, r);
-    let block = Block::default().borders(Borders::ALL).title(Span::styled(title, theme.title()));
-    frame.render_widget(Paragraph::new(lines).block(block), r);
+    fixed.push(Line::styled(keys, theme.muted()));
+    let title = Line::from(Span::styled(title, theme.title()));
+    super::dialog::boxed(frame, area, title, theme.muted(), info, fixed);
 }

@@ -5,8 +5,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// `q`: asks "Quit the console? y/n".
     Quit,
-    /// Esc: close help, clear the filter, leave diagnostics; quits from a plain screen.
+    /// Ctrl-C: quits at once, from anywhere.
+    Interrupt,
+    /// Esc: close help, clear the filter, leave diagnostics or the alarm list; never quits.
     Back,
     NextScreen,
     PrevScreen,
@@ -67,8 +70,9 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("+ - Left Right", "trends: wider / narrower window; pan (or move the cursor)"),
     ("c / l / e", "trends: freeze with a cursor / back to live / export to CSV"),
     ("?, F1", "show or hide this help"),
-    ("Esc", "close help, clear the filter, leave diagnostics, or quit"),
-    ("q, Ctrl-C", "quit (never writes anything)"),
+    ("Esc", "close what is open: dialog, help, filter, diagnostics, alarm list"),
+    ("q", "quit: asks first (y or q again); never writes anything"),
+    ("Ctrl-C", "quit at once (never writes anything)"),
 ];
 
 /// The action of a key press in normal mode.
@@ -78,7 +82,7 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
     }
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         return match key.code {
-            KeyCode::Char('c') => Some(Action::Quit),
+            KeyCode::Char('c') => Some(Action::Interrupt),
             _ => None,
         };
     }

@@ -79,10 +79,22 @@ pub fn render(state: &State, frame: &mut Frame) {
     if let Some(d) = &state.alarm_view.dialog {
         alarms::render_dialog(state, d, theme, frame, main);
     }
+    if state.confirm_quit {
+        quit_question(theme, frame, main);
+    }
     if let Some(line) = message_line {
         frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), msg);
     }
     status::render(state, theme, frame, bottom);
+}
+
+/// "Quit the console? y/n", over the screen.
+fn quit_question(theme: Theme, frame: &mut Frame, area: Rect) {
+    let lines = vec![
+        Line::styled("Quit the console? y/n", theme.header()),
+        Line::styled("y or q: quit · any other key: stay", theme.muted()),
+    ];
+    dialog::boxed(frame, area, Line::raw(""), theme.notice(), Vec::new(), lines);
 }
 
 /// The top line: layout title and screen tabs.

@@ -14,7 +14,8 @@ use ratatui::backend::CrosstermBackend;
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
 pub struct TerminalGuard {
-    pub terminal: Term,
+    /// Always `Some` until the guard is dropped.
+    terminal: Option<Term>,
 }
 
 impl TerminalGuard {
@@ -27,7 +28,7 @@ impl TerminalGuard {
             return Err(e);
         }
         match Terminal::new(CrosstermBackend::new(out)) {
-            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Ok(terminal) => Ok(TerminalGuard { terminal: Some(terminal) }),
             Err(e) => {
                 restore();
                 Err(e)
@@ -36,8 +37,23 @@ impl TerminalGuard {
     }
 }
 
+impl TerminalGuard {
+    /// The terminal to draw on.
+    pub fn terminal(&mut self) -> io::Result<&mut Term> {
+        self.terminal.as_mut().ok_or_else(|| io::Error::other("the terminal was given back"))
+    }
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        if let Some(mut t) = self.terminal.take() {
+            // ratatui shows the cursor when its terminal is dropped and, if it cannot, prints to a
+            // standard error that is gone too and panics: a terminal that is gone (the SSH
+            // connection dropped) is let go of without that.
+            if t.show_cursor().is_err() {
+                std::mem::forget(t);
+            }
+        }
         restore();
     }
 }

@@ -81,7 +81,10 @@ impl Drop for TempDir {
 
 pub struct Console {
     pub child: Child,
-    pub master: File,
+    /// The terminal's side; `None` once hung up.
+    master: Option<File>,
+    /// Tells the reader thread to let go of its copy of the terminal's side.
+    hang_up: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Kept open to read the terminal's modes after the console exits.
     slave: OwnedFd,
     bytes: mpsc::Receiver<Vec<u8>>,
@@ -95,6 +98,9 @@ impl Console {
     pub fn start(dir: &Path, args: &[&str]) -> Console {
         let ws = Winsize { ws_row: ROWS, ws_col: COLS, ws_xpixel: 0, ws_ypixel: 0 };
         let pty = openpty(Some(&ws), None).expect("openpty");
+        // The console must not inherit the terminal's side (sshd's never does): closing it here
+        // is then a hang-up for the console.
+        nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).expect("cloexec");
         let child = Command::new(BIN)
             .args(args)
             .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
@@ -109,16 +115,47 @@ impl Console {
         let master = File::from(pty.master);
         let mut reader = master.try_clone().unwrap();
         let (tx, rx) = mpsc::channel();
+        let hang_up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = hang_up.clone();
         std::thread::spawn(move || {
+            use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            use std::os::fd::AsFd;
             let mut buf = [0u8; 65536];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::from(20u8)) {
+                    Ok(0) => continue,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+                match reader.read(&mut buf) {
+                    Ok(n) if n > 0 && tx.send(buf[..n].to_vec()).is_ok() => {}
+                    _ => break,
                 }
             }
         });
         let screen = vt100::Parser::new(NonZeroU16::new(ROWS).unwrap(), NonZeroU16::new(COLS).unwrap(), 0);
-        Console { child, master, slave: pty.slave, bytes: rx, screen, raw: Vec::new() }
+        Console { child, master: Some(master), hang_up, slave: pty.slave, bytes: rx, screen, raw: Vec::new() }
+    }
+
+    /// What an SSH connection that drops does to a session: the terminal goes away (every copy
+    /// of its side is closed, so the console's reads and writes fail) and the console gets SIGHUP.
+    /// `busy`: first the link stalls (nobody reads what the console draws) while keys keep it
+    /// redrawing, so it is stuck writing to the terminal when the connection drops.
+    pub fn hang_up(&mut self, busy: bool) {
+        self.hang_up.store(true, std::sync::atomic::Ordering::SeqCst);
+        // The reader lets go of its copy within a poll interval.
+        std::thread::sleep(Duration::from_millis(100));
+        if busy {
+            for _ in 0..40 {
+                // Tab: another screen, drawn whole.
+                self.send(b"\t");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        self.master = None;
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP);
     }
 
     pub fn pump(&mut self, for_at_most: Duration) {
@@ -155,7 +192,14 @@ impl Console {
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
-        self.master.write_all(bytes).unwrap();
+        self.master.as_mut().expect("the terminal is there").write_all(bytes).unwrap();
+    }
+
+    /// `q`, then `y` at "Quit the console? y/n".
+    pub fn quit(&mut self) {
+        self.send(b"q");
+        self.wait_for("the quit question", |t| t.contains("Quit the console?"));
+        self.send(b"y");
     }
 
     /// A lone Esc: alone in the terminal's input, so it is not read as Alt+ the next key.
