@@ -95,7 +95,7 @@ pub(crate) fn parse_located(src: &str, file: &Path) -> Result<(RawFile, UsersFil
                         col: pin.referenced.column(),
                         message: format!(
                             "the pin of `{name}` is not a usable argon2 PHC string ({why}); \
-                             set it with `ttyhmi passwd {name}`"
+                             set it again with `ttyhmi passwd {name}`"
                         ),
                     })?;
                     Some(pin.value.clone())
@@ -203,9 +203,16 @@ mod tests {
         assert_eq!(
             p("users:\n  alice: { pin: \"1234\" }\n").unwrap_err(),
             "u.yaml:2:17: the pin of `alice` is not a usable argon2 PHC string (not a PHC string: \
-             $argon2id$v=19$m=...,t=...,p=...$salt$hash); set it with `ttyhmi passwd alice`"
+             $argon2id$v=19$m=...,t=...,p=...$salt$hash); set it again with `ttyhmi passwd alice`"
         );
         assert!(p("users: yes\n").is_err());
+        // Issue 12, item 19: a hash cheaper than the OWASP minimum.
+        assert_eq!(
+            p("users:\n  bob: { role: operator, pin: \"$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\" }\n")
+                .unwrap_err(),
+            "u.yaml:2:31: the pin of `bob` is not a usable argon2 PHC string (its parameters m=4096,t=3,p=1 are \
+             weaker than the minimum m=19456,t=2,p=1 (OWASP)); set it again with `ttyhmi passwd bob`"
+        );
     }
 
     #[test]
