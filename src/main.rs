@@ -45,11 +45,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; report the first broken record. Exit 1 if broken.
-    Verify { path: Option<PathBuf> },
+    /// Check the hash chain and the head file; report the first break. Exit 1 if broken.
+    Verify {
+        /// The audit log (default: audit.jsonl in the state folder).
+        path: Option<PathBuf>,
+    },
     /// Print the last records readably.
     Tail {
+        /// The audit log (default: audit.jsonl in the state folder).
         path: Option<PathBuf>,
+        /// How many records to print.
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: usize,
     },
@@ -59,6 +64,7 @@ enum AuditCommand {
 enum Command {
     /// Run the console on a layout file.
     Run {
+        /// The layout file (YAML): connections, tags, screens, alarms.
         layout: PathBuf,
         /// Monitoring only: nothing can be written to any device.
         #[arg(long)]
@@ -66,8 +72,8 @@ enum Command {
         /// No colour (also when the NO_COLOR environment variable is set).
         #[arg(long)]
         no_color: bool,
-        /// The users file (default /etc/ttyhmi/users.yaml, else the user's config folder).
-        #[arg(long)]
+        /// The users file roles come from (default /etc/ttyhmi/users.yaml); it must be owned by root.
+        #[arg(long, value_name = "PATH")]
         users: Option<PathBuf>,
         /// The audit log (default: audit.jsonl in the state folder).
         #[arg(long)]
@@ -76,15 +82,24 @@ enum Command {
         #[arg(long)]
         journal: Option<PathBuf>,
     },
-    /// Set a user's PIN in the users file (asked twice, not shown).
+    /// Set a user's role and PIN in the users file (the PIN is asked twice, not shown); run as root.
     Passwd {
+        /// The account name, as the console knows it (the OS login).
         user: String,
-        #[arg(long)]
+        /// Also set the user's role: viewer, operator, engineer or admin.
+        #[arg(long, value_parser = role_arg)]
+        role: Option<auth::Role>,
+        /// Set only the role (with --role): ask for no PIN, keep the user's PIN as it is.
+        #[arg(long, requires = "role")]
+        role_only: bool,
+        /// The users file to change (default /etc/ttyhmi/users.yaml).
+        #[arg(long, value_name = "PATH")]
         users: Option<PathBuf>,
     },
-    /// Show who you are to the console, your role, and where the role comes from.
+    /// Show who you are to the console, your role, where the role comes from, and how to get one.
     Whoami {
-        #[arg(long)]
+        /// The users file roles come from (default /etc/ttyhmi/users.yaml), as for `run`.
+        #[arg(long, value_name = "PATH")]
         users: Option<PathBuf>,
     },
     /// The audit log: check its chain, or show its last records.
@@ -94,8 +109,10 @@ enum Command {
     },
     /// Start the simulated plant on loopback and run the console on it (layouts/demo.yaml).
     Demo {
+        /// Monitoring only: nothing can be written, not even to the simulated plant.
         #[arg(long)]
         read_only: bool,
+        /// No colour (also when the NO_COLOR environment variable is set).
         #[arg(long)]
         no_color: bool,
     },
@@ -132,11 +149,13 @@ enum Command {
     },
     /// Check layout files; print every problem; exit 1 if any file has one.
     Check {
+        /// The layout files to check.
         #[arg(required = true)]
         layouts: Vec<PathBuf>,
     },
     /// Poll a layout's tags without a terminal UI: one line per value change, a summary at the end.
     Watch {
+        /// The layout file whose tags are polled.
         layout: PathBuf,
         /// One JSON object per line.
         #[arg(long)]
@@ -168,9 +187,11 @@ enum Command {
         /// User name (with --password-file or --password-env); default anonymous.
         #[arg(long)]
         user: Option<String>,
-        #[arg(long)]
+        /// A file holding the user's password (only its first line is used).
+        #[arg(long, value_name = "PATH")]
         password_file: Option<PathBuf>,
-        #[arg(long)]
+        /// An environment variable holding the user's password.
+        #[arg(long, value_name = "NAME")]
         password_env: Option<String>,
         /// Name of the connection in the output.
         #[arg(long, default_value = "ua1")]
@@ -181,6 +202,10 @@ enum Command {
         /// A certificate from the rejected folder (its name or path).
         file: Option<PathBuf>,
     },
+}
+
+fn role_arg(s: &str) -> Result<auth::Role, String> {
+    s.parse().map_err(|e: auth::UnknownRole| e.to_string())
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -293,25 +318,20 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             print!("{yaml}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Passwd { user, users } => {
-            let file = auth::passwd_target(users.as_deref());
-            let pin = auth::prompt_new_pin(&user).map_err(anyhow::Error::msg)?;
-            auth::set_pin(&file, &user, &pin).map_err(anyhow::Error::msg)?;
-            println!("PIN of {user} set in {}", file.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Passwd { user, role, role_only, users } => passwd(&user, role, role_only, users.as_deref()),
         Command::Whoami { users } => {
-            let file = auth::locate(users.as_deref());
-            let id = auth::resolve(&auth::current_user(), file.as_deref());
-            println!("{}", auth::describe(&id));
+            let id = auth::identify(users.as_deref());
+            say!("{}", auth::describe(&id));
+            if let Some(hint) = auth::role_hint(&id) {
+                say!("to get a role: {hint}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { what } => audit_command(what),
         Command::Run { layout, read_only, no_color, users, audit, journal } => {
             let l = load(&layout)?;
-            let user = auth::current_user();
-            let file = auth::locate(users.as_deref());
-            let identity = auth::resolve(&user, file.as_deref());
+            let identity = auth::identify(users.as_deref());
+            let user = identity.user.clone();
             // Structurally: a viewer's or a read-only console's drivers get no write inbox.
             let writable = !read_only && identity.role.at_least(auth::Role::Operator);
             let opts = ConsoleOptions {
@@ -512,6 +532,63 @@ fn journal_path(layout: &Path) -> PathBuf {
 
 fn default_audit_path() -> PathBuf {
     paths::state_dir().join("audit.jsonl")
+}
+
+/// `ttyhmi passwd USER [--role ROLE] [--role-only] [--users PATH]`: checks that the file can be
+/// changed before asking for anything, shows the role before and after, and says when the result
+/// still gives no role.
+fn passwd(user: &str, role: Option<auth::Role>, role_only: bool, users: Option<&Path>) -> Result<ExitCode> {
+    let file = auth::passwd_target(users);
+    let shown = file.display();
+    let before = auth::prepare_edit(&file, user, role).map_err(anyhow::Error::msg)?;
+    let (was, whence) = match &before {
+        Some(f) if f.users.get(user).is_some_and(|e| e.role.is_some()) => (f.role_of(user), "its entry"),
+        Some(f) => (f.role_of(user), "default_role"),
+        None => (auth::Role::Viewer, "the file does not exist yet"),
+    };
+    say!("{user}: {was} in {shown} ({whence})");
+    let pin_hash = match role_only {
+        true => None,
+        false => {
+            let pin = auth::prompt_new_pin(user).map_err(anyhow::Error::msg)?;
+            Some(auth::hash_pin(&pin).map_err(anyhow::Error::msg)?)
+        }
+    };
+    let change = auth::UserChange { role, pin_hash };
+    auth::set_user(&file, user, &change).map_err(anyhow::Error::msg)?;
+    let now = role.unwrap_or(was);
+    let pin = if change.pin_hash.is_some() { "PIN set" } else { "PIN unchanged" };
+    match role {
+        Some(r) if r != was => say!("{user}: now {r} (was {was}); {pin} in {shown}"),
+        _ => say!("{user}: still {now}; {pin} in {shown}"),
+    }
+    if now == auth::Role::Viewer {
+        say!(
+            "{user} is a viewer and cannot write: give a role with `{} --role-only`",
+            auth::passwd_command(user, Some(auth::Role::Operator), Some(&file))
+        );
+    }
+    if let Err(e) = auth::load(&file) {
+        say!("note: until this is fixed, the file gives nobody a role: {e}");
+    }
+    passwd_ownership_note(&file);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Roles come only from a file owned by root (or by a console's service account, for others):
+/// says so when the file just written is owned by someone else.
+fn passwd_ownership_note(file: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(file) else { return };
+    if meta.uid() != 0 {
+        say!(
+            "note: {} is owned by uid {}, not root: at a console run by that account it can only lower that \
+             account's own role; roles come from a users file owned by root (or, for other people, by the service \
+             account their console runs as)",
+            file.display(),
+            meta.uid()
+        );
+    }
 }
 
 fn audit_command(what: AuditCommand) -> Result<ExitCode> {

@@ -141,3 +141,299 @@ fn ports_lists_serial_ports_or_says_there_are_none() {
         assert!(line.starts_with('/') || line.starts_with("no serial ports found"), "{line}");
     }
 }
+
+/// Runs `cmd` (stdin closed) and returns its output; kills it and fails the test when it has not
+/// finished after half a minute (a command blocked on a FIFO would never finish).
+fn output_or_kill(mut cmd: Command, what: &str) -> std::process::Output {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A folder of its own for the users-file tests, with a config folder of its own so the
+/// per-user file of whoever runs the tests plays no part.
+fn users_dir(name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("ttyhmi-cli-users-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Issue 12, item 21: `whoami` and `passwd` given a FIFO or a device say so and stop.
+#[test]
+fn a_fifo_or_a_device_as_users_file_does_not_hang_whoami_or_passwd() {
+    let dir = users_dir("fifo");
+    let fifo = dir.join("users.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let mut c = exe();
+        c.env("XDG_CONFIG_HOME", dir.join("config")).arg("whoami").arg("--users").arg(path);
+        let out = output_or_kill(c, "whoami --users FIFO");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(": viewer") && text.contains("not a regular file"), "{text}");
+
+        let mut c = exe();
+        c.env("XDG_CONFIG_HOME", dir.join("config")).args(["passwd", "alice", "--users"]).arg(path);
+        let out = output_or_kill(c, "passwd --users FIFO");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The arguments of one `--help` text that have no help of their own (a `[default: …]` alone is
+/// no help), and the subcommands it lists.
+fn undocumented(help: &str) -> (Vec<String>, Vec<String>) {
+    let (mut missing, mut commands) = (Vec::new(), Vec::new());
+    let mut section = "";
+    // The entry being read: its spec and its help so far.
+    let mut entry: Option<(String, String)> = None;
+    let mut finish = |entry: &mut Option<(String, String)>, section: &str| {
+        if let Some((spec, text)) = entry.take() {
+            let mut text = text;
+            for bracket in ["[default: ", "[possible values: ", "[aliases: ", "[env: "] {
+                while let Some(i) = text.find(bracket) {
+                    let end = text[i..].find(']').map_or(text.len(), |e| i + e + 1);
+                    text.replace_range(i..end, "");
+                }
+            }
+            if text.trim().is_empty() {
+                missing.push(format!("{section}: {spec}"));
+            }
+            if section == "Commands" && spec != "help" {
+                commands.push(spec);
+            }
+        }
+    };
+    for line in help.lines() {
+        if let Some(name) = line.strip_suffix(':').filter(|l| !l.starts_with(' ') && !l.contains(' ')) {
+            finish(&mut entry, section);
+            section = name;
+            continue;
+        }
+        if !["Arguments", "Options", "Commands"].contains(&section) {
+            continue;
+        }
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        if body.is_empty() {
+            continue;
+        }
+        let starts_entry = (2..=6).contains(&indent)
+            && (section == "Commands" || body.starts_with('-') || body.starts_with('<') || body.starts_with('['));
+        if starts_entry {
+            finish(&mut entry, section);
+            let (spec, text) = body.split_once("  ").unwrap_or((body, ""));
+            entry = Some((spec.trim().to_string(), text.trim().to_string()));
+        } else if let Some((_, text)) = entry.as_mut() {
+            text.push(' ');
+            text.push_str(body);
+        }
+    }
+    finish(&mut entry, section);
+    (missing, commands)
+}
+
+#[test]
+fn undocumented_finds_arguments_without_help() {
+    let help = "Walk\n\nUsage: x\n\nArguments:\n  <ENDPOINT>  The server\n  [PATH]  \n\nOptions:\n      --depth <DEPTH>  Levels [default: 6]\n      --password-file <PASSWORD_FILE>  \n  -n, --lines <LINES>  [default: 20]\n  -h, --help  Print help\n";
+    let (missing, commands) = undocumented(help);
+    assert_eq!(
+        missing,
+        ["Arguments: [PATH]", "Options: --password-file <PASSWORD_FILE>", "Options: -n, --lines <LINES>"]
+    );
+    assert!(commands.is_empty());
+    // Help on the lines below the argument (clap's layout when some help is long).
+    let long =
+        "Options:\n      --rtu <PATH>\n          Also serve RTU\n\n      --baud <BAUD>\n          [default: 19200]\n";
+    assert_eq!(undocumented(long).0, ["Options: --baud <BAUD>"]);
+    let top = "Commands:\n  run     Run the console\n  schema  \n  help    Print this message\n";
+    assert_eq!(
+        undocumented(top),
+        (vec!["Commands: schema".to_string()], vec!["run".to_string(), "schema".to_string()])
+    );
+}
+
+/// Issue 12, item 10: every option and argument of every subcommand says what it is for.
+#[test]
+fn every_argument_of_every_command_has_help() {
+    let mut missing = Vec::new();
+    let mut walked = Vec::new();
+    let mut queue: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(path) = queue.pop() {
+        let out = exe().args(&path).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{path:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let (m, commands) = undocumented(&String::from_utf8(out.stdout).unwrap());
+        missing.extend(m.into_iter().map(|m| format!("ttyhmi {}: {m}", path.join(" "))));
+        for c in commands {
+            queue.push(path.iter().cloned().chain([c]).collect());
+        }
+        walked.push(path.join(" "));
+    }
+    for sub in ["run", "passwd", "whoami", "audit verify", "audit tail", "sim", "browse", "trust"] {
+        assert!(walked.iter().any(|w| w == sub), "the walk missed `{sub}`: {walked:?}");
+    }
+    assert!(missing.is_empty(), "arguments without help:\n{}", missing.join("\n"));
+}
+
+fn is_root() -> bool {
+    nix::unistd::getuid().is_root()
+}
+
+fn me() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid()).unwrap().unwrap().name
+}
+
+/// `ttyhmi ARGS` with the config folder of `dir` (so only the per-user file the test writes
+/// counts), stdin closed, killed if it hangs.
+fn run_in(dir: &std::path::Path, args: &[&str], users: &std::path::Path) -> (i32, String, String) {
+    let mut c = exe();
+    c.env("XDG_CONFIG_HOME", dir.join("config")).args(args).arg("--users").arg(users);
+    let out = output_or_kill(c, &format!("{args:?}"));
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+/// Issue 12, items 10 and 16: `whoami` says where the role came from and, for a viewer, how to
+/// get one.
+#[test]
+fn whoami_says_where_the_role_comes_from_and_how_to_get_one() {
+    if !is_root() {
+        eprintln!("skipped: a users file that gives roles must be owned by root");
+        return;
+    }
+    let dir = users_dir("whoami");
+    let file = dir.join("users.yaml");
+    let me = me();
+    std::fs::write(&file, "default_role: viewer\n").unwrap();
+    let (code, out, _) = run_in(&dir, &["whoami"], &file);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        format!(
+            "{me}: viewer (default_role of users file {f})\nto get a role: ask an administrator to run `sudo ttyhmi \
+             passwd {me} --role operator --users {f}`\n",
+            f = file.display()
+        )
+    );
+
+    std::fs::write(&file, format!("users:\n  {me}: {{ role: engineer }}\n")).unwrap();
+    let (_, out, _) = run_in(&dir, &["whoami"], &file);
+    assert_eq!(out, format!("{me}: engineer (users file {})\n", file.display()));
+
+    // The per-user file lowers the role, and whoami says so.
+    let own = dir.join("config/ttyhmi/users.yaml");
+    std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+    std::fs::write(&own, format!("users:\n  {me}: {{ role: viewer }}\n")).unwrap();
+    let (_, out, _) = run_in(&dir, &["whoami"], &file);
+    assert!(
+        out.contains(&format!(
+            "users file {} gives engineer; your own users file {} lowers it",
+            file.display(),
+            own.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("to get a role: your own users file"), "{out}");
+
+    // A file anyone may write: refused, and the fix is named.
+    std::fs::remove_file(&own).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let (_, out, _) = run_in(&dir, &["whoami"], &file);
+    assert!(out.contains("is writable by others (mode 0666): everyone is a viewer"), "{out}");
+    assert!(
+        out.contains(&format!("to get a role: ask an administrator to run `sudo chmod go-w {}`", file.display())),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 12, item 10: `passwd --role` sets a role (here without a PIN), showing it before and
+/// after, and a viewer is told how to get a role.
+#[test]
+fn passwd_sets_a_role_and_shows_it_before_and_after() {
+    let dir = users_dir("passwd-role");
+    let file = dir.join("etc/users.yaml");
+    let f = file.display();
+    let (code, out, err) = run_in(&dir, &["passwd", "alice", "--role", "operator", "--role-only"], &file);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with(&format!("alice: viewer in {f} (the file does not exist yet)\nalice: now operator (was viewer); PIN unchanged in {f}\n")), "{out}");
+    assert_eq!(ttyhmi::auth::load(&file).unwrap().role_of("alice"), ttyhmi::auth::Role::Operator);
+
+    let (_, out, _) = run_in(&dir, &["passwd", "alice", "--role", "operator", "--role-only"], &file);
+    assert!(
+        out.starts_with(&format!("alice: operator in {f} (its entry)\nalice: still operator; PIN unchanged")),
+        "{out}"
+    );
+
+    let (_, out, _) = run_in(&dir, &["passwd", "bob", "--role", "viewer", "--role-only"], &file);
+    assert!(
+        out.contains(&format!("bob is a viewer and cannot write: give a role with `sudo ttyhmi passwd bob --role operator --users {f} --role-only`")),
+        "{out}"
+    );
+    if is_root() {
+        assert!(!out.contains("note:"), "a root-owned file needs no note: {out}");
+    }
+
+    let (code, _, err) = run_in(&dir, &["passwd", "alice", "--role-only"], &file);
+    assert_eq!(code, 2, "--role-only needs --role: {err}");
+    let (code, _, err) = run_in(&dir, &["passwd", "alice", "--role", "boss"], &file);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown role `boss` (allowed roles: viewer, operator, engineer, admin)"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 12, item 10: `passwd` by an account that cannot change the file fails at once, saying
+/// why and what an administrator runs, without asking for a PIN.
+#[test]
+fn passwd_by_an_account_that_cannot_change_the_file_fails_before_asking() {
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        eprintln!("skipped: running as another account needs root");
+        return;
+    }
+    let dir = users_dir("passwd-other");
+    let file = dir.join("users.yaml");
+    std::fs::write(&file, "users: {}\n").unwrap();
+    // A state folder of its own (the log file goes there).
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    std::os::unix::fs::chown(dir.join("state"), Some(4242), Some(4242)).unwrap();
+    let as_other = |args: &[&str]| {
+        let mut c = exe();
+        c.uid(4242).gid(4242).env("XDG_CONFIG_HOME", dir.join("config")).env("XDG_STATE_HOME", dir.join("state"));
+        c.args(args);
+        output_or_kill(c, &format!("{args:?}"))
+    };
+    let f = file.to_str().unwrap();
+    let out = as_other(&["passwd", "alice", "--role", "operator", "--users", f]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "nothing asked, nothing said: {}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        format!(
+            "ttyhmi: you cannot change users file {f}: it belongs to uid 0 (root); an administrator can: `sudo ttyhmi \
+             passwd alice --role operator --users {f}`\n"
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "users: {}\n", "unchanged");
+
+    // The default file, /etc/ttyhmi/users.yaml: root's, whether it exists or not.
+    let out = as_other(&["passwd", "alice"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("ttyhmi: you cannot change users file /etc/ttyhmi/users.yaml: "), "{err}");
+    assert!(err.ends_with("an administrator can: `sudo ttyhmi passwd alice`\n"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

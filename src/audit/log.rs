@@ -32,8 +32,17 @@ struct Tip {
     head_empty: bool,
 }
 
+/// A record on its way to the log: announced in the head, not yet confirmed.
+pub(crate) struct Pending {
+    pub(crate) seq: u64,
+    /// SHA-256 of its line.
+    pub(crate) hash: String,
+    /// What is written: the line and its newline (after a newline that closes a torn line).
+    pub(crate) bytes: Vec<u8>,
+}
+
 /// Unlocks the file when dropped, on every path out.
-struct Locked<'a>(&'a File);
+pub(crate) struct Locked<'a>(&'a File);
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
@@ -121,9 +130,7 @@ impl AuditLog {
             let tip = log.tip()?;
             if tip.head_empty {
                 // A new log: from now on the head always names the last record (or seq 0).
-                Head { seq: 0, hash: ZERO_HASH.into() }
-                    .write(&log.head)
-                    .map_err(io_error(&log.path, "write its head file (<log>.head)"))?;
+                Head::empty().write(&log.head).map_err(io_error(&log.path, "write its head file (<log>.head)"))?;
                 sync_dir(&log.path);
             }
         }
@@ -136,34 +143,59 @@ impl AuditLog {
 
     /// Appends one record and returns its seq once it is on disk (fsync'd): only then may the
     /// action it describes go ahead. On error nothing may be assumed recorded.
+    ///
+    /// Under the file lock: the head announces the new line's hash (fsync), the line is written
+    /// (fsync), the head names it (fsync). A crash at any point leaves a state `verify` tells
+    /// from a record added by anything else.
     pub fn append(&mut self, input: RecordInput) -> Result<u64, AuditError> {
+        let _locked = self.lock()?;
+        let pending = self.announce(input)?;
+        self.write_line(&pending)?;
+        self.confirm(&pending)?;
+        Ok(pending.seq)
+    }
+
+    /// First step of an append (lock held): finds the tip, builds the line and announces its
+    /// hash in the head.
+    pub(crate) fn announce(&self, input: RecordInput) -> Result<Pending, AuditError> {
         let time =
             rfc3339_ms(input.time).ok_or_else(|| AuditError::BadTime { path: self.path.clone(), time: input.time })?;
-        let _locked = self.lock()?;
         let tip = self.tip()?;
         let seq = tip.seq.checked_add(1).ok_or_else(|| self.corrupt("seq has reached its largest value".into()))?;
-        let record = Record::from_input(input, time, seq, tip.hash, tip.skipped);
+        let record = Record::from_input(input, time, seq, tip.hash.clone(), tip.skipped);
         let json =
             serde_json::to_vec(&record).map_err(|source| AuditError::Encode { path: self.path.clone(), source })?;
         if json.len() > MAX_LINE {
             return Err(AuditError::TooLong { path: self.path.clone(), len: json.len() });
         }
+        let hash = sha256_hex(&json);
+        Head { seq: tip.seq, hash: tip.hash, next: Some(hash.clone()) }
+            .write(&self.head)
+            .map_err(io_error(&self.path, "write its head file (<log>.head)"))?;
         let mut bytes = Vec::with_capacity(json.len() + 2);
         if tip.newline_first {
             bytes.push(b'\n');
         }
         bytes.extend_from_slice(&json);
         bytes.push(b'\n');
-        // The file is in append mode and locked: the line lands whole at the end.
-        (&self.file).write_all(&bytes).map_err(io_error(&self.path, "write to it"))?;
-        self.file.sync_all().map_err(io_error(&self.path, "fsync it"))?;
-        Head { seq, hash: sha256_hex(&json) }
-            .write(&self.head)
-            .map_err(io_error(&self.path, "write its head file (<log>.head)"))?;
-        Ok(seq)
+        Ok(Pending { seq, hash, bytes })
     }
 
-    fn lock(&self) -> Result<Locked<'_>, AuditError> {
+    /// Second step (lock held): the line, fsync'd. The file is in append mode and locked: the
+    /// line lands whole at the end.
+    pub(crate) fn write_line(&self, pending: &Pending) -> Result<(), AuditError> {
+        (&self.file).write_all(&pending.bytes).map_err(io_error(&self.path, "write to it"))?;
+        self.file.sync_all().map_err(io_error(&self.path, "fsync it"))
+    }
+
+    /// Last step (lock held): the head names the new record.
+    pub(crate) fn confirm(&self, pending: &Pending) -> Result<(), AuditError> {
+        Head { seq: pending.seq, hash: pending.hash.clone(), next: None }
+            .write(&self.head)
+            .map_err(io_error(&self.path, "write its head file (<log>.head)"))
+    }
+
+    pub(crate) fn lock(&self) -> Result<Locked<'_>, AuditError> {
         self.file.lock().map_err(io_error(&self.path, "lock it"))?;
         Ok(Locked(&self.file))
     }

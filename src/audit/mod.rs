@@ -47,22 +47,32 @@
 //! - `skipped` appears only after a crash, see below.
 //!
 //! Next to the log, `<log>.head` (for example `audit.jsonl.head`) holds one line,
-//! `ttyhmi-audit-head v1 seq=57 sha256=<hex>`: the seq and the SHA-256 of the last line. The
-//! chain alone cannot show that the last record, or the last few, were deleted, nor that the
-//! last line was edited (no later line covers it); the head can. It is rewritten in place (under
-//! 512 bytes, so one sector, as PostgreSQL does with `pg_control`) and fsync'd after the log.
-//! The file is created with mode 0600 and its folder, if missing, with 0700.
+//! `ttyhmi-audit-head v2 seq=57 sha256=<hex> next=<hex>`: the seq and the SHA-256 of the last
+//! record's line, and the SHA-256 of the line an append is writing (64 zeros when none is). The
+//! chain alone cannot show that the last record, or the last few, were deleted, that the last
+//! line was edited (no later line covers it), or that a record was added at the end; the head
+//! can. It is rewritten in place (under 512 bytes, so one sector, as PostgreSQL does with
+//! `pg_control`; always the same length for a seq, so no old tail is left behind) and fsync'd.
+//! Version 1 heads (no `next`) are still read. The file is created with mode 0600 and its
+//! folder, if missing, with 0700.
 //!
 //! # Appending
 //!
 //! [`AuditLog::append`] takes an exclusive lock on the log file (`File::lock`, `flock` on
 //! Unix), reads the log backwards from the end to find the last record, checks it against the
-//! head, writes the new line with one `write_all` (the file is opened in append mode), fsyncs
-//! the log, rewrites and fsyncs the head, and unlocks. Processes therefore take turns: records
-//! never interleave and none is lost, whatever the number of consoles.
+//! head, then, still under the lock:
 //!
-//! A crash (power loss) during an append can leave the log's last line incomplete, and the
-//! head one record behind. Neither is treated as tampering, and neither is chained to:
+//! 1. announces the new line: the head gets its SHA-256 in `next` (fsync);
+//! 2. writes the line with one `write_all` (the file is opened in append mode) and fsyncs the log;
+//! 3. confirms it: the head names the new record, `next` empty (fsync).
+//!
+//! Processes therefore take turns: records never interleave and none is lost, whatever the
+//! number of consoles, and a reader that takes the shared lock (`verify`) never sees an append
+//! half-way. Three fsyncs per record instead of two: the price of telling a crash from a
+//! record added by hand.
+//!
+//! A crash (power loss) during an append can leave the log's last line incomplete, or the head
+//! not yet naming the last record. Neither is treated as tampering, and neither is chained to:
 //!
 //! - Lines at the end of the log that are not records (a torn write, zeros after a power
 //!   loss) are *damaged*. The next append does not chain to them: it closes the last one with a
@@ -72,15 +82,21 @@
 //!   interrupted append leaves at most one such line; more than 8 in a row, or a line longer
 //!   than [`MAX_LINE`], is not a crash remnant and is refused.
 //! - A complete record that lacks only its newline is a record; the next append completes it.
-//! - The head may be exactly one record behind (the crash came between the two fsyncs) when
-//!   that last record's `prev` is the hash the head holds. The next append catches it up.
+//! - The record after the one the head names is accepted only when the head announced exactly
+//!   that line in `next` (the crash came between steps 2 and 3): `verify` reports it as an
+//!   incomplete last append, and the next append catches the head up. A record after the head
+//!   that was not announced is tampering: "the head is behind the log".
+//! - A head that announces a line the log does not hold (the crash came before step 2 ended)
+//!   is a note: that append never returned, so what it was to record was never done. A record
+//!   whose append never returned can thus be lost without a trace, but never a record whose
+//!   action went ahead.
 //!
 //! Anything else is refused: if the log's end does not match its head, or the last line
 //! cannot be chained to, `append` (and `open`) fail and writing must stay disabled until a
 //! person has looked at the log. Starting a fresh log means moving the log and its head aside
 //! (keep them).
 //!
-//! # What `verify` detects
+//! # What `verify` detects, and what the chain proves
 //!
 //! [`verify`] checks every line: it parses, `seq` is one more than the record before, `prev`
 //! is the hash of the record before, damaged lines are accounted for by a `skipped`, and the
@@ -90,16 +106,25 @@
 //!   record, the head no longer matches; an edit that breaks the JSON names the line itself;
 //! - a deleted record, anywhere: a gap in `seq` (first or middle), or the head is ahead (last);
 //! - reordered, duplicated or inserted records: `seq` out of order, or a broken `prev`;
+//! - records added at the end, even chained correctly: the head is behind the log;
+//! - a chain rewritten with recomputed hashes under the old head: the last record is not the
+//!   one the head names, or the head is behind;
 //! - inserted garbage: a non-record line that no `skipped` accounts for;
 //! - truncation of the file, a missing or emptied head.
 //!
-//! What it cannot detect: someone with write access to the log and its head who rewrites the
-//! chain from the edited record on, recomputing the hashes (there is no secret key; the hashes
-//! show accidents and edits, they do not prove who wrote). To catch that, copy the last
-//! record's hash that `verify` prints somewhere the console users cannot write (a remote
-//! syslog, a ticket, paper) now and then: a rewritten log no longer contains that hash.
+//! So the chain proves that nobody who could change only one of the two files, or only append
+//! to the log, changed what was recorded. It does not prove more: there is no secret key, so
+//! an account that can write both the log and its head (the account the console runs as, and
+//! root) can rewrite both consistently, and `verify` cannot tell. That is why a console shared
+//! by several people (`ttyhmi serve`) runs as a service account of its own that those people
+//! cannot act as. To catch even such a rewrite, copy the last record's hash that `verify`
+//! prints somewhere the console's account cannot write (a remote syslog, a ticket, paper) now
+//! and then: a rewritten log no longer contains that hash.
+//!
 //! Garbage appended after the last record is reported as a note, not an error: it is no
-//! record, and the next append will skip it and record its hash.
+//! record, and the next append will skip it and record its hash. What `verify` and `tail`
+//! print of a line (an error that quotes it, a record's fields) goes through
+//! [`crate::sanitize`]: the file is not trusted to be free of terminal escapes.
 //!
 //! The log is never rotated or trimmed here; a log moved aside starts a new chain at seq 1.
 

@@ -44,15 +44,17 @@ pub(crate) fn damaged_hash<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Str
     s
 }
 
-/// A line as a record, or why not.
+/// A line as a record, or why not. The reason may quote the line (serde names an unknown
+/// value), so it is cleaned for people: the line is the file's, whoever wrote it.
 pub(crate) fn parse_record(line: &[u8]) -> Result<Record, String> {
     serde_json::from_slice::<Record>(line).map_err(|e| {
         // serde_json counts lines and columns inside the text; a record is one line.
         let e = e.to_string();
-        match e.rsplit_once(" at line 1 column ") {
+        let e = match e.rsplit_once(" at line 1 column ") {
             Some((what, col)) => format!("{what} at byte {col}"),
             None => e,
-        }
+        };
+        crate::sanitize::clean(&e).into_owned()
     })
 }
 

@@ -107,7 +107,10 @@ fn each_line_chains_to_the_one_before_and_the_head_names_the_last() {
     }
     assert!(lines[0].starts_with(r#"{"seq":1,"time":"2026-11-29T19:10:00.001Z","user":"alice","host":"hmi1","role":"operator","action":"write_result","tag":"P_101","old":"2.50","new":"1.00","raw":"0x4040 0000","result":"ok","prev":"0000"#));
     let head = std::fs::read_to_string(head_path(&t.path)).unwrap();
-    assert_eq!(head, format!("ttyhmi-audit-head v1 seq=3 sha256={}\n", sha256_hex(lines[2].as_bytes())));
+    assert_eq!(
+        head,
+        format!("ttyhmi-audit-head v2 seq=3 sha256={} next={ZERO_HASH}\n", sha256_hex(lines[2].as_bytes()))
+    );
     let r = t.report();
     assert!(r.is_intact(), "{r}");
     assert_eq!((r.records, r.last_seq, r.last_hash.clone()), (3, 3, sha256_hex(lines[2].as_bytes())));
@@ -280,12 +283,44 @@ fn an_interrupted_append_is_skipped_not_chained_to() {
     }
 }
 
+/// An append that stops as a crash would: after announcing its record and writing the first
+/// `written(len)` bytes of the line (0: none), before the head names it.
+fn crash_during_append(t: &Temp, i: u64, written: impl FnOnce(usize) -> usize) {
+    let log = AuditLog::open(&t.path).unwrap();
+    let _locked = log.lock().unwrap();
+    let mut pending = log.announce(input(i)).unwrap();
+    let n = written(pending.bytes.len());
+    pending.bytes.truncate(n);
+    if n > 0 {
+        log.write_line(&pending).unwrap();
+    }
+}
+
+#[test]
+fn a_crash_between_the_record_and_the_head_is_an_incomplete_append_not_tampering() {
+    let t = Temp::with("unconfirmed", 3);
+    crash_during_append(&t, 4, |n| n);
+    let r = t.report();
+    assert!(r.is_intact(), "{r}");
+    assert_eq!((r.records, r.last_seq), (4, 4));
+    assert_eq!(r.notes.len(), 1, "{r}");
+    assert!(r.notes[0].contains("an incomplete last append, not tampering"), "{r}");
+    let mut log = AuditLog::open(&t.path).unwrap();
+    assert_eq!(log.append(input(5)).unwrap(), 5);
+    let r = t.report();
+    assert!(r.is_intact() && r.records == 5 && r.notes.is_empty(), "{r}");
+
+    // Two behind is never a crash.
+    let lines = t.lines();
+    t.set_head(3, &sha256_hex(lines[2].as_bytes()));
+    let p = t.problem();
+    assert!(p.what.contains("the head is behind the log"), "{p}");
+}
+
 #[test]
 fn a_record_missing_only_its_newline_is_completed() {
     let t = Temp::with("no-newline", 3);
-    let lines = t.lines();
-    t.push_bytes(record_line(4, &sha256_hex(lines[2].as_bytes())).as_bytes());
-    // The head still names seq 3: the crash came before it was written.
+    crash_during_append(&t, 4, |n| n - 1);
     let r = t.report();
     assert!(r.is_intact(), "{r}");
     assert_eq!(r.records, 4);
@@ -297,22 +332,32 @@ fn a_record_missing_only_its_newline_is_completed() {
 }
 
 #[test]
-fn a_head_one_record_behind_is_a_crash_not_tampering() {
-    let t = Temp::with("head-behind", 3);
+fn a_crash_before_the_record_is_written_whole_loses_only_that_record() {
+    for (name, keep) in [("announced", 0usize), ("torn", 40)] {
+        let t = Temp::with(name, 3);
+        crash_during_append(&t, 4, |_| keep);
+        let r = t.report();
+        assert!(r.is_intact(), "{r}");
+        assert_eq!(r.records, 3);
+        assert!(r.notes.iter().any(|n| n.contains("announces a record after seq 3")), "{r}");
+        let mut log = AuditLog::open(&t.path).unwrap();
+        assert_eq!(log.append(input(4)).unwrap(), 4);
+        let r = t.report();
+        assert!(r.is_intact() && r.records == 4, "{r}");
+        assert!(r.notes.iter().all(|n| !n.contains("announces")), "{r}");
+    }
+}
+
+/// A version 1 head (before records were announced) is still read.
+#[test]
+fn a_version_1_head_is_read() {
+    let t = Temp::with("v1-head", 3);
     let lines = t.lines();
-    t.set_head(2, &sha256_hex(lines[1].as_bytes()));
-    let r = t.report();
-    assert!(r.is_intact(), "{r}");
-    assert!(r.notes[0].contains("one record behind"), "{r}");
+    t.set_head(3, &sha256_hex(lines[2].as_bytes()));
+    assert!(t.report().is_intact());
     let mut log = AuditLog::open(&t.path).unwrap();
     assert_eq!(log.append(input(4)).unwrap(), 4);
-    assert!(t.report().notes.is_empty());
-
-    // Two behind is not a crash.
-    let lines = t.lines();
-    t.set_head(2, &sha256_hex(lines[1].as_bytes()));
-    let p = t.problem();
-    assert!(p.what.contains("stale"), "{p}");
+    assert!(t.report().is_intact());
 }
 
 #[test]
@@ -439,4 +484,62 @@ fn open_creates_a_private_file_in_a_private_folder() {
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(&head_path(&path)), 0o600);
     assert_eq!(mode(path.parent().unwrap()) & 0o077, 0);
+}
+
+/// Issue 12, item 18: one record appended by hand with the right `prev`, the head left alone.
+#[test]
+fn a_record_appended_without_its_head_is_tampering() {
+    let t = Temp::with("forged-append", 5);
+    let lines = t.lines();
+    t.push_bytes(format!("{}\n", record_line(6, &sha256_hex(lines[4].as_bytes()))).as_bytes());
+    let r = t.report();
+    let p = r.problem.clone().unwrap_or_else(|| panic!("a forged record was accepted: {r}"));
+    assert_eq!((p.line, p.seq), (6, Some(6)), "{r}");
+    assert!(p.what.contains("the head is behind the log"), "{r}");
+    assert_eq!((r.records, r.last_seq), (5, 5), "the forged record does not count: {r}");
+    let e = AuditLog::open(&t.path).unwrap_err();
+    assert!(e.to_string().contains("the head is behind the log"), "{e}");
+}
+
+/// Issue 12, item 18: a record edited and every later `prev` recomputed, the head left alone.
+#[test]
+fn a_recomputed_chain_under_the_old_head_is_tampering() {
+    let t = Temp::with("recomputed", 5);
+    let mut lines = t.lines();
+    let mut prev = ZERO_HASH.to_string();
+    for (i, line) in lines.iter_mut().enumerate() {
+        let mut rec: Record = serde_json::from_str(line).unwrap();
+        if i == 1 {
+            rec.result = Some("failed".into());
+        }
+        rec.prev = prev;
+        *line = serde_json::to_string(&rec).unwrap();
+        prev = sha256_hex(line.as_bytes());
+    }
+    t.set_lines(&lines);
+    let p = t.problem();
+    assert_eq!((p.line, p.seq), (5, Some(5)), "{p}");
+    assert!(p.what.contains("not the one the head file names"), "{p}");
+
+    // The same, with one more record chained to the rewritten ones.
+    let more = record_line(6, &prev);
+    lines.push(more);
+    t.set_lines(&lines);
+    let p = t.problem();
+    assert!(p.what.contains("the head is behind the log"), "{p}");
+}
+
+/// Issue 12, item 18: what `verify` and `tail` print of a line is cleaned, error texts included.
+#[test]
+fn verify_and_tail_never_print_control_characters_from_the_file() {
+    let t = Temp::with("escapes", 3);
+    t.edit(|l| l[1] = l[1].replace(r#""action":"write_result""#, r#""action":"\u001b]0;pwned\u0007\u001b[2J""#));
+    let r = t.report();
+    let text = r.to_string();
+    assert!(r.problem.is_some(), "{text}");
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+    assert!(text.contains(r"\x1b]0;pwned\x07\x1b[2J"), "{text}");
+    let lines = tail(&t.path, 2).unwrap();
+    assert!(!lines[0].chars().any(char::is_control), "{lines:?}");
+    assert!(lines[0].contains(r"\x1b[2J"), "{lines:?}");
 }

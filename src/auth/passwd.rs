@@ -1,11 +1,13 @@
-//! `ttyhmi passwd USER`: set a user's PIN in the users file.
+//! `ttyhmi passwd USER [--role ROLE]`: set a user's role and PIN in the users file.
 //!
-//! The file is edited in place where that is simple (replacing an existing `pin`, adding one to an
-//! entry, adding an entry), so comments and layout stay; each edit is checked by parsing the result
-//! and comparing it with the intended content, and when it does not match, the file is written
-//! afresh from its content (comments are then lost, and a comment at the top says so). The new text
-//! replaces the file atomically (a temporary file in the same folder, renamed over it), keeping its
-//! mode, owner and group.
+//! [`prepare_edit`] checks, before any PIN is asked for, that the file is one this account may
+//! change (a regular file, not writable by group or others, in a folder this account can
+//! write, owned by it or changed by root) and returns what it holds now. [`set_user`] then
+//! changes it: in place where that is simple ([`super::yaml_edit`]), so comments and layout stay;
+//! each edit is checked by parsing the result and comparing it with the intended content, and
+//! when it does not match, the file is written afresh from its content (comments are then lost,
+//! and a comment at the top says so). The new text replaces the file atomically (a temporary file
+//! in the same folder, renamed over it), keeping its mode, owner and group.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -13,31 +15,68 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 
 use super::AuthError;
+use super::identity::passwd_command;
 use super::pin::{check_pin_hash, hash_pin};
-use super::trust::writable_by;
-use super::users_file::{RawFile, SYSTEM_USERS_FILE, UserEntry, UsersFile, locate, parse, parse_located, read_text};
+use super::role::Role;
+use super::trust::{uid_text, writable_by};
+use super::users_file::{Pins, SYSTEM_USERS_FILE, UserChange, UsersFile, open_regular, parse_located, read_text};
+use super::yaml_edit::{edit_in_place, render};
 
 const NEW_FILE_HEADER: &str = "\
 # ttyhmi users file: accounts, their roles (viewer < operator < engineer < admin) and PIN hashes.
-# Set a PIN with `ttyhmi passwd USER`. Accounts not listed get default_role.
+# Set a role and a PIN with `sudo ttyhmi passwd USER --role ROLE`. Accounts not listed get default_role.
 ";
 
 const REWRITTEN_HEADER: &str = "\
 # ttyhmi users file, rewritten by `ttyhmi passwd` (earlier comments were not kept).
-# Roles: viewer < operator < engineer < admin. Set a PIN with `ttyhmi passwd USER`.
+# Roles: viewer < operator < engineer < admin. Set them with `sudo ttyhmi passwd USER --role ROLE`.
 ";
 
-/// The file `ttyhmi passwd` writes: `--users PATH` if given, else the users file in use (see
-/// [`locate`]), else [`SYSTEM_USERS_FILE`] when run as root, else `users.yaml` in the user's config
-/// folder.
+/// The file `ttyhmi passwd` writes: `--users PATH` if given, else [`SYSTEM_USERS_FILE`] (roles
+/// and PINs come only from a file owned by root; a file of one's own could only lower a role).
 pub fn passwd_target(explicit: Option<&Path>) -> PathBuf {
-    locate(explicit).unwrap_or_else(|| {
-        if nix::unistd::getuid().is_root() {
-            PathBuf::from(SYSTEM_USERS_FILE)
-        } else {
-            crate::paths::config_dir().join("users.yaml")
+    explicit.map_or_else(|| PathBuf::from(SYSTEM_USERS_FILE), Path::to_path_buf)
+}
+
+/// Checks, before anything is asked or changed, that this account may change `file` for `user`
+/// (and `role`, for the command shown when it may not), and returns what it holds now (`None`
+/// when it does not exist yet). Refuses a FIFO or a device without blocking, a file or folder
+/// writable by group or others, a file owned by someone else (unless run by root), a folder this
+/// account cannot write, and a file with syntax errors.
+pub fn prepare_edit(file: &Path, user: &str, role: Option<Role>) -> Result<Option<UsersFile>, AuthError> {
+    check_user_name(user)?;
+    let not_permitted = |why: String| AuthError::NotPermitted {
+        path: file.to_path_buf(),
+        why,
+        command: passwd_command(user, role, Some(file)),
+    };
+    let euid = nix::unistd::geteuid();
+    match std::fs::symlink_metadata(file) {
+        Ok(_) => {
+            let (real, f, meta) = open_existing(file)?;
+            if !euid.is_root() && meta.uid() != euid.as_raw() {
+                return Err(not_permitted(format!("it belongs to {}", uid_text(meta.uid()))));
+            }
+            let dir = folder_of(&real);
+            if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_err() {
+                return Err(not_permitted(format!("its folder {} is not writable by you", dir.display())));
+            }
+            let text = read_text(f, file)?;
+            Ok(Some(parse_located(&text, file, Pins::AsWritten)?.1))
         }
-    })
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let existing = folder_of(file).ancestors().find(|d| d.as_os_str().is_empty() || d.exists());
+            let existing = existing.filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if nix::unistd::access(existing, nix::unistd::AccessFlags::W_OK).is_err() {
+                return Err(not_permitted(format!(
+                    "it does not exist, and folder {} is not writable by you",
+                    existing.display()
+                )));
+            }
+            Ok(None)
+        }
+        Err(e) => Err(AuthError::read(file, &e)),
+    }
 }
 
 /// Sets `user`'s PIN in the users file `file` (adding the user, with no role of its own, when not
@@ -51,11 +90,20 @@ pub fn set_pin(file: &Path, user: &str, pin: &str) -> Result<(), AuthError> {
 
 /// [`set_pin`] with a PHC string already made.
 pub fn set_pin_hash(file: &Path, user: &str, hash: &str) -> Result<(), AuthError> {
+    set_user(file, user, &UserChange { role: None, pin_hash: Some(hash.to_string()) })
+}
+
+/// Changes `user`'s entry in the users file `file` as `change` says (adding the user when not
+/// listed; creating the file when missing). Refuses hashes that are not usable argon2id PHC
+/// strings, and files or folders writable by group or others.
+pub fn set_user(file: &Path, user: &str, change: &UserChange) -> Result<(), AuthError> {
     check_user_name(user)?;
-    check_pin_hash(hash).map_err(|why| AuthError::Hash(format!("not a usable argon2 PHC string: {why}")))?;
+    if let Some(hash) = &change.pin_hash {
+        check_pin_hash(hash).map_err(|why| AuthError::Hash(format!("not a usable argon2 PHC string: {why}")))?;
+    }
     match std::fs::symlink_metadata(file) {
-        Ok(_) => update_file(file, user, hash),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_file(file, user, hash),
+        Ok(_) => update_file(file, user, change),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_file(file, user, change),
         Err(e) => Err(AuthError::read(file, &e)),
     }
 }
@@ -77,6 +125,7 @@ fn refuse_writable(file: &Path, what: &str, path: &Path, mode: u32) -> Result<()
                 mode & 0o7777,
                 path.display()
             ),
+            fix: format!("sudo chmod go-w {}", path.display()),
         }),
         None => Ok(()),
     }
@@ -89,25 +138,32 @@ fn folder_of(path: &Path) -> &Path {
     }
 }
 
-fn update_file(file: &Path, user: &str, hash: &str) -> Result<(), AuthError> {
-    // Write where a link points, so the link stays.
+/// Opens an existing users file to change it: where a link points (so the link stays), a
+/// regular file only (never blocking on a FIFO), neither it nor its folder writable by group or
+/// others.
+fn open_existing(file: &Path) -> Result<(PathBuf, File, std::fs::Metadata), AuthError> {
     let real = std::fs::canonicalize(file).map_err(|e| AuthError::read(file, &e))?;
-    let f = File::open(&real).map_err(|e| AuthError::read(file, &e))?;
+    let f = open_regular(&real).map_err(|e| match e {
+        AuthError::Read { message, .. } => AuthError::Write { path: file.to_path_buf(), message },
+        e => e,
+    })?;
     let meta = f.metadata().map_err(|e| AuthError::read(file, &e))?;
-    if !meta.is_file() {
-        return Err(AuthError::Write { path: file.to_path_buf(), message: "it is not a regular file".into() });
-    }
     refuse_writable(file, "users file", file, meta.mode())?;
     let dir = folder_of(&real);
     let dir_meta = std::fs::metadata(dir).map_err(|e| AuthError::read(file, &e))?;
     refuse_writable(file, "folder", dir, dir_meta.mode())?;
+    Ok((real, f, meta))
+}
 
+fn update_file(file: &Path, user: &str, change: &UserChange) -> Result<(), AuthError> {
+    let (real, f, meta) = open_existing(file)?;
     let text = read_text(f, file)?;
-    let (raw, mut expected) = parse_located(&text, file)?;
-    expected.users.entry(user.to_string()).or_default().pin = Some(hash.to_string());
+    // Hashes are kept as written: a hash the checks refuse must be replaceable.
+    let (_, mut expected) = parse_located(&text, file, Pins::AsWritten)?;
+    change.apply(&mut expected, user);
 
-    let matches = |t: &String| parse(t, file).is_ok_and(|m| m == expected);
-    let new_text = match edit_in_place(&text, &raw, user, hash).filter(matches) {
+    let matches = |t: &String| parse_located(t, file, Pins::AsWritten).is_ok_and(|(_, m)| m == expected);
+    let new_text = match edit_in_place(&text, user, change).filter(matches) {
         Some(t) => t,
         None => {
             let t = render(REWRITTEN_HEADER, &expected);
@@ -124,13 +180,13 @@ fn update_file(file: &Path, user: &str, hash: &str) -> Result<(), AuthError> {
         .map_err(|e| AuthError::write(file, &e))
 }
 
-fn create_file(file: &Path, user: &str, hash: &str) -> Result<(), AuthError> {
+fn create_file(file: &Path, user: &str, change: &UserChange) -> Result<(), AuthError> {
     let dir = folder_of(file);
     create_folders(dir).map_err(|e| AuthError::write(file, &e))?;
     let dir_meta = std::fs::metadata(dir).map_err(|e| AuthError::read(file, &e))?;
     refuse_writable(file, "folder", dir, dir_meta.mode())?;
     let mut model = UsersFile::default();
-    model.users.insert(user.to_string(), UserEntry { role: None, pin: Some(hash.to_string()) });
+    change.apply(&mut model, user);
     let text = render(NEW_FILE_HEADER, &model);
     // The system file is read by every operator's console; a file of one's own only by oneself.
     let mode = if nix::unistd::getuid().is_root() { 0o644 } else { 0o600 };
@@ -177,192 +233,4 @@ fn write_atomic(path: &Path, text: &str, mode: u32, owner: Option<(u32, u32)>) -
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// A key as YAML: plain when it is a simple name, else double-quoted.
-fn yaml_key(s: &str) -> String {
-    let simple = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(&s.to_ascii_lowercase().as_str());
-    if simple { s.to_string() } else { quoted(s) }
-}
-
-fn quoted(s: &str) -> String {
-    // A JSON string is a YAML double-quoted scalar; serializing a &str cannot fail.
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{}\"", s.escape_default()))
-}
-
-/// The whole file from its content, one flow mapping per user as in the documentation.
-fn render(header: &str, model: &UsersFile) -> String {
-    let mut out = format!("{header}default_role: {}\nusers:", model.default_role);
-    if model.users.is_empty() {
-        out.push_str(" {}");
-    }
-    out.push('\n');
-    for (name, e) in &model.users {
-        let mut fields = Vec::new();
-        if let Some(r) = e.role {
-            fields.push(format!("role: {r}"));
-        }
-        if let Some(p) = &e.pin {
-            fields.push(format!("pin: {}", quoted(p)));
-        }
-        let body = if fields.is_empty() { "{}".to_string() } else { format!("{{ {} }}", fields.join(", ")) };
-        out.push_str(&format!("  {}: {body}\n", yaml_key(name)));
-    }
-    out
-}
-
-/// The text with `user`'s pin set, changed as little as possible, or None where that is not
-/// simple. The caller checks the result.
-fn edit_in_place(src: &str, raw: &RawFile, user: &str, hash: &str) -> Option<String> {
-    let pin = quoted(hash);
-    let byte_at = |loc: &serde_saphyr::Location| loc.span().byte_offset().and_then(|o| usize::try_from(o).ok());
-    let Some(users) = &raw.users else {
-        // No `users` key (a `users:` left empty also lands here; the check then catches the
-        // duplicate key).
-        let sep = if src.is_empty() || src.ends_with('\n') { "" } else { "\n" };
-        return Some(format!("{src}{sep}users:\n  {}: {{ pin: {pin} }}\n", yaml_key(user)));
-    };
-    if let Some(entry) = users.value.get(user) {
-        if let Some(old) = &entry.value.pin {
-            let start = byte_at(&old.referenced)?;
-            let len = usize::try_from(old.referenced.span().byte_len()?).ok()?;
-            return splice(src, start, start.checked_add(len)?, &pin);
-        }
-        let at = byte_at(&entry.referenced)?;
-        return insert_into_mapping(src, at, &format!("pin: {pin}"));
-    }
-    let at = byte_at(&users.referenced)?;
-    insert_into_mapping(src, at, &format!("{}: {{ pin: {pin} }}", yaml_key(user)))
-}
-
-fn splice(src: &str, start: usize, end: usize, with: &str) -> Option<String> {
-    let (head, tail) = (src.get(..start)?, src.get(end..)?);
-    Some(format!("{head}{with}{tail}"))
-}
-
-/// Adds the entry `item` (`key: value`) to the mapping that starts at byte `at`: a flow mapping
-/// (`{ … }`) gets it before its closing brace; a block mapping (`at` is its first key) gets it as
-/// a new first line with the same indentation.
-fn insert_into_mapping(src: &str, at: usize, item: &str) -> Option<String> {
-    let rest = src.get(at..)?;
-    if rest.starts_with('{') {
-        let close = at + closing_brace(rest)?;
-        let inner = src.get(at + 1..close)?;
-        if inner.trim().is_empty() {
-            return splice(src, at, close + 1, &format!("{{ {item} }}"));
-        }
-        let end = at + 1 + inner.trim_end().len();
-        let sep = if inner.trim_end().ends_with(',') { " " } else { ", " };
-        return splice(src, end, end, &format!("{sep}{item}"));
-    }
-    let line_start = src.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
-    let indent = src.get(line_start..at)?;
-    if !indent.chars().all(|c| c == ' ') {
-        return None;
-    }
-    splice(src, at, at, &format!("{item}\n{indent}"))
-}
-
-/// The byte index of the `}` closing the flow mapping at the start of `s`.
-fn closing_brace(s: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        match quote {
-            Some('"') if escaped => escaped = false,
-            Some('"') if c == '\\' => escaped = true,
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '"' | '\'' => quote = Some(c),
-                '{' | '[' => depth += 1,
-                '}' | ']' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        return (c == '}').then_some(i);
-                    }
-                }
-                '#' => return None,
-                _ => {}
-            },
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const H1: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
-    const H2: &str = "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo";
-
-    fn edited(src: &str, user: &str) -> String {
-        let (raw, mut expected) = parse_located(src, Path::new("u.yaml")).unwrap();
-        expected.users.entry(user.to_string()).or_default().pin = Some(H2.to_string());
-        let out = edit_in_place(src, &raw, user, H2).expect("edited in place");
-        assert_eq!(parse(&out, Path::new("u.yaml")).unwrap(), expected, "{out}");
-        out
-    }
-
-    #[test]
-    fn replaces_an_existing_pin_keeping_comments() {
-        let src = format!(
-            "# site users\ndefault_role: viewer\nusers:\n  alice: {{ role: operator, pin: \"{H1}\" }}   # shift A\n  bob: {{ role: engineer }}\n"
-        );
-        let out = edited(&src, "alice");
-        assert_eq!(out, src.replace(H1, H2));
-        let block = format!("users:\n  alice:\n    role: operator\n    pin: '{H1}'  # old\n");
-        assert_eq!(
-            edited(&block, "alice"),
-            format!("users:\n  alice:\n    role: operator\n    pin: \"{H2}\"  # old\n")
-        );
-    }
-
-    #[test]
-    fn adds_a_pin_to_an_entry() {
-        assert_eq!(
-            edited("users:\n  bob:   { role: engineer }  # night\n", "bob"),
-            format!("users:\n  bob:   {{ role: engineer, pin: \"{H2}\" }}  # night\n")
-        );
-        assert_eq!(edited("users:\n  bob: {}\n", "bob"), format!("users:\n  bob: {{ pin: \"{H2}\" }}\n"));
-        assert_eq!(
-            edited("users:\n  bob:\n    role: engineer\n", "bob"),
-            format!("users:\n  bob:\n    pin: \"{H2}\"\n    role: engineer\n")
-        );
-    }
-
-    #[test]
-    fn adds_an_entry() {
-        assert_eq!(
-            edited("users:\n  # people\n  bob: { role: engineer }\n", "carol"),
-            format!("users:\n  # people\n  carol: {{ pin: \"{H2}\" }}\n  bob: {{ role: engineer }}\n")
-        );
-        assert_eq!(
-            edited("users: { bob: { role: admin } }\n", "carol"),
-            format!("users: {{ bob: {{ role: admin }}, carol: {{ pin: \"{H2}\" }} }}\n")
-        );
-        assert_eq!(edited("users: {}\n", "carol"), format!("users: {{ carol: {{ pin: \"{H2}\" }} }}\n"));
-        assert_eq!(
-            edited("default_role: operator", "carol"),
-            format!("default_role: operator\nusers:\n  carol: {{ pin: \"{H2}\" }}\n")
-        );
-        edited("users:\n  bob: {}\n", "true");
-        edited("users:\n  bob: {}\n", "a:b #c");
-    }
-
-    #[test]
-    fn an_empty_users_key_is_rewritten() {
-        let src = "default_role: viewer\nusers:\n";
-        let (raw, _) = parse_located(src, Path::new("u.yaml")).unwrap();
-        let out = edit_in_place(src, &raw, "carol", H2).unwrap();
-        assert!(parse(&out, Path::new("u.yaml")).is_err(), "a duplicate key, caught by the check");
-        let mut model = UsersFile::default();
-        model.users.insert("carol".into(), UserEntry { role: None, pin: Some(H2.into()) });
-        model.users.insert("x y\"z".into(), UserEntry { role: Some(super::super::Role::Admin), pin: None });
-        assert_eq!(parse(&render(REWRITTEN_HEADER, &model), Path::new("u.yaml")).unwrap(), model);
-    }
 }

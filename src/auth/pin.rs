@@ -9,9 +9,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
 
 use super::AuthError;
 
@@ -22,6 +22,12 @@ pub const MAX_PIN_CHARS: usize = 32;
 pub const MAX_PIN_FAILURES: u32 = 5;
 /// ... for five minutes.
 pub const PIN_LOCKOUT: Duration = Duration::from_secs(5 * 60);
+
+/// The OWASP minimum for argon2id (Password Storage Cheat Sheet): 19 MiB of memory, two passes,
+/// one lane. `hash_pin` uses exactly these; weaker hashes in a users file are refused.
+pub const MIN_M_COST_KIB: u32 = 19 * 1024;
+pub const MIN_T_COST: u32 = 2;
+pub const MIN_P_COST: u32 = 1;
 
 /// Hashes with stored parameters beyond these are refused: verifying them could take minutes or
 /// more memory than a console should ask for.
@@ -43,14 +49,17 @@ pub fn check_pin_rules(pin: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Hashes a PIN with argon2id (v19, m=19456 KiB, t=2, p=1, 16-byte random salt) into a PHC
-/// string. Refuses PINs that break the rules.
+/// Hashes a PIN with argon2id (v19, [`MIN_M_COST_KIB`], [`MIN_T_COST`], [`MIN_P_COST`], 16-byte
+/// random salt) into a PHC string. Refuses PINs that break the rules.
 pub fn hash_pin(pin: &str) -> Result<String, AuthError> {
     check_pin_rules(pin)?;
     let salt = argon2::password_hash::try_generate_salt()
         .map_err(|e| AuthError::Hash(format!("the system's random number generator failed: {e}")))?;
-    let hash =
-        Argon2::default().hash_password_with_salt(pin.as_bytes(), &salt).map_err(|e| AuthError::Hash(e.to_string()))?;
+    let params =
+        Params::new(MIN_M_COST_KIB, MIN_T_COST, MIN_P_COST, None).map_err(|e| AuthError::Hash(e.to_string()))?;
+    let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_with_salt(pin.as_bytes(), &salt)
+        .map_err(|e| AuthError::Hash(e.to_string()))?;
     Ok(hash.to_string())
 }
 
@@ -66,7 +75,8 @@ pub fn verify_pin(hash: &str, pin: &str) -> bool {
     }
 }
 
-/// Checks that `hash` is an argon2 PHC string with a salt, a hash and sane parameters.
+/// Checks that `hash` is an argon2id PHC string with a salt, a hash and parameters neither weaker
+/// than the OWASP minimum nor so costly that checking a PIN would stall the console.
 pub(crate) fn check_pin_hash(hash: &str) -> Result<(), String> {
     parse_hash(hash).map(|_| ())
 }
@@ -75,13 +85,23 @@ fn parse_hash(hash: &str) -> Result<PasswordHash, String> {
     let parsed = PasswordHash::new(hash)
         .map_err(|_| "not a PHC string: $argon2id$v=19$m=...,t=...,p=...$salt$hash".to_string())?;
     let alg = parsed.algorithm.as_str();
-    if !["argon2id", "argon2i", "argon2d"].contains(&alg) {
-        return Err(format!("algorithm `{alg}` is not argon2id"));
+    if alg != "argon2id" {
+        // argon2i and argon2d are argon2 too, but OWASP (and RFC 9106) recommend argon2id.
+        return Err(format!("algorithm `{}` is not argon2id; use argon2id", crate::sanitize::clean(alg)));
     }
     if parsed.salt.is_none() || parsed.hash.is_none() {
         return Err("the salt or the hash part is missing".into());
     }
-    let params = argon2::Params::try_from(&parsed).map_err(|e| format!("bad parameters: {e}"))?;
+    let params = Params::try_from(&parsed).map_err(|e| format!("bad parameters: {e}"))?;
+    if params.m_cost() < MIN_M_COST_KIB || params.t_cost() < MIN_T_COST || params.p_cost() < MIN_P_COST {
+        return Err(format!(
+            "its parameters m={},t={},p={} are weaker than the minimum m={MIN_M_COST_KIB},t={MIN_T_COST},p={MIN_P_COST} \
+             (OWASP)",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost()
+        ));
+    }
     if params.m_cost() > MAX_M_COST_KIB || params.t_cost() > MAX_T_COST || params.p_cost() > MAX_P_COST {
         return Err(format!(
             "parameters m={},t={},p={} exceed m={MAX_M_COST_KIB},t={MAX_T_COST},p={MAX_P_COST}",
@@ -287,5 +307,33 @@ mod tests {
         assert!(check_pin_hash("$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").is_err());
         assert!(check_pin_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").is_ok());
         assert!(!verify_pin("$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", "1234"));
+    }
+
+    /// Issue 12, item 19: hashes cheaper than the OWASP minimum are refused.
+    #[test]
+    fn hashes_weaker_than_the_owasp_minimum_are_refused() {
+        let phc = |alg: &str, params: &str| format!("${alg}$v=19${params}$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA");
+        for params in ["m=19455,t=2,p=1", "m=4096,t=2,p=1", "m=19456,t=1,p=1", "m=65536,t=1,p=4", "m=8,t=1,p=1"] {
+            let e = check_pin_hash(&phc("argon2id", params)).unwrap_err();
+            assert!(e.contains("weaker than the minimum m=19456,t=2,p=1"), "{params}: {e}");
+            assert!(!verify_pin(&phc("argon2id", params), "1234"));
+        }
+        for alg in ["argon2i", "argon2d"] {
+            let e = check_pin_hash(&phc(alg, "m=19456,t=2,p=1")).unwrap_err();
+            assert!(e.contains("use argon2id"), "{alg}: {e}");
+        }
+        for params in ["m=19456,t=2,p=1", "m=47104,t=1,p=1", "m=65536,t=3,p=4", "m=19456,t=3,p=1"] {
+            let r = check_pin_hash(&phc("argon2id", params));
+            if params == "m=47104,t=1,p=1" {
+                assert!(r.is_err(), "t=1 is below the minimum whatever the memory");
+            } else {
+                assert!(r.is_ok(), "{params}: {r:?}");
+            }
+        }
+        let hash = hash_pin("204816").unwrap();
+        let parsed = parse_hash(&hash).unwrap();
+        let p = argon2::Params::try_from(&parsed).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert!(p.m_cost() >= MIN_M_COST_KIB && p.t_cost() >= MIN_T_COST && p.p_cost() >= MIN_P_COST);
     }
 }

@@ -1,44 +1,90 @@
-//! Whether the users file may be believed, like sshd's StrictModes.
+//! Whether the users file may be believed, like sshd's StrictModes, and how far.
 //!
-//! The file is trusted only when
-//! - it is a regular file owned by root or by the invoking user, not writable by group or others;
+//! A file is considered at all only when
+//! - it is a regular file, not writable by group or others;
 //! - its folder is owned by root or by the file's owner, not writable by group or others;
 //! - every folder above is owned by root or by the file's owner and not writable by group or
 //!   others, unless it has the sticky bit (like `/tmp`: nobody else can rename entries there).
 //!
+//! Then its owner decides what it may do ([`standing`]):
+//! - owned by root, or by the account the console runs as when the person at the console is
+//!   someone else (a service account serving many people): its roles and PINs count;
+//! - owned by the person: it can lower their role, never raise it (anyone can write a file of
+//!   their own that says they are an admin);
+//! - owned by anyone else: refused.
+//!
 //! Symbolic links are followed: the real file and its real folders are checked, and the folder
 //! holding the link as well.
 
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::AuthError;
-use super::users_file::{UsersFile, parse, read_text};
+use super::users_file::{UsersFile, open_regular, parse, read_text};
 
-/// Opens, checks and parses the users file at `path` for the account with uid `invoking_uid`.
-/// [`AuthError::Untrusted`] says why the file is not trusted.
-pub fn load_trusted(path: &Path, invoking_uid: u32) -> Result<UsersFile, AuthError> {
+/// How far a users file is believed, from who owns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Owned by root, or by the console's service account: its roles and PINs count.
+    Grants,
+    /// Owned by the person at the console: it can lower their role, not raise it.
+    LowersOnly,
+}
+
+/// What a file owned by `owner` may do for the person with uid `person_uid` (`None`: no local
+/// account, e.g. identified by an SSH key) at a console running as `process_uid`; `None` when it
+/// is owned by someone else and must be refused.
+///
+/// For `ttyhmi run` the person is the process's own account, so only root-owned files grant
+/// roles. A console that runs as a service account for other people (`ttyhmi serve`) may also
+/// use a file owned by that account, which the people it serves cannot write.
+pub fn standing(owner: u32, person_uid: Option<u32>, process_uid: u32) -> Option<Standing> {
+    if owner == 0 {
+        return Some(Standing::Grants);
+    }
+    let person_is_process = person_uid == Some(process_uid);
+    if owner == process_uid && !person_is_process {
+        return Some(Standing::Grants);
+    }
+    if Some(owner) == person_uid {
+        return Some(Standing::LowersOnly);
+    }
+    None
+}
+
+/// Opens, checks and parses the users file at `path` for the person with uid `person_uid` at a
+/// console running as `process_uid`, and says how far it is believed. A FIFO or a device is
+/// refused without blocking, and at most [`super::MAX_USERS_FILE_BYTES`] are read.
+/// [`AuthError::Untrusted`] says why the file is not trusted and how to fix it.
+pub fn load_trusted(
+    path: &Path,
+    person_uid: Option<u32>,
+    process_uid: u32,
+) -> Result<(UsersFile, Standing), AuthError> {
     let real = std::fs::canonicalize(path).map_err(|e| AuthError::read(path, &e))?;
-    let file = File::open(&real).map_err(|e| AuthError::read(path, &e))?;
+    // Never blocks (a FIFO is refused, not waited on) and reads nothing that is not a regular file.
+    let file = open_regular(&real).map_err(|e| relabel(e, path))?;
     // The checks are made on the open file, so the file read is the file checked.
     let meta = file.metadata().map_err(|e| AuthError::read(path, &e))?;
-    check_file(path, &meta, invoking_uid)?;
+    check_mode(path, &meta)?;
+    let standing = standing(meta.uid(), person_uid, process_uid)
+        .ok_or_else(|| foreign(path, meta.uid(), person_uid, process_uid))?;
     check_folders(path, &real, meta.uid())?;
     let text = read_text(file, path)?;
-    parse(&text, path)
+    Ok((parse(&text, path)?, standing))
 }
 
-/// Only the trust checks of [`load_trusted`].
-pub fn check_trust(path: &Path, invoking_uid: u32) -> Result<(), AuthError> {
-    let real = std::fs::canonicalize(path).map_err(|e| AuthError::read(path, &e))?;
-    let meta = std::fs::metadata(&real).map_err(|e| AuthError::read(path, &e))?;
-    check_file(path, &meta, invoking_uid)?;
-    check_folders(path, &real, meta.uid())
+/// An error about the real file, named as the person gave it.
+fn relabel(e: AuthError, path: &Path) -> AuthError {
+    match e {
+        AuthError::Read { message, .. } => AuthError::Read { path: path.to_path_buf(), message },
+        e => e,
+    }
 }
 
-fn untrusted(path: &Path, reason: String) -> AuthError {
-    AuthError::Untrusted { path: path.to_path_buf(), reason }
+fn untrusted(path: &Path, reason: String, fix: String) -> AuthError {
+    AuthError::Untrusted { path: path.to_path_buf(), reason, fix }
 }
 
 /// "others" when others may write, "its group" when only the group may, none when neither.
@@ -52,34 +98,41 @@ pub(crate) fn writable_by(mode: u32) -> Option<&'static str> {
     }
 }
 
-fn uid_text(uid: u32) -> String {
+pub(crate) fn uid_text(uid: u32) -> String {
     match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
         Ok(Some(u)) => format!("uid {uid} ({})", u.name),
         _ => format!("uid {uid}"),
     }
 }
 
-fn check_file(path: &Path, meta: &Metadata, me: u32) -> Result<(), AuthError> {
+fn check_mode(path: &Path, meta: &Metadata) -> Result<(), AuthError> {
     let shown = path.display();
-    if !meta.is_file() {
-        return Err(untrusted(path, format!("users file {shown} is not a regular file")));
-    }
     let mode = meta.mode() & 0o7777;
-    if let Some(who) = writable_by(mode) {
-        return Err(untrusted(path, format!("users file {shown} is writable by {who} (mode {mode:04o})")));
-    }
-    let owner = meta.uid();
-    if owner != 0 && owner != me {
-        return Err(untrusted(
+    match writable_by(mode) {
+        Some(who) => Err(untrusted(
             path,
-            format!(
-                "users file {shown} is owned by {}, who is neither root nor you ({})",
-                uid_text(owner),
-                uid_text(me)
-            ),
-        ));
+            format!("users file {shown} is writable by {who} (mode {mode:04o})"),
+            format!("sudo chmod go-w {shown}"),
+        )),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+fn foreign(path: &Path, owner: u32, person_uid: Option<u32>, process_uid: u32) -> AuthError {
+    let shown = path.display();
+    let service = if person_uid == Some(process_uid) {
+        String::new()
+    } else {
+        format!(" or by the account this console runs as ({})", uid_text(process_uid))
+    };
+    untrusted(
+        path,
+        format!(
+            "users file {shown} is owned by {}: roles come only from a users file owned by root{service}",
+            uid_text(owner)
+        ),
+        format!("sudo chown root: {shown}"),
+    )
 }
 
 fn check_folders(path: &Path, real: &Path, owner: u32) -> Result<(), AuthError> {
@@ -108,6 +161,7 @@ fn check_folder(path: &Path, dir: &Path, owner: u32, sticky_ok: bool) -> Result<
         return Err(untrusted(
             path,
             format!("users file {shown} is in folder {dir_shown}, which is writable by {who} (mode {mode:04o})"),
+            format!("sudo chmod go-w {dir_shown}"),
         ));
     }
     let dir_owner = meta.uid();
@@ -120,7 +174,51 @@ fn check_folder(path: &Path, dir: &Path, owner: u32, sticky_ok: bool) -> Result<
                 uid_text(dir_owner),
                 uid_text(owner)
             ),
+            format!("sudo chown root: {dir_shown}"),
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination of owner, person and process among root, two people and a service
+    /// account.
+    #[test]
+    fn only_root_or_a_service_account_grants_roles() {
+        const ALICE: u32 = 1000;
+        const BOB: u32 = 1001;
+        const SERVICE: u32 = 990;
+        let uids = [0, ALICE, BOB, SERVICE];
+        for owner in uids {
+            for person in uids.iter().copied().map(Some).chain([None]) {
+                for process in uids {
+                    let got = standing(owner, person, process);
+                    let case = format!("owner {owner}, person {person:?}, process {process}");
+                    if owner == 0 {
+                        assert_eq!(got, Some(Standing::Grants), "root's file always grants: {case}");
+                    } else if person == Some(owner) {
+                        assert_ne!(got, Some(Standing::Grants), "a person's own file never grants: {case}");
+                        assert_eq!(got, Some(Standing::LowersOnly), "{case}");
+                    } else if owner != process {
+                        assert_eq!(got, None, "someone else's file is refused: {case}");
+                    } else {
+                        assert_eq!(got, Some(Standing::Grants), "the service account's, for others: {case}");
+                    }
+                }
+            }
+        }
+        // `ttyhmi run` as alice: her own file lowers only, root's grants, bob's is refused.
+        assert_eq!(standing(ALICE, Some(ALICE), ALICE), Some(Standing::LowersOnly));
+        assert_eq!(standing(0, Some(ALICE), ALICE), Some(Standing::Grants));
+        assert_eq!(standing(BOB, Some(ALICE), ALICE), None);
+        // A console running as the service account for alice: the service account's file grants.
+        assert_eq!(standing(SERVICE, Some(ALICE), SERVICE), Some(Standing::Grants));
+        assert_eq!(standing(SERVICE, None, SERVICE), Some(Standing::Grants));
+        assert_eq!(standing(ALICE, Some(ALICE), SERVICE), Some(Standing::LowersOnly));
+        // The service account at its own console is a person like any other.
+        assert_eq!(standing(SERVICE, Some(SERVICE), SERVICE), Some(Standing::LowersOnly));
+    }
 }

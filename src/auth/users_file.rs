@@ -11,7 +11,6 @@
 //! `default_role`. Unknown keys, unknown roles, duplicate users and PINs that are not argon2 PHC
 //! strings are errors with the file, line and column.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -27,6 +26,16 @@ pub const SYSTEM_USERS_FILE: &str = "/etc/ttyhmi/users.yaml";
 
 /// A users file larger than this is refused (it is surely not one).
 pub const MAX_USERS_FILE_BYTES: u64 = 1 << 20;
+
+/// The users files that apply (see [`locate`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsersFiles {
+    /// Where roles and PINs come from: `--users PATH`, else [`SYSTEM_USERS_FILE`] if it exists.
+    pub roles: Option<PathBuf>,
+    /// The person's own `users.yaml` in their config folder, if it exists: it can only lower
+    /// their role.
+    pub personal: Option<PathBuf>,
+}
 
 /// A parsed users file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,6 +61,27 @@ impl UsersFile {
     }
 }
 
+/// What `passwd` changes in one entry; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    /// An argon2id PHC string (from [`super::hash_pin`]).
+    pub pin_hash: Option<String>,
+}
+
+impl UserChange {
+    /// `users` with the change made (the user added when not listed).
+    pub(crate) fn apply(&self, users: &mut UsersFile, user: &str) {
+        let entry = users.users.entry(user.to_string()).or_default();
+        if let Some(role) = self.role {
+            entry.role = Some(role);
+        }
+        if let Some(hash) = &self.pin_hash {
+            entry.pin = Some(hash.clone());
+        }
+    }
+}
+
 /// The serde mirror of the file, with the locations that `passwd` edits in place.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,18 +96,28 @@ pub(crate) struct RawFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawUser {
     #[serde(default)]
-    pub role: Option<Role>,
+    pub role: Option<Spanned<Role>>,
     #[serde(default)]
     pub pin: Option<Spanned<String>>,
 }
 
 /// Parses users-file text; `file` is only used in messages.
 pub fn parse(src: &str, file: &Path) -> Result<UsersFile, AuthError> {
-    parse_located(src, file).map(|(_, model)| model)
+    parse_located(src, file, Pins::Checked).map(|(_, model)| model)
+}
+
+/// Whether PIN hashes are checked while parsing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pins {
+    /// An unusable hash is an error: the file is being used.
+    Checked,
+    /// Any string is kept: the file is being edited by `passwd`, which must be able to replace
+    /// a hash the checks refuse.
+    AsWritten,
 }
 
 /// Parses and also returns the located mirror.
-pub(crate) fn parse_located(src: &str, file: &Path) -> Result<(RawFile, UsersFile), AuthError> {
+pub(crate) fn parse_located(src: &str, file: &Path, pins: Pins) -> Result<(RawFile, UsersFile), AuthError> {
     let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
     let raw: RawFile = serde_saphyr::from_str_with_options(src, options).map_err(|e| {
         let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
@@ -88,6 +128,7 @@ pub(crate) fn parse_located(src: &str, file: &Path) -> Result<(RawFile, UsersFil
     if let Some(map) = &raw.users {
         for (name, entry) in &map.value {
             let pin = match &entry.value.pin {
+                Some(pin) if pins == Pins::AsWritten => Some(pin.value.clone()),
                 Some(pin) => {
                     check_pin_hash(&pin.value).map_err(|why| AuthError::Syntax {
                         path: file.to_path_buf(),
@@ -95,14 +136,14 @@ pub(crate) fn parse_located(src: &str, file: &Path) -> Result<(RawFile, UsersFil
                         col: pin.referenced.column(),
                         message: format!(
                             "the pin of `{name}` is not a usable argon2 PHC string ({why}); \
-                             set it with `ttyhmi passwd {name}`"
+                             set it again with `ttyhmi passwd {name}`"
                         ),
                     })?;
                     Some(pin.value.clone())
                 }
                 None => None,
             };
-            users.insert(name.clone(), UserEntry { role: entry.value.role, pin });
+            users.insert(name.clone(), UserEntry { role: entry.value.role.as_ref().map(|r| r.value), pin });
         }
     }
     let model = UsersFile { default_role: raw.default_role.unwrap_or_default(), users };
@@ -118,45 +159,48 @@ fn strip_location_suffix(m: &str) -> String {
 }
 
 /// Reads and parses a users file without checking who may write it (see
-/// [`super::load_trusted`] for that).
+/// [`super::load_trusted`] for that). Only a regular file is read (a FIFO or a device is refused
+/// without blocking), and at most [`MAX_USERS_FILE_BYTES`].
 pub fn load(path: &Path) -> Result<UsersFile, AuthError> {
-    let file = std::fs::File::open(path).map_err(|e| AuthError::read(path, &e))?;
+    let file = open_regular(path)?;
     let text = read_text(file, path)?;
     parse(&text, path)
 }
 
-/// Reads at most [`MAX_USERS_FILE_BYTES`] of UTF-8 text.
+/// Opens `path` if it is a regular file, without blocking on a FIFO ([`crate::files`]).
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File, AuthError> {
+    crate::files::open_regular(path).map_err(|e| AuthError::Read { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// Reads at most [`MAX_USERS_FILE_BYTES`] of UTF-8 text from a file [`open_regular`] opened.
 pub(crate) fn read_text(file: std::fs::File, path: &Path) -> Result<String, AuthError> {
-    let mut bytes = Vec::new();
-    file.take(MAX_USERS_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| AuthError::read(path, &e))?;
-    if bytes.len() as u64 > MAX_USERS_FILE_BYTES {
-        return Err(AuthError::Read {
-            path: path.to_path_buf(),
-            message: format!("it is larger than {MAX_USERS_FILE_BYTES} bytes; is this the right file?"),
-        });
-    }
+    let bytes = crate::files::read_capped(file, MAX_USERS_FILE_BYTES)
+        .map_err(|e| AuthError::Read { path: path.to_path_buf(), message: e.to_string() })?;
     String::from_utf8(bytes).map_err(|e| AuthError::Read {
         path: path.to_path_buf(),
         message: format!("it is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
     })
 }
 
-/// The users file to use: `--users PATH` if given, else [`SYSTEM_USERS_FILE`] if it exists, else
-/// `users.yaml` in the user's config folder if it exists, else none.
-pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+/// The users files that apply: roles from `--users PATH` if given, else from
+/// [`SYSTEM_USERS_FILE`] if it exists; and `users.yaml` in the user's config folder if it exists,
+/// which can only lower the role.
+pub fn locate(explicit: Option<&Path>) -> UsersFiles {
     locate_in(explicit, Path::new(SYSTEM_USERS_FILE), &crate::paths::config_dir().join("users.yaml"))
 }
 
 /// [`locate`] with the system and per-user paths given (for tests).
 ///
 /// A path that exists but cannot be looked at (a folder without search permission, say) counts as
-/// existing, so the system file is never skipped in favour of a file the user controls merely
-/// because it is hidden from them; reading it then fails and everyone is a viewer.
-pub fn locate_in(explicit: Option<&Path>, system: &Path, per_user: &Path) -> Option<PathBuf> {
-    if let Some(p) = explicit {
-        return Some(p.to_path_buf());
-    }
-    [system, per_user].into_iter().find(|p| present(p)).map(Path::to_path_buf)
+/// existing, so the system file is never skipped merely because it is hidden from the user;
+/// reading it then fails and everyone is a viewer.
+pub fn locate_in(explicit: Option<&Path>, system: &Path, per_user: &Path) -> UsersFiles {
+    let roles = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => present(system).then(|| system.to_path_buf()),
+    };
+    let personal = present(per_user).then(|| per_user.to_path_buf());
+    UsersFiles { roles, personal }
 }
 
 fn present(p: &Path) -> bool {
@@ -203,23 +247,35 @@ mod tests {
         assert_eq!(
             p("users:\n  alice: { pin: \"1234\" }\n").unwrap_err(),
             "u.yaml:2:17: the pin of `alice` is not a usable argon2 PHC string (not a PHC string: \
-             $argon2id$v=19$m=...,t=...,p=...$salt$hash); set it with `ttyhmi passwd alice`"
+             $argon2id$v=19$m=...,t=...,p=...$salt$hash); set it again with `ttyhmi passwd alice`"
         );
         assert!(p("users: yes\n").is_err());
+        // Issue 12, item 19: a hash cheaper than the OWASP minimum.
+        assert_eq!(
+            p("users:\n  bob: { role: operator, pin: \"$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\" }\n")
+                .unwrap_err(),
+            "u.yaml:2:31: the pin of `bob` is not a usable argon2 PHC string (its parameters m=4096,t=3,p=1 are \
+             weaker than the minimum m=19456,t=2,p=1 (OWASP)); set it again with `ttyhmi passwd bob`"
+        );
     }
 
     #[test]
-    fn locate_prefers_explicit_then_system_then_per_user() {
+    fn roles_come_from_explicit_or_system_and_the_per_user_file_only_lowers() {
         let dir = std::env::temp_dir().join(format!("ttyhmi-auth-locate-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (sys, own) = (dir.join("sys.yaml"), dir.join("own.yaml"));
         let given = Path::new("/nowhere/u.yaml");
-        assert_eq!(locate_in(Some(given), &sys, &own), Some(given.to_path_buf()));
-        assert_eq!(locate_in(None, &sys, &own), None);
+        let files = |roles: Option<&Path>, personal: Option<&Path>| UsersFiles {
+            roles: roles.map(Path::to_path_buf),
+            personal: personal.map(Path::to_path_buf),
+        };
+        assert_eq!(locate_in(Some(given), &sys, &own), files(Some(given), None));
+        assert_eq!(locate_in(None, &sys, &own), files(None, None));
         std::fs::write(&own, "").unwrap();
-        assert_eq!(locate_in(None, &sys, &own), Some(own.clone()));
+        assert_eq!(locate_in(None, &sys, &own), files(None, Some(&own)), "never a roles file");
         std::fs::write(&sys, "").unwrap();
-        assert_eq!(locate_in(None, &sys, &own), Some(sys.clone()));
+        assert_eq!(locate_in(None, &sys, &own), files(Some(&sys), Some(&own)));
+        assert_eq!(locate_in(Some(given), &sys, &own), files(Some(given), Some(&own)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
