@@ -1173,23 +1173,46 @@ fn shell_words_splits_like_a_shell() {
     assert_eq!(shell_words("ls 'x[1]'"), Ok(vec!["ls".into(), "x[1]".into()]));
 }
 
-/// async-opcua names rejected certificates `CN=<common name> [<thumbprint>].der`: spaces and
-/// brackets. The hint's `ttyhmi trust …` command, pasted into a shell, must pass the file as one
-/// argument (unquoted it becomes several, and zsh refuses the brackets as a glob).
+/// async-opcua names rejected certificates `<common name> [<thumbprint>].der`: spaces and
+/// brackets (and whatever a server puts in its common name). The hint names the file and gives a
+/// `ttyhmi trust …` command that, pasted into a shell, is one safe argument: the thumbprint, which
+/// finds that file.
 #[test]
 fn the_trust_hint_is_a_command_that_can_be_pasted_into_a_shell() {
     let dir = TempDir::new("hint");
     let pki_dir = dir.client_pki();
     std::fs::create_dir_all(pki_dir.join("rejected")).expect("rejected folder");
-    let file = pki_dir.join("rejected").join("CN=ttyhmi simulated plant [ba5e2af6b16482806b07].der");
-    std::fs::write(&file, b"not read").expect("a rejected certificate");
-    let hint = pki::untrusted_hint(&pki_dir);
+    let der = test_certificate("ttyhmi simulated plant", "urn:ttyhmi:test", &["localhost"]);
+    let s = pki::summary(&der).expect("a certificate");
+    let file = pki_dir.join("rejected").join(&s.file_name);
+    std::fs::write(&file, &der).expect("a rejected certificate");
+    let hint = pki::untrusted_hint(&pki_dir, &file, &s);
+    assert!(hint.contains(&file.display().to_string()), "names the file: {hint}");
     let command = hint
         .split('`')
         .find(|part| part.starts_with("ttyhmi trust"))
         .unwrap_or_else(|| panic!("a `ttyhmi trust …` command in {hint:?}"));
-    let want = vec!["ttyhmi".to_string(), "trust".to_string(), file.display().to_string()];
-    assert_eq!(shell_words(command), Ok(want), "{command}");
+    let words = shell_words(command).unwrap_or_else(|e| panic!("{command}: {e}"));
+    assert_eq!(words[..2], ["ttyhmi", "trust"], "{command}");
+    assert_eq!(words.len(), 3, "{command}");
+    assert_eq!(pki::find(&pki_dir, Path::new(&words[2])), Ok(file), "the argument finds the file");
+}
+
+/// A certificate made by a test: common name, application URI, host names (DER).
+fn test_certificate(cn: &str, uri: &str, hosts: &[&str]) -> Vec<u8> {
+    let hosts = hosts.iter().map(|h| h.to_string()).collect();
+    let data = opcua::crypto::X509Data {
+        key_size: 2048,
+        common_name: cn.into(),
+        organization: "ttyhmi tests".into(),
+        organizational_unit: "opcua driver".into(),
+        country: "IE".into(),
+        state: "Dublin".into(),
+        alt_host_names: opcua::crypto::X509Data::alt_host_names(uri, Some(hosts), false, false, false),
+        certificate_duration_days: 30,
+    };
+    let (cert, _) = opcua::crypto::X509::cert_and_pkey(&data).expect("a certificate");
+    cert.to_der().expect("DER")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1607,4 +1630,138 @@ async fn a_string_that_is_not_utf8_makes_only_its_tag_bad_and_recovers_when_fixe
     h.shutdown().await;
     proxy_task.abort();
     server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. Certificate messages (issue 12, item 14)
+
+/// Two servers with different certificates, both rejected: each connection's reason names the
+/// file of its own server's certificate (it used to name the newest file in `rejected/`, the
+/// same for both, so following it trusted the wrong server).
+#[tokio::test]
+async fn with_two_rejected_certificates_each_connection_names_its_own() {
+    let dir = TempDir::new("two-rejected");
+    let (a, b) = (TempDir::new("two-rejected-a"), TempDir::new("two-rejected-b"));
+    let sim_a = start_sim(&a, 0, None).await;
+    let sim_b = start_sim(&b, 0, None).await;
+    let pass = dir.password_file(DEFAULT_PASSWORD);
+    let sec = secure("Basic256Sha256", "SignAndEncrypt");
+    let src = LayoutSrc::default()
+        .conn("a", &url(&sim_a), &[&sec, &user(&pass)])
+        .conn("b", &url(&sim_b), &[&sec, &user(&pass)])
+        .tag("A", "a", &sim_node(node::TEST_INT32), "")
+        .tag("B", "b", &sim_node(node::TEST_INT32), "")
+        .build();
+    let pki_dir = dir.client_pki();
+    let mut h = Harness::start(&src, &pki_dir).await;
+    // Both rejected, and each connection reports again after the second rejection, when both
+    // files are there.
+    h.wait_for(secs(20), "two rejections of each connection", |v| {
+        (0..2).all(|c| v.disconnects_since(c, 0).iter().filter(|r| r.contains("ttyhmi trust")).count() >= 2)
+    })
+    .await;
+    assert_eq!(pki::rejected(&pki_dir).len(), 2, "both certificates are in rejected/");
+    let file_of = |sim: &SimHandle| {
+        let cert = std::fs::read(sim.opcua_certificate_path().expect("OPC UA")).expect("the server's certificate");
+        let s = pki::summary(&cert).expect("a certificate");
+        (pki_dir.join("rejected").join(&s.file_name), s.sha1)
+    };
+    let (file_a, sha_a) = file_of(&sim_a);
+    let (file_b, sha_b) = file_of(&sim_b);
+    assert_ne!(file_a, file_b);
+    let last = |c: u16| h.view.disconnects_since(c, 0).last().map(|r| r.to_string()).unwrap_or_default();
+    let (reason_a, reason_b) = (last(0), last(1));
+    h.shutdown().await;
+    sim_a.stop().await;
+    sim_b.stop().await;
+    for (reason, own, own_sha, other) in [(&reason_a, &file_a, &sha_a, &file_b), (&reason_b, &file_b, &sha_b, &file_a)]
+    {
+        assert!(reason.contains(&own.display().to_string()), "names its own file {}: {reason}", own.display());
+        assert!(reason.contains(&format!("ttyhmi trust {own_sha}")), "trusts its own certificate: {reason}");
+        assert!(!reason.contains(&other.display().to_string()), "never the other server's file: {reason}");
+    }
+}
+
+/// Creates a server certificate for the simulator in `dir` before it starts, naming `hosts`.
+fn sim_certificate(dir: &TempDir, hosts: &[&str]) {
+    let pki = dir.sim_pki();
+    let hosts = hosts.iter().map(|h| h.to_string()).collect();
+    let data = opcua::crypto::X509Data {
+        key_size: 2048,
+        common_name: "ttyhmi simulated plant on vm".into(),
+        organization: "ttyhmi tests".into(),
+        organizational_unit: "opcua driver".into(),
+        country: "IE".into(),
+        state: "Dublin".into(),
+        alt_host_names: opcua::crypto::X509Data::alt_host_names(
+            ttyhmi::sim::opcua_server::APPLICATION_URI,
+            Some(hosts),
+            false,
+            false,
+            false,
+        ),
+        certificate_duration_days: 30,
+    };
+    let (own, private) = (pki.join("own"), pki.join("private"));
+    std::fs::create_dir_all(&own).expect("own/");
+    std::fs::create_dir_all(&private).expect("private/");
+    opcua::crypto::CertificateStore::create_certificate_and_key(
+        &data,
+        true,
+        &own.join("cert.der"),
+        &private.join("private.pem"),
+    )
+    .expect("the simulator's certificate");
+}
+
+/// A trusted certificate that names other hosts than the endpoint's is not "not trusted": the
+/// reason lists the hosts in the certificate and the endpoint's host, and both ways on. With
+/// `accept_host_name_mismatch: true` that connection accepts this mismatch, and only it: the
+/// certificate must still be trusted.
+#[tokio::test]
+async fn a_host_name_mismatch_says_which_hosts_and_can_be_accepted_per_connection() {
+    let dir = TempDir::new("host-name");
+    sim_certificate(&dir, &["vm", "192.0.2.2"]);
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let pass = dir.password_file(DEFAULT_PASSWORD);
+    let sec = secure("Basic256Sha256", "SignAndEncrypt");
+    let conn = |accept: bool| {
+        let mut keys = vec![sec.clone(), user(&pass)];
+        if accept {
+            keys.push("accept_host_name_mismatch: true".into());
+        }
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        LayoutSrc::default().conn("ua", &url(&sim), &keys).tag("INT32", "ua", &sim_node(node::TEST_INT32), "").build()
+    };
+
+    let mut h = Harness::start(&conn(false), &dir.client_pki()).await;
+    h.wait_for(secs(10), "a Disconnected naming the host name", |v| v.disconnect_with(0, &["HostName"]).is_some())
+        .await;
+    let reason = h.view.disconnect_with(0, &["HostName"]).expect("just seen").to_string();
+    h.wait_for(secs(2), "the tag Bad with that reason", |v| v.is_down("INT32", &["vm, 192.0.2.2"])).await;
+    h.shutdown().await;
+    assert!(reason.contains("names the hosts `vm, 192.0.2.2`"), "{reason}");
+    assert!(reason.contains("the endpoint is `127.0.0.1`"), "{reason}");
+    let port = sim.opcua_addr.expect("OPC UA").port();
+    assert!(reason.contains(&format!("`opc.tcp://vm:{port}")), "connect by a name in the certificate: {reason}");
+    assert!(reason.contains("accept_host_name_mismatch: true"), "{reason}");
+    assert!(!reason.contains("not trusted"), "{reason}");
+
+    // Accepted for this connection: connects and reads.
+    let layout = parse(&conn(true));
+    let layout::ConnectionKind::OpcUa(ua) = &layout.connections[0].kind else { panic!("an OPC UA connection") };
+    assert!(ua.accept_host_name_mismatch, "the layout model says so (for the audit record and diagnostics)");
+    let mut h = Harness::start(&conn(true), &dir.client_pki()).await;
+    h.wait_for(secs(10), "INT32 Good", |v| v.is_good("INT32")).await;
+    assert_eq!(h.view.value("INT32"), Some(&Value::Int(test_values::INT32.into())));
+    h.shutdown().await;
+
+    // Only the host name: an untrusted certificate stays refused.
+    let fresh = dir.join("fresh-client-pki");
+    let mut h = Harness::start(&conn(true), &fresh).await;
+    h.wait_for(secs(10), "not trusted", |v| v.disconnect_with(0, &["not trusted"]).is_some()).await;
+    assert!(!h.view.states.iter().any(|(_, s)| s.is_connected()), "never connected: {}", h.view.summary());
+    h.shutdown().await;
+    sim.stop().await;
 }

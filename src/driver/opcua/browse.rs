@@ -22,7 +22,7 @@ use opcua::types::{
 };
 use tokio::sync::oneshot;
 
-use super::{UaJob, convert, explain, prepare};
+use super::{Limits, UaJob, convert, explain, prepare_with};
 use crate::layout::duration::format_duration;
 use crate::layout::nodeid::{Identifier, Namespace, NodeRef};
 use crate::layout::{SecretSource, UaSecurity, UaUser};
@@ -91,7 +91,8 @@ impl Connected {
     async fn open(job: &UaJob) -> Result<Connected, String> {
         let limit = job.timeout.max(Duration::from_secs(5));
         probe(&job.ua.endpoint, limit).await?;
-        let (session, event_loop) = prepare(job).await?;
+        let prepared = prepare_with(job, &Limits::CONNECTION, -1).await?;
+        let (session, event_loop, server_cert) = (prepared.session, prepared.event_loop, prepared.server_certificate);
         let (tx, rx) = oneshot::channel::<Result<(), StatusCode>>();
         let event_loop = tokio::spawn(async move {
             let mut first = Some(tx);
@@ -112,7 +113,7 @@ impl Connected {
         match tokio::time::timeout(limit, rx).await {
             Err(_) => Err(format!("no session with {url} within {limit:?}")),
             Ok(Err(_)) => Err(format!("the session with {url} ended before it was established")),
-            Ok(Ok(Err(status))) => Err(format!("cannot connect to {url}: {}", explain(status, job))),
+            Ok(Ok(Err(status))) => Err(format!("cannot connect to {url}: {}", explain(status, job, &server_cert))),
             Ok(Ok(Ok(()))) => {
                 // The event loop reports Reconnected as soon as the session is activated.
                 let _ = tokio::time::timeout(limit, conn.session.wait_for_connection()).await;
@@ -646,6 +647,9 @@ fn render(opts: &BrowseOptions, found: &Found) -> String {
     out.push_str("    opcua:\n");
     let _ = writeln!(out, "      endpoint: {}", quoted(&ua.endpoint));
     let _ = writeln!(out, "      security: {}", security_text(&ua.security));
+    if ua.accept_host_name_mismatch {
+        out.push_str("      accept_host_name_mismatch: true\n");
+    }
     if let Some(u) = user_comment(&ua.user) {
         let _ = writeln!(out, "      # {u}");
     }
@@ -837,6 +841,7 @@ mod tests {
             security: UaSecurity::None,
             user: UaUser::Anonymous,
             publishing_interval: Duration::from_millis(500),
+            accept_host_name_mismatch: false,
         };
         BrowseOptions {
             job: UaJob {

@@ -69,8 +69,9 @@ impl UaJob {
     }
 }
 
-/// Why a connection attempt failed, in words for the operator.
-pub(crate) fn explain(status: StatusCode, job: &UaJob) -> String {
+/// Why a connection attempt failed, in words for the operator. `server_cert`: the certificate
+/// the server's endpoint presented (DER; empty when unknown), to name its own file.
+pub(crate) fn explain(status: StatusCode, job: &UaJob, server_cert: &[u8]) -> String {
     let name = convert::status_name(status);
     match status {
         StatusCode::BadUserAccessDenied
@@ -88,8 +89,10 @@ pub(crate) fn explain(status: StatusCode, job: &UaJob) -> String {
         | StatusCode::BadSecurityChecksFailed
         | StatusCode::BadCertificateInvalid
         | StatusCode::BadCertificateHostNameInvalid
-        | StatusCode::BadCertificateTimeInvalid => {
-            format!("{name}: {}", pki::untrusted_hint(&job.pki))
+        | StatusCode::BadCertificateTimeInvalid
+        | StatusCode::BadCertificateUriInvalid => {
+            let why = pki::certificate_problem(&job.pki, status, server_cert, &job.ua.endpoint, SystemTime::now());
+            format!("{name}: {why}")
         }
         _ => name,
     }
@@ -246,7 +249,7 @@ pub async fn prepare(job: &UaJob) -> Result<(Arc<Session>, SessionEventLoop<TcpC
 /// [`prepare`] with these decoding limits and session retries (-1: for ever).
 pub async fn prepare_with(job: &UaJob, limits: &Limits, retries: i32) -> Result<Prepared, String> {
     let limit = job.timeout.max(Duration::from_secs(5));
-    let builder = |retries: i32| {
+    let builder = |retries: i32, verify: bool| {
         ClientBuilder::new()
             .application_name("ttyhmi")
             .application_uri("urn:ttyhmi:console")
@@ -254,6 +257,7 @@ pub async fn prepare_with(job: &UaJob, limits: &Limits, retries: i32) -> Result<
             .pki_dir(&job.pki)
             .create_sample_keypair(true)
             .trust_server_certs(false)
+            .verify_server_certs(verify)
             .session_retry_initial(Duration::from_millis(500))
             .session_retry_max(Duration::from_secs(30))
             .session_retry_limit(retries)
@@ -270,8 +274,7 @@ pub async fn prepare_with(job: &UaJob, limits: &Limits, retries: i32) -> Result<
     };
     // Discovery does not retry (a refused connection is reported at once, with its cause); the
     // session retries for ever, with backoff, and resumes its subscription.
-    let discovery = builder(0)?;
-    let mut client = builder(retries)?;
+    let discovery = builder(0, true)?;
     let url = job.ua.endpoint.clone();
     let offered = match tokio::time::timeout(limit, discovery.get_server_endpoints_from_url(url.as_str())).await {
         Err(_) => return Err(format!("no answer from {url} within {limit:?}")),
@@ -283,12 +286,26 @@ pub async fn prepare_with(job: &UaJob, limits: &Limits, retries: i32) -> Result<
     // internal address): connect where the layout says, with the endpoint's security.
     endpoint.endpoint_url = url.as_str().into();
     let server_certificate = endpoint.server_certificate.value.clone().unwrap_or_default();
+    let mut client = builder(retries, !accepts_host_name_mismatch(job, &endpoint, &server_certificate)?)?;
     let token = identity(job)?;
     let (session, event_loop) = match client.connect_to_endpoint_directly(endpoint, token) {
         Ok(x) => x,
         Err(e) => return Err(format!("cannot start a session: {e}")),
     };
     Ok(Prepared { session, event_loop, server_certificate })
+}
+
+/// Whether this connection accepts a server certificate that does not name the endpoint's host
+/// (the layout's `accept_host_name_mismatch`, with security). async-opcua can only skip all of
+/// its later checks together (validity period, host name, application URI; trust and key length
+/// stay), so the two others are made here first: only the host name is let through.
+fn accepts_host_name_mismatch(job: &UaJob, endpoint: &EndpointDescription, cert: &[u8]) -> Result<bool, String> {
+    if !job.ua.accept_host_name_mismatch || matches!(job.ua.security, UaSecurity::None) {
+        return Ok(false);
+    }
+    pki::check_except_host_name(cert, endpoint.server.application_uri.as_ref(), SystemTime::now())?;
+    tracing::info!(connection = %job.name, "the server certificate's host name is not checked (accept_host_name_mismatch)");
+    Ok(true)
 }
 
 fn is_fatal(s: StatusCode) -> bool {
@@ -300,6 +317,9 @@ fn is_fatal(s: StatusCode) -> bool {
             | StatusCode::BadCertificateUntrusted
             | StatusCode::BadSecurityChecksFailed
             | StatusCode::BadCertificateInvalid
+            | StatusCode::BadCertificateHostNameInvalid
+            | StatusCode::BadCertificateTimeInvalid
+            | StatusCode::BadCertificateUriInvalid
     )
 }
 

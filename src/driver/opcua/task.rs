@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::probe::{self, RECHECK, undecodable};
-use super::{AbortOnDrop, UaJob, convert, data_sample, explain, is_fatal, item_request, prepare, write};
+use super::{AbortOnDrop, Limits, UaJob, convert, data_sample, explain, is_fatal, item_request, prepare_with, write};
 use crate::driver::backoff::Backoff;
 use crate::driver::{
     ConnStats, ConnectionState, DriverEvent, UaItemInfo, WriteCommand, WriteDone, WriteInbox, next_write,
@@ -104,6 +104,9 @@ pub(super) struct Task<M> {
     connected_at: Option<std::time::Instant>,
     /// Tags whose values the console cannot decode (kept across sessions of this connection).
     quarantine: Vec<Quarantined>,
+    /// The certificate the server's endpoint presented at the last discovery (DER; empty with
+    /// security None), for the messages about it.
+    server_cert: Vec<u8>,
 }
 
 impl<M: From<DriverEvent>> Task<M> {
@@ -116,6 +119,7 @@ impl<M: From<DriverEvent>> Task<M> {
             writes,
             connected_at: None,
             quarantine: Vec::new(),
+            server_cert: Vec::new(),
         }
     }
 
@@ -280,11 +284,12 @@ impl<M: From<DriverEvent>> Task<M> {
 
     /// One session, from discovery to its end.
     async fn session(&mut self, backoff: &mut Backoff) -> Ended {
-        let (session, event_loop) = match prepare(&self.job).await {
+        let prepared = match prepare_with(&self.job, &Limits::CONNECTION, -1).await {
             Ok(x) => x,
             Err(m) => return Ended::Failed(m),
         };
-        self.run_session(session, event_loop, backoff).await
+        self.server_cert = prepared.server_certificate;
+        self.run_session(prepared.session, prepared.event_loop, backoff).await
     }
 
     async fn run_session(
@@ -343,7 +348,7 @@ impl<M: From<DriverEvent>> Task<M> {
                 self.arrived(live).await;
                 self.samples(samples).await;
             }
-            Inner::LoopEnded(status) => return Flow::End(Ended::Failed(explain(status, &self.job))),
+            Inner::LoopEnded(status) => return Flow::End(Ended::Failed(explain(status, &self.job, &self.server_cert))),
             Inner::Rechecked(found) => self.rechecked(live, found).await,
             Inner::Poll(SessionPollResult::BeginConnect) => {
                 if live.ever_connected {
@@ -364,14 +369,14 @@ impl<M: From<DriverEvent>> Task<M> {
             }
             Inner::Poll(SessionPollResult::ReconnectFailed(status)) => {
                 self.stats.errors += 1;
-                let reason = explain(status, &self.job);
+                let reason = explain(status, &self.job, &self.server_cert);
                 tracing::warn!(connection = %self.job.name, %reason, "OPC UA reconnect failed");
                 self.mark_all(Reason::Disconnected(reason.clone())).await;
                 self.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
                 if !live.ever_connected && is_fatal(status) {
                     // A wrong password or an untrusted certificate does not fix itself:
                     // say so now, then retry slowly from the outer loop.
-                    return Flow::End(Ended::Failed(explain(status, &self.job)));
+                    return Flow::End(Ended::Failed(explain(status, &self.job, &self.server_cert)));
                 }
             }
             Inner::Poll(SessionPollResult::Subscription(SubscriptionActivity::Publish)) => {
