@@ -172,40 +172,51 @@ enum Command {
     /// List the serial ports of this machine (path, USB vendor:product), to find the adapter.
     Ports,
     /// Walk an OPC UA server's address space; print connections + tags ready to paste into a layout.
-    Browse {
-        /// The server, e.g. opc.tcp://127.0.0.1:4840
-        endpoint: String,
-        /// Start here (a NodeId, e.g. "ns=2;s=Plant"); default the Objects folder.
-        #[arg(long)]
-        root: Option<String>,
-        /// Levels below the root to walk.
-        #[arg(long, default_value_t = 6)]
-        depth: usize,
-        /// `none`, or POLICY/MODE such as Basic256Sha256/SignAndEncrypt (the default).
-        #[arg(long, default_value = "Basic256Sha256/SignAndEncrypt")]
-        security: String,
-        /// User name (with --password-file or --password-env); default anonymous.
-        #[arg(long)]
-        user: Option<String>,
-        /// A file holding the user's password (only its first line is used).
-        #[arg(long, value_name = "PATH")]
-        password_file: Option<PathBuf>,
-        /// An environment variable holding the user's password.
-        #[arg(long, value_name = "NAME")]
-        password_env: Option<String>,
-        /// Name of the connection in the output.
-        #[arg(long, default_value = "ua1")]
-        name: String,
-    },
-    /// Trust an OPC UA server's certificate: without FILE, list the rejected ones.
+    Browse(BrowseArgs),
+    /// Trust an OPC UA server's certificate after showing it: without CERT, list the rejected ones.
     Trust {
-        /// A certificate from the rejected folder (its name or path).
-        file: Option<PathBuf>,
+        /// A rejected certificate: its file (path or name in the rejected folder) or the start of
+        /// its SHA-1 thumbprint, as the connection's message prints it.
+        cert: Option<PathBuf>,
+        /// Trust it without asking (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
 fn role_arg(s: &str) -> Result<auth::Role, String> {
     s.parse().map_err(|e: auth::UnknownRole| e.to_string())
+}
+
+#[derive(clap::Args)]
+struct BrowseArgs {
+    /// The server, e.g. opc.tcp://127.0.0.1:4840
+    endpoint: String,
+    /// Start here (a NodeId, e.g. "ns=2;s=Plant"); default the Objects folder.
+    #[arg(long)]
+    root: Option<String>,
+    /// Levels below the root to walk.
+    #[arg(long, default_value_t = 6)]
+    depth: usize,
+    /// `none`, or POLICY/MODE such as Basic256Sha256/SignAndEncrypt (the default).
+    #[arg(long, default_value = "Basic256Sha256/SignAndEncrypt")]
+    security: String,
+    /// User name (with --password-file or --password-env); default anonymous.
+    #[arg(long)]
+    user: Option<String>,
+    /// A file holding the user's password (only its first line is used).
+    #[arg(long, value_name = "PATH")]
+    password_file: Option<PathBuf>,
+    /// An environment variable holding the user's password.
+    #[arg(long, value_name = "NAME")]
+    password_env: Option<String>,
+    /// Name of the connection in the output.
+    #[arg(long, default_value = "ua1")]
+    name: String,
+    /// Accept the server's (trusted) certificate although it does not name the endpoint's host,
+    /// as the layout key `accept_host_name_mismatch: true` does (written into the output).
+    #[arg(long)]
+    accept_host_name_mismatch: bool,
 }
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
@@ -295,29 +306,8 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             print!("{}", layout::schema::json_schema());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Trust { file } => trust(file.as_deref()),
-        Command::Browse { endpoint, root, depth, security, user, password_file, password_env, name } => {
-            let security = parse_security(&security)?;
-            let user = match (user, password_file, password_env) {
-                (None, None, None) => UaUser::Anonymous,
-                (Some(u), Some(f), None) => UaUser::UserName { username: u, password: SecretSource::File(f) },
-                (Some(u), None, Some(e)) => UaUser::UserName { username: u, password: SecretSource::Env(e) },
-                _ => bail!("--user needs exactly one of --password-file or --password-env (and they need --user)"),
-            };
-            let root = root.map(|r| NodeRef::parse(&r)).transpose().map_err(anyhow::Error::msg)?;
-            let job = UaJob {
-                conn: ConnId(0),
-                name: name.clone(),
-                ua: OpcUaConn { endpoint, security, user, publishing_interval: Duration::from_millis(500) },
-                timeout: Duration::from_secs(5),
-                points: Vec::new(),
-                pki: pki_dir(),
-            };
-            let opts = BrowseOptions { job, root, depth, connection_name: name };
-            let yaml = runtime()?.block_on(browse(&opts)).map_err(anyhow::Error::msg)?;
-            print!("{yaml}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Trust { cert, yes } => trust(cert.as_deref(), yes),
+        Command::Browse(args) => browse_command(args),
         Command::Passwd { user, role, role_only, users } => passwd(&user, role, role_only, users.as_deref()),
         Command::Whoami { users } => {
             let id = auth::identify(users.as_deref());
@@ -614,27 +604,87 @@ fn pki_dir() -> PathBuf {
     paths::data_dir().join("pki")
 }
 
-fn trust(file: Option<&Path>) -> Result<ExitCode> {
+/// `ttyhmi browse`: the layout block for a server's address space, on standard output.
+fn browse_command(a: BrowseArgs) -> Result<ExitCode> {
+    let security = parse_security(&a.security)?;
+    if a.accept_host_name_mismatch && security == UaSecurity::None {
+        bail!(
+            "--accept-host-name-mismatch applies to secure connections: with --security none no certificate is checked"
+        );
+    }
+    let user = match (a.user, a.password_file, a.password_env) {
+        (None, None, None) => UaUser::Anonymous,
+        (Some(u), Some(f), None) => UaUser::UserName { username: u, password: SecretSource::File(f) },
+        (Some(u), None, Some(e)) => UaUser::UserName { username: u, password: SecretSource::Env(e) },
+        _ => bail!("--user needs exactly one of --password-file or --password-env (and they need --user)"),
+    };
+    let root = a.root.map(|r| NodeRef::parse(&r)).transpose().map_err(anyhow::Error::msg)?;
+    let job = UaJob {
+        conn: ConnId(0),
+        name: a.name.clone(),
+        ua: OpcUaConn {
+            endpoint: a.endpoint,
+            security,
+            user,
+            publishing_interval: Duration::from_millis(500),
+            accept_host_name_mismatch: a.accept_host_name_mismatch,
+        },
+        timeout: Duration::from_secs(5),
+        points: Vec::new(),
+        pki: pki_dir(),
+    };
+    let opts = BrowseOptions { job, root, depth: a.depth, connection_name: a.name };
+    let yaml = runtime()?.block_on(browse(&opts)).map_err(anyhow::Error::msg)?;
+    print!("{yaml}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ttyhmi trust`: lists the rejected server certificates, or shows one and trusts it once the
+/// user confirms (or with `--yes`). Everything from a certificate is shown sanitized.
+fn trust(cert: Option<&Path>, yes: bool) -> Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    use ttyhmi::sanitize::clean;
     let pki = pki_dir();
-    match file {
-        None => {
-            let list = opcua_pki::rejected(&pki);
-            if list.is_empty() {
-                println!("no rejected server certificates in {}", pki.join("rejected").display());
-            } else {
-                println!("rejected server certificates (newest first); trust one with `ttyhmi trust FILE`:");
-                for f in list {
-                    println!("  {}", f.display());
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+    let now = std::time::SystemTime::now();
+    let shown = |p: &Path| clean(&p.display().to_string()).into_owned();
+    let Some(cert) = cert else {
+        let list = opcua_pki::rejected(&pki);
+        if list.is_empty() {
+            say!("no rejected server certificates in {}", shown(&pki.join("rejected")));
+            return Ok(ExitCode::SUCCESS);
         }
-        Some(f) => {
-            let dst = opcua_pki::trust(&pki, f).map_err(anyhow::Error::msg)?;
-            println!("trusted: {}", dst.display());
-            Ok(ExitCode::SUCCESS)
+        say!("rejected server certificates (newest first); trust one with `ttyhmi trust SHA-1` after checking it:");
+        for f in list {
+            say!("\n{}", shown(&f));
+            match opcua_pki::read_summary(&f) {
+                Ok((s, _)) => print!("{}", opcua_pki::describe(&s, now)),
+                Err(e) => say!("  not readable as a certificate: {e}"),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let file = opcua_pki::find(&pki, cert).map_err(anyhow::Error::msg)?;
+    let (summary, _) = opcua_pki::read_summary(&file).map_err(anyhow::Error::msg)?;
+    say!("{}", shown(&file));
+    print!("{}", opcua_pki::describe(&summary, now));
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "not trusted: nobody can confirm without a terminal; check the certificate above, then run again with --yes"
+            );
+        }
+        print!("Trust this certificate? [y/N] ");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).context("reading the answer")?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            say!("not trusted");
+            return Ok(ExitCode::FAILURE);
         }
     }
+    let dst = opcua_pki::trust(&pki, &file).map_err(anyhow::Error::msg)?;
+    say!("trusted: {}", shown(&dst));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(path: &Path) -> Result<Layout> {

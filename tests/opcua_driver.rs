@@ -216,6 +216,150 @@ impl SmallServer {
     }
 }
 
+/// A real async-opcua server (security None, anonymous) for values a client may fail to decode:
+/// `s=Counter` (UInt32, +1 every 100 ms, pushed to subscriptions) and String variables
+/// `s=<name>` whose values a test sets at will. Its limits let it send strings of up to 64 MiB.
+struct ValueServer {
+    url: String,
+    handle: opcua::server::ServerHandle,
+    nm: std::sync::Arc<opcua::server::node_manager::memory::SimpleNodeManager>,
+    ns: u16,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl ValueServer {
+    const URI: &str = "urn:ttyhmi:test:values";
+
+    async fn start(pki: &Path, texts: &[(&str, &str)]) -> ValueServer {
+        use opcua::server::address_space::VariableBuilder;
+        use opcua::server::diagnostics::NamespaceMetadata;
+        use opcua::server::node_manager::memory::{SimpleNodeManager, simple_node_manager};
+        use opcua::types::{DataTypeId, ObjectId, QualifiedName, Variant};
+
+        let listener = TcpListener::bind(loopback()).await.expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let url = format!("opc.tcp://127.0.0.1:{port}");
+        let ns = NamespaceMetadata { namespace_uri: Self::URI.to_owned(), ..NamespaceMetadata::default() };
+        let (server, handle) = opcua::server::ServerBuilder::new_anonymous("ttyhmi test server: hostile values")
+            .application_uri("urn:ttyhmi:test:value-server")
+            .product_uri("urn:ttyhmi:test")
+            .host("127.0.0.1")
+            .port(port)
+            .discovery_urls(vec![format!("{url}/")])
+            .pki_dir(pki)
+            .create_sample_keypair(true)
+            .trust_client_certs(true)
+            .max_string_length(64 << 20)
+            .max_byte_string_length(64 << 20)
+            .max_message_size(128 << 20)
+            .max_chunk_count(4096)
+            .with_node_manager(simple_node_manager(ns, "values"))
+            .build()
+            .expect("a server offering None only");
+        let nm = handle.node_managers().get_by_name::<SimpleNodeManager>("values").expect("node manager");
+        let ns = *nm.namespaces().keys().next().expect("a namespace");
+        {
+            let mut space = nm.address_space().write();
+            let mut add = |name: &str, dt: DataTypeId, value: Variant| {
+                let id = NodeId::new(ns, name);
+                VariableBuilder::new(&id, QualifiedName::new(ns, name), name)
+                    .data_type(dt)
+                    .value(value)
+                    .organized_by(ObjectId::ObjectsFolder)
+                    .insert(&mut *space);
+            };
+            add("Counter", DataTypeId::UInt32, Variant::UInt32(0));
+            for (name, value) in texts {
+                add(name, DataTypeId::String, Variant::from(*value));
+            }
+        }
+        let run = tokio::spawn(async move {
+            let _ = server.run_with(listener).await;
+        });
+        let counter = {
+            let (nm, handle) = (nm.clone(), handle.clone());
+            tokio::spawn(async move {
+                let id = NodeId::new(ns, "Counter");
+                for n in 1u32.. {
+                    tokio::time::sleep(ms(100)).await;
+                    let dv = opcua::types::DataValue::new_now(opcua::types::Variant::UInt32(n));
+                    let _ = nm.set_value(handle.subscriptions(), &id, None, dv);
+                }
+            })
+        };
+        ValueServer { url, handle, nm, ns, tasks: vec![run, counter] }
+    }
+
+    /// The layout form of one of its nodes.
+    fn node(name: &str) -> String {
+        format!("nsu={};s={name}", Self::URI)
+    }
+
+    fn set_text(&self, name: &str, value: &str) {
+        let dv = opcua::types::DataValue::new_now(opcua::types::Variant::from(value));
+        self.nm.set_value(self.handle.subscriptions(), &NodeId::new(self.ns, name), None, dv).expect("set the value");
+    }
+
+    async fn stop(self) {
+        self.handle.cancel();
+        for t in self.tasks {
+            t.abort();
+            let _ = tokio::time::timeout(secs(5), t).await;
+        }
+    }
+}
+
+/// In a String the value server sends, this marker becomes bytes that are not UTF-8 on their way
+/// to the client (see [`mangling_proxy`]).
+const NOT_UTF8_MARKER: &[u8] = b"<<not-utf-8!!>>";
+const NOT_UTF8_BYTES: &[u8] = b"<<not-utf-8\xff\xfe>>";
+
+/// A TCP proxy in front of `target` (security None only): in every OPC UA message from the
+/// server, [`NOT_UTF8_MARKER`] is replaced by bytes of the same length that are not UTF-8. An
+/// async-opcua server cannot send such a String itself (its strings are Rust strings). Returns
+/// the proxy's URL.
+async fn mangling_proxy(target: SocketAddr) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind(loopback()).await.expect("bind");
+    let port = listener.local_addr().expect("local address").port();
+    let task = tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(target).await else { continue };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            });
+            tokio::spawn(async move {
+                // One message chunk at a time: 8-byte header, its size a u32 at offset 4.
+                loop {
+                    let mut header = [0u8; 8];
+                    if sr.read_exact(&mut header).await.is_err() {
+                        return;
+                    }
+                    let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+                    let mut chunk = header.to_vec();
+                    chunk.resize(size.max(8), 0);
+                    if sr.read_exact(&mut chunk[8..]).await.is_err() {
+                        return;
+                    }
+                    let (marker, bad) = (NOT_UTF8_MARKER, NOT_UTF8_BYTES);
+                    let mut i = 0;
+                    while i + marker.len() <= chunk.len() {
+                        if &chunk[i..i + marker.len()] == marker {
+                            chunk[i..i + marker.len()].copy_from_slice(bad);
+                        }
+                        i += 1;
+                    }
+                    if cw.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("opc.tcp://127.0.0.1:{port}"), task)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Layouts
 
@@ -280,6 +424,10 @@ struct View {
     /// The values of the Good samples of each tag, in order.
     good_values: Vec<Vec<Value>>,
     states: Vec<(ConnId, ConnectionState)>,
+    /// Good samples and Fresh confirmations received so far (all tags), and that number at the
+    /// time of each state in `states`.
+    arrivals: u64,
+    arrivals_at_state: Vec<u64>,
     items: Vec<(ConnId, Vec<UaItemInfo>, Option<Duration>)>,
     stats_events: usize,
 }
@@ -295,6 +443,8 @@ impl View {
             fresh: vec![0; n],
             good_values: vec![Vec::new(); n],
             states: Vec::new(),
+            arrivals: 0,
+            arrivals_at_state: Vec::new(),
             items: Vec::new(),
             stats_events: 0,
         }
@@ -306,6 +456,7 @@ impl View {
                 for (id, s) in samples {
                     let i = id.index();
                     if s.quality.is_good() {
+                        self.arrivals += 1;
                         self.good[i] += 1;
                         if let Some(v) = &s.value {
                             self.good_values[i].push(v.clone());
@@ -318,11 +469,15 @@ impl View {
             }
             DriverEvent::Fresh { tags, recv_ts, .. } => {
                 for &id in tags.iter() {
+                    self.arrivals += 1;
                     self.fresh[id.index()] += 1;
                     self.store.refresh(id, recv_ts);
                 }
             }
-            DriverEvent::State { conn, state } => self.states.push((conn, state)),
+            DriverEvent::State { conn, state } => {
+                self.states.push((conn, state));
+                self.arrivals_at_state.push(self.arrivals);
+            }
             DriverEvent::Stats { .. } => self.stats_events += 1,
             DriverEvent::Plan { .. } => panic!("an OPC UA driver makes no Modbus read plan"),
             DriverEvent::UaItems { conn, items, publishing_interval } => {
@@ -404,6 +559,20 @@ impl View {
         self.states[from.min(self.states.len())..]
             .iter()
             .filter(|(c, s)| c.0 == conn && *s == ConnectionState::Connecting)
+            .count()
+    }
+
+    /// Times `conn` said Connected and then changed state again with nothing received in
+    /// between (no Good sample, no Fresh confirmation): "up" while nothing arrived.
+    fn silent_up_periods(&self, conn: u16) -> usize {
+        let of_conn: Vec<usize> = (0..self.states.len()).filter(|&i| self.states[i].0.0 == conn).collect();
+        of_conn
+            .windows(2)
+            .filter(|w| {
+                self.states[w[0]].1 == ConnectionState::Connected
+                    && self.states[w[1]].1 != ConnectionState::Stopped
+                    && self.arrivals_at_state[w[1]] == self.arrivals_at_state[w[0]]
+            })
             .count()
     }
 
@@ -1004,23 +1173,46 @@ fn shell_words_splits_like_a_shell() {
     assert_eq!(shell_words("ls 'x[1]'"), Ok(vec!["ls".into(), "x[1]".into()]));
 }
 
-/// async-opcua names rejected certificates `CN=<common name> [<thumbprint>].der`: spaces and
-/// brackets. The hint's `ttyhmi trust …` command, pasted into a shell, must pass the file as one
-/// argument (unquoted it becomes several, and zsh refuses the brackets as a glob).
+/// async-opcua names rejected certificates `<common name> [<thumbprint>].der`: spaces and
+/// brackets (and whatever a server puts in its common name). The hint names the file and gives a
+/// `ttyhmi trust …` command that, pasted into a shell, is one safe argument: the thumbprint, which
+/// finds that file.
 #[test]
 fn the_trust_hint_is_a_command_that_can_be_pasted_into_a_shell() {
     let dir = TempDir::new("hint");
     let pki_dir = dir.client_pki();
     std::fs::create_dir_all(pki_dir.join("rejected")).expect("rejected folder");
-    let file = pki_dir.join("rejected").join("CN=ttyhmi simulated plant [ba5e2af6b16482806b07].der");
-    std::fs::write(&file, b"not read").expect("a rejected certificate");
-    let hint = pki::untrusted_hint(&pki_dir);
+    let der = test_certificate("ttyhmi simulated plant", "urn:ttyhmi:test", &["localhost"]);
+    let s = pki::summary(&der).expect("a certificate");
+    let file = pki_dir.join("rejected").join(&s.file_name);
+    std::fs::write(&file, &der).expect("a rejected certificate");
+    let hint = pki::untrusted_hint(&pki_dir, &file, &s);
+    assert!(hint.contains(&file.display().to_string()), "names the file: {hint}");
     let command = hint
         .split('`')
         .find(|part| part.starts_with("ttyhmi trust"))
         .unwrap_or_else(|| panic!("a `ttyhmi trust …` command in {hint:?}"));
-    let want = vec!["ttyhmi".to_string(), "trust".to_string(), file.display().to_string()];
-    assert_eq!(shell_words(command), Ok(want), "{command}");
+    let words = shell_words(command).unwrap_or_else(|e| panic!("{command}: {e}"));
+    assert_eq!(words[..2], ["ttyhmi", "trust"], "{command}");
+    assert_eq!(words.len(), 3, "{command}");
+    assert_eq!(pki::find(&pki_dir, Path::new(&words[2])), Ok(file), "the argument finds the file");
+}
+
+/// A certificate made by a test: common name, application URI, host names (DER).
+fn test_certificate(cn: &str, uri: &str, hosts: &[&str]) -> Vec<u8> {
+    let hosts = hosts.iter().map(|h| h.to_string()).collect();
+    let data = opcua::crypto::X509Data {
+        key_size: 2048,
+        common_name: cn.into(),
+        organization: "ttyhmi tests".into(),
+        organizational_unit: "opcua driver".into(),
+        country: "IE".into(),
+        state: "Dublin".into(),
+        alt_host_names: opcua::crypto::X509Data::alt_host_names(uri, Some(hosts), false, false, false),
+        certificate_duration_days: 30,
+    };
+    let (cert, _) = opcua::crypto::X509::cert_and_pkey(&data).expect("a certificate");
+    cert.to_der().expect("DER")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1319,5 +1511,257 @@ async fn writes_through_the_connection_task_are_read_back_and_refused_while_down
     for t in h.tasks.drain(..) {
         let _ = tokio::time::timeout(secs(2), t).await;
     }
+    sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. Values the client cannot decode (issue 12, item 13)
+
+/// The string limit of the driver's decoding options (4 MiB).
+const STRING_LIMIT: usize = 4 << 20;
+
+/// Bad, with a reason holding every one of `words`.
+fn bad_with(v: &View, name: &str, words: &[&str]) -> bool {
+    matches!(v.quality(name), Quality::Bad(_)) && words.iter().all(|w| v.reason(name).contains(w))
+}
+
+/// A String of 100,000 characters (async-opcua's default limit is 65,535 bytes) decodes and
+/// shows; before, the whole connection broke on it.
+#[tokio::test]
+async fn a_string_of_100000_characters_decodes() {
+    let dir = TempDir::new("long-string");
+    let long = "é".repeat(50_000) + &"x".repeat(50_000);
+    let server = ValueServer::start(&dir.join("server-pki"), &[("Long", &long)]).await;
+    let src = LayoutSrc::default()
+        .conn("ua", &server.url, &[NONE])
+        .tag("COUNTER", "ua", &ValueServer::node("Counter"), "")
+        .tag("LONG", "ua", &ValueServer::node("Long"), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "both tags Good, the counter moving", |v| v.all_good() && v.good_values("COUNTER").len() >= 3)
+        .await;
+    assert_eq!(h.view.value("LONG"), Some(&Value::Text(long.clone())), "150,000 bytes, 100,000 characters");
+    assert_eq!(h.view.state(0), Some(&ConnectionState::Connected));
+    h.shutdown().await;
+    server.stop().await;
+}
+
+/// A String over the limit: that tag Bad with a reason naming the limit, the others keep
+/// updating with the connection up, and once the server's value is decodable again the tag
+/// recovers without a restart (and is watched by the subscription again).
+#[tokio::test]
+async fn a_string_over_the_limit_makes_only_its_tag_bad_and_recovers_when_fixed() {
+    let dir = TempDir::new("huge-string");
+    let server = ValueServer::start(&dir.join("server-pki"), &[("Huge", "small at first"), ("Other", "fine")]).await;
+    let src = LayoutSrc::default()
+        .conn("ua", &server.url, &[NONE])
+        .tag("COUNTER", "ua", &ValueServer::node("Counter"), "")
+        .tag("HUGE", "ua", &ValueServer::node("Huge"), "")
+        .tag("OTHER", "ua", &ValueServer::node("Other"), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "every tag Good", |v| v.all_good() && v.good_values("COUNTER").len() >= 2).await;
+
+    server.set_text("Huge", &"y".repeat(STRING_LIMIT + 1));
+    let took = h.wait_for(secs(30), "HUGE Bad, naming the limit", |v| bad_with(v, "HUGE", &["4 MiB"])).await;
+    eprintln!("HUGE Bad with its reason {took:?} after the server set it");
+    let reason = h.view.reason("HUGE");
+    eprintln!("HUGE: {}", h.view.quality("HUGE"));
+    assert!(reason.contains("4194305 bytes"), "the size: {reason}");
+    let from = h.view.good_values("COUNTER").len();
+    h.wait_for(secs(5), "the counter moving on", |v| v.good_values("COUNTER").len() >= from + 5).await;
+    assert!(h.view.is_good("OTHER"), "{}", h.view.summary());
+    assert_eq!(h.view.state(0), Some(&ConnectionState::Connected));
+    assert!(bad_with(&h.view, "HUGE", &["4 MiB"]), "still Bad: {}", h.view.quality("HUGE"));
+    // An untouched tag on the same connection changes while HUGE is out: still delivered.
+    server.set_text("Other", "changed");
+    h.wait_for(secs(5), "OTHER changed", |v| v.value("OTHER") == Some(&Value::Text("changed".into()))).await;
+
+    server.set_text("Huge", "fixed");
+    let took = h
+        .wait_for(secs(30), "HUGE Good again", |v| {
+            v.is_good("HUGE") && v.value("HUGE") == Some(&Value::Text("fixed".into()))
+        })
+        .await;
+    eprintln!("HUGE Good again {took:?} after the server fixed its value");
+    // Watched by the subscription again: a change arrives within a publishing interval or two.
+    server.set_text("Huge", "changed again");
+    h.wait_for(secs(2), "HUGE's next change", |v| v.value("HUGE") == Some(&Value::Text("changed again".into()))).await;
+    assert_eq!(h.view.silent_up_periods(0), 0, "never up while nothing arrived\n{}", h.view.summary());
+    h.assert_running();
+    h.shutdown().await;
+    server.stop().await;
+}
+
+/// A String that is not UTF-8 (made so on the wire by a proxy), from the very first publish:
+/// that tag Bad naming the encoding problem, the counter Good and moving, the connection up;
+/// recovered once the server sends UTF-8 again.
+#[tokio::test]
+async fn a_string_that_is_not_utf8_makes_only_its_tag_bad_and_recovers_when_fixed() {
+    let dir = TempDir::new("not-utf8");
+    let marker = std::str::from_utf8(NOT_UTF8_MARKER).expect("ASCII");
+    let server = ValueServer::start(&dir.join("server-pki"), &[("Text", &format!("bad {marker} text"))]).await;
+    let target = server.url.trim_start_matches("opc.tcp://").parse().expect("an address");
+    let (proxy, proxy_task) = mangling_proxy(target).await;
+    let src = LayoutSrc::default()
+        .conn("ua", &proxy, &[NONE])
+        .tag("COUNTER", "ua", &ValueServer::node("Counter"), "")
+        .tag("TEXT", "ua", &ValueServer::node("Text"), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(30), "TEXT Bad naming UTF-8, the counter moving", |v| {
+        bad_with(v, "TEXT", &["UTF-8"]) && v.good_values("COUNTER").len() >= 3
+    })
+    .await;
+    assert_eq!(h.view.state(0), Some(&ConnectionState::Connected));
+    eprintln!("TEXT: {}", h.view.quality("TEXT"));
+    let from = h.view.good_values("COUNTER").len();
+    h.wait_for(secs(5), "the counter moving on", |v| v.good_values("COUNTER").len() >= from + 5).await;
+    assert!(bad_with(&h.view, "TEXT", &["UTF-8"]), "{}", h.view.quality("TEXT"));
+
+    server.set_text("Text", "plain text");
+    let took = h
+        .wait_for(secs(30), "TEXT Good again", |v| {
+            v.is_good("TEXT") && v.value("TEXT") == Some(&Value::Text("plain text".into()))
+        })
+        .await;
+    eprintln!("TEXT Good again {took:?} after the server fixed its value");
+    assert_eq!(h.view.silent_up_periods(0), 0, "never up while nothing arrived\n{}", h.view.summary());
+    h.shutdown().await;
+    proxy_task.abort();
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. Certificate messages (issue 12, item 14)
+
+/// Two servers with different certificates, both rejected: each connection's reason names the
+/// file of its own server's certificate (it used to name the newest file in `rejected/`, the
+/// same for both, so following it trusted the wrong server).
+#[tokio::test]
+async fn with_two_rejected_certificates_each_connection_names_its_own() {
+    let dir = TempDir::new("two-rejected");
+    let (a, b) = (TempDir::new("two-rejected-a"), TempDir::new("two-rejected-b"));
+    let sim_a = start_sim(&a, 0, None).await;
+    let sim_b = start_sim(&b, 0, None).await;
+    let pass = dir.password_file(DEFAULT_PASSWORD);
+    let sec = secure("Basic256Sha256", "SignAndEncrypt");
+    let src = LayoutSrc::default()
+        .conn("a", &url(&sim_a), &[&sec, &user(&pass)])
+        .conn("b", &url(&sim_b), &[&sec, &user(&pass)])
+        .tag("A", "a", &sim_node(node::TEST_INT32), "")
+        .tag("B", "b", &sim_node(node::TEST_INT32), "")
+        .build();
+    let pki_dir = dir.client_pki();
+    let mut h = Harness::start(&src, &pki_dir).await;
+    // Both rejected, and each connection reports again after the second rejection, when both
+    // files are there.
+    h.wait_for(secs(20), "two rejections of each connection", |v| {
+        (0..2).all(|c| v.disconnects_since(c, 0).iter().filter(|r| r.contains("ttyhmi trust")).count() >= 2)
+    })
+    .await;
+    assert_eq!(pki::rejected(&pki_dir).len(), 2, "both certificates are in rejected/");
+    let file_of = |sim: &SimHandle| {
+        let cert = std::fs::read(sim.opcua_certificate_path().expect("OPC UA")).expect("the server's certificate");
+        let s = pki::summary(&cert).expect("a certificate");
+        (pki_dir.join("rejected").join(&s.file_name), s.sha1)
+    };
+    let (file_a, sha_a) = file_of(&sim_a);
+    let (file_b, sha_b) = file_of(&sim_b);
+    assert_ne!(file_a, file_b);
+    let last = |c: u16| h.view.disconnects_since(c, 0).last().map(|r| r.to_string()).unwrap_or_default();
+    let (reason_a, reason_b) = (last(0), last(1));
+    h.shutdown().await;
+    sim_a.stop().await;
+    sim_b.stop().await;
+    for (reason, own, own_sha, other) in [(&reason_a, &file_a, &sha_a, &file_b), (&reason_b, &file_b, &sha_b, &file_a)]
+    {
+        assert!(reason.contains(&own.display().to_string()), "names its own file {}: {reason}", own.display());
+        assert!(reason.contains(&format!("ttyhmi trust {own_sha}")), "trusts its own certificate: {reason}");
+        assert!(!reason.contains(&other.display().to_string()), "never the other server's file: {reason}");
+    }
+}
+
+/// Creates a server certificate for the simulator in `dir` before it starts, naming `hosts`.
+fn sim_certificate(dir: &TempDir, hosts: &[&str]) {
+    let pki = dir.sim_pki();
+    let hosts = hosts.iter().map(|h| h.to_string()).collect();
+    let data = opcua::crypto::X509Data {
+        key_size: 2048,
+        common_name: "ttyhmi simulated plant on vm".into(),
+        organization: "ttyhmi tests".into(),
+        organizational_unit: "opcua driver".into(),
+        country: "IE".into(),
+        state: "Dublin".into(),
+        alt_host_names: opcua::crypto::X509Data::alt_host_names(
+            ttyhmi::sim::opcua_server::APPLICATION_URI,
+            Some(hosts),
+            false,
+            false,
+            false,
+        ),
+        certificate_duration_days: 30,
+    };
+    let (own, private) = (pki.join("own"), pki.join("private"));
+    std::fs::create_dir_all(&own).expect("own/");
+    std::fs::create_dir_all(&private).expect("private/");
+    opcua::crypto::CertificateStore::create_certificate_and_key(
+        &data,
+        true,
+        &own.join("cert.der"),
+        &private.join("private.pem"),
+    )
+    .expect("the simulator's certificate");
+}
+
+/// A trusted certificate that names other hosts than the endpoint's is not "not trusted": the
+/// reason lists the hosts in the certificate and the endpoint's host, and both ways on. With
+/// `accept_host_name_mismatch: true` that connection accepts this mismatch, and only it: the
+/// certificate must still be trusted.
+#[tokio::test]
+async fn a_host_name_mismatch_says_which_hosts_and_can_be_accepted_per_connection() {
+    let dir = TempDir::new("host-name");
+    sim_certificate(&dir, &["vm", "192.0.2.2"]);
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let pass = dir.password_file(DEFAULT_PASSWORD);
+    let sec = secure("Basic256Sha256", "SignAndEncrypt");
+    let conn = |accept: bool| {
+        let mut keys = vec![sec.clone(), user(&pass)];
+        if accept {
+            keys.push("accept_host_name_mismatch: true".into());
+        }
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        LayoutSrc::default().conn("ua", &url(&sim), &keys).tag("INT32", "ua", &sim_node(node::TEST_INT32), "").build()
+    };
+
+    let mut h = Harness::start(&conn(false), &dir.client_pki()).await;
+    h.wait_for(secs(10), "a Disconnected naming the host name", |v| v.disconnect_with(0, &["HostName"]).is_some())
+        .await;
+    let reason = h.view.disconnect_with(0, &["HostName"]).expect("just seen").to_string();
+    h.wait_for(secs(2), "the tag Bad with that reason", |v| v.is_down("INT32", &["vm, 192.0.2.2"])).await;
+    h.shutdown().await;
+    assert!(reason.contains("names the hosts `vm, 192.0.2.2`"), "{reason}");
+    assert!(reason.contains("the endpoint is `127.0.0.1`"), "{reason}");
+    let port = sim.opcua_addr.expect("OPC UA").port();
+    assert!(reason.contains(&format!("`opc.tcp://vm:{port}")), "connect by a name in the certificate: {reason}");
+    assert!(reason.contains("accept_host_name_mismatch: true"), "{reason}");
+    assert!(!reason.contains("not trusted"), "{reason}");
+
+    // Accepted for this connection: connects and reads.
+    let layout = parse(&conn(true));
+    let layout::ConnectionKind::OpcUa(ua) = &layout.connections[0].kind else { panic!("an OPC UA connection") };
+    assert!(ua.accept_host_name_mismatch, "the layout model says so (for the audit record and diagnostics)");
+    let mut h = Harness::start(&conn(true), &dir.client_pki()).await;
+    h.wait_for(secs(10), "INT32 Good", |v| v.is_good("INT32")).await;
+    assert_eq!(h.view.value("INT32"), Some(&Value::Int(test_values::INT32.into())));
+    h.shutdown().await;
+
+    // Only the host name: an untrusted certificate stays refused.
+    let fresh = dir.join("fresh-client-pki");
+    let mut h = Harness::start(&conn(true), &fresh).await;
+    h.wait_for(secs(10), "not trusted", |v| v.disconnect_with(0, &["not trusted"]).is_some()).await;
+    assert!(!h.view.states.iter().any(|(_, s)| s.is_connected()), "never connected: {}", h.view.summary());
+    h.shutdown().await;
     sim.stop().await;
 }

@@ -126,6 +126,9 @@ pub struct OpcUaConn {
     pub user: UaUser,
     /// Publishing interval of the connection's subscription.
     pub publishing_interval: Duration,
+    /// The layout accepts a server certificate that does not name the endpoint's host (only
+    /// with security; audited at start and shown in diagnostics).
+    pub accept_host_name_mismatch: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -109,6 +109,10 @@ pub struct RawOpcUa {
     pub security: Option<Sp<RawSecurity>>,
     /// Default anonymous.
     pub user: Option<Sp<RawUser>>,
+    /// `true`: accept this server's (trusted) certificate although it does not name the host of
+    /// the endpoint (`Bad_CertificateHostNameInvalid`). Only with security; everything else about
+    /// the certificate is still checked. Default false.
+    pub accept_host_name_mismatch: Option<Sp<bool>>,
 }
 
 /// `none`, or a policy and a mode.

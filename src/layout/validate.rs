@@ -480,6 +480,17 @@ fn ua_connection(cx: &mut Ctx, name: &str, ua: &Sp<RawOpcUa>, raw: &RawConnectio
         .publishing_interval
         .as_ref()
         .map_or(Some(Duration::from_millis(500)), |p| cx.period(p, "publishing_interval"));
+    let accept_host_name_mismatch = ua.accept_host_name_mismatch.as_ref().is_some_and(|a| a.value);
+    if let Some(a) = &ua.accept_host_name_mismatch
+        && a.value
+        && security == Some(UaSecurity::None)
+    {
+        cx.err(
+            a.loc,
+            format!("`accept_host_name_mismatch` applies to secure connections; `{name}` has security: none"),
+            Some("remove it: with security none no certificate is checked".into()),
+        );
+    }
     if cx.diags.len() > before {
         return None;
     }
@@ -488,6 +499,7 @@ fn ua_connection(cx: &mut Ctx, name: &str, ua: &Sp<RawOpcUa>, raw: &RawConnectio
         security: security?,
         user: user?,
         publishing_interval: publishing_interval?,
+        accept_host_name_mismatch,
     }))
 }
 
@@ -606,6 +618,7 @@ fn default_connection(name: &str, opcua: bool) -> Connection {
             security: UaSecurity::None,
             user: UaUser::Anonymous,
             publishing_interval: Duration::from_millis(500),
+            accept_host_name_mismatch: false,
         })
     } else {
         ConnectionKind::Modbus(Modbus {

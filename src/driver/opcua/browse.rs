@@ -22,7 +22,7 @@ use opcua::types::{
 };
 use tokio::sync::oneshot;
 
-use super::{UaJob, convert, explain, prepare};
+use super::{Limits, UaJob, convert, explain, prepare_with};
 use crate::layout::duration::format_duration;
 use crate::layout::nodeid::{Identifier, Namespace, NodeRef};
 use crate::layout::{SecretSource, UaSecurity, UaUser};
@@ -91,7 +91,8 @@ impl Connected {
     async fn open(job: &UaJob) -> Result<Connected, String> {
         let limit = job.timeout.max(Duration::from_secs(5));
         probe(&job.ua.endpoint, limit).await?;
-        let (session, event_loop) = prepare(job).await?;
+        let prepared = prepare_with(job, &Limits::CONNECTION, -1).await?;
+        let (session, event_loop, server_cert) = (prepared.session, prepared.event_loop, prepared.server_certificate);
         let (tx, rx) = oneshot::channel::<Result<(), StatusCode>>();
         let event_loop = tokio::spawn(async move {
             let mut first = Some(tx);
@@ -112,7 +113,7 @@ impl Connected {
         match tokio::time::timeout(limit, rx).await {
             Err(_) => Err(format!("no session with {url} within {limit:?}")),
             Ok(Err(_)) => Err(format!("the session with {url} ended before it was established")),
-            Ok(Ok(Err(status))) => Err(format!("cannot connect to {url}: {}", explain(status, job))),
+            Ok(Ok(Err(status))) => Err(format!("cannot connect to {url}: {}", explain(status, job, &server_cert))),
             Ok(Ok(Ok(()))) => {
                 // The event loop reports Reconnected as soon as the session is activated.
                 let _ = tokio::time::timeout(limit, conn.session.wait_for_connection()).await;
@@ -559,9 +560,37 @@ impl Names {
 // ---------------------------------------------------------------------------------------------
 // YAML
 
-/// A string as a YAML scalar: JSON escaping gives a valid double-quoted YAML scalar.
+/// A string as a double-quoted YAML scalar that reads back as exactly `s`, with every character
+/// that must not reach a terminal as it is (controls, bidirectional and invisible characters:
+/// [`crate::sanitize::is_unsafe`]) written as a YAML escape (`\x1b`, `\u202e`, `\U000e0041`).
 fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if crate::sanitize::is_unsafe(c) => {
+                let _ = match c as u32 {
+                    u @ 0..=0xff => write!(out, "\\x{u:02x}"),
+                    u @ 0x100..=0xffff => write!(out, "\\u{u:04x}"),
+                    u => write!(out, "\\U{u:08x}"),
+                };
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text from the server shown to a person (a description, units): made visible
+/// ([`crate::sanitize::clean`]: `\x1b[2J`, `\u{202e}`), then quoted.
+fn shown(s: &str) -> String {
+    quoted(&crate::sanitize::clean(s))
 }
 
 /// A mapping key: plain unless YAML would read it as something other than this text.
@@ -579,10 +608,10 @@ fn range_text((low, high): (f64, f64)) -> String {
 fn tag_line(name: &str, connection: &str, v: &Var) -> String {
     let mut line = format!("  {}: {{ source: {}, node: {}", key(name), quoted(connection), quoted(&v.node));
     if let Some(u) = &v.units {
-        let _ = write!(line, ", units: {}", quoted(u));
+        let _ = write!(line, ", units: {}", shown(u));
     }
     if let Some(d) = &v.description {
-        let _ = write!(line, ", description: {}", quoted(d));
+        let _ = write!(line, ", description: {}", shown(d));
     }
     line.push_str(" }");
     let mut comment: Vec<String> = Vec::new();
@@ -598,9 +627,9 @@ fn tag_line(name: &str, connection: &str, v: &Var) -> String {
     line
 }
 
-/// Text for a comment: no line breaks.
+/// Text for a comment: on one line, nothing unsafe for a terminal ([`crate::sanitize::clean`]).
 fn one_line(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    crate::sanitize::clean(s).into_owned()
 }
 
 fn security_text(s: &UaSecurity) -> String {
@@ -646,6 +675,9 @@ fn render(opts: &BrowseOptions, found: &Found) -> String {
     out.push_str("    opcua:\n");
     let _ = writeln!(out, "      endpoint: {}", quoted(&ua.endpoint));
     let _ = writeln!(out, "      security: {}", security_text(&ua.security));
+    if ua.accept_host_name_mismatch {
+        out.push_str("      accept_host_name_mismatch: true\n");
+    }
     if let Some(u) = user_comment(&ua.user) {
         let _ = writeln!(out, "      # {u}");
     }
@@ -765,7 +797,7 @@ mod tests {
         };
         assert_eq!(
             tag_line("PLANT_TANK1_LEVEL", "ua1", &v),
-            r#"  PLANT_TANK1_LEVEL: { source: "ua1", node: "nsu=urn:ttyhmi:sim;s=Plant.Tank1.Level", units: "%", description: "Tank 1 \"level\"\n" }  # Double, EURange 0..100"#
+            r#"  PLANT_TANK1_LEVEL: { source: "ua1", node: "nsu=urn:ttyhmi:sim;s=Plant.Tank1.Level", units: "%", description: "Tank 1 \"level\"\\n" }  # Double, EURange 0..100"#
         );
         let bare = Var { node: "i=2258".into(), ..Var::default() };
         assert_eq!(tag_line("TRUE", "ua1", &bare), r#"  "TRUE": { source: "ua1", node: "i=2258" }"#);
@@ -810,6 +842,42 @@ mod tests {
         assert!(layout.tags.is_empty());
     }
 
+    /// Names, descriptions, units, data type names and node ids come from the server: whatever a
+    /// hostile server puts in them (clear screen, window title, right-to-left override, line
+    /// breaks), the output has no control, bidirectional or invisible character, is still a valid
+    /// layout, and keeps each node id exact (it must address the same node).
+    #[test]
+    fn hostile_server_texts_never_reach_the_terminal_and_the_yaml_stays_valid() {
+        let mut opts = options("opc.tcp://127.0.0.1:4840".into(), std::env::temp_dir(), None, 3);
+        opts.job.ua.security = UaSecurity::Secure { policy: UaPolicy::Basic256Sha256, mode: UaMode::Sign };
+        opts.job.ua.accept_host_name_mismatch = true;
+        let evil = "\u{1b}[2J\u{1b}]0;owned\u{7}SAFE\u{202e}DENEPO\u{9b}\u{200b}\n  X: {}";
+        let found = Found {
+            root: "i=85".into(),
+            vars: vec![Var {
+                path: p(&[evil]),
+                node: format!("ns=1;s=a{evil}"),
+                description: Some(evil.into()),
+                units: Some(format!("m\u{202e}{evil}")),
+                data_type: Some(format!("Double{evil}")),
+                range: None,
+            }],
+            skipped: vec![format!("X/{evil} (ns=1;s=)")],
+            truncated: false,
+        };
+        let yaml = render(&opts, &found);
+        let raw: Vec<char> = yaml.chars().filter(|&c| c != '\n' && crate::sanitize::is_unsafe(c)).collect();
+        assert!(raw.is_empty(), "unsafe characters {raw:?} in:\n{yaml}");
+        assert_eq!(yaml.lines().count(), 11, "one line per item:\n{yaml}");
+        let layout = crate::layout::parse(&yaml, "browse.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let TagSource::OpcUa(point) = &layout.tags[0].source else { panic!("an OPC UA tag") };
+        assert_eq!(point.node.to_string(), format!("ns=1;s=a{evil}"), "the node id exactly");
+        assert_eq!(layout.tags[0].description, crate::sanitize::clean(evil), "the description, made visible");
+        assert!(layout.tags[0].description.contains("SAFE\\u{202e}DENEPO"), "{}", layout.tags[0].description);
+        let crate::layout::ConnectionKind::OpcUa(ua) = &layout.connections[0].kind else { panic!("OPC UA") };
+        assert!(ua.accept_host_name_mismatch, "kept in the output:\n{yaml}");
+    }
+
     // -----------------------------------------------------------------------------------------
     // Against the simulated plant's OPC UA server
 
@@ -837,6 +905,7 @@ mod tests {
             security: UaSecurity::None,
             user: UaUser::Anonymous,
             publishing_interval: Duration::from_millis(500),
+            accept_host_name_mismatch: false,
         };
         BrowseOptions {
             job: UaJob {
@@ -900,6 +969,71 @@ mod tests {
         assert!(layout.tags.len() >= 3 + 6 + 2 + 8 + 24 + 5, "{yaml}");
         assert!(yaml.starts_with(&format!("# ttyhmi browse {url} from nsu=urn:ttyhmi:sim;s=Plant, depth 10")));
         sim.stop().await;
+    }
+
+    /// A real server whose names and descriptions attack the terminal: the YAML printed holds
+    /// none of it raw, is a valid layout, and addresses the same nodes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_with_hostile_names_gives_safe_valid_yaml() {
+        use opcua::server::address_space::VariableBuilder;
+        use opcua::server::diagnostics::NamespaceMetadata;
+        use opcua::server::node_manager::memory::{SimpleNodeManager, simple_node_manager};
+        use opcua::types::{DataTypeId, ObjectId, QualifiedName};
+
+        const URI: &str = "urn:ttyhmi:test:hostile-names";
+        let evil_id = "Valve\u{1b}]0;owned\u{7}";
+        let dir = TempDir::new("hostile");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let ns = NamespaceMetadata { namespace_uri: URI.into(), ..NamespaceMetadata::default() };
+        let (server, handle) = opcua::server::ServerBuilder::new_anonymous("hostile names")
+            .application_uri("urn:ttyhmi:test:hostile")
+            .host("127.0.0.1")
+            .port(port)
+            .discovery_urls(vec![format!("opc.tcp://127.0.0.1:{port}/")])
+            .pki_dir(dir.0.join("server"))
+            .create_sample_keypair(true)
+            .with_node_manager(simple_node_manager(ns, "hostile"))
+            .build()
+            .unwrap();
+        let nm = handle.node_managers().get_by_name::<SimpleNodeManager>("hostile").unwrap();
+        let i = *nm.namespaces().keys().next().unwrap();
+        {
+            let mut space = nm.address_space().write();
+            VariableBuilder::new(
+                &NodeId::new(i, "Pump"),
+                QualifiedName::new(i, "Pump\u{1b}[2J"),
+                "\u{1b}[2JSAFE\u{202e}DENEPO",
+            )
+            .data_type(DataTypeId::Double)
+            .value(1.0)
+            .organized_by(ObjectId::ObjectsFolder)
+            .insert(&mut *space);
+            VariableBuilder::new(&NodeId::new(i, evil_id), QualifiedName::new(i, "Valve"), "Valve")
+                .description("open\u{202e}\u{9b}2J\u{200b}")
+                .data_type(DataTypeId::Boolean)
+                .value(true)
+                .organized_by(ObjectId::ObjectsFolder)
+                .insert(&mut *space);
+        }
+        let task = tokio::spawn(async move {
+            let _ = server.run_with(listener).await;
+        });
+        let opts = options(format!("opc.tcp://127.0.0.1:{port}"), dir.0.join("client"), None, 1);
+        let yaml = browse(&opts).await.expect("browse");
+        handle.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+
+        let raw: Vec<char> = yaml.chars().filter(|&c| c != '\n' && crate::sanitize::is_unsafe(c)).collect();
+        assert!(raw.is_empty(), "unsafe characters {raw:?} in:\n{yaml}");
+        let layout = crate::layout::parse(&yaml, "browse.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let tag = |name: &str| layout.tags.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{name}\n{yaml}"));
+        let pump = tag("PUMP_2_J");
+        assert_eq!(pump.description, "\\x1b[2JSAFE\\u{202e}DENEPO", "the display name, made visible");
+        let valve = tag("VALVE");
+        assert_eq!(valve.description, "open\\u{202e}\\x9b2J\\u{200b}");
+        let TagSource::OpcUa(point) = &valve.source else { panic!("an OPC UA tag") };
+        assert_eq!(point.node.to_string(), format!("nsu={URI};s={evil_id}"), "the same node, exactly");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,41 +6,40 @@
 //! on a lost connection, and after every reconnect it triggers a publish at once (async-opcua
 //! 0.19 otherwise waits before data flows again) and re-resolves `nsu=` namespaces. Unchanged
 //! values are confirmed as `Fresh` on every publish response (keep-alives included), so
-//! staleness means "the server went quiet", not "the value did not change".
+//! staleness means "the server went quiet", not "the value did not change". The connection says
+//! Connected only once something arrived after a (re)connect.
+//!
+//! Values are decoded within [`Limits::CONNECTION`]; a value the console still cannot decode
+//! makes only its own tag Bad, and is left out of the subscription until it decodes again
+//! ([`probe`]).
 
 pub mod browse;
 pub mod convert;
 pub mod pki;
+pub mod probe;
+mod task;
 pub mod write;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use futures_util::StreamExt;
 use opcua::client::transport::TcpConnector;
-use opcua::client::{
-    ClientBuilder, IdentityToken, MonitoredItem, OnSubscriptionNotification, Session, SessionEventLoop,
-    SessionPollResult, SubscriptionActivity,
-};
+use opcua::client::{ClientBuilder, IdentityToken, Session, SessionEventLoop};
 use opcua::crypto::SecurityPolicy;
 use opcua::types::{
     AttributeId, DataChangeFilter, DataChangeTrigger, DataValue, DeadbandType, EndpointDescription, ExtensionObject,
     MessageSecurityMode, MonitoredItemCreateRequest, MonitoringMode, MonitoringParameters, NodeId, ReadValueId,
-    StatusCode, TimestampsToReturn,
+    StatusCode,
 };
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
-use crate::driver::backoff::Backoff;
-use crate::driver::{
-    ConnStats, ConnectionState, DriverEvent, UaItemInfo, WriteCommand, WriteDone, WriteInbox, next_write,
-};
+use crate::driver::{DriverEvent, WriteInbox};
 use crate::layout::{
     ConnId, ConnectionKind, Deadband, Layout, OpcUaConn, SecretSource, TagSource, UaMode, UaPoint, UaPolicy,
     UaSecurity, UaUser,
 };
-use crate::tag::{Reason, Sample, TagId};
+use crate::tag::{Sample, TagId};
 
 /// Everything a connection task needs, taken from the layout.
 #[derive(Clone, Debug)]
@@ -70,8 +69,9 @@ impl UaJob {
     }
 }
 
-/// Why a connection attempt failed, in words for the operator.
-pub(crate) fn explain(status: StatusCode, job: &UaJob) -> String {
+/// Why a connection attempt failed, in words for the operator. `server_cert`: the certificate
+/// the server's endpoint presented (DER; empty when unknown), to name its own file.
+pub(crate) fn explain(status: StatusCode, job: &UaJob, server_cert: &[u8]) -> String {
     let name = convert::status_name(status);
     match status {
         StatusCode::BadUserAccessDenied
@@ -89,8 +89,10 @@ pub(crate) fn explain(status: StatusCode, job: &UaJob) -> String {
         | StatusCode::BadSecurityChecksFailed
         | StatusCode::BadCertificateInvalid
         | StatusCode::BadCertificateHostNameInvalid
-        | StatusCode::BadCertificateTimeInvalid => {
-            format!("{name}: {}", pki::untrusted_hint(&job.pki))
+        | StatusCode::BadCertificateTimeInvalid
+        | StatusCode::BadCertificateUriInvalid => {
+            let why = pki::certificate_problem(&job.pki, status, server_cert, &job.ua.endpoint, SystemTime::now());
+            format!("{name}: {why}")
         }
         _ => name,
     }
@@ -158,26 +160,6 @@ fn pick_endpoint(job: &UaJob, offered: &[EndpointDescription]) -> Result<Endpoin
         })
 }
 
-/// Events from the subscription callback and the session event loop into the task.
-enum Inner {
-    Data(Vec<(TagId, Sample)>),
-    Poll(SessionPollResult),
-    LoopEnded(StatusCode),
-}
-
-/// Forwards data changes from the subscription (a synchronous callback) into the task.
-struct Forward {
-    tx: mpsc::UnboundedSender<Inner>,
-}
-
-impl OnSubscriptionNotification for Forward {
-    fn on_data_value(&mut self, dv: DataValue, item: &MonitoredItem) {
-        let Some(tag) = item.client_handle().checked_sub(1) else { return };
-        let sample = data_sample(&dv);
-        let _ = self.tx.send(Inner::Data(vec![(TagId(tag), sample)]));
-    }
-}
-
 /// A DataValue as a sample: value, status as quality, source timestamp kept.
 pub fn data_sample(dv: &DataValue) -> Sample {
     let status = dv.status.unwrap_or(StatusCode::Good);
@@ -194,366 +176,80 @@ pub fn data_sample(dv: &DataValue) -> Sample {
 pub async fn run<M: From<DriverEvent> + Send + 'static>(
     job: UaJob,
     tx: mpsc::Sender<M>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     writes: Option<WriteInbox>,
 ) {
-    let task = Task { job, tx, stats: ConnStats::default(), started: Instant::now(), writes, connected_at: None };
-    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30), seed);
-    let mut task = task;
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        task.state(ConnectionState::Connecting).await;
-        let outcome = tokio::select! {
-            r = task.session(&mut backoff) => r,
-            _ = shutdown.changed() => break,
-        };
-        task.mark_all(Reason::Disconnected(outcome.clone())).await;
-        let delay = backoff.next_delay();
-        tracing::warn!(connection = %task.job.name, reason = %outcome, retry_in = ?delay, "OPC UA connection failed");
-        task.state(ConnectionState::Disconnected { reason: outcome, retry_in: delay }).await;
-        task.send_stats().await;
-        let until = tokio::time::Instant::now() + delay;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(until) => break,
-                _ = shutdown.changed() => break,
-                cmd = next_write(&task.writes) => task.refuse(cmd),
-            }
-        }
-        if *shutdown.borrow() {
-            break;
-        }
-    }
-    task.mark_all(Reason::NotConnected).await;
-    task.send_stats().await;
-    task.state(ConnectionState::Stopped).await;
+    task::Task::new(job, tx, writes).run(shutdown).await;
 }
 
-struct Task<M> {
-    job: UaJob,
-    tx: mpsc::Sender<M>,
-    stats: ConnStats,
-    started: Instant,
-    /// Write commands from the console; `None` in read-only mode.
-    writes: Option<WriteInbox>,
-    /// When the session last (re)connected; `None` while down. Older commands are refused.
-    connected_at: Option<std::time::Instant>,
+/// Decoding limits of a client. async-opcua's defaults (65,535 bytes per String or ByteString,
+/// 1,000 array elements, 5 chunks per message) are too small for real servers: one long text
+/// makes every response that carries it undecodable. A value over these limits makes its own
+/// tag Bad (see [`probe`]), not the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of one String (UTF-8 bytes, not characters).
+    pub string: usize,
+    /// Bytes of one ByteString.
+    pub byte_string: usize,
+    /// Elements of one array.
+    pub array: usize,
+    /// Bytes of one message (all its chunks).
+    pub message: usize,
+    /// Chunks of one message.
+    pub chunks: usize,
 }
 
-impl<M: From<DriverEvent>> Task<M> {
-    fn refuse(&self, cmd: Option<WriteCommand>) {
-        if let Some(cmd) = cmd {
-            let _ = cmd.reply.send(Err(format!("not written: connection `{}` is down", self.job.name)));
-        }
-    }
+/// Bytes of one chunk the console receives (async-opcua's default, stated here because
+/// [`Limits::chunks`] is reckoned with it): servers send chunks of at most this size.
+const CHUNK: usize = 65535;
 
-    /// Carries out one write on the session and reads the value back.
-    async fn write(&mut self, session: &Session, resolved: Option<&Subscribed>, cmd: WriteCommand) {
-        let fresh = self.connected_at.is_some_and(|c| cmd.sent_at >= c);
-        if !fresh {
-            let _ = cmd
-                .reply
-                .send(Err("not written: the connection is down or was re-established since the request".into()));
-            return;
-        }
-        let node = resolved.and_then(|s| s.resolved.iter().find(|(t, _)| *t == cmd.tag)).map(|(_, n)| n.clone());
-        let node = match node {
-            Some(Ok(n)) => n,
-            Some(Err(m)) => {
-                let _ = cmd.reply.send(Err(format!("not written: {m}")));
-                return;
-            }
-            None => {
-                let _ = cmd.reply.send(Err("not written: the tag is not on this connection".into()));
-                return;
-            }
-        };
-        self.stats.requests += 1;
-        let outcome = match write::write_value(session, &node, &cmd.value).await {
-            Ok(back) => Ok(WriteDone {
-                expected: write::as_written(&cmd.value, back.as_ref()),
-                readback: back,
-                how: format!("OPC UA Write {node}"),
-            }),
-            Err(e) => {
-                self.stats.errors += 1;
-                Err(e)
-            }
-        };
-        tracing::info!(connection = %self.job.name, tag = cmd.tag.0, ?outcome, "write");
-        let _ = cmd.reply.send(outcome);
-    }
+impl Limits {
+    /// The limits of every connection (and of `browse`).
+    pub const CONNECTION: Limits = Limits {
+        // Long texts (a JSON or XML document, a recipe, a log in one variable) with room to
+        // spare: 4 MiB is 4 million ASCII characters, and a few MiB per value is what a
+        // console on a plant terminal can hold for every tag without trouble.
+        string: 4 << 20,
+        // Small files and images kept in a variable.
+        byte_string: 4 << 20,
+        // A million elements: 8 MB of Doubles. async-opcua reserves room for the announced
+        // count before it reads the elements, so this also bounds what one bogus count reserves.
+        array: 1_000_000,
+        // A publish response carries every value that changed in one interval: many large
+        // values at once, so the message limit is well above the value limits.
+        message: 64 << 20,
+        // 64 MiB in chunks of 64 KiB. A server that sends smaller chunks reaches the chunk limit
+        // first (8 MiB with the smallest chunks OPC UA allows), still above the value limits.
+        chunks: (64 << 20) / CHUNK + 1,
+    };
 
-    async fn send(&self, e: DriverEvent) {
-        let _ = self.tx.send(e.into()).await;
-    }
-
-    async fn state(&self, state: ConnectionState) {
-        self.send(DriverEvent::State { conn: self.job.conn, state }).await;
-    }
-
-    async fn send_stats(&mut self) {
-        self.stats.elapsed = self.started.elapsed();
-        self.send(DriverEvent::Stats { conn: self.job.conn, stats: Box::new(self.stats.clone()) }).await;
-    }
-
-    async fn mark_all(&self, reason: Reason) {
-        let now = SystemTime::now();
-        let bad = Sample::bad(reason, now);
-        let samples: Vec<(TagId, Sample)> = self.job.points.iter().map(|(id, _)| (*id, bad.clone())).collect();
-        if !samples.is_empty() {
-            self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
-        }
-    }
-
-    /// One session, from discovery to its end; returns why it ended.
-    async fn session(&mut self, backoff: &mut Backoff) -> String {
-        let (session, event_loop) = match prepare(&self.job).await {
-            Ok(x) => x,
-            Err(m) => return m,
-        };
-        self.run_session(session, event_loop, backoff).await
-    }
-
-    async fn run_session(
-        &mut self,
-        session: Arc<Session>,
-        event_loop: SessionEventLoop<TcpConnector>,
-        backoff: &mut Backoff,
-    ) -> String {
-        let (itx, mut irx) = mpsc::unbounded_channel::<Inner>();
-        let loop_tx = itx.clone();
-        let event_task = tokio::spawn(async move {
-            let mut stream = std::pin::pin!(event_loop.enter());
-            while let Some(r) = stream.next().await {
-                match r {
-                    Ok(ev) => {
-                        if loop_tx.send(Inner::Poll(ev)).is_err() {
-                            return;
-                        }
-                    }
-                    Err(status) => {
-                        let _ = loop_tx.send(Inner::LoopEnded(status));
-                        return;
-                    }
-                }
-            }
-            let _ = loop_tx.send(Inner::LoopEnded(StatusCode::BadConnectionClosed));
-        });
-        let _guard = AbortOnDrop(event_task);
-
-        let mut subscribed: Option<Subscribed> = None;
-        let mut ever_connected = false;
-        let mut last_fresh = Instant::now() - Duration::from_secs(1);
-        let mut last_stats = Instant::now();
-        let all_tags: Arc<[TagId]> = self.job.points.iter().map(|(id, _)| *id).collect();
-        // Tags whose monitored item was refused: never reported Fresh.
-        let mut refused: Vec<TagId> = Vec::new();
-        loop {
-            let ev = tokio::select! {
-                ev = irx.recv() => ev,
-                cmd = next_write(&self.writes) => {
-                    if let Some(cmd) = cmd {
-                        self.write(&session, subscribed.as_ref(), cmd).await;
-                    }
-                    continue;
-                }
-            };
-            let Some(ev) = ev else { return "session ended".into() };
-            if last_stats.elapsed() >= Duration::from_secs(1) {
-                last_stats = Instant::now();
-                self.send_stats().await;
-            }
-            match ev {
-                Inner::Data(samples) => {
-                    self.stats.requests += samples.len() as u64;
-                    self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
-                }
-                Inner::LoopEnded(status) => return explain(status, &self.job),
-                Inner::Poll(SessionPollResult::BeginConnect) => {
-                    if ever_connected {
-                        self.state(ConnectionState::Connecting).await;
-                    }
-                }
-                Inner::Poll(SessionPollResult::Reconnected(_)) => {
-                    ever_connected = true;
-                    self.connected_at = Some(std::time::Instant::now());
-                    backoff.reset();
-                    self.state(ConnectionState::Connected).await;
-                    if let Some(current) = &subscribed {
-                        self.stats.reconnects += 1;
-                        // The server may have renumbered its namespaces: if an `nsu=` node now
-                        // has another index, the recreated items watch the wrong nodes.
-                        let moved = match session.read_namespace_array().await {
-                            Ok(ns) => self.resolve(&ns) != current.resolved,
-                            Err(_) => false,
-                        };
-                        if moved {
-                            tracing::info!(connection = %self.job.name, "namespaces moved: subscribing again");
-                            let _ = session.delete_subscription(current.id).await;
-                            subscribed = None;
-                        } else {
-                            // The session was recreated and so was the subscription; without a
-                            // publish now, no data flows until the next keep-alive cycle.
-                            session.trigger_publish_now();
-                        }
-                    }
-                    if subscribed.is_none() {
-                        match self.subscribe(&session, itx.clone()).await {
-                            Ok(s) => {
-                                refused = s.refused.clone();
-                                subscribed = Some(s);
-                            }
-                            Err(m) => return m,
-                        }
-                    }
-                }
-                Inner::Poll(SessionPollResult::ConnectionLost(status)) => {
-                    self.connected_at = None;
-                    self.stats.errors += 1;
-                    let reason = format!("connection lost: {}", convert::status_name(status));
-                    self.mark_all(Reason::Disconnected(reason.clone())).await;
-                    self.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
-                }
-                Inner::Poll(SessionPollResult::ReconnectFailed(status)) => {
-                    self.stats.errors += 1;
-                    let reason = explain(status, &self.job);
-                    tracing::warn!(connection = %self.job.name, %reason, "OPC UA reconnect failed");
-                    self.mark_all(Reason::Disconnected(reason.clone())).await;
-                    self.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
-                    if !ever_connected && is_fatal(status) {
-                        // A wrong password or an untrusted certificate does not fix itself:
-                        // say so now, then retry slowly from the outer loop.
-                        return explain(status, &self.job);
-                    }
-                }
-                Inner::Poll(SessionPollResult::Subscription(SubscriptionActivity::Publish)) => {
-                    if last_fresh.elapsed() >= Duration::from_millis(200) {
-                        last_fresh = Instant::now();
-                        let tags: Arc<[TagId]> = if refused.is_empty() {
-                            all_tags.clone()
-                        } else {
-                            all_tags.iter().copied().filter(|t| !refused.contains(t)).collect()
-                        };
-                        self.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: SystemTime::now() }).await;
-                    }
-                }
-                Inner::Poll(SessionPollResult::Subscription(SubscriptionActivity::PublishFailed(s)))
-                | Inner::Poll(SessionPollResult::Subscription(SubscriptionActivity::FatalFailure(s))) => {
-                    self.stats.errors += 1;
-                    tracing::info!(connection = %self.job.name, status = %convert::status_name(s), "publish failed");
-                }
-                Inner::Poll(_) => {}
-            }
-        }
-    }
-
-    /// Creates the subscription and the monitored items; reports each refused item on its tag.
-    /// Returns the tags whose items were refused.
-    /// Each tag's NodeId on this server, or why it has none.
-    fn resolve(&self, namespaces: &opcua::types::NamespaceMap) -> Vec<(TagId, Result<NodeId, String>)> {
-        self.job.points.iter().map(|(tag, p)| (*tag, convert::node_id(&p.node, namespaces))).collect()
-    }
-
-    async fn subscribe(
-        &mut self,
-        session: &Arc<Session>,
-        itx: mpsc::UnboundedSender<Inner>,
-    ) -> Result<Subscribed, String> {
-        let namespaces = match session.read_namespace_array().await {
-            Ok(n) => n,
-            Err(e) => {
-                return Err(format!("cannot read the server's NamespaceArray: {}", convert::status_name(e.status())));
-            }
-        };
-        let interval = self.job.ua.publishing_interval;
-        // A keep-alive at least every second, so quiet values are confirmed current.
-        let keep_alive = (1000 / interval.as_millis().max(1)).max(1) as u32;
-        let sub = session
-            .create_subscription(interval, keep_alive * 10, keep_alive, 0, 0, true, Forward { tx: itx })
-            .await
-            .map_err(|e| format!("cannot create the subscription: {}", convert::status_name(e.status())))?;
-        let now = SystemTime::now();
-        let mut refused = Vec::new();
-        let mut requests = Vec::new();
-        let mut ids = Vec::new();
-        let resolved = self.resolve(&namespaces);
-        for ((tag, node), (_, p)) in resolved.iter().zip(&self.job.points) {
-            match node {
-                Ok(node_id) => {
-                    requests.push(item_request(*tag, node_id.clone(), p));
-                    ids.push(*tag);
-                }
-                Err(m) => {
-                    refused.push(*tag);
-                    let s = Sample::bad(Reason::Other(m.clone()), now);
-                    self.send(DriverEvent::Samples { conn: self.job.conn, samples: vec![(*tag, s)], raw: None }).await;
-                }
-            }
-        }
-        let results = session
-            .create_monitored_items(sub, TimestampsToReturn::Both, requests)
-            .await
-            .map_err(|e| format!("cannot create the monitored items: {}", convert::status_name(e.status())))?;
-        let mut infos = Vec::new();
-        let mut bad = Vec::new();
-        let revised_publishing = session.subscription_state().lock().get(sub).map(|x| x.publishing_interval());
-        for (tag, r) in ids.iter().zip(results.iter()) {
-            let status = r.result.status_code;
-            // A negative revised interval means "the publishing interval".
-            let sampling = r.result.revised_sampling_interval;
-            let revised_sampling = if sampling < 0.0 {
-                revised_publishing.unwrap_or(interval)
-            } else {
-                Duration::from_secs_f64(sampling / 1000.0)
-            };
-            infos.push(UaItemInfo {
-                tag: *tag,
-                status: convert::status_name(status),
-                revised_sampling,
-                revised_queue: r.result.revised_queue_size,
-            });
-            if !status.is_good() {
-                refused.push(*tag);
-                bad.push((
-                    *tag,
-                    Sample {
-                        value: None,
-                        quality: convert::quality(status),
-                        source_ts: None,
-                        server_ts: None,
-                        recv_ts: now,
-                    },
-                ));
-            }
-        }
-        self.send(DriverEvent::UaItems { conn: self.job.conn, items: infos, publishing_interval: revised_publishing })
-            .await;
-        if !bad.is_empty() {
-            self.send(DriverEvent::Samples { conn: self.job.conn, samples: bad, raw: None }).await;
-        }
-        tracing::info!(connection = %self.job.name, items = ids.len(), refused = refused.len(), "subscribed");
-        Ok(Subscribed { id: sub, resolved, refused })
-    }
+    /// Larger limits, only to find out why a value could not be decoded (its size): a single
+    /// value is read once with them.
+    pub const DIAGNOSE: Limits =
+        Limits { string: 16 << 20, byte_string: 16 << 20, array: 4_000_000, message: 80 << 20, chunks: 1300 };
 }
 
-/// The connection's subscription as created.
-struct Subscribed {
-    id: u32,
-    /// Each tag's NodeId at the time, to notice namespaces that moved.
-    resolved: Vec<(TagId, Result<NodeId, String>)>,
-    /// Tags without a working monitored item: never confirmed Fresh.
-    refused: Vec<TagId>,
+/// A prepared session: not yet connected (its event loop connects when polled).
+pub struct Prepared {
+    pub session: Arc<Session>,
+    pub event_loop: SessionEventLoop<TcpConnector>,
+    /// The certificate the server's endpoint presents (DER; empty with security None).
+    pub server_certificate: Vec<u8>,
 }
 
 /// Discovers the server's endpoints, picks the one the layout asks for and prepares a session
-/// (not yet connected: the returned event loop connects when polled).
+/// (not yet connected: the returned event loop connects when polled), with the connection's
+/// [`Limits`] and retrying for ever.
 pub async fn prepare(job: &UaJob) -> Result<(Arc<Session>, SessionEventLoop<TcpConnector>), String> {
+    let p = prepare_with(job, &Limits::CONNECTION, -1).await?;
+    Ok((p.session, p.event_loop))
+}
+
+/// [`prepare`] with these decoding limits and session retries (-1: for ever).
+pub async fn prepare_with(job: &UaJob, limits: &Limits, retries: i32) -> Result<Prepared, String> {
     let limit = job.timeout.max(Duration::from_secs(5));
-    let builder = |retries: i32| {
+    let builder = |retries: i32, verify: bool| {
         ClientBuilder::new()
             .application_name("ttyhmi")
             .application_uri("urn:ttyhmi:console")
@@ -561,43 +257,55 @@ pub async fn prepare(job: &UaJob) -> Result<(Arc<Session>, SessionEventLoop<TcpC
             .pki_dir(&job.pki)
             .create_sample_keypair(true)
             .trust_server_certs(false)
+            .verify_server_certs(verify)
             .session_retry_initial(Duration::from_millis(500))
             .session_retry_max(Duration::from_secs(30))
             .session_retry_limit(retries)
             .request_timeout(limit)
-            .max_array_length(1_000_000)
-            .max_message_size(64 * 1024 * 1024)
-            .max_chunk_count(1024)
+            .max_string_length(limits.string)
+            .max_byte_string_length(limits.byte_string)
+            .max_array_length(limits.array)
+            .max_message_size(limits.message)
+            .max_chunk_count(limits.chunks)
+            .max_incoming_chunk_size(CHUNK)
             .keep_alive_interval(Duration::from_secs(1))
             .client()
             .map_err(|e| format!("OPC UA client configuration: {}", e.join("; ")))
     };
     // Discovery does not retry (a refused connection is reported at once, with its cause); the
     // session retries for ever, with backoff, and resumes its subscription.
-    let discovery = builder(0)?;
-    let mut client = builder(-1)?;
+    let discovery = builder(0, true)?;
     let url = job.ua.endpoint.clone();
     let offered = match tokio::time::timeout(limit, discovery.get_server_endpoints_from_url(url.as_str())).await {
         Err(_) => return Err(format!("no answer from {url} within {limit:?}")),
         Ok(Err(e)) => return Err(format!("cannot reach {url}: {}", convert::status_name(e.status()))),
         Ok(Ok(list)) => list,
     };
-    let mut endpoint = match pick_endpoint(job, &offered) {
-        Ok(e) => e,
-        Err(m) => return Err(m),
-    };
+    let mut endpoint = pick_endpoint(job, &offered)?;
     // Servers often advertise a host name the console cannot reach (their own hostname, an
     // internal address): connect where the layout says, with the endpoint's security.
     endpoint.endpoint_url = url.as_str().into();
-    let token = match identity(job) {
-        Ok(t) => t,
-        Err(m) => return Err(m),
-    };
+    let server_certificate = endpoint.server_certificate.value.clone().unwrap_or_default();
+    let mut client = builder(retries, !accepts_host_name_mismatch(job, &endpoint, &server_certificate)?)?;
+    let token = identity(job)?;
     let (session, event_loop) = match client.connect_to_endpoint_directly(endpoint, token) {
         Ok(x) => x,
         Err(e) => return Err(format!("cannot start a session: {e}")),
     };
-    Ok((session, event_loop))
+    Ok(Prepared { session, event_loop, server_certificate })
+}
+
+/// Whether this connection accepts a server certificate that does not name the endpoint's host
+/// (the layout's `accept_host_name_mismatch`, with security). async-opcua can only skip all of
+/// its later checks together (validity period, host name, application URI; trust and key length
+/// stay), so the two others are made here first: only the host name is let through.
+fn accepts_host_name_mismatch(job: &UaJob, endpoint: &EndpointDescription, cert: &[u8]) -> Result<bool, String> {
+    if !job.ua.accept_host_name_mismatch || matches!(job.ua.security, UaSecurity::None) {
+        return Ok(false);
+    }
+    pki::check_except_host_name(cert, endpoint.server.application_uri.as_ref(), SystemTime::now())?;
+    tracing::info!(connection = %job.name, "the server certificate's host name is not checked (accept_host_name_mismatch)");
+    Ok(true)
 }
 
 fn is_fatal(s: StatusCode) -> bool {
@@ -609,6 +317,9 @@ fn is_fatal(s: StatusCode) -> bool {
             | StatusCode::BadCertificateUntrusted
             | StatusCode::BadSecurityChecksFailed
             | StatusCode::BadCertificateInvalid
+            | StatusCode::BadCertificateHostNameInvalid
+            | StatusCode::BadCertificateTimeInvalid
+            | StatusCode::BadCertificateUriInvalid
     )
 }
 
