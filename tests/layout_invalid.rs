@@ -92,3 +92,56 @@ fn missing_and_unreadable_files_are_explained() {
     let e = layout::parse("- just\n- a list\n", "l.yaml").unwrap_err();
     assert!(e.to_string().contains("a layout is a mapping"), "{e}");
 }
+
+/// A folder of its own for one test.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("ttyhmi-layout-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `layout::load(path)` on a thread; `None` if it has not returned after 30 s (it hangs: the
+/// test fails, the thread is left behind).
+fn load_or_hang(path: &Path) -> Option<Result<layout::Layout, layout::LayoutError>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(layout::load(&path));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30)).ok()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_device_is_refused_at_once_without_reading() {
+    let d = scratch("fifo");
+    let fifo = d.join("plant.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // Nobody writes to the FIFO: reading it would wait forever.
+    let e = load_or_hang(&fifo).expect("loading a FIFO hangs").unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("{}: error: ", fifo.display())), "{text}");
+    assert!(text.contains("this is a FIFO (named pipe), not a regular file"), "{text}");
+    assert!(text.contains("hint: name the layout's .yaml file"), "{text}");
+    for dev in ["/dev/null", "/dev/zero"] {
+        let e = load_or_hang(Path::new(dev)).expect("loading a device hangs").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(&format!("{dev}: error: cannot read the layout file: this is a device")), "{text}");
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_file_over_the_limit_is_refused_before_it_is_read() {
+    let d = scratch("large");
+    let big = d.join("big.yaml");
+    let f = std::fs::File::create(&big).unwrap();
+    // Sparse: 17 MiB without writing them.
+    f.set_len(17 << 20).unwrap();
+    let e = layout::load(&big).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("larger than 16 MiB"), "{text}");
+    assert!(text.contains("hint: is this the right file? layouts are at most 16 MiB"), "{text}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -62,3 +62,61 @@ fn the_schema_in_assets_is_current() {
     top.sort_unstable();
     assert_eq!(keys, top);
 }
+
+/// `ttyhmi check ARGS` with its logs in a folder of the test's, at most 1 GiB of address space
+/// (a check that reads `/dev/zero` into memory fails instead of taking the machine's) and killed
+/// after 30 s (a check that hangs fails the test). Returns the exit code and standard error.
+#[cfg(unix)]
+fn check_with_guard(args: &[&str]) -> (Option<i32>, String) {
+    use std::io::Read;
+    let state = std::env::temp_dir().join(format!("ttyhmi-layouts-dir-{}", std::process::id()));
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576; exec \"$0\" check \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_ttyhmi"))
+        .args(args)
+        .env("XDG_STATE_HOME", &state)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`ttyhmi check {}` hangs", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status.code(), err)
+}
+
+#[cfg(unix)]
+#[test]
+fn check_refuses_a_fifo_a_device_and_a_folder_at_once() {
+    let dir = std::env::temp_dir().join(format!("ttyhmi-layouts-dir-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("plant.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo.display().to_string();
+    let folder = dir.display().to_string();
+    for (file, says) in [
+        ("/dev/zero", "this is a device, not a regular file"),
+        (fifo.as_str(), "this is a FIFO (named pipe), not a regular file"),
+        (folder.as_str(), "this is a folder, not a regular file"),
+    ] {
+        let (code, err) = check_with_guard(&[file]);
+        assert_eq!(code, Some(1), "{file}: {err}");
+        assert!(err.contains(&format!("{file}: error: cannot read the layout file: {says}")), "{file}: {err}");
+        assert!(err.contains("hint: name the layout's .yaml file"), "{file}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -21,6 +21,8 @@ pub mod validate;
 
 use std::path::Path;
 
+use crate::files::FileError;
+
 pub use diag::{Diagnostic, LayoutError};
 pub use model::*;
 pub use node::Loc;
@@ -55,7 +57,8 @@ fn strip_location_suffix(m: &str) -> String {
     }
 }
 
-/// Reads, parses and validates a layout file.
+/// Reads, parses and validates a layout file. Only a regular file is read (a FIFO, a device or a
+/// folder is refused at once, without blocking), and at most 16 MiB of it.
 pub fn load(path: &Path) -> Result<Layout, LayoutError> {
     let file = path.display().to_string();
     let fail = |message: String, hint: &str| LayoutError {
@@ -66,19 +69,19 @@ pub fn load(path: &Path) -> Result<Layout, LayoutError> {
             hint: Some(hint.to_string()),
         }],
     };
-    let meta = std::fs::metadata(path)
-        .map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
-    if meta.is_dir() {
-        return Err(fail("this is a folder, not a layout file".into(), "name a .yaml file"));
-    }
-    if meta.len() > MAX_LAYOUT_BYTES {
-        return Err(fail(
-            format!("the file is {} bytes; layouts are at most 16 MiB", meta.len()),
-            "is this the right file?",
-        ));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
+    let bytes = crate::files::read_regular(path, MAX_LAYOUT_BYTES).map_err(|e| {
+        let hint = match &e {
+            FileError::Io(_) => "check the path and its permissions",
+            FileError::NotRegular { .. } => "name the layout's .yaml file",
+            FileError::TooLarge { .. } => "is this the right file? layouts are at most 16 MiB",
+        };
+        let message = match &e {
+            // FileError's own text already asks whether this is the right file.
+            FileError::TooLarge { size, .. } => format!("the file is larger than 16 MiB ({size} bytes or more)"),
+            other => format!("cannot read the layout file: {other}"),
+        };
+        fail(message, hint)
+    })?;
     let src = String::from_utf8(bytes).map_err(|e| {
         fail(
             format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
