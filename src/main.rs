@@ -562,7 +562,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
         match layout::load(f) {
             Ok(l) => println!(
                 "{}: ok ({} connections, {} tags, {} screens)",
-                f.display(),
+                ttyhmi::sanitize::clean(&f.display().to_string()),
                 l.connections.len(),
                 l.tags.len(),
                 l.screens.len()

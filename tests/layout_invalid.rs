@@ -145,3 +145,68 @@ fn a_file_over_the_limit_is_refused_before_it_is_read() {
     assert!(text.contains("hint: is this the right file? layouts are at most 16 MiB"), "{text}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Words of the YAML library's own options and internals, which mean nothing to a user.
+const LIBRARY_WORDS: &[&str] =
+    &["Policy", "Options", "budget", "Budget", "breached", "Nodes {", "Depth {", "Option<", "saphyr", "serde"];
+
+/// The one diagnostic of `src`: (line, column, message, hint), checked for library words.
+fn only_problem(src: &str) -> (u32, u32, String, String) {
+    let e = layout::parse(src, "l.yaml").unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    let d = &e.diagnostics[0];
+    let hint = d.hint.clone().unwrap_or_default();
+    for w in LIBRARY_WORDS {
+        assert!(!d.message.contains(w) && !hint.contains(w), "`{w}` in: {e}");
+    }
+    (d.loc.line, d.loc.col, d.message.clone(), hint)
+}
+
+#[test]
+fn yaml_limits_and_duplicate_keys_are_explained_in_our_words() {
+    let (line, col, message, hint) = only_problem("title: a\nconnections: {}\ntitle: b\n");
+    assert_eq!((line, col), (3, 1));
+    assert_eq!(message, "`title` is written twice in the same mapping");
+    assert!(hint.contains("keep one"), "{hint}");
+
+    // Billion laughs: ten levels of nine aliases each would be 10^9 values.
+    let mut bomb = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10u8 {
+        let (prev, cur) = ((b'a' + i - 1) as char, (b'a' + i) as char);
+        bomb.push_str(&format!("{cur}: &{cur} [{}]\n", vec![format!("*{prev}"); 9].join(", ")));
+    }
+    let (line, _, message, hint) = only_problem(&bomb);
+    assert!(line > 0);
+    assert!(message.contains("aliases"), "{message}");
+    assert!(hint.contains("write the values out"), "{hint}");
+
+    for deep in [format!("title: {}{}\n", "[".repeat(100), "]".repeat(100)), {
+        let mut s = String::from("title:\n");
+        for i in 1..=100 {
+            s.push_str(&format!("{}k:\n", "  ".repeat(i)));
+        }
+        s
+    }] {
+        let (line, col, message, hint) = only_problem(&deep);
+        assert!(line > 0 && col > 0);
+        assert_eq!(message, "values are nested more than 24 levels deep here");
+        assert!(hint.contains("a layout nests a few levels"), "{hint}");
+    }
+
+    let huge = format!("title: x\nx: [{}]\n", vec!["1"; 250_001].join(","));
+    let (line, col, message, hint) = only_problem(&huge);
+    assert_eq!(line, 2);
+    assert!(col > 1);
+    assert_eq!(message, "the file has more than 250000 values");
+    assert!(hint.contains("is this the right file?"), "{hint}");
+}
+
+#[test]
+fn text_from_the_file_is_shown_escaped() {
+    let src = "connections:\n  c: { modbus_tcp: { host: h } }\ntags:\n  \"A\\e[2J\": { source: c, holding: 0 }\n\"ab\\u202Ecd\": 1\n";
+    let e = layout::parse(src, "x\u{1b}]0;owned\u{7}.yaml").unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}') && !text.contains('\u{7}'), "{text:?}");
+    assert!(text.contains("x\\x1b]0;owned\\x07.yaml:4:3: error: tag name `A\\x1b[2J` is not valid"), "{text}");
+    assert!(text.contains("unknown field `ab\\u{202e}cd`"), "{text}");
+}

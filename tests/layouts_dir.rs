@@ -120,3 +120,31 @@ fn check_refuses_a_fifo_a_device_and_a_folder_at_once() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn check_prints_text_from_the_file_escaped() {
+    let dir = std::env::temp_dir().join(format!("ttyhmi-layouts-dir-escape-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let head = "connections:\n  c: { modbus_tcp: { host: h } }\ntags:\n";
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, format!("{head}  \"A\\e[2J\": {{ source: c, holding: 0 }}\n\"ab\\u202Ecd\": 1\n")).unwrap();
+    // A file name can hold an escape sequence too.
+    let good = dir.join("good\u{1b}]0;owned\u{7}.yaml");
+    std::fs::write(&good, format!("{head}  A: {{ source: c, holding: 0 }}\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ttyhmi"))
+        .arg("check")
+        .args([&bad, &good])
+        .env("XDG_STATE_HOME", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{text:?}");
+    }
+    assert!(stderr.contains("bad.yaml:4:3: error: tag name `A\\x1b[2J` is not valid"), "{stderr}");
+    assert!(stderr.contains("bad.yaml:5:1: error: unknown field `ab\\u{202e}cd`"), "{stderr}");
+    assert!(stdout.contains("good\\x1b]0;owned\\x07.yaml: ok (1 connections, 1 tags, 1 screens)"), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::de::DeError;
 use super::node::Loc;
+use crate::sanitize::clean;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
@@ -20,15 +21,19 @@ impl Diagnostic {
     }
 }
 
+/// Printed as `file:line:col: error: message` and an indented hint. The file name, the message
+/// and the hint may quote the file (keys, values) or its path: control, bidirectional and
+/// invisible characters in them are shown escaped, never sent to the terminal.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (file, message) = (clean(&self.file), clean(&self.message));
         if self.loc.line == 0 {
-            write!(f, "{}: error: {}", self.file, self.message)?;
+            write!(f, "{file}: error: {message}")?;
         } else {
-            write!(f, "{}:{}:{}: error: {}", self.file, self.loc.line, self.loc.col, self.message)?;
+            write!(f, "{file}:{}:{}: error: {message}", self.loc.line, self.loc.col)?;
         }
         if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
+            write!(f, "\n  hint: {}", clean(h))?;
         }
         Ok(())
     }

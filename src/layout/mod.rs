@@ -18,6 +18,7 @@ pub mod raw;
 pub mod schema;
 pub mod suggest;
 pub mod validate;
+pub mod yaml;
 
 use std::path::Path;
 
@@ -33,28 +34,18 @@ const MAX_LAYOUT_BYTES: u64 = 16 * 1024 * 1024;
 /// Parses and validates layout text. `file` names it in diagnostics.
 pub fn parse(src: &str, file: &str) -> Result<Layout, LayoutError> {
     let root = node::parse_yaml(src).map_err(|e| {
-        let loc = e.location().map(|l| Loc { line: l.line() as u32, col: l.column() as u32 }).unwrap_or_default();
-        let message = e.without_snippet().to_string();
-        let message = strip_location_suffix(&message);
+        let p = yaml::explain(&e);
         LayoutError {
             diagnostics: vec![Diagnostic {
                 file: file.to_string(),
-                loc,
-                message,
-                hint: Some("fix the YAML syntax here first; other checks run once it parses".into()),
+                loc: p.loc,
+                message: p.message,
+                hint: Some(p.hint),
             }],
         }
     })?;
     let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("ttyhmi");
     validate::build(&root, file, stem).map_err(|diagnostics| LayoutError { diagnostics })
-}
-
-/// serde-saphyr ends messages with " at line L, column C"; we print the location in front.
-fn strip_location_suffix(m: &str) -> String {
-    match m.rfind(" at line ") {
-        Some(i) => m[..i].to_string(),
-        None => m.to_string(),
-    }
 }
 
 /// Reads, parses and validates a layout file. Only a regular file is read (a FIFO, a device or a
