@@ -556,17 +556,30 @@ fn load(path: &Path) -> Result<Layout> {
     }
 }
 
+/// `ttyhmi check`: every problem of every file on standard error (errors and warnings, in file
+/// order), an `ok` line on standard output for each file that can be used; exit 1 if any file has
+/// an error (warnings alone do not fail).
 fn check(files: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for f in files {
         match layout::load(f) {
-            Ok(l) => println!(
-                "{}: ok ({} connections, {} tags, {} screens)",
-                ttyhmi::sanitize::clean(&f.display().to_string()),
-                l.connections.len(),
-                l.tags.len(),
-                l.screens.len()
-            ),
+            Ok(l) => {
+                for w in &l.warnings {
+                    eprintln!("{w}");
+                }
+                let warnings = match l.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".into(),
+                    n => format!(", {n} warnings"),
+                };
+                println!(
+                    "{}: ok ({} connections, {} tags, {} screens){warnings}",
+                    ttyhmi::sanitize::clean(&f.display().to_string()),
+                    l.connections.len(),
+                    l.tags.len(),
+                    l.screens.len()
+                );
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("{e}");

@@ -1,12 +1,15 @@
-//! One fixture per invalid-layout case in `tests/fixtures/invalid/`. Each fixture starts with
-//! `# expect: LINE:COL message | hint` lines; the layout must fail with exactly those
-//! diagnostics (message and hint matched as substrings, line and column exactly).
+//! One fixture per invalid-layout case in `tests/fixtures/invalid/`, and one per warning case in
+//! `tests/fixtures/warnings/`. Each fixture starts with `# expect: LINE:COL message | hint` lines
+//! (errors) and `# warn: LINE:COL message | hint` lines (warnings); an invalid layout must fail
+//! with exactly those diagnostics, a layout with warnings must load with exactly those warnings
+//! (message and hint matched as substrings, line and column exactly).
 
 use std::path::Path;
 
-use ttyhmi::layout;
+use ttyhmi::layout::{self, Diagnostic, Severity};
 
 struct Expect {
+    severity: Severity,
     line: u32,
     col: u32,
     message: String,
@@ -15,34 +18,78 @@ struct Expect {
 
 fn expectations(src: &str) -> Vec<Expect> {
     src.lines()
-        .filter_map(|l| l.strip_prefix("# expect: "))
-        .map(|e| {
+        .filter_map(|l| {
+            l.strip_prefix("# expect: ")
+                .map(|e| (Severity::Error, e))
+                .or_else(|| l.strip_prefix("# warn: ").map(|e| (Severity::Warning, e)))
+        })
+        .map(|(severity, e)| {
             let (pos, rest) = e.split_once(' ').expect("`# expect: L:C message`");
             let (line, col) = pos.split_once(':').expect("L:C");
             let (message, hint) = match rest.split_once(" | ") {
                 Some((m, h)) => (m.trim().to_string(), Some(h.trim().to_string())),
                 None => (rest.trim().to_string(), None),
             };
-            Expect { line: line.parse().unwrap(), col: col.parse().unwrap(), message, hint }
+            Expect { severity, line: line.parse().unwrap(), col: col.parse().unwrap(), message, hint }
         })
         .collect()
 }
 
-#[test]
-fn every_invalid_fixture_fails_with_its_diagnostics() {
-    let dir = Path::new("tests/fixtures/invalid");
+/// What of `expected` is not in `got`, and whether the counts differ, as failure texts.
+fn compare(path: &Path, expected: &[Expect], got: &[Diagnostic], rendered: &str) -> Vec<String> {
     let mut failures = Vec::new();
-    let mut count = 0;
+    for x in expected {
+        let found = got.iter().any(|d| {
+            d.severity == x.severity
+                && d.loc.line == x.line
+                && d.loc.col == x.col
+                && d.message.contains(&x.message)
+                && x.hint.as_ref().is_none_or(|h| d.hint.as_deref().unwrap_or("").contains(h.as_str()))
+        });
+        if !found {
+            failures.push(format!(
+                "{}: expected {:?} {}:{} `{}` (hint {:?}), got:\n{rendered}",
+                path.display(),
+                x.severity,
+                x.line,
+                x.col,
+                x.message,
+                x.hint
+            ));
+        }
+    }
+    if got.len() != expected.len() {
+        failures.push(format!(
+            "{}: expected {} diagnostics, got {}:\n{rendered}",
+            path.display(),
+            expected.len(),
+            got.len()
+        ));
+    }
+    failures
+}
+
+/// The `.yaml` files of a fixture folder with their text.
+fn fixtures(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-            continue;
+        if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
+            let src = std::fs::read_to_string(&path).unwrap();
+            out.push((path, src));
         }
-        count += 1;
-        let src = std::fs::read_to_string(&path).unwrap();
-        let expected = expectations(&src);
-        assert!(!expected.is_empty(), "{} has no `# expect:` line", path.display());
-        let err = match layout::load(&path) {
+    }
+    out
+}
+
+#[test]
+fn every_invalid_fixture_fails_with_its_diagnostics() {
+    let mut failures = Vec::new();
+    let all = fixtures("tests/fixtures/invalid");
+    for (path, src) in &all {
+        let expected = expectations(src);
+        assert!(expected.iter().any(|x| x.severity == Severity::Error), "{} has no `# expect:` line", path.display());
+        let err = match layout::load(path) {
             Ok(_) => {
                 failures.push(format!("{}: loaded, but should fail", path.display()));
                 continue;
@@ -50,36 +97,34 @@ fn every_invalid_fixture_fails_with_its_diagnostics() {
             Err(e) => e,
         };
         let rendered = err.to_string();
-        for x in &expected {
-            let found = err.diagnostics.iter().any(|d| {
-                d.loc.line == x.line
-                    && d.loc.col == x.col
-                    && d.message.contains(&x.message)
-                    && x.hint.as_ref().is_none_or(|h| d.hint.as_deref().unwrap_or("").contains(h.as_str()))
-            });
-            if !found {
-                failures.push(format!(
-                    "{}: expected {}:{} `{}` (hint {:?}), got:\n{rendered}",
-                    path.display(),
-                    x.line,
-                    x.col,
-                    x.message,
-                    x.hint
-                ));
-            }
-        }
-        if err.diagnostics.len() != expected.len() {
-            failures.push(format!(
-                "{}: expected {} diagnostics, got {}:\n{rendered}",
-                path.display(),
-                expected.len(),
-                err.diagnostics.len()
-            ));
-        }
+        failures.extend(compare(path, &expected, &err.diagnostics, &rendered));
         // Every diagnostic names the file, and those with a line print it as file:line:col.
         assert!(rendered.contains(&path.display().to_string()));
     }
-    assert!(count >= 15, "fixtures went missing: {count}");
+    assert!(all.len() >= 15, "fixtures went missing: {}", all.len());
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_warning_fixture_loads_with_its_warnings() {
+    let mut failures = Vec::new();
+    let all = fixtures("tests/fixtures/warnings");
+    for (path, src) in &all {
+        let expected = expectations(src);
+        assert!(expected.iter().all(|x| x.severity == Severity::Warning), "{}: warnings only", path.display());
+        match layout::load(path) {
+            Err(e) => failures.push(format!("{}: should load, but:\n{e}", path.display())),
+            Ok(l) => {
+                let rendered: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+                let rendered = rendered.join("\n");
+                failures.extend(compare(path, &expected, &l.warnings, &rendered));
+                for w in &l.warnings {
+                    assert!(rendered.contains(&format!("{}:{}:{}: warning: ", path.display(), w.loc.line, w.loc.col)));
+                }
+            }
+        }
+    }
+    assert!(all.len() >= 6, "fixtures went missing: {}", all.len());
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
 

@@ -148,3 +148,44 @@ fn check_prints_text_from_the_file_escaped() {
     assert!(stdout.contains("good\\x1b]0;owned\\x07.yaml: ok (1 connections, 1 tags, 1 screens)"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn check_prints_warnings_and_exits_0_when_there_are_only_warnings() {
+    let state = std::env::temp_dir().join(format!("ttyhmi-layouts-dir-warn-{}", std::process::id()));
+    let check = |files: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ttyhmi"))
+            .arg("check")
+            .args(files)
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let warned = "tests/fixtures/warnings/modicon_holding_40100.yaml";
+    let (code, stdout, stderr) = check(&[warned, "layouts/demo.yaml"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{warned}:6:31: warning: holding: 40100 is PDU address 40100, which looks like the Modicon number 40100\n  hint: for Modicon 40100 write `modicon: \"40100\"` or `holding: 99`"
+        )),
+        "{stderr}"
+    );
+    assert!(stdout.contains(&format!("{warned}: ok (1 connections, 1 tags, 1 screens), 1 warning\n")), "{stdout}");
+    let demo = stdout.lines().find(|l| l.starts_with("layouts/demo.yaml: ok (")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(demo.ends_with(" screens)"), "no warnings: {demo}");
+
+    // With errors too: every warning is still shown, and the exit code is 1.
+    let (code, _, stderr) = check(&[warned, "tests/fixtures/invalid/modicon_warning_with_errors.yaml"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("modicon_warning_with_errors.yaml:7:31: warning: holding: 40001 is PDU address 40001"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("modicon_warning_with_errors.yaml:8:31: error: address 70000 is out of range"), "{stderr}");
+    assert!(stderr.contains(&format!("{warned}:6:31: warning: ")), "{stderr}");
+    let _ = std::fs::remove_dir_all(&state);
+}

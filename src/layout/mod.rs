@@ -6,7 +6,9 @@
 //! checked on its own ([`de`]), and so is each panel of a screen. Alarm rules are checked against
 //! the tags and connections.
 
+mod address;
 mod alarms;
+mod ctx;
 pub mod de;
 pub mod diag;
 pub mod duration;
@@ -24,7 +26,7 @@ use std::path::Path;
 
 use crate::files::FileError;
 
-pub use diag::{Diagnostic, LayoutError};
+pub use diag::{Diagnostic, LayoutError, Severity};
 pub use model::*;
 pub use node::Loc;
 
@@ -35,14 +37,9 @@ const MAX_LAYOUT_BYTES: u64 = 16 * 1024 * 1024;
 pub fn parse(src: &str, file: &str) -> Result<Layout, LayoutError> {
     let root = node::parse_yaml(src).map_err(|e| {
         let p = yaml::explain(&e);
-        LayoutError {
-            diagnostics: vec![Diagnostic {
-                file: file.to_string(),
-                loc: p.loc,
-                message: p.message,
-                hint: Some(p.hint),
-            }],
-        }
+        let loc =
+            Loc { line: u32::try_from(p.line).unwrap_or(u32::MAX), col: u32::try_from(p.col).unwrap_or(u32::MAX) };
+        LayoutError { diagnostics: vec![Diagnostic::error(file, loc, p.message, Some(p.hint))] }
     })?;
     let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("ttyhmi");
     validate::build(&root, file, stem).map_err(|diagnostics| LayoutError { diagnostics })
@@ -53,12 +50,7 @@ pub fn parse(src: &str, file: &str) -> Result<Layout, LayoutError> {
 pub fn load(path: &Path) -> Result<Layout, LayoutError> {
     let file = path.display().to_string();
     let fail = |message: String, hint: &str| LayoutError {
-        diagnostics: vec![Diagnostic {
-            file: file.clone(),
-            loc: Loc::default(),
-            message,
-            hint: Some(hint.to_string()),
-        }],
+        diagnostics: vec![Diagnostic::error(&file, Loc::default(), message, Some(hint.to_string()))],
     };
     let bytes = crate::files::read_regular(path, MAX_LAYOUT_BYTES).map_err(|e| {
         let hint = match &e {

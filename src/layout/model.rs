@@ -19,6 +19,10 @@ pub struct Layout {
     pub alarm_options: AlarmOptions,
     /// How long trend history is kept (`history:`, default [`DEFAULT_HISTORY`]).
     pub history: Duration,
+    /// What the layout says that is probably not what was meant (a PDU address that looks like
+    /// a Modicon number), in file order: `check` prints them, the console logs them. Each has
+    /// [`super::Severity::Warning`].
+    pub warnings: Vec<super::Diagnostic>,
 }
 
 /// Trend history kept when the layout does not say.
@@ -395,14 +399,7 @@ impl ModbusPoint {
 
     /// The classic Modicon reference: `40004` for holding 3 (six digits above 9999).
     pub fn modicon(&self) -> String {
-        let n = self.address as u32 + 1;
-        let prefix = match self.table {
-            Table::Coil => 0,
-            Table::Discrete => 1,
-            Table::Input => 3,
-            Table::Holding => 4,
-        };
-        if n <= 9999 { format!("{prefix}{n:04}") } else { format!("{prefix}{n:05}") }
+        self.table.modicon(self.address)
     }
 }
 
@@ -426,6 +423,23 @@ impl Table {
             Table::Input => "input",
             Table::Holding => "holding",
         }
+    }
+
+    /// The digit Modicon references of this table start with.
+    pub fn modicon_digit(self) -> u8 {
+        match self {
+            Table::Coil => 0,
+            Table::Discrete => 1,
+            Table::Input => 3,
+            Table::Holding => 4,
+        }
+    }
+
+    /// The classic Modicon reference of PDU `address` in this table: `40004` for holding 3,
+    /// six digits above 9999 (`410000` for holding 9999).
+    pub fn modicon(self, address: u16) -> String {
+        let (prefix, n) = (self.modicon_digit(), u32::from(address) + 1);
+        if n <= 9999 { format!("{prefix}{n:04}") } else { format!("{prefix}{n:05}") }
     }
 }
 

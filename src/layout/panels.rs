@@ -8,13 +8,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::alarms::{self, ValueKind, kind_text};
+use super::ctx::Ctx;
 use super::de::{Sp, from_node};
 use super::duration::{Dur, format_duration};
 use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::raw::*;
 use super::suggest::did_you_mean;
-use super::validate::Ctx;
 use crate::tag::TagId;
 
 /// `history:` bounds.

@@ -12,8 +12,6 @@
 use serde_saphyr::Error;
 use serde_saphyr::budget::BudgetBreach;
 
-use super::node::Loc;
-
 /// Deepest nesting of lists and mappings. A layout nests at most about ten levels; parsing recurses once
 /// a level, so this also keeps the stack small (a debug build needs about 40 KiB a level).
 pub const MAX_DEPTH: usize = 24;
@@ -52,8 +50,9 @@ pub fn options() -> serde_saphyr::Options {
 /// A YAML error as a user reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct YamlProblem {
-    /// Where; line 0 when the library does not say.
-    pub loc: Loc,
+    /// Where: 1-based line and column; 0 when the library does not say.
+    pub line: u64,
+    pub col: u64,
     /// What is wrong.
     pub message: String,
     /// What to do.
@@ -62,12 +61,9 @@ pub struct YamlProblem {
 
 /// serde-saphyr's error in the project's words: what, where and what to do.
 pub fn explain(e: &Error) -> YamlProblem {
-    let loc = e
-        .location()
-        .map(|l| Loc { line: u32::try_from(l.line()).unwrap_or(u32::MAX), col: u32::try_from(l.column()).unwrap_or(0) })
-        .unwrap_or_default();
+    let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
     let (message, hint) = words(e);
-    YamlProblem { loc, message, hint: hint.to_string() }
+    YamlProblem { line, col, message, hint: hint.to_string() }
 }
 
 const ALIAS_HINT: &str = "write the values out, or repeat each anchor (`&name`) only a few times with `*name`";
@@ -215,7 +211,7 @@ mod tests {
             ("a: \"open\n", ""),
         ] {
             let p = problem(src);
-            assert!(p.loc.line > 0, "{src:?}: {p:?}");
+            assert!(p.line > 0, "{src:?}: {p:?}");
             assert!(p.message.contains(says), "{src:?}: {p:?}");
             for w in LIBRARY_WORDS {
                 assert!(!p.message.contains(w) && !p.hint.contains(w), "{src:?}: {p:?}");
