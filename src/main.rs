@@ -572,8 +572,16 @@ fn check(files: &[PathBuf]) -> ExitCode {
                     1 => ", 1 warning".into(),
                     n => format!(", {n} warnings"),
                 };
+                let history = match l.history_worst_case_bytes() {
+                    0 => String::new(),
+                    bytes => format!(
+                        ", history up to {} of {}",
+                        layout::size::format_size(bytes),
+                        layout::size::format_size(l.history_budget)
+                    ),
+                };
                 println!(
-                    "{}: ok ({} connections, {} tags, {} screens){warnings}",
+                    "{}: ok ({} connections, {} tags, {} screens{history}){warnings}",
                     ttyhmi::sanitize::clean(&f.display().to_string()),
                     l.connections.len(),
                     l.tags.len(),

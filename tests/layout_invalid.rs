@@ -255,3 +255,21 @@ fn text_from_the_file_is_shown_escaped() {
     assert!(text.contains("x\\x1b]0;owned\\x07.yaml:4:3: error: tag name `A\\x1b[2J` is not valid"), "{text}");
     assert!(text.contains("unknown field `ab\\u{202e}cd`"), "{text}");
 }
+
+#[test]
+fn a_history_over_the_default_budget_is_placed_at_its_biggest_panel() {
+    // Without `history:` the 500 tags keep the default 2h: 549 MiB, over the default 512 MiB.
+    let path = "tests/fixtures/invalid/history_over_budget.yaml";
+    let src = std::fs::read_to_string(path).unwrap().replace("history: 48h\n", "");
+    let e = layout::parse(&src, path).unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    let d = &e.diagnostics[0];
+    assert_eq!((d.loc.line, d.loc.col), (509, 9), "at the grid that keeps the most: {e}");
+    assert_eq!(
+        d.message,
+        "trend history may take up to 549 MiB of memory, more than its budget of 512 MiB: 500 tags keep 2h each (up to 1.1 MiB a tag)"
+    );
+    let hint = d.hint.as_deref().unwrap_or("");
+    assert!(hint.contains("keep less (`history: 1h` fits)"), "{hint}");
+    assert!(hint.ends_with("raise the budget: `history: { keep: 2h, budget: 550MiB }`"), "{hint}");
+}

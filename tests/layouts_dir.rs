@@ -176,7 +176,7 @@ fn check_prints_warnings_and_exits_0_when_there_are_only_warnings() {
     );
     assert!(stdout.contains(&format!("{warned}: ok (1 connections, 1 tags, 1 screens), 1 warning\n")), "{stdout}");
     let demo = stdout.lines().find(|l| l.starts_with("layouts/demo.yaml: ok (")).unwrap_or_else(|| panic!("{stdout}"));
-    assert!(demo.ends_with(" screens)"), "no warnings: {demo}");
+    assert!(demo.ends_with(" of 512 MiB)"), "the history's worst case and budget, no warnings: {demo}");
 
     // With errors too: every warning is still shown, and the exit code is 1.
     let (code, _, stderr) = check(&[warned, "tests/fixtures/invalid/modicon_warning_with_errors.yaml"]);

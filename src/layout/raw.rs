@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::de::Sp;
 use super::duration::Dur;
+use super::size::Size;
 
 /// A ttyhmi layout: connections to devices, the tags read through them, and screens.
 #[derive(Deserialize, JsonSchema)]
@@ -27,8 +28,60 @@ pub struct RawLayout {
     pub alarms: Option<IndexMap<String, RawAlarmRules>>,
     /// How alarms are annunciated and how long they may be shelved.
     pub alarm_options: Option<RawAlarmOptions>,
-    /// How long trend history is kept, 1m to 48h (default 2h). No trend window may be longer.
-    pub history: Option<Sp<Dur>>,
+    /// How long trend history is kept, 1m to 48h (default 2h; no trend window may be longer), or
+    /// `{ keep: 48h, budget: 1GiB }`: how long, and the most memory all trend history may take
+    /// (default 512MiB; a layout that could take more is refused).
+    pub history: Option<Sp<RawHistory>>,
+}
+
+/// `history: 2h`, or `history: { keep: 2h, budget: 512MiB }`.
+#[derive(Debug)]
+pub enum RawHistory {
+    Keep(Dur),
+    Settings(RawHistorySettings),
+}
+
+/// `{ keep, budget }`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "HistorySettings")]
+pub struct RawHistorySettings {
+    /// How long trend history is kept, 1m to 48h (default 2h).
+    pub keep: Option<Sp<Dur>>,
+    /// The most memory all trend history may take, 1MiB to 1TiB (default 512MiB): every tag on a
+    /// trend, bar or sparkline may keep 10 points a second of `keep`, 16 bytes each.
+    pub budget: Option<Sp<Size>>,
+}
+
+impl<'de> Deserialize<'de> for RawHistory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawHistory;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration such as `2h`, or `{ keep: 2h, budget: 512MiB }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawHistory, E> {
+                super::duration::parse_duration(v).map(|d| RawHistory::Keep(Dur(d))).map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawHistory, A::Error> {
+                RawHistorySettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawHistory::Settings)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawHistory {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "History".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let keep = generator.subschema_for::<Dur>();
+        let settings = generator.subschema_for::<RawHistorySettings>();
+        schemars::json_schema!({ "oneOf": [keep, settings] })
+    }
 }
 
 /// The top-level keys [`RawLayout`] has; validation walks them one by one.

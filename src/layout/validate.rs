@@ -9,6 +9,7 @@ use super::alarms;
 use super::ctx::{Ctx, entries, key_text};
 use super::de::{Sp, from_node};
 use super::diag::Diagnostic;
+use super::history;
 use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::nodeid::NodeRef;
@@ -58,10 +59,12 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     let conns = connections(&mut cx, root, top.connections);
     let tags = tags(&mut cx, root, top.tags, &conns);
 
-    // Screens.
-    let history = panels::history(&mut cx, top.history);
-    let refs = panels::Refs { tags: &tags.valid, declared: &tags.declared, history };
-    let mut screens = panels::screens(&mut cx, top.screens, &refs);
+    // Screens, and the memory their history may take.
+    let history = history::settings(&mut cx, top.history);
+    let refs = panels::Refs { tags: &tags.valid, declared: &tags.declared, history: history.keep };
+    let placed = panels::screens(&mut cx, top.screens, &refs);
+    history::check_budget(&mut cx, &history, &placed);
+    let mut screens: Vec<Screen> = placed.into_iter().map(|(s, _)| s).collect();
 
     // Alarms.
     let known = alarms::Known {
@@ -83,7 +86,8 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             screens,
             alarms,
             alarm_options,
-            history: history.unwrap_or(DEFAULT_HISTORY),
+            history: history.keep.unwrap_or(DEFAULT_HISTORY),
+            history_budget: history.budget.unwrap_or(DEFAULT_HISTORY_BUDGET),
             warnings: sorted(cx.warnings),
         })
     } else {
