@@ -63,19 +63,18 @@ fn the_schema_in_assets_is_current() {
     assert_eq!(keys, top);
 }
 
-/// `ttyhmi check ARGS` with its logs in a folder of the test's, at most 1 GiB of address space
+/// `ttyhmi check ARGS` with its logs in `state`, at most 1 GiB of address space
 /// (a check that reads `/dev/zero` into memory fails instead of taking the machine's) and killed
 /// after 30 s (a check that hangs fails the test). Returns the exit code and standard error.
 #[cfg(unix)]
-fn check_with_guard(args: &[&str]) -> (Option<i32>, String) {
+fn check_with_guard(args: &[&str], state: &std::path::Path) -> (Option<i32>, String) {
     use std::io::Read;
-    let state = std::env::temp_dir().join(format!("ttyhmi-layouts-dir-{}", std::process::id()));
     let mut child = std::process::Command::new("sh")
         .arg("-c")
         .arg("ulimit -v 1048576; exec \"$0\" check \"$@\"")
         .arg(env!("CARGO_BIN_EXE_ttyhmi"))
         .args(args)
-        .env("XDG_STATE_HOME", &state)
+        .env("XDG_STATE_HOME", state)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -113,7 +112,7 @@ fn check_refuses_a_fifo_a_device_and_a_folder_at_once() {
         (fifo.as_str(), "this is a FIFO (named pipe), not a regular file"),
         (folder.as_str(), "this is a folder, not a regular file"),
     ] {
-        let (code, err) = check_with_guard(&[file]);
+        let (code, err) = check_with_guard(&[file], &dir.join("state"));
         assert_eq!(code, Some(1), "{file}: {err}");
         assert!(err.contains(&format!("{file}: error: cannot read the layout file: {says}")), "{file}: {err}");
         assert!(err.contains("hint: name the layout's .yaml file"), "{file}: {err}");
