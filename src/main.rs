@@ -694,17 +694,38 @@ fn load(path: &Path) -> Result<Layout> {
     }
 }
 
+/// `ttyhmi check`: every problem of every file on standard error (errors and warnings, in file
+/// order), an `ok` line on standard output for each file that can be used; exit 1 if any file has
+/// an error (warnings alone do not fail).
 fn check(files: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for f in files {
         match layout::load(f) {
-            Ok(l) => println!(
-                "{}: ok ({} connections, {} tags, {} screens)",
-                f.display(),
-                l.connections.len(),
-                l.tags.len(),
-                l.screens.len()
-            ),
+            Ok(l) => {
+                for w in &l.warnings {
+                    eprintln!("{w}");
+                }
+                let warnings = match l.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".into(),
+                    n => format!(", {n} warnings"),
+                };
+                let history = match l.history_worst_case_bytes() {
+                    0 => String::new(),
+                    bytes => format!(
+                        ", history up to {} of {}",
+                        layout::size::format_size(bytes),
+                        layout::size::format_size(l.history_budget)
+                    ),
+                };
+                println!(
+                    "{}: ok ({} connections, {} tags, {} screens{history}){warnings}",
+                    ttyhmi::sanitize::clean(&f.display().to_string()),
+                    l.connections.len(),
+                    l.tags.len(),
+                    l.screens.len()
+                );
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("{e}");

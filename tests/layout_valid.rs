@@ -351,3 +351,49 @@ fn modbus_rtu_is_a_serial_line_with_defaults_from_the_specification() {
     assert_eq!(s.bits_per_char(), 11, "start, 8 data, 2 stop");
     assert_eq!(l.connections[1].endpoint(), "rtu /dev/ttyUSB1 9600-8N2");
 }
+
+#[test]
+fn history_keeps_its_short_form_and_takes_a_memory_budget() {
+    use ttyhmi::tag::history::{History, PointQuality, Series};
+    let path = "tests/fixtures/trends_example.yaml";
+    let src = std::fs::read_to_string(path).unwrap();
+    let line = src.lines().find(|l| l.starts_with("history:")).unwrap();
+    let with = |history: &str| layout::parse(&src.replace(line, history), path).unwrap_or_else(|e| panic!("{e}"));
+
+    // The short form keeps the default budget of 512 MiB.
+    let l = with("history: 36h");
+    assert_eq!((l.history, l.history_budget), (Duration::from_secs(36 * 3600), 512 << 20));
+    assert_eq!(layout::DEFAULT_HISTORY_BUDGET, 512 << 20);
+    // Three trended tags kept 36 h: 1,296,000 points of 16 bytes each.
+    assert_eq!(l.history_worst_case_bytes(), 3 * 1_296_000 * 16);
+    let l = with("history: { keep: 4h, budget: 2GiB }");
+    assert_eq!((l.history, l.history_budget), (Duration::from_secs(4 * 3600), 2 << 30));
+    let l = with("history: { budget: 1500MB }");
+    assert_eq!((l.history, l.history_budget), (layout::DEFAULT_HISTORY, 1_500_000_000));
+    let l = with("history: { keep: 10m }");
+    assert_eq!((l.history, l.history_budget), (Duration::from_secs(600), layout::DEFAULT_HISTORY_BUDGET));
+
+    // The worst case is what a full series really holds.
+    let retention = Duration::from_secs(600);
+    let mut s = Series::new(retention, std::time::SystemTime::UNIX_EPOCH);
+    for i in 0..20_000u64 {
+        s.push(std::time::SystemTime::UNIX_EPOCH + Duration::from_millis(i), Some(i as f64), PointQuality::Good);
+    }
+    assert_eq!(s.len(), s.capacity());
+    assert_eq!(History::worst_case_bytes(1, retention), s.bytes() as u64);
+    assert_eq!(History::worst_case_bytes(500, Duration::from_secs(48 * 3600)), 500 * 27_648_000);
+}
+
+#[test]
+fn a_large_history_loads_within_a_raised_budget() {
+    // The 500 tags kept 48 h that the default budget refuses load with a budget that holds them.
+    let path = "tests/fixtures/invalid/history_over_budget.yaml";
+    let src = std::fs::read_to_string(path).unwrap();
+    let l = layout::parse(&src.replace("history: 48h", "history: { keep: 48h, budget: 13GiB }"), path)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.history_tags().len(), 500);
+    assert_eq!(l.history_worst_case_bytes(), 13_824_000_000);
+    // And with the shorter history the message suggests.
+    let l = layout::parse(&src.replace("history: 48h", "history: 1h"), path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(l.history_worst_case_bytes() <= l.history_budget);
+}

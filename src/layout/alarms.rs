@@ -8,13 +8,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::ctx::{Ctx, entries, key_text};
 use super::de::{Sp, from_node};
 use super::duration::{Dur, format_duration};
 use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::raw::*;
 use super::suggest::did_you_mean;
-use super::validate::{Ctx, entries, key_text};
 use crate::alarm::{Discrete, LimitKind, Priority, Rule, RuleKind, Suppress};
 use crate::tag::TagId;
 

@@ -6,22 +6,29 @@
 //! checked on its own ([`de`]), and so is each panel of a screen. Alarm rules are checked against
 //! the tags and connections.
 
+mod address;
 mod alarms;
+mod ctx;
 pub mod de;
 pub mod diag;
 pub mod duration;
+mod history;
 pub mod model;
 pub mod node;
 pub mod nodeid;
 mod panels;
 pub mod raw;
 pub mod schema;
+pub mod size;
 pub mod suggest;
 pub mod validate;
+pub mod yaml;
 
 use std::path::Path;
 
-pub use diag::{Diagnostic, LayoutError};
+use crate::files::FileError;
+
+pub use diag::{Diagnostic, LayoutError, Severity};
 pub use model::*;
 pub use node::Loc;
 
@@ -31,54 +38,35 @@ const MAX_LAYOUT_BYTES: u64 = 16 * 1024 * 1024;
 /// Parses and validates layout text. `file` names it in diagnostics.
 pub fn parse(src: &str, file: &str) -> Result<Layout, LayoutError> {
     let root = node::parse_yaml(src).map_err(|e| {
-        let loc = e.location().map(|l| Loc { line: l.line() as u32, col: l.column() as u32 }).unwrap_or_default();
-        let message = e.without_snippet().to_string();
-        let message = strip_location_suffix(&message);
-        LayoutError {
-            diagnostics: vec![Diagnostic {
-                file: file.to_string(),
-                loc,
-                message,
-                hint: Some("fix the YAML syntax here first; other checks run once it parses".into()),
-            }],
-        }
+        let p = yaml::explain(&e);
+        let loc =
+            Loc { line: u32::try_from(p.line).unwrap_or(u32::MAX), col: u32::try_from(p.col).unwrap_or(u32::MAX) };
+        LayoutError { diagnostics: vec![Diagnostic::error(file, loc, p.message, Some(p.hint))] }
     })?;
     let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("ttyhmi");
     validate::build(&root, file, stem).map_err(|diagnostics| LayoutError { diagnostics })
 }
 
-/// serde-saphyr ends messages with " at line L, column C"; we print the location in front.
-fn strip_location_suffix(m: &str) -> String {
-    match m.rfind(" at line ") {
-        Some(i) => m[..i].to_string(),
-        None => m.to_string(),
-    }
-}
-
-/// Reads, parses and validates a layout file.
+/// Reads, parses and validates a layout file. Only a regular file is read (a FIFO, a device or a
+/// folder is refused at once, without blocking), and at most 16 MiB of it.
 pub fn load(path: &Path) -> Result<Layout, LayoutError> {
     let file = path.display().to_string();
     let fail = |message: String, hint: &str| LayoutError {
-        diagnostics: vec![Diagnostic {
-            file: file.clone(),
-            loc: Loc::default(),
-            message,
-            hint: Some(hint.to_string()),
-        }],
+        diagnostics: vec![Diagnostic::error(&file, Loc::default(), message, Some(hint.to_string()))],
     };
-    let meta = std::fs::metadata(path)
-        .map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
-    if meta.is_dir() {
-        return Err(fail("this is a folder, not a layout file".into(), "name a .yaml file"));
-    }
-    if meta.len() > MAX_LAYOUT_BYTES {
-        return Err(fail(
-            format!("the file is {} bytes; layouts are at most 16 MiB", meta.len()),
-            "is this the right file?",
-        ));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| fail(format!("cannot read the layout file: {e}"), "check the path and its permissions"))?;
+    let bytes = crate::files::read_regular(path, MAX_LAYOUT_BYTES).map_err(|e| {
+        let hint = match &e {
+            FileError::Io(_) => "check the path and its permissions",
+            FileError::NotRegular { .. } => "name the layout's .yaml file",
+            FileError::TooLarge { .. } => "is this the right file? layouts are at most 16 MiB",
+        };
+        let message = match &e {
+            // FileError's own text already asks whether this is the right file.
+            FileError::TooLarge { size, .. } => format!("the file is larger than 16 MiB ({size} bytes or more)"),
+            other => format!("cannot read the layout file: {other}"),
+        };
+        fail(message, hint)
+    })?;
     let src = String::from_utf8(bytes).map_err(|e| {
         fail(
             format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::tag::TagId;
+use crate::tag::history::History;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
@@ -17,12 +18,25 @@ pub struct Layout {
     /// `TAG.hi`, `TAG.discrete`, `CONN.comms`, …).
     pub alarms: Vec<crate::alarm::Rule>,
     pub alarm_options: AlarmOptions,
-    /// How long trend history is kept (`history:`, default [`DEFAULT_HISTORY`]).
+    /// How long trend history is kept (`history:` or `history: { keep }`, default
+    /// [`DEFAULT_HISTORY`]).
     pub history: Duration,
+    /// The most memory the trend history may take, in bytes (`history: { budget }`, default
+    /// [`DEFAULT_HISTORY_BUDGET`]). A layout whose [`Layout::history_worst_case_bytes`] is over it
+    /// is refused.
+    pub history_budget: u64,
+    /// What the layout says that is probably not what was meant (a PDU address that looks like
+    /// a Modicon number), in file order: `check` prints them, the console logs them. Each has
+    /// [`super::Severity::Warning`].
+    pub warnings: Vec<super::Diagnostic>,
 }
 
 /// Trend history kept when the layout does not say.
 pub const DEFAULT_HISTORY: Duration = Duration::from_secs(2 * 3600);
+
+/// The most memory trend history may take when the layout does not say: 512 MiB, about 460
+/// tags kept 2 h, or 19 tags kept 48 h.
+pub const DEFAULT_HISTORY_BUDGET: u64 = 512 << 20;
 
 /// `alarm_options:` — how alarms are annunciated and how long they may be shelved.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,20 +57,16 @@ impl Layout {
     /// Tags whose history is kept: the pens of trends, the tags of bars, the tags of grids with
     /// sparklines. Sorted, without repeats.
     pub fn history_tags(&self) -> Vec<TagId> {
-        let mut v: Vec<TagId> = self
-            .screens
-            .iter()
-            .flat_map(|s| s.panels.iter())
-            .flat_map(|p| match p {
-                Panel::Trend(t) => t.pens.iter().map(|p| p.tag).collect(),
-                Panel::Bar(b) => vec![b.tag],
-                Panel::Grid(g) if g.sparklines => g.tags.clone(),
-                Panel::Grid(_) | Panel::Alarms(_) => Vec::new(),
-            })
-            .collect();
+        let mut v: Vec<TagId> =
+            self.screens.iter().flat_map(|s| s.panels.iter()).flat_map(Panel::history_tags).collect();
         v.sort();
         v.dedup();
         v
+    }
+
+    /// The most memory the history of [`Layout::history_tags`] can take, every series full.
+    pub fn history_worst_case_bytes(&self) -> u64 {
+        History::worst_case_bytes(self.history_tags().len(), self.history)
     }
 
     pub fn tag(&self, id: TagId) -> &Tag {
@@ -398,14 +408,7 @@ impl ModbusPoint {
 
     /// The classic Modicon reference: `40004` for holding 3 (six digits above 9999).
     pub fn modicon(&self) -> String {
-        let n = self.address as u32 + 1;
-        let prefix = match self.table {
-            Table::Coil => 0,
-            Table::Discrete => 1,
-            Table::Input => 3,
-            Table::Holding => 4,
-        };
-        if n <= 9999 { format!("{prefix}{n:04}") } else { format!("{prefix}{n:05}") }
+        self.table.modicon(self.address)
     }
 }
 
@@ -429,6 +432,23 @@ impl Table {
             Table::Input => "input",
             Table::Holding => "holding",
         }
+    }
+
+    /// The digit Modicon references of this table start with.
+    pub fn modicon_digit(self) -> u8 {
+        match self {
+            Table::Coil => 0,
+            Table::Discrete => 1,
+            Table::Input => 3,
+            Table::Holding => 4,
+        }
+    }
+
+    /// The classic Modicon reference of PDU `address` in this table: `40004` for holding 3,
+    /// six digits above 9999 (`410000` for holding 9999).
+    pub fn modicon(self, address: u16) -> String {
+        let (prefix, n) = (self.modicon_digit(), u32::from(address) + 1);
+        if n <= 9999 { format!("{prefix}{n:04}") } else { format!("{prefix}{n:05}") }
     }
 }
 
@@ -538,6 +558,19 @@ pub enum Panel {
     Trend(TrendPanel),
     /// `bar: { tag, range, normal }`: an analog indicator.
     Bar(BarPanel),
+}
+
+impl Panel {
+    /// The tags whose history this panel shows: the pens of a trend, the tag of a bar, the tags
+    /// of a grid with sparklines.
+    pub fn history_tags(&self) -> Vec<TagId> {
+        match self {
+            Panel::Trend(t) => t.pens.iter().map(|p| p.tag).collect(),
+            Panel::Bar(b) => vec![b.tag],
+            Panel::Grid(g) if g.sparklines => g.tags.clone(),
+            Panel::Grid(_) | Panel::Alarms(_) => Vec::new(),
+        }
+    }
 }
 
 /// A trend: pens over a time window ending now (or where the operator panned to).

@@ -68,15 +68,13 @@ impl NodeKind {
     }
 }
 
-/// Options for the initial parse: YAML 1.2 booleans only (`yes` is text, not true).
+/// Parses YAML text into a located tree, with the options and limits of [`super::yaml::options`]
+/// (YAML 1.2 booleans: `yes` is text, not true).
 pub fn parse_yaml(src: &str) -> Result<Node, serde_saphyr::Error> {
+    let mut options = super::yaml::options();
     // Non-finite numbers (`.inf`, `.nan`, `1e999`) reach the checks, which say which field must be
     // finite, instead of failing the whole file as a syntax error.
-    let options = serde_saphyr::options! {
-        strict_booleans: true,
-        with_snippet: false,
-        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
-    };
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;
     let root: SaphyrNode = serde_saphyr::from_str_with_options(src, options)?;
     Ok(root.0)
 }

@@ -1,5 +1,5 @@
-//! The `screens:` section and its panels (grid, trend, bar, alarms), and the top-level
-//! `history:` that bounds trend windows.
+//! The `screens:` section and its panels (grid, trend, bar, alarms). The top-level `history:`
+//! (see [`super::history`]) bounds trend windows.
 //!
 //! Each screen and each panel is deserialized and checked on its own, so one bad panel does not
 //! hide the problems of the others.
@@ -8,18 +8,14 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::alarms::{self, ValueKind, kind_text};
+use super::ctx::Ctx;
 use super::de::{Sp, from_node};
 use super::duration::{Dur, format_duration};
 use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::raw::*;
 use super::suggest::did_you_mean;
-use super::validate::Ctx;
 use crate::tag::TagId;
-
-/// `history:` bounds.
-const MIN_HISTORY: Duration = Duration::from_secs(60);
-const MAX_HISTORY: Duration = Duration::from_secs(48 * 3600);
 
 /// A trend's `window:` bounds and default.
 const MIN_WINDOW: Duration = Duration::from_secs(60);
@@ -59,21 +55,14 @@ impl<'a> Refs<'a> {
     }
 }
 
-/// `history:` (default 2h); `None` when it has errors.
-pub(super) fn history(cx: &mut Ctx, node: Option<&Node>) -> Option<Duration> {
-    let Some(node) = node else { return Some(DEFAULT_HISTORY) };
-    let hint = "history is how long trend values are kept: 1m to 48h (default 2h)";
-    match from_node::<Sp<Dur>>(node) {
-        Ok(d) => within(cx, &d, "history", (MIN_HISTORY, MAX_HISTORY), hint),
-        Err(e) => {
-            cx.de(e);
-            None
-        }
-    }
-}
-
 /// A duration in `lo..=hi`, or a diagnostic naming `what`.
-fn within(cx: &mut Ctx, d: &Sp<Dur>, what: &str, (lo, hi): (Duration, Duration), hint: &str) -> Option<Duration> {
+pub(super) fn within(
+    cx: &mut Ctx,
+    d: &Sp<Dur>,
+    what: &str,
+    (lo, hi): (Duration, Duration),
+    hint: &str,
+) -> Option<Duration> {
     let v = d.value.0;
     let (side, bound) = match v {
         v if v < lo => ("shorter", lo),
@@ -86,12 +75,15 @@ fn within(cx: &mut Ctx, d: &Sp<Dur>, what: &str, (lo, hi): (Duration, Duration),
     None
 }
 
+/// A screen and where each of its panels is written.
+pub(super) type Placed = (Screen, Vec<Loc>);
+
 /// The `screens:` section; without one, a screen `Tags` shows every tag.
-pub(super) fn screens(cx: &mut Ctx, node: Option<&Node>, refs: &Refs) -> Vec<Screen> {
+pub(super) fn screens(cx: &mut Ctx, node: Option<&Node>, refs: &Refs) -> Vec<Placed> {
     let Some(n) = node else {
         let tags = (0..refs.tags.len() as u32).map(TagId).collect();
         let grid = GridPanel { title: None, tags, sparklines: false };
-        return vec![Screen { title: "Tags".into(), panels: vec![Panel::Grid(grid)] }];
+        return vec![(Screen { title: "Tags".into(), panels: vec![Panel::Grid(grid)] }, vec![Loc::default()])];
     };
     let items = match &n.kind {
         NodeKind::Seq(items) => items.as_slice(),
@@ -121,7 +113,7 @@ fn field<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
 }
 
 /// One screen. Its panels are checked even when the screen itself has errors.
-fn screen(cx: &mut Ctx, item: &Node, refs: &Refs) -> Option<Screen> {
+fn screen(cx: &mut Ctx, item: &Node, refs: &Refs) -> Option<Placed> {
     let head = from_node::<RawScreen>(item).map_err(|e| cx.de(e)).ok();
     let title = match &head {
         Some(h) => h.title.value.clone(),
@@ -140,8 +132,9 @@ fn screen(cx: &mut Ctx, item: &Node, refs: &Refs) -> Option<Screen> {
     };
     let raw: Vec<Sp<RawPanel>> = nodes.iter().filter_map(|n| from_node(n).map_err(|e| cx.de(e)).ok()).collect();
     alarms::alarms_panels_alone(cx, &title, &raw);
-    let panels = raw.into_iter().filter_map(|p| panel(cx, refs, &title, p)).collect();
-    head.map(|_| Screen { title, panels })
+    let (panels, locs) =
+        raw.into_iter().filter_map(|p| Some((p.loc, panel(cx, refs, &title, p)?))).map(|(l, p)| (p, l)).unzip();
+    head.map(|_| (Screen { title, panels }, locs))
 }
 
 fn panel(cx: &mut Ctx, refs: &Refs, screen: &str, p: Sp<RawPanel>) -> Option<Panel> {

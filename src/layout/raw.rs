@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::de::Sp;
 use super::duration::Dur;
+use super::size::Size;
 
 /// A ttyhmi layout: connections to devices, the tags read through them, and screens.
 #[derive(Deserialize, JsonSchema)]
@@ -27,8 +28,60 @@ pub struct RawLayout {
     pub alarms: Option<IndexMap<String, RawAlarmRules>>,
     /// How alarms are annunciated and how long they may be shelved.
     pub alarm_options: Option<RawAlarmOptions>,
-    /// How long trend history is kept, 1m to 48h (default 2h). No trend window may be longer.
-    pub history: Option<Sp<Dur>>,
+    /// How long trend history is kept, 1m to 48h (default 2h; no trend window may be longer), or
+    /// `{ keep: 48h, budget: 1GiB }`: how long, and the most memory all trend history may take
+    /// (default 512MiB; a layout that could take more is refused).
+    pub history: Option<Sp<RawHistory>>,
+}
+
+/// `history: 2h`, or `history: { keep: 2h, budget: 512MiB }`.
+#[derive(Debug)]
+pub enum RawHistory {
+    Keep(Dur),
+    Settings(RawHistorySettings),
+}
+
+/// `{ keep, budget }`
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "HistorySettings")]
+pub struct RawHistorySettings {
+    /// How long trend history is kept, 1m to 48h (default 2h).
+    pub keep: Option<Sp<Dur>>,
+    /// The most memory all trend history may take, 1MiB to 1TiB (default 512MiB): every tag on a
+    /// trend, bar or sparkline may keep 10 points a second of `keep`, 16 bytes each.
+    pub budget: Option<Sp<Size>>,
+}
+
+impl<'de> Deserialize<'de> for RawHistory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawHistory;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration such as `2h`, or `{ keep: 2h, budget: 512MiB }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawHistory, E> {
+                super::duration::parse_duration(v).map(|d| RawHistory::Keep(Dur(d))).map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawHistory, A::Error> {
+                RawHistorySettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawHistory::Settings)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawHistory {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "History".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let keep = generator.subschema_for::<Dur>();
+        let settings = generator.subschema_for::<RawHistorySettings>();
+        schemars::json_schema!({ "oneOf": [keep, settings] })
+    }
 }
 
 /// The top-level keys [`RawLayout`] has; validation walks them one by one.
@@ -216,13 +269,13 @@ pub struct RawTag {
     /// Name of the connection the tag is read through.
     pub source: Sp<String>,
     /// Coil, 0-based protocol (PDU) address.
-    pub coil: Option<Sp<i64>>,
+    pub coil: Option<Sp<RawAddress>>,
     /// Discrete input, 0-based protocol (PDU) address.
-    pub discrete: Option<Sp<i64>>,
+    pub discrete: Option<Sp<RawAddress>>,
     /// Input register, 0-based protocol (PDU) address.
-    pub input: Option<Sp<i64>>,
+    pub input: Option<Sp<RawAddress>>,
     /// Holding register, 0-based protocol (PDU) address.
-    pub holding: Option<Sp<i64>>,
+    pub holding: Option<Sp<RawAddress>>,
     /// Classic Modicon reference as quoted text with all its digits, e.g. "40004" (holding 3), "00001" (coil 0), "300010" (input 9).
     pub modicon: Option<Sp<String>>,
     /// Value type (default u16 for registers, bool for coils and discrete inputs).
@@ -260,6 +313,57 @@ pub struct RawTag {
     pub queue_size: Option<Sp<i64>>,
     /// Operators may write this tag: the lowest role allowed and the limits.
     pub write: Option<Sp<RawWrite>>,
+}
+
+/// A Modbus address as written: validation explains what is not a whole number (text such as
+/// `00001` or `"40001"` may be a Modicon number written in the wrong place).
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawAddress {
+    /// A whole number (wider than the 64 bits YAML integers have, so every one is kept exactly).
+    Int(i128),
+    /// Text, including a number written with leading zeros (`00001`).
+    Text(String),
+    /// A number with a fraction or an exponent.
+    Float(f64),
+}
+
+impl<'de> Deserialize<'de> for RawAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawAddress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a protocol (PDU) address 0..65535")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawAddress, E> {
+                Ok(RawAddress::Int(v.into()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawAddress, E> {
+                Ok(RawAddress::Int(v.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawAddress, E> {
+                Ok(RawAddress::Float(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawAddress, E> {
+                Ok(RawAddress::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for RawAddress {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Address".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 65535,
+            "description": "A 0-based protocol (PDU) address; a Modicon number such as 40001 goes in `modicon:` as text"
+        })
+    }
 }
 
 /// Who may write a tag, and within which limits.

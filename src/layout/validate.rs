@@ -3,53 +3,19 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::address;
+pub use super::address::parse_modicon;
 use super::alarms;
-use super::de::{DeError, Sp, from_node};
+use super::ctx::{Ctx, entries, key_text};
+use super::de::{Sp, from_node};
 use super::diag::Diagnostic;
+use super::history;
 use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::nodeid::NodeRef;
 use super::panels;
 use super::raw::*;
 use super::suggest::did_you_mean;
-
-const MIN_PERIOD: Duration = Duration::from_millis(10);
-
-pub(super) struct Ctx<'f> {
-    file: &'f str,
-    pub(super) diags: Vec<Diagnostic>,
-}
-
-impl Ctx<'_> {
-    pub(super) fn err(&mut self, loc: Loc, message: impl Into<String>, hint: Option<String>) {
-        self.diags.push(Diagnostic { file: self.file.to_string(), loc, message: message.into(), hint });
-    }
-
-    pub(super) fn de(&mut self, e: DeError) {
-        self.diags.push(Diagnostic::from_de(self.file, e));
-    }
-
-    /// An integer in `lo..=hi`, or a diagnostic naming `what`.
-    fn int<T: TryFrom<i64>>(&mut self, v: &Sp<i64>, lo: i64, hi: i64, what: &str, hint: Option<&str>) -> Option<T> {
-        if v.value < lo || v.value > hi {
-            self.err(v.loc, format!("{what} {} is out of range {lo}..{hi}", v.value), hint.map(str::to_string));
-            return None;
-        }
-        T::try_from(v.value).ok()
-    }
-
-    fn period(&mut self, v: &Sp<super::duration::Dur>, what: &str) -> Option<Duration> {
-        if v.value.0 < MIN_PERIOD {
-            self.err(v.loc, format!("{what} of {:?} is too short", v.value.0), Some("use at least 10ms".into()));
-            return None;
-        }
-        Some(v.value.0)
-    }
-}
-
-pub(super) fn key_text(k: &Node) -> String {
-    k.kind.scalar_text().unwrap_or_else(|| k.kind.describe())
-}
 
 fn valid_name(s: &str) -> bool {
     let mut chars = s.chars();
@@ -58,21 +24,81 @@ fn valid_name(s: &str) -> bool {
         && s.len() <= 64
 }
 
-pub(super) fn entries(n: &Node) -> Result<&[(Node, Node)], DeError> {
-    match &n.kind {
-        NodeKind::Map(e) => Ok(e),
-        NodeKind::Null => Ok(&[]),
-        other => Err(DeError {
-            loc: Some(n.loc),
-            message: format!("expected a mapping, found {}", other.describe()),
-            hint: None,
-        }),
-    }
+/// The top-level sections of a layout, as written.
+#[derive(Default)]
+struct Sections<'n> {
+    title: Option<String>,
+    connections: Option<&'n Node>,
+    tags: Option<&'n Node>,
+    screens: Option<&'n Node>,
+    alarms: Option<&'n Node>,
+    alarm_options: Option<&'n Node>,
+    history: Option<&'n Node>,
+}
+
+/// The connections of a layout, and the names written (valid or not).
+struct Connections {
+    valid: Vec<Connection>,
+    declared: HashSet<String>,
+    /// Connections declared with an `opcua` key, valid or not (their tags are checked as OPC UA).
+    declared_ua: HashSet<String>,
+}
+
+/// The tags of a layout, and the names written (valid or not).
+struct Tags {
+    valid: Vec<Tag>,
+    declared: HashSet<String>,
+    /// The connections written tags read from, valid or not (a comms alarm needs tags).
+    sources: HashSet<String>,
 }
 
 /// Validates a parsed document. `default_title` is used when the layout has no `title`.
 pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec<Diagnostic>> {
-    let mut cx = Ctx { file, diags: Vec::new() };
+    let mut cx = Ctx::new(file);
+    let Some(top) = sections(&mut cx, root) else { return Err(cx.diags) };
+    let conns = connections(&mut cx, root, top.connections);
+    let tags = tags(&mut cx, root, top.tags, &conns);
+
+    // Screens, and the memory their history may take.
+    let history = history::settings(&mut cx, top.history);
+    let refs = panels::Refs { tags: &tags.valid, declared: &tags.declared, history: history.keep };
+    let placed = panels::screens(&mut cx, top.screens, &refs);
+    history::check_budget(&mut cx, &history, &placed);
+    let mut screens: Vec<Screen> = placed.into_iter().map(|(s, _)| s).collect();
+
+    // Alarms.
+    let known = alarms::Known {
+        tags: &tags.valid,
+        conns: &conns.valid,
+        declared_tags: &tags.declared,
+        declared_conns: &conns.declared,
+        sources: &tags.sources,
+    };
+    let alarms = alarms::alarms(&mut cx, top.alarms, &known);
+    let alarm_options = alarms::alarm_options(&mut cx, top.alarm_options);
+    alarms::ensure_alarms_screen(&mut screens, &alarms);
+
+    if cx.diags.is_empty() {
+        Ok(Layout {
+            title: top.title.unwrap_or_else(|| default_title.to_string()),
+            connections: conns.valid,
+            tags: tags.valid,
+            screens,
+            alarms,
+            alarm_options,
+            history: history.keep.unwrap_or(DEFAULT_HISTORY),
+            history_budget: history.budget.unwrap_or(DEFAULT_HISTORY_BUDGET),
+            warnings: sorted(cx.warnings),
+        })
+    } else {
+        let mut all = cx.diags;
+        all.extend(cx.warnings);
+        Err(sorted(all))
+    }
+}
+
+/// The top-level keys of the document; `None` (reported) when it is not a mapping.
+fn sections<'n>(cx: &mut Ctx, root: &'n Node) -> Option<Sections<'n>> {
     let top = match &root.kind {
         NodeKind::Map(e) => e.as_slice(),
         NodeKind::Null => {
@@ -81,7 +107,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
                 "the layout file is empty",
                 Some("start from layouts/demo.yaml or the example in README.md".into()),
             );
-            return Err(cx.diags);
+            return None;
         }
         other => {
             cx.err(
@@ -89,25 +115,23 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
                 format!("a layout is a mapping of title, connections, tags and screens, found {}", other.describe()),
                 None,
             );
-            return Err(cx.diags);
+            return None;
         }
     };
-
-    let (mut title, mut conns_node, mut tags_node, mut screens_node) = (None, None, None, None);
-    let (mut alarms_node, mut options_node, mut history_node) = (None, None, None);
+    let mut s = Sections::default();
     for (k, v) in top {
         let key = key_text(k);
         match key.as_str() {
             "title" => match from_node::<String>(v) {
-                Ok(t) => title = Some(t),
+                Ok(t) => s.title = Some(t),
                 Err(e) => cx.de(e),
             },
-            "connections" => conns_node = Some(v),
-            "tags" => tags_node = Some(v),
-            "screens" => screens_node = Some(v),
-            "alarms" => alarms_node = Some(v),
-            "alarm_options" => options_node = Some(v),
-            "history" => history_node = Some(v),
+            "connections" => s.connections = Some(v),
+            "tags" => s.tags = Some(v),
+            "screens" => s.screens = Some(v),
+            "alarms" => s.alarms = Some(v),
+            "alarm_options" => s.alarm_options = Some(v),
+            "history" => s.history = Some(v),
             _ => {
                 let hint = match did_you_mean(&key, TOP_LEVEL.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
@@ -117,119 +141,98 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             }
         }
     }
+    Some(s)
+}
 
-    // Connections.
-    let mut connections = Vec::new();
-    let mut declared_conns = HashSet::new();
-    // Connections declared with an `opcua` key, valid or not (their tags are checked as OPC UA).
-    let mut declared_ua = HashSet::new();
-    match conns_node {
-        None => cx.err(
-            root.loc,
-            "missing `connections`",
-            Some("add connections: { plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } } }".into()),
-        ),
-        Some(n) => match entries(n) {
-            Err(e) => cx.de(e),
-            Ok(list) => {
-                for (k, v) in list {
-                    let name = key_text(k);
-                    declared_conns.insert(name.clone());
-                    if let NodeKind::Map(fields) = &v.kind
-                        && fields.iter().any(|(f, _)| f.kind.scalar_text().as_deref() == Some("opcua"))
-                    {
-                        declared_ua.insert(name.clone());
-                    }
-                    if !valid_name(&name) {
-                        cx.err(
-                            k.loc,
-                            format!("connection name `{name}` is not valid"),
-                            Some("use letters, digits and `_`, starting with a letter".into()),
-                        );
-                        continue;
-                    }
-                    match from_node::<RawConnection>(v) {
-                        Ok(raw) => {
-                            if let Some(c) = connection(&mut cx, name, k.loc, raw) {
-                                connections.push(c);
-                            }
-                        }
-                        Err(e) => cx.de(e),
-                    }
-                }
-            }
-        },
-    }
-
-    // Tags.
-    let mut tags: Vec<Tag> = Vec::new();
-    let mut declared_tags = HashSet::new();
-    // The connections written tags read from, valid or not (a comms alarm needs tags).
-    let mut tag_sources = HashSet::new();
-    match tags_node {
-        None => cx.err(
-            root.loc,
-            "missing `tags`",
-            Some("add tags: { P_101: { source: plc1, holding: 0, type: f32 } }".into()),
-        ),
-        Some(n) => match entries(n) {
-            Err(e) => cx.de(e),
-            Ok(list) => {
-                for (k, v) in list {
-                    let name = key_text(k);
-                    declared_tags.insert(name.clone());
-                    tag_sources.extend(source_of(v));
-                    if !valid_name(&name) {
-                        cx.err(k.loc, format!("tag name `{name}` is not valid"), Some("use letters, digits, `_`, `-` and `.`, starting with a letter or `_`, at most 64 characters".into()));
-                        continue;
-                    }
-                    match from_node::<RawTag>(v) {
-                        Ok(raw) => {
-                            if let Some(t) =
-                                tag(&mut cx, Sp::new(name, k.loc), raw, &connections, &declared_conns, &declared_ua)
-                            {
-                                tags.push(t);
-                            }
-                        }
-                        Err(e) => cx.de(e),
-                    }
-                }
-            }
-        },
-    }
-
-    // Screens.
-    let history = panels::history(&mut cx, history_node);
-    let refs = panels::Refs { tags: &tags, declared: &declared_tags, history };
-    let mut screens = panels::screens(&mut cx, screens_node, &refs);
-
-    // Alarms.
-    let known = alarms::Known {
-        tags: &tags,
-        conns: &connections,
-        declared_tags: &declared_tags,
-        declared_conns: &declared_conns,
-        sources: &tag_sources,
+/// The `connections:` section.
+fn connections(cx: &mut Ctx, root: &Node, node: Option<&Node>) -> Connections {
+    let mut out = Connections { valid: Vec::new(), declared: HashSet::new(), declared_ua: HashSet::new() };
+    let list = match node.map(entries) {
+        None => {
+            cx.err(
+                root.loc,
+                "missing `connections`",
+                Some("add connections: { plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } } }".into()),
+            );
+            return out;
+        }
+        Some(Err(e)) => {
+            cx.de(e);
+            return out;
+        }
+        Some(Ok(list)) => list,
     };
-    let alarms = alarms::alarms(&mut cx, alarms_node, &known);
-    let alarm_options = alarms::alarm_options(&mut cx, options_node);
-    alarms::ensure_alarms_screen(&mut screens, &alarms);
-
-    if cx.diags.is_empty() {
-        let title = title.unwrap_or_else(|| default_title.to_string());
-        Ok(Layout {
-            title,
-            connections,
-            tags,
-            screens,
-            alarms,
-            alarm_options,
-            history: history.unwrap_or(DEFAULT_HISTORY),
-        })
-    } else {
-        cx.diags.sort_by_key(|d| d.loc);
-        Err(cx.diags)
+    for (k, v) in list {
+        let name = key_text(k);
+        out.declared.insert(name.clone());
+        if let NodeKind::Map(fields) = &v.kind
+            && fields.iter().any(|(f, _)| f.kind.scalar_text().as_deref() == Some("opcua"))
+        {
+            out.declared_ua.insert(name.clone());
+        }
+        if !valid_name(&name) {
+            cx.err(
+                k.loc,
+                format!("connection name `{name}` is not valid"),
+                Some("use letters, digits and `_`, starting with a letter".into()),
+            );
+            continue;
+        }
+        match from_node::<RawConnection>(v) {
+            Ok(raw) => out.valid.extend(connection(cx, name, k.loc, raw)),
+            Err(e) => cx.de(e),
+        }
     }
+    out
+}
+
+/// The `tags:` section.
+fn tags(cx: &mut Ctx, root: &Node, node: Option<&Node>, conns: &Connections) -> Tags {
+    let mut out = Tags { valid: Vec::new(), declared: HashSet::new(), sources: HashSet::new() };
+    let list = match node.map(entries) {
+        None => {
+            cx.err(
+                root.loc,
+                "missing `tags`",
+                Some("add tags: { P_101: { source: plc1, holding: 0, type: f32 } }".into()),
+            );
+            return out;
+        }
+        Some(Err(e)) => {
+            cx.de(e);
+            return out;
+        }
+        Some(Ok(list)) => list,
+    };
+    for (k, v) in list {
+        let name = key_text(k);
+        out.declared.insert(name.clone());
+        out.sources.extend(source_of(v));
+        if !valid_name(&name) {
+            cx.err(
+                k.loc,
+                format!("tag name `{name}` is not valid"),
+                Some(
+                    "use letters, digits, `_`, `-` and `.`, starting with a letter or `_`, at most 64 characters"
+                        .into(),
+                ),
+            );
+            continue;
+        }
+        match from_node::<RawTag>(v) {
+            Ok(raw) => {
+                out.valid.extend(tag(cx, Sp::new(name, k.loc), raw, &conns.valid, &conns.declared, &conns.declared_ua))
+            }
+            Err(e) => cx.de(e),
+        }
+    }
+    out
+}
+
+/// Diagnostics in the order they stand in the file; at one place, errors first (the sort is stable).
+fn sorted(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diags.sort_by_key(|d| (d.loc, d.severity));
+    diags
 }
 
 /// The `source:` written in a tag, even when the tag has errors.
@@ -643,34 +646,6 @@ fn byte_order(b: RawByteOrder) -> ByteOrder {
     }
 }
 
-/// Parses a Modicon reference written with all its digits: 5 digits (`40001`) or 6 (`400001`).
-pub fn parse_modicon(text: &str) -> Result<(Table, u16), String> {
-    let t = text.trim();
-    if !(t.len() == 5 || t.len() == 6) || !t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "`{text}` is not a Modicon reference; write 5 or 6 digits such as \"40001\" or \"400001\""
-        ));
-    }
-    let table = match &t[..1] {
-        "0" => Table::Coil,
-        "1" => Table::Discrete,
-        "3" => Table::Input,
-        "4" => Table::Holding,
-        d => {
-            return Err(format!(
-                "Modicon reference `{text}` starts with {d}; the tables are 0 (coil), 1 (discrete), 3 (input), 4 (holding)"
-            ));
-        }
-    };
-    let n: u32 = t[1..].parse().map_err(|_| format!("`{text}` is not a Modicon reference"))?;
-    if n == 0 || n > 65536 {
-        return Err(format!(
-            "Modicon reference `{text}` is out of range: the number after the table digit is 1..65536"
-        ));
-    }
-    Ok((table, (n - 1) as u16))
-}
-
 fn data_type(t: RawType, length: u16) -> DataType {
     match t {
         RawType::Bool => DataType::Bool,
@@ -817,68 +792,9 @@ fn write_spec(cx: &mut Ctx, w: &Sp<RawWrite>, source: Option<&TagSource>) -> Opt
     })
 }
 
-/// The Modbus part of a tag: table, address, type and how the registers are read.
-fn modbus_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag, conn: &Connection, mb: &Modbus) -> Option<ModbusPoint> {
-    let before = cx.diags.len();
-    for (field, v) in [
-        ("node", raw.node.as_ref().map(|n| n.loc)),
-        ("sampling", raw.sampling.as_ref().map(|n| n.loc)),
-        ("deadband", raw.deadband.as_ref().map(|n| n.loc)),
-        ("queue_size", raw.queue_size.as_ref().map(|n| n.loc)),
-    ] {
-        if let Some(loc) = v {
-            cx.err(
-                loc,
-                format!("`{field}` applies to OPC UA tags; connection `{}` is Modbus", conn.name),
-                Some(format!("remove {field}")),
-            );
-        }
-    }
-
-    // Where: exactly one table and address.
-    let mut places: Vec<(Table, Loc, Option<u16>)> = Vec::new();
-    for (table, v) in [
-        (Table::Coil, &raw.coil),
-        (Table::Discrete, &raw.discrete),
-        (Table::Input, &raw.input),
-        (Table::Holding, &raw.holding),
-    ] {
-        if let Some(a) = v {
-            let hint = "protocol (PDU) addresses are 0..65535; for a Modicon number write modicon: \"40001\"";
-            places.push((table, a.loc, cx.int(a, 0, 65535, "address", Some(hint))));
-        }
-    }
-    if let Some(m) = &raw.modicon {
-        match parse_modicon(&m.value) {
-            Ok((table, addr)) => places.push((table, m.loc, Some(addr))),
-            Err(e) => {
-                cx.err(m.loc, e, None);
-                places.push((Table::Holding, m.loc, None));
-            }
-        }
-    }
-    if places.is_empty() {
-        cx.err(
-            name.loc,
-            format!("tag `{}` has no address", **name),
-            Some(
-                "add one of coil:, discrete:, input:, holding: (0-based protocol address) or modicon: \"40001\"".into(),
-            ),
-        );
-        return None;
-    }
-    if places.len() > 1 {
-        let names: Vec<&str> = places.iter().map(|p| p.0.name()).collect();
-        cx.err(
-            places[1].1,
-            format!("tag `{}` has more than one address ({})", **name, names.join(" and ")),
-            Some("keep exactly one".into()),
-        );
-        return None;
-    }
-    let (table, addr_loc, address) = places[0];
-
-    // What: type, bit, length.
+/// The value type of a Modbus tag in `table` (with its string length): a diagnostic when the
+/// type, `bit` and `length` written do not go together.
+fn value_type(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag, table: Table) -> DataType {
     let length = match (&raw.length, raw.ty.as_ref().map(|t| t.value)) {
         (Some(l), Some(RawType::String)) => cx.int::<u16>(
             l,
@@ -901,7 +817,7 @@ fn modbus_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag, conn: &Connection
         }
         (None, _) => Some(0),
     };
-    let ty = match (&raw.ty, table.is_bits(), &raw.bit) {
+    match (&raw.ty, table.is_bits(), &raw.bit) {
         (None, true, _) | (None, false, Some(_)) => DataType::Bool,
         (None, false, None) => DataType::U16,
         (Some(t), true, _) if t.value != RawType::Bool => {
@@ -929,7 +845,51 @@ fn modbus_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag, conn: &Connection
             DataType::Bool
         }
         (Some(t), _, _) => data_type(t.value, length.unwrap_or(1)),
-    };
+    }
+}
+
+/// A tag's `scale:`, which numbers only have.
+fn scale(cx: &mut Ctx, s: &Sp<RawScale>, ty: DataType) -> Option<Scale> {
+    if matches!(ty, DataType::Bool | DataType::String { .. }) {
+        cx.err(s.loc, format!("a {} cannot be scaled", ty.name()), Some("remove scale".into()));
+        return None;
+    }
+    let sc = Scale { raw: s.value.raw, eu: s.value.eu };
+    if sc.raw.iter().chain(sc.eu.iter()).any(|v| !v.is_finite()) {
+        cx.err(s.loc, "scale values must be finite numbers", None);
+    } else if sc.raw[0] == sc.raw[1] || sc.eu[0] == sc.eu[1] {
+        cx.err(
+            s.loc,
+            "scale needs two different raw values and two different eu values",
+            Some("e.g. scale: { raw: [0, 1000], eu: [0, 100] }".into()),
+        );
+    }
+    Some(sc)
+}
+
+/// The Modbus part of a tag: table, address, type and how the registers are read.
+fn modbus_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag, conn: &Connection, mb: &Modbus) -> Option<ModbusPoint> {
+    let before = cx.diags.len();
+    for (field, v) in [
+        ("node", raw.node.as_ref().map(|n| n.loc)),
+        ("sampling", raw.sampling.as_ref().map(|n| n.loc)),
+        ("deadband", raw.deadband.as_ref().map(|n| n.loc)),
+        ("queue_size", raw.queue_size.as_ref().map(|n| n.loc)),
+    ] {
+        if let Some(loc) = v {
+            cx.err(
+                loc,
+                format!("`{field}` applies to OPC UA tags; connection `{}` is Modbus", conn.name),
+                Some(format!("remove {field}")),
+            );
+        }
+    }
+
+    // Where: exactly one table and address.
+    let (table, addr_loc, address) = address::place(cx, name, raw)?;
+
+    // What: type, bit, length.
+    let ty = value_type(cx, name, raw, table);
     let bit = match &raw.bit {
         None => None,
         Some(b) if table.is_bits() => {
@@ -980,26 +940,7 @@ fn modbus_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag, conn: &Connection
     }
 
     // How it is shown.
-    let scale = match &raw.scale {
-        None => None,
-        Some(s) if matches!(ty, DataType::Bool | DataType::String { .. }) => {
-            cx.err(s.loc, format!("a {} cannot be scaled", ty.name()), Some("remove scale".into()));
-            None
-        }
-        Some(s) => {
-            let sc = Scale { raw: s.value.raw, eu: s.value.eu };
-            if sc.raw.iter().chain(sc.eu.iter()).any(|v| !v.is_finite()) {
-                cx.err(s.loc, "scale values must be finite numbers", None);
-            } else if sc.raw[0] == sc.raw[1] || sc.eu[0] == sc.eu[1] {
-                cx.err(
-                    s.loc,
-                    "scale needs two different raw values and two different eu values",
-                    Some("e.g. scale: { raw: [0, 1000], eu: [0, 100] }".into()),
-                );
-            }
-            Some(sc)
-        }
-    };
+    let scale = raw.scale.as_ref().and_then(|s| scale(cx, s, ty));
     let unit = raw.unit.as_ref().map_or(Some(mb.unit), |u| match mb.link {
         ModbusLink::Tcp { .. } => cx.int(u, 0, 255, "unit id", None),
         ModbusLink::RtuOverTcp { .. } | ModbusLink::Serial(_) => cx.int(u, 1, 247, "unit id", Some(SERIAL_UNITS)),
@@ -1094,21 +1035,6 @@ fn ua_point(cx: &mut Ctx, name: &Sp<String>, raw: &RawTag) -> Option<UaPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn modicon_forms_are_unambiguous() {
-        assert_eq!(parse_modicon("40001"), Ok((Table::Holding, 0)));
-        assert_eq!(parse_modicon("400001"), Ok((Table::Holding, 0)));
-        assert_eq!(parse_modicon("465536"), Ok((Table::Holding, 65535)));
-        assert_eq!(parse_modicon("00001"), Ok((Table::Coil, 0)));
-        assert_eq!(parse_modicon("10002"), Ok((Table::Discrete, 1)));
-        assert_eq!(parse_modicon("300010"), Ok((Table::Input, 9)));
-        assert!(parse_modicon("1").is_err());
-        assert!(parse_modicon("40000").is_err());
-        assert!(parse_modicon("465537").is_err());
-        assert!(parse_modicon("20001").unwrap_err().contains("starts with 2"));
-        assert!(parse_modicon("4x001").is_err());
-    }
 
     #[test]
     fn names() {

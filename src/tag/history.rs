@@ -302,6 +302,15 @@ impl History {
     pub fn bytes(&self) -> usize {
         self.series.iter().flatten().map(Series::bytes).sum()
     }
+
+    /// The most bytes the points of `tags` series kept over `retention` can hold: each series
+    /// full, [`Series::capacity`] points of 16 bytes. Pure (nothing is allocated), so a layout
+    /// can be checked against a memory budget before anything runs.
+    pub fn worst_case_bytes(tags: usize, retention: Duration) -> u64 {
+        let per_series = Series::new(retention, SystemTime::UNIX_EPOCH).capacity() as u64;
+        let per_series = per_series.saturating_mul(std::mem::size_of::<Point>() as u64);
+        per_series.saturating_mul(tags as u64)
+    }
 }
 
 #[cfg(test)]
