@@ -152,13 +152,16 @@ fn the_documented_alarms_example_loads_into_its_rules() {
         .key("P_101.deviation"),
         Rule::new(id("P_101"), RuleKind::BadQuality { also: vec![] }, Priority::High, "Header pressure bad quality")
             .key("P_101.bad_quality"),
-        Rule::new(
-            id("T_102"),
-            RuleKind::BadQuality { also: all_but_first },
-            Priority::High,
-            "plc1 communications lost",
-        )
-        .key("plc1.comms"),
+        Rule {
+            connection: Some("plc1".into()),
+            ..Rule::new(
+                id("T_102"),
+                RuleKind::BadQuality { also: all_but_first },
+                Priority::High,
+                "plc1 communications lost",
+            )
+            .key("plc1.comms")
+        },
     ];
     assert_eq!(l.alarms.len(), expected.len());
     for (got, want) in l.alarms.iter().zip(&expected) {
