@@ -81,8 +81,18 @@ fn watch_reports_a_device_that_is_not_there() {
     let out = exe().args(["watch"]).arg(&layout).args(["--for", "700ms"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains(" A ---- bad: not connected"), "{text}");
+    // Issue 12 A.5: it said only `bad: not connected` and `0 errors`. Why, and where.
+    let refused = format!("connection refused (127.0.0.1:{port})");
+    assert!(text.contains(&format!(" A ---- bad: not connected: {refused}")), "{text}");
     assert!(text.contains("summary plc1: 0 requests"), "{text}");
+    assert!(text.contains("connection down ") && text.contains(&format!("(last: {refused})")), "{text}");
+    let out = exe().args(["watch"]).arg(&layout).args(["--json", "--for", "700ms"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(lines[0]["reason"], format!("not connected: {refused}"), "{text}");
+    let summary = lines.last().expect("a summary");
+    assert!(summary["connection_down"].as_u64().is_some_and(|n| n >= 1), "{summary}");
+    assert_eq!(summary["reason"].as_str(), Some(refused.as_str()));
 }
 
 #[test]

@@ -363,9 +363,10 @@ fn status_bar_at_80_and_160() {
     let b80 = render(&s, 80, 24);
     let b160 = render(&s, 160, 48);
     let bar = format!("{}\n{}", row_text(&b80, 23), row_text(&b160, 47));
-    for part in ["plc1 up 2.0/s", "plc2 DOWN! retry 4.00s", "READ-ONLY", "alice", "19:10:00"] {
+    for part in ["plc2 DOWN: connection refused", "READ-ONLY", "alice", "19:10:00"] {
         assert!(bar.lines().all(|l| l.contains(part)), "{part:?} in\n{bar}");
     }
+    assert!(bar.lines().nth(1).is_some_and(|l| l.contains("plc1 up 2.0/s")), "{bar}");
     insta::assert_snapshot!(bar);
 }
 
@@ -376,6 +377,33 @@ fn status_bar_narrow_cuts_connections_not_the_clock() {
     let bar = row_text(&buf, 9);
     assert!(bar.contains("READ-ONLY") && bar.contains("19:10:00"), "{bar:?}");
     insta::assert_snapshot!(bar);
+}
+
+#[test]
+fn why_a_connection_is_down_is_never_dropped_for_the_demo_pin() {
+    // Issue 12 A.5: the status bar cut the connections' health first and kept the demo PIN.
+    let mut s = plant();
+    s.demo_pin = Some("1234".into());
+    let long = "Bad_UserAccessDenied: wrong user name or password for user operator".to_string();
+    let down = ConnectionState::Disconnected { reason: long.clone(), retry_in: Duration::from_secs(4) };
+    send(&mut s, DriverEvent::State { conn: ConnId(1), state: down });
+    for w in [60u16, 80, 120, 200] {
+        let buf = render(&s, w, 24);
+        let bar = row_text(&buf, 23);
+        assert!(bar.contains("plc2 DOWN"), "{w}: {bar:?}");
+        assert!(bar.contains("READ-ONLY") && bar.contains("19:10:00"), "{w}: {bar:?}");
+        if w >= 120 {
+            assert!(bar.contains("Bad_UserAccessDenied"), "the reason when there is room: {bar:?}");
+        }
+        if w == 200 {
+            assert!(bar.contains(&long) && bar.contains("demo PIN 1234") && bar.contains("alice"), "{bar:?}");
+        }
+    }
+    // The diagnostics say it whole, wrapped, at 80 columns.
+    key(&mut s, KeyCode::Char('d'));
+    let out = screen(&s, 80, 24);
+    let joined: String = out.lines().map(str::trim_end).collect::<Vec<_>>().join(" ");
+    assert!(joined.contains(&format!("plc2 DOWN: {long} (retry in 4.00s)")), "{out}");
 }
 
 #[test]

@@ -62,51 +62,8 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     spawn_signals(tx.clone());
     drop(tx);
 
-    let mut state = State::new(layout.clone(), opts.user, opts.read_only, SystemTime::now());
-    state.color = opts.color;
-    state.utc_offset = opts.utc_offset;
-    state.demo_pin = opts.demo_pin.clone();
-    state.identity = opts.identity.clone();
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-    state.actor = Actor {
-        user: state.identity.user.clone(),
-        host,
-        ssh_client: crate::audit::ssh_client_from_env(),
-        role: state.identity.role.as_str().to_string(),
-    };
-    if let Some(warning) = state.identity.warning() {
-        // The users file was refused: say why on screen.
-        state.writes_disabled.get_or_insert(warning);
-    }
-    if state.writes_disabled.is_none() && !state.identity.role.at_least(Role::Operator) {
-        state.writes_disabled = Some(format!("{} is a viewer", state.identity.user));
-    }
-    let mut audit = match AuditLog::open(&opts.audit_path) {
-        Ok(a) => Some(a),
-        Err(e) => {
-            // Fail secure: no audit, no writes and no alarm operations.
-            state.writes_disabled.get_or_insert(format!("the audit log cannot be opened: {e}"));
-            state.audit_broken = Some(format!("it cannot be opened: {e}"));
-            tracing::error!("audit log: {e}");
-            None
-        }
-    };
-    if let Some(a) = audit.as_mut() {
-        let now = SystemTime::now();
-        let mut first = vec![RecordInput::new(now, &state.actor, Action::ConsoleStart)];
-        if opts.read_only {
-            first.push(RecordInput::new(now, &state.actor, Action::ReadOnlyStart));
-        }
-        for r in first {
-            if let Err(e) = a.append(r) {
-                state.writes_disabled.get_or_insert(format!("the audit log cannot be written: {e}"));
-                state.audit_broken.get_or_insert(e.to_string());
-            }
-        }
-    }
-    if opts.read_only {
-        tracing::info!("console started read-only");
-    }
+    let mut state = initial_state(layout.clone(), &opts);
+    let mut audit = open_audit(&mut state, opts.read_only, &opts.audit_path);
     let writers = drivers.writers;
     let wtx = tx_for_writes;
     let mut journal = open_journal(&mut state, &opts.journal_path);
@@ -199,6 +156,74 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
     Ok(())
+}
+
+/// The console's state at start: who is at it, and why writing is off if it is (read-only, a
+/// viewer — with how to get a role —, a users file that was refused).
+fn initial_state(layout: Arc<Layout>, opts: &ConsoleOptions) -> State {
+    let mut state = State::new(layout, opts.user.clone(), opts.read_only, SystemTime::now());
+    state.color = opts.color;
+    state.utc_offset = opts.utc_offset;
+    state.demo_pin = opts.demo_pin.clone();
+    state.identity = opts.identity.clone();
+    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    state.actor = Actor {
+        user: state.identity.user.clone(),
+        host,
+        ssh_client: crate::audit::ssh_client_from_env(),
+        role: state.identity.role.as_str().to_string(),
+    };
+    let hint = crate::auth::role_hint(&state.identity).map(|h| format!("; to get a role, {h}")).unwrap_or_default();
+    if let Some(warning) = state.identity.warning() {
+        // The users file was refused: say why on screen.
+        state.writes_disabled.get_or_insert(format!("{warning}{hint}"));
+    }
+    if state.writes_disabled.is_none() && !state.identity.role.at_least(Role::Operator) {
+        state.writes_disabled = Some(format!("{} is a viewer{hint}", state.identity.user));
+    }
+    for w in &state.layout.warnings {
+        tracing::warn!("{w}");
+    }
+    state
+}
+
+/// Opens the audit log and puts the start on record (with the exceptions the layout makes to
+/// security: an OPC UA connection that accepts a certificate not naming its host). Without an
+/// audit log there are no writes and no alarm operations (fail secure).
+fn open_audit(state: &mut State, read_only: bool, path: &std::path::Path) -> Option<AuditLog> {
+    let mut audit = match AuditLog::open(path) {
+        Ok(a) => a,
+        Err(e) => {
+            state.writes_disabled.get_or_insert(format!("the audit log cannot be opened: {e}"));
+            state.audit_broken = Some(format!("it cannot be opened: {e}"));
+            tracing::error!("audit log: {e}");
+            return None;
+        }
+    };
+    let now = SystemTime::now();
+    let exceptions: Vec<String> = state
+        .layout
+        .connections
+        .iter()
+        .filter(|c| matches!(&c.kind, crate::layout::ConnectionKind::OpcUa(u) if u.accept_host_name_mismatch))
+        .map(|c| format!("{}: accept_host_name_mismatch (a server certificate that does not name the host)", c.name))
+        .collect();
+    let mut start = RecordInput::new(now, &state.actor, Action::ConsoleStart);
+    if !exceptions.is_empty() {
+        start = start.result(exceptions.join("; "));
+    }
+    let mut first = vec![start];
+    if read_only {
+        first.push(RecordInput::new(now, &state.actor, Action::ReadOnlyStart));
+        tracing::info!("console started read-only");
+    }
+    for r in first {
+        if let Err(e) = audit.append(r) {
+            state.writes_disabled.get_or_insert(format!("the audit log cannot be written: {e}"));
+            state.audit_broken.get_or_insert(e.to_string());
+        }
+    }
+    Some(audit)
 }
 
 /// Opens the alarm journal and restores alarm states from it. A journal that cannot be read or

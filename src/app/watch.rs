@@ -26,6 +26,9 @@ pub struct WatchOptions {
 pub struct Summary {
     pub connection: String,
     pub stats: ConnStats,
+    /// Times the connection went down (refused, lost, timed out), and the last reason.
+    pub failures: u64,
+    pub last_failure: Option<String>,
 }
 
 pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut W) -> io::Result<Vec<Summary>> {
@@ -38,6 +41,7 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
 
     let mut last: Vec<Option<(Option<Value>, Quality)>> = vec![None; layout.tags.len()];
     let mut stats: Vec<ConnStats> = vec![ConnStats::default(); layout.connections.len()];
+    let mut failures: Vec<(u64, Option<String>)> = vec![(0, None); layout.connections.len()];
     let mut stopped = 0;
     let deadline = opts.duration.map(|d| Instant::now() + d);
     let mut stopping = false;
@@ -102,8 +106,11 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
                     break;
                 }
             }
-            DriverEvent::State { conn, state: ConnectionState::Disconnected { reason, .. } } => {
+            DriverEvent::State { conn, state: ConnectionState::Disconnected { reason, .. } } if !stopping => {
                 tracing::warn!(connection = %layout.connection(conn).name, %reason, "disconnected");
+                if let Some(f) = failures.get_mut(conn.index()) {
+                    *f = (f.0 + 1, Some(reason));
+                }
             }
             _ => {}
         }
@@ -111,8 +118,18 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
-    let summaries: Vec<Summary> =
-        layout.connections.iter().zip(stats).map(|(c, stats)| Summary { connection: c.name.clone(), stats }).collect();
+    let summaries: Vec<Summary> = layout
+        .connections
+        .iter()
+        .zip(stats)
+        .zip(failures)
+        .map(|((c, stats), (failures, last_failure))| Summary {
+            connection: c.name.clone(),
+            stats,
+            failures,
+            last_failure,
+        })
+        .collect();
     if !write_failed {
         for s in &summaries {
             let line = if opts.json { summary_json(s) } else { summary_text(s) };
@@ -183,8 +200,17 @@ fn us(d: Option<Duration>) -> f64 {
 
 pub fn summary_text(s: &Summary) -> String {
     let st = &s.stats;
+    // Why nothing was read, first: a connection that never came up has no requests to count.
+    let down = match (&s.last_failure, s.failures) {
+        (Some(why), n) => format!(
+            ", connection down {n} {} (last: {})",
+            if n == 1 { "time" } else { "times" },
+            crate::sanitize::clean(why)
+        ),
+        (None, _) => String::new(),
+    };
     format!(
-        "summary {}: {} requests, {} errors ({} timeouts, {} exceptions, {} bad frames), response mean {} p99 {}, driver processing mean {} ({} when values changed, {} reads unchanged), {:.1} scans/s, {:.0} requests/s over {:.1}s",
+        "summary {}: {} requests, {} errors ({} timeouts, {} exceptions, {} bad frames){down}, response mean {} p99 {}, driver processing mean {} ({} when values changed, {} reads unchanged), {:.1} scans/s, {:.0} requests/s over {:.1}s",
         s.connection,
         st.requests,
         st.errors,
@@ -211,6 +237,8 @@ fn summary_json(s: &Summary) -> String {
         "timeouts": st.timeouts,
         "exceptions": st.exceptions,
         "bad_frames": st.bad_frames,
+        "connection_down": s.failures,
+        "reason": s.last_failure,
         "response_mean_us": us(st.response.mean()),
         "response_p99_us": us(st.response.quantile(0.99)),
         "processing_mean_us": us(st.processing.mean()),

@@ -54,6 +54,39 @@ impl Default for AlarmOptions {
 }
 
 impl Layout {
+    /// The layout with every text it shows made safe for a terminal (control, bidi and invisible
+    /// characters made visible, see [`crate::sanitize`]): a layout may come from `ttyhmi
+    /// browse` of a hostile server, or from someone else. Names are already restricted to
+    /// letters, digits, `_`, `-` and `.`.
+    pub fn with_safe_texts(mut self) -> Layout {
+        fn safe(s: &mut String) {
+            if let std::borrow::Cow::Owned(c) = crate::sanitize::clean(s) {
+                *s = c;
+            }
+        }
+        safe(&mut self.title);
+        for t in &mut self.tags {
+            safe(&mut t.description);
+            safe(&mut t.units);
+            t.on_text.iter_mut().chain(t.off_text.iter_mut()).for_each(safe);
+        }
+        for s in &mut self.screens {
+            safe(&mut s.title);
+            for p in &mut s.panels {
+                match p {
+                    Panel::Grid(g) => g.title.iter_mut().for_each(safe),
+                    Panel::Trend(t) => t.title.iter_mut().for_each(safe),
+                    Panel::Bar(b) => b.title.iter_mut().for_each(safe),
+                    Panel::Alarms(a) => a.title.iter_mut().for_each(safe),
+                }
+            }
+        }
+        for r in &mut self.alarms {
+            safe(&mut r.message);
+        }
+        self
+    }
+
     /// Tags whose history is kept: the pens of trends, the tags of bars, the tags of grids with
     /// sparklines. Sorted, without repeats.
     pub fn history_tags(&self) -> Vec<TagId> {

@@ -89,7 +89,8 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             history: history.keep.unwrap_or(DEFAULT_HISTORY),
             history_budget: history.budget.unwrap_or(DEFAULT_HISTORY_BUDGET),
             warnings: sorted(cx.warnings),
-        })
+        }
+        .with_safe_texts())
     } else {
         let mut all = cx.diags;
         all.extend(cx.warnings);

@@ -4,18 +4,29 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
 use super::format::{quality_text, shown_quality, value_text};
 use super::theme::Theme;
 use crate::app::state::State;
 use crate::driver::ConnectionState;
 use crate::layout::{TagSource, duration::format_duration};
+use crate::sanitize::clean;
 use crate::timefmt;
 
 pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let conn_rows = state.layout.connections.len() as u16 + 2;
-    let [conns, middle] = Layout::vertical([Constraint::Length(conn_rows), Constraint::Min(4)]).areas(area);
+    // Why a connection is down (and what it was told to accept), wrapped, never cut.
+    let notes = notes(state, theme);
+    let width = area.width.max(1) as usize;
+    let note_rows = notes.iter().map(|l| l.width().max(1).div_ceil(width)).sum::<usize>() as u16;
+    let [conns, notes_area, middle] = Layout::vertical([
+        Constraint::Length(conn_rows),
+        Constraint::Length(note_rows.min(area.height / 2)),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: false }), notes_area);
     // Side by side when there is room, else stacked (the selected tag first).
     let [plan, tag] = if area.width >= 120 {
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle)
@@ -26,6 +37,30 @@ pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     connections(state, theme, frame, conns);
     blocks(state, theme, frame, plan);
     selected_tag(state, theme, frame, tag);
+}
+
+/// A line per connection that is down (why, in full) or runs with a security exception.
+fn notes(state: &State, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (c, v) in state.layout.connections.iter().zip(&state.conns) {
+        if let ConnectionState::Disconnected { reason, retry_in } = &v.state {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} DOWN: ", c.name), theme.bad()),
+                Span::styled(clean(reason).into_owned(), theme.bad()),
+                Span::styled(format!(" (retry in {})", timefmt::short(*retry_in)), theme.muted()),
+            ]));
+        }
+        if matches!(&c.kind, crate::layout::ConnectionKind::OpcUa(u) if u.accept_host_name_mismatch) {
+            lines.push(Line::styled(
+                format!(
+                    "{}: accepts a server certificate that does not name its host (accept_host_name_mismatch)",
+                    c.name
+                ),
+                theme.notice(),
+            ));
+        }
+    }
+    lines
 }
 
 fn dur(d: Option<std::time::Duration>) -> String {
@@ -42,7 +77,8 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         let (st, style) = match &v.state {
             ConnectionState::Connected => ("up".to_string(), theme.ok()),
             ConnectionState::Connecting => ("connecting".to_string(), theme.uncertain()),
-            ConnectionState::Disconnected { reason, .. } => (format!("DOWN: {reason}"), theme.bad()),
+            // Why: on the lines under the table, whole.
+            ConnectionState::Disconnected { .. } => ("DOWN (below)".to_string(), theme.bad()),
             ConnectionState::Stopped => ("stopped".to_string(), theme.muted()),
         };
         let s = &v.stats;
@@ -153,14 +189,14 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         TagSource::Modbus(p) => modbus_lines(state, id, p, &conn.name, &kv, &mut lines),
         TagSource::OpcUa(u) => {
             lines.push(kv("source", format!("{} {}", conn.name, conn.endpoint())));
-            lines.push(kv("node", u.node.to_string()));
+            lines.push(kv("node", clean(&u.node.to_string()).into_owned()));
             let sampling = u.sampling.map(format_duration).unwrap_or_else(|| "publishing interval".into());
             let revised = match state.ua_items.get(&id) {
                 Some(i) => format!(
                     " → server: {}, queue {}{}",
                     timefmt::short(i.revised_sampling),
                     i.revised_queue,
-                    if i.status == "Good" { String::new() } else { format!(", {}", i.status) }
+                    if i.status == "Good" { String::new() } else { format!(", {}", clean(&i.status)) }
                 ),
                 None => String::new(),
             };
