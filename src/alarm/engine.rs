@@ -45,6 +45,43 @@ pub struct Restored {
     pub alarms: usize,
     /// Keys of records that match no alarm of this layout (the rule was removed or renamed).
     pub unknown: Vec<String>,
+    /// What a record said that was not believed, one line each: a shelve or an out of service
+    /// with no matching operation on record, or a suppression of an alarm without
+    /// `suppress_when`. Those alarms came back as normal, annunciated alarms.
+    pub ignored: Vec<String>,
+}
+
+/// An operation a person may do to hide an alarm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HidingAct {
+    Shelve,
+    OutOfService,
+}
+
+/// A shelve or out of service on record elsewhere (the audit log, whose chain verifies), by a
+/// user whose role allowed it: the only evidence [`AlarmEngine::restore`] takes for a journal
+/// line that hides an alarm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnRecord {
+    pub key: String,
+    pub act: HidingAct,
+    pub user: String,
+    /// When it was put on record (before it took effect).
+    pub at: SystemTime,
+}
+
+/// An operation is put on record first and takes effect right after: the journal's time of a
+/// shelve is at or after its record's, and this close.
+const RECORD_TO_EFFECT: Duration = Duration::from_secs(60);
+
+impl OnRecord {
+    /// Whether this record stands for the note of a shelve or out of service.
+    fn backs(&self, key: &str, act: HidingAct, note: &Note) -> bool {
+        self.key == key
+            && self.act == act
+            && self.user == note.user
+            && note.at.duration_since(self.at).is_ok_and(|d| d <= RECORD_TO_EFFECT)
+    }
 }
 
 /// One alarm: its rule and its state, for views. Read-only outside the engine.
@@ -365,7 +402,19 @@ impl AlarmEngine {
     /// (matched by [`Rule::key`]) gives its condition, acknowledge, shelve, suppression and
     /// out-of-service. Nothing is invented: the condition stays as recorded until a sample says
     /// otherwise, and a shelve that ended while the console was down expires at the next tick.
-    pub fn restore<'a>(&mut self, records: impl IntoIterator<Item = &'a Transition>) -> Restored {
+    ///
+    /// A journal is a file, and a file can be written by hand: what would hide an alarm is
+    /// believed only with evidence. A shelve or an out of service comes back only when
+    /// `on_record` holds it (same alarm, user and time); a shelve ends no later than the
+    /// maximum shelve after it was put on record; a suppression only for an alarm with
+    /// `suppress_when` (whose tag decides again at its next sample). Anything else comes back as
+    /// a normal alarm, annunciated again if its condition is active, and is listed in
+    /// [`Restored::ignored`].
+    pub fn restore<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = &'a Transition>,
+        on_record: &[OnRecord],
+    ) -> Restored {
         let index: HashMap<&str, usize> =
             self.alarms.iter().enumerate().map(|(i, a)| (a.rule.key.as_str(), i)).collect();
         let mut last: Vec<Option<&Transition>> = vec![None; self.alarms.len()];
@@ -378,15 +427,33 @@ impl AlarmEngine {
             }
         }
         let mut restored = 0;
+        let mut ignored = Vec::new();
+        let max_shelve = self.max_shelve;
         for (a, r) in self.alarms.iter_mut().zip(last) {
             let Some(r) = r else { continue };
             restored += 1;
             a.active = r.active;
             a.raw = r.active;
             a.acked = r.acked;
-            a.suppressed = r.suppressed;
-            a.shelved = r.shelved.clone();
-            a.out_of_service = r.out_of_service.clone();
+            a.suppressed = r.suppressed && a.rule.suppress.is_some();
+            if r.suppressed && !a.suppressed {
+                ignored.push(format!("{}: suppressed, but it has no suppress_when", r.key));
+            }
+            a.shelved = r.shelved.as_ref().and_then(|sh| {
+                let rec = on_record.iter().find(|o| o.backs(&r.key, HidingAct::Shelve, &sh.note));
+                if rec.is_none() {
+                    ignored.push(format!("{}: shelved by {}, but that is not in the audit log", r.key, sh.note.user));
+                }
+                // Never longer than the maximum from when it was put on record.
+                rec.map(|o| ShelveState { until: sh.until.min(o.at + max_shelve), ..sh.clone() })
+            });
+            a.out_of_service = r.out_of_service.clone().filter(|n| {
+                let backed = on_record.iter().any(|o| o.backs(&r.key, HidingAct::OutOfService, n));
+                if !backed {
+                    ignored.push(format!("{}: out of service by {}, but that is not in the audit log", r.key, n.user));
+                }
+                backed
+            });
             a.value = r.value.clone();
             a.source_ts = r.source_ts;
             a.recv_ts = r.recv_ts;
@@ -395,7 +462,7 @@ impl AlarmEngine {
             a.pending = None;
             a.prev = None;
         }
-        Restored { alarms: restored, unknown }
+        Restored { alarms: restored, unknown, ignored }
     }
 
     fn saw(&mut self, now: SystemTime) {

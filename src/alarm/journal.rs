@@ -320,8 +320,8 @@ mod tests {
         let rule = Rule::new(TagId(0), RuleKind::Limit { kind: LimitKind::Hi, limit: 80.0 }, Priority::High, "hot");
         let (mut a, mut b) =
             (AlarmEngine::new(vec![rule.clone().key("T.hi")]), AlarmEngine::new(vec![rule.key("T.hi")]));
-        a.restore(&all);
-        b.restore(&kept);
+        a.restore(&all, &[]);
+        b.restore(&kept, &[]);
         assert_eq!(a.alarms()[0].state(), b.alarms()[0].state());
         let _ = std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap());
     }

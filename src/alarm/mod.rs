@@ -62,7 +62,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::tag::Value;
 
-pub use engine::{Alarm, AlarmEngine, Note, Restored, Shelve, ShelveState};
+pub use engine::{Alarm, AlarmEngine, HidingAct, Note, OnRecord, Restored, Shelve, ShelveState};
 pub use rule::{Discrete, LimitKind, Priority, Rule, RuleKind, Suppress};
 
 /// More than this many new alarms within [`FLOOD_WINDOW`] is a flood.

@@ -611,8 +611,14 @@ fn replaying_the_journal_gives_the_same_states() {
     assert_eq!(back, journal, "records survive JSON unchanged");
 
     let mut r = AlarmEngine::new(rules());
-    let report = r.restore(&back);
-    assert_eq!(report, Restored { alarms: 6, unknown: vec![] });
+    // The shelve and the out of service are on record (the audit log), a moment before they
+    // took effect.
+    let on_record = [
+        OnRecord { key: "SP.discrete".into(), act: HidingAct::Shelve, user: "bob".into(), at: at(3.9) },
+        OnRecord { key: "T.oos".into(), act: HidingAct::OutOfService, user: "eve".into(), at: at(4.95) },
+    ];
+    let report = r.restore(&back, &on_record);
+    assert_eq!(report, Restored { alarms: 6, unknown: vec![], ignored: vec![] });
     assert_eq!(snapshot(&r), snapshot(&e));
     assert_eq!(r.alarm(AlarmId(0)).unwrap().state(), Unacknowledged, "stays unacknowledged across a restart");
 
@@ -641,6 +647,72 @@ fn restore_reports_records_of_removed_alarms_and_keeps_the_rest() {
     t.push(gone.clone());
     t.push(gone);
     let mut r = AlarmEngine::new(vec![hi(80.0).key("T.hi")]);
-    assert_eq!(r.restore(&t), Restored { alarms: 1, unknown: vec!["OLD.lo".into()] });
+    assert_eq!(r.restore(&t, &[]), Restored { alarms: 1, unknown: vec!["OLD.lo".into()], ignored: vec![] });
     assert_eq!(r.alarm(A).unwrap().state(), Unacknowledged);
+}
+
+/// Issue 12 C.17: one line appended by hand to the journal hid a HIGH alarm.
+#[test]
+fn a_forged_journal_line_never_hides_an_alarm() {
+    let rules = || vec![hi(80.0).key("T.hi"), hi(50.0).key("T.hi2")];
+    let mut e = AlarmEngine::new(rules());
+    let mut journal = e.evaluate(T, &f(90.0, 0.0), at(0.0));
+    assert_eq!(journal.len(), 2);
+    // Forgeries: "to": "out_of_service", a shelve until 2099, a suppression.
+    let mut oos = journal[0].clone();
+    oos.to = OutOfService;
+    oos.out_of_service = Some(Note { user: "mallory".into(), reason: "x".into(), at: at(1.0) });
+    let mut shelve = journal[1].clone();
+    shelve.to = Shelved;
+    let until = SystemTime::UNIX_EPOCH + Duration::from_secs(4_102_444_800); // 2100-01-01
+    shelve.shelved = Some(ShelveState {
+        kind: Shelve::For(Duration::from_secs(1)),
+        until,
+        note: Note { user: "mallory".into(), reason: "x".into(), at: at(1.0) },
+    });
+    let mut suppressed = journal[1].clone();
+    suppressed.suppressed = true;
+    suppressed.to = Suppressed;
+    for forged in [vec![oos.clone()], vec![shelve.clone()], vec![suppressed]] {
+        let mut lines = journal.clone();
+        lines.extend(forged.clone());
+        let mut r = AlarmEngine::new(rules());
+        let report = r.restore(&lines, &[]);
+        assert_eq!(report.ignored.len(), 1, "{forged:?}: {report:?}");
+        assert!(r.alarms().iter().all(|a| a.state() == Unacknowledged), "annunciated again: {forged:?}");
+    }
+    // A record by another user, or long before, is no evidence either.
+    let wrong = [
+        OnRecord { key: "T.hi".into(), act: HidingAct::OutOfService, user: "ann".into(), at: at(1.0) },
+        OnRecord { key: "T.hi".into(), act: HidingAct::OutOfService, user: "mallory".into(), at: at(1.0 - 3600.0) },
+        OnRecord { key: "T.hi".into(), act: HidingAct::Shelve, user: "mallory".into(), at: at(1.0) },
+        OnRecord { key: "T.hi2".into(), act: HidingAct::OutOfService, user: "mallory".into(), at: at(1.0) },
+    ];
+    journal.push(oos);
+    let mut r = AlarmEngine::new(rules());
+    assert_eq!(r.restore(&journal, &wrong).ignored.len(), 1);
+    assert_eq!(r.alarms()[0].state(), Unacknowledged);
+    // On record: believed.
+    let right = [OnRecord { key: "T.hi".into(), act: HidingAct::OutOfService, user: "mallory".into(), at: at(0.5) }];
+    let mut r = AlarmEngine::new(rules());
+    assert_eq!(r.restore(&journal, &right).ignored, Vec::<String>::new());
+    assert_eq!(r.alarms()[0].state(), OutOfService);
+}
+
+#[test]
+fn a_restored_shelve_ends_no_later_than_the_maximum_after_it_was_put_on_record() {
+    let mut e = AlarmEngine::new(vec![hi(80.0).key("T.hi")]).with_max_shelve(Duration::from_secs(8 * 3600));
+    let mut journal = e.evaluate(T, &f(90.0, 0.0), at(0.0));
+    let mut shelve = journal[0].clone();
+    shelve.to = Shelved;
+    let note = Note { user: "bob".into(), reason: "pump out".into(), at: at(10.0) };
+    let year_2100 = SystemTime::UNIX_EPOCH + Duration::from_secs(4_102_444_800);
+    shelve.shelved = Some(ShelveState { kind: Shelve::For(Duration::from_secs(600)), until: year_2100, note });
+    journal.push(shelve);
+    let on_record = [OnRecord { key: "T.hi".into(), act: HidingAct::Shelve, user: "bob".into(), at: at(9.9) }];
+    let mut r = AlarmEngine::new(vec![hi(80.0).key("T.hi")]).with_max_shelve(Duration::from_secs(8 * 3600));
+    assert!(r.restore(&journal, &on_record).ignored.is_empty());
+    let a = &r.alarms()[0];
+    assert_eq!(a.state(), Shelved);
+    assert_eq!(a.shelved.as_ref().map(|s| s.until), Some(at(9.9) + Duration::from_secs(8 * 3600)), "clamped");
 }

@@ -5,6 +5,7 @@
 pub mod alarms;
 pub mod drivers;
 pub mod msg;
+pub mod restore;
 pub mod runtime;
 pub mod state;
 pub mod trend;

@@ -18,7 +18,7 @@ use super::msg::{Effect, Msg, WriteOrder};
 use super::state::State;
 use super::update::update;
 use crate::alarm::Transition;
-use crate::alarm::journal::{self, Journal};
+use crate::alarm::journal::Journal;
 use crate::audit::{Action, Actor, AuditLog, RecordInput};
 use crate::auth::Role;
 use crate::driver::WriteCommand;
@@ -66,7 +66,7 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     let mut audit = open_audit(&mut state, opts.read_only, &opts.audit_path);
     let writers = drivers.writers;
     let wtx = tx_for_writes;
-    let mut journal = open_journal(&mut state, &opts.journal_path);
+    let mut journal = super::restore::open_journal(&mut state, &opts.journal_path, &opts.audit_path);
     let mut unjournaled: Vec<Transition> = Vec::new();
 
     let mut guard = TerminalGuard::enter()?;
@@ -224,55 +224,6 @@ fn open_audit(state: &mut State, read_only: bool, path: &std::path::Path) -> Opt
         }
     }
     Some(audit)
-}
-
-/// Opens the alarm journal and restores alarm states from it. A journal that cannot be read or
-/// opened is said on screen; alarms still work, their changes are kept in memory until it can
-/// be written.
-fn open_journal(state: &mut State, path: &std::path::Path) -> Option<Journal> {
-    if state.layout.alarms.is_empty() {
-        return None;
-    }
-    let now = SystemTime::now();
-    match journal::read(path) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                tracing::warn!("alarm journal: {w}");
-            }
-            let restored = state.alarms.restore(&loaded.records);
-            for key in &restored.unknown {
-                tracing::info!("alarm journal: {key} is no longer in the layout; its records are ignored");
-            }
-            tracing::info!("alarm journal {}: {} alarms restored", path.display(), restored.alarms);
-            // Restored alarms still waiting for an acknowledge sound the bell again.
-            state.alarm_view.horn = super::alarms::bell_waiting(state);
-            match journal::roll_over(path, &loaded.records, journal::ROLL_OVER_BYTES) {
-                Ok(true) => tracing::info!("alarm journal {} rolled over (the old one is <name>.1)", path.display()),
-                Ok(false) => {}
-                Err(e) => tracing::warn!("{e}"),
-            }
-            if !loaded.warnings.is_empty() {
-                let n = loaded.warnings.len();
-                state.say(
-                    format!("alarm journal: {n} damaged line(s) skipped, the rest restored (see the log)"),
-                    true,
-                    now,
-                );
-            }
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            state.say(format!("alarm states not restored: {e}"), true, now);
-        }
-    }
-    match Journal::open(path) {
-        Ok(j) => Some(j),
-        Err(e) => {
-            tracing::error!("{e}");
-            update(state, Msg::JournalFailed(e.to_string()), now);
-            None
-        }
-    }
 }
 
 /// Appends what is waiting (one fsync); on failure keeps it for the next try, bounded so a

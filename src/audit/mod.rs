@@ -142,7 +142,7 @@ use std::path::PathBuf;
 
 pub use log::{AuditLog, tail};
 pub use record::{Action, Actor, Record, RecordInput, parse_ssh_client, ssh_client_from_env};
-pub use verify::{Problem, VerifyReport, verify};
+pub use verify::{Problem, VerifyReport, verify, verify_visiting};
 
 /// Longest line `append` writes (and `verify` accepts as a record): far beyond any real record.
 pub const MAX_LINE: usize = 64 * 1024;

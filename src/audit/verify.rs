@@ -99,6 +99,13 @@ struct Damaged {
 /// for a log that cannot be read at all (missing, unreadable); a broken chain is an `Ok` report
 /// with a [`Problem`].
 pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
+    verify_visiting(path, |_| {})
+}
+
+/// [`verify`], handing every record that checks out to `visit` as the walk passes it. What was
+/// visited counts only if the report is intact: a later break (an edit found by the next
+/// record's `prev`, a head that does not fit) disowns records already visited.
+pub fn verify_visiting(path: impl AsRef<Path>, mut visit: impl FnMut(&Record)) -> Result<VerifyReport, AuditError> {
     let path = path.as_ref();
     let file = open_existing(path)?;
     let (len, head) = snapshot(path, &file)?;
@@ -111,7 +118,7 @@ pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
         let Some(terminated) = next_line(&mut reader, &mut buf).map_err(read_err)? else { break };
         walk.line_no += 1;
         let problem = match terminated {
-            Some(terminated) => walk.line(&buf, terminated),
+            Some(terminated) => walk.line(&buf, terminated, &mut visit),
             None => Some(Problem {
                 line: walk.line_no,
                 seq: None,
@@ -188,7 +195,7 @@ impl Walk {
     }
 
     /// One line (without its newline); a problem ends the walk.
-    fn line(&mut self, buf: &[u8], terminated: bool) -> Option<Problem> {
+    fn line(&mut self, buf: &[u8], terminated: bool, visit: &mut impl FnMut(&Record)) -> Option<Problem> {
         let rec = match parse_record(buf) {
             Ok(rec) => rec,
             Err(why) => {
@@ -212,6 +219,7 @@ impl Walk {
                 self.line_no, rec.seq
             ));
         }
+        visit(&rec);
         let good = Good { line: self.line_no, seq: rec.seq, hash: sha256_hex(buf), prev: rec.prev };
         if self.head_seq.and_then(|s| s.checked_add(1)) == Some(good.seq) {
             self.after_head = Some(good.clone());
