@@ -33,3 +33,4 @@ pub mod sim;
 pub mod tag;
 pub mod timefmt;
 pub mod ui;
+pub mod yaml;

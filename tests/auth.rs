@@ -226,7 +226,10 @@ fn a_malformed_file_makes_everyone_a_viewer_with_a_clear_error() {
     let RoleSource::Malformed { reason, .. } = resolve_file("alice", &file).source else { panic!() };
     assert_eq!(
         reason,
-        format!("users file {}:2:1: unknown field `user`, expected one of default_role, users", file.display())
+        format!(
+            "users file {}:2:1: unknown field `user` (allowed here: default_role, users) (remove it, or fix its name)",
+            file.display()
+        )
     );
 
     let file = dir.file("binary.yaml", "");

@@ -118,11 +118,13 @@ pub(crate) enum Pins {
 
 /// Parses and also returns the located mirror.
 pub(crate) fn parse_located(src: &str, file: &Path, pins: Pins) -> Result<(RawFile, UsersFile), AuthError> {
-    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
-    let raw: RawFile = serde_saphyr::from_str_with_options(src, options).map_err(|e| {
-        let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
-        let message = strip_location_suffix(&e.without_snippet().to_string());
-        AuthError::Syntax { path: file.to_path_buf(), line, col, message }
+    // The project's YAML limits, and the library's errors in the project's words.
+    let raw: RawFile = serde_saphyr::from_str_with_options(src, crate::yaml::options()).map_err(|e| {
+        let p = crate::yaml::explain(&e);
+        // The layout's general "fix the syntax first" says nothing more here.
+        let general = p.hint.is_empty() || p.hint == crate::yaml::SYNTAX_HINT;
+        let message = if general { p.message } else { format!("{} ({})", p.message, p.hint) };
+        AuthError::Syntax { path: file.to_path_buf(), line: p.line, col: p.col, message }
     })?;
     let mut users = IndexMap::new();
     if let Some(map) = &raw.users {
@@ -148,14 +150,6 @@ pub(crate) fn parse_located(src: &str, file: &Path, pins: Pins) -> Result<(RawFi
     }
     let model = UsersFile { default_role: raw.default_role.unwrap_or_default(), users };
     Ok((raw, model))
-}
-
-/// serde-saphyr ends messages with " at line L, column C"; the location goes in front instead.
-fn strip_location_suffix(m: &str) -> String {
-    match m.rfind(" at line ") {
-        Some(i) => m[..i].to_string(),
-        None => m.to_string(),
-    }
 }
 
 /// Reads and parses a users file without checking who may write it (see
@@ -241,9 +235,12 @@ mod tests {
         );
         assert_eq!(
             p("users:\n  alice: { role: viewer, colour: red }\n").unwrap_err(),
-            "u.yaml:2:26: unknown field `colour`, expected one of role, pin"
+            "u.yaml:2:26: unknown field `colour` (allowed here: role, pin) (remove it, or fix its name)"
         );
-        assert!(p("users:\n  a: {}\n  a: {}\n").unwrap_err().starts_with("u.yaml:3:3: duplicate mapping key: a"));
+        // Issue 12 D.23: no library option names (it said `set DuplicateKeyPolicy in Options`).
+        let dup = p("users:\n  a: {}\n  a: {}\n").unwrap_err();
+        assert!(dup.starts_with("u.yaml:3:3: `a` is written twice in the same mapping (keep one of them"), "{dup}");
+        assert!(!dup.contains("Options") && !dup.contains("Policy"), "{dup}");
         assert_eq!(
             p("users:\n  alice: { pin: \"1234\" }\n").unwrap_err(),
             "u.yaml:2:17: the pin of `alice` is not a usable argon2 PHC string (not a PHC string: \

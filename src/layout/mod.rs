@@ -22,7 +22,6 @@ pub mod schema;
 pub mod size;
 pub mod suggest;
 pub mod validate;
-pub mod yaml;
 
 use std::path::Path;
 
@@ -38,7 +37,7 @@ const MAX_LAYOUT_BYTES: u64 = 16 * 1024 * 1024;
 /// Parses and validates layout text. `file` names it in diagnostics.
 pub fn parse(src: &str, file: &str) -> Result<Layout, LayoutError> {
     let root = node::parse_yaml(src).map_err(|e| {
-        let p = yaml::explain(&e);
+        let p = crate::yaml::explain(&e);
         let loc =
             Loc { line: u32::try_from(p.line).unwrap_or(u32::MAX), col: u32::try_from(p.col).unwrap_or(u32::MAX) };
         LayoutError { diagnostics: vec![Diagnostic::error(file, loc, p.message, Some(p.hint))] }

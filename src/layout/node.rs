@@ -68,10 +68,10 @@ impl NodeKind {
     }
 }
 
-/// Parses YAML text into a located tree, with the options and limits of [`super::yaml::options`]
+/// Parses YAML text into a located tree, with the options and limits of [`crate::yaml::options`]
 /// (YAML 1.2 booleans: `yes` is text, not true).
 pub fn parse_yaml(src: &str) -> Result<Node, serde_saphyr::Error> {
-    let mut options = super::yaml::options();
+    let mut options = crate::yaml::options();
     // Non-finite numbers (`.inf`, `.nan`, `1e999`) reach the checks, which say which field must be
     // finite, instead of failing the whole file as a syntax error.
     options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;

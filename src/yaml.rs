@@ -6,8 +6,8 @@
 //! "budget breached: Nodes { nodes: 250001 }". [`explain`] turns every error it can give into
 //! what is wrong, where (line and column) and what to do, with no option or type names of the
 //! library. The limits named in those messages are the ones [`options`] sets, so a file read with
-//! other options must not be explained with these words. Nothing here depends on the rest of the
-//! crate: the users file can use it as it is.
+//! other options must not be explained with these words. Layouts and the users file are read
+//! with it; nothing here depends on the rest of the crate.
 
 use serde_saphyr::Error;
 use serde_saphyr::budget::BudgetBreach;
@@ -67,7 +67,7 @@ pub fn explain(e: &Error) -> YamlProblem {
 }
 
 const ALIAS_HINT: &str = "write the values out, or repeat each anchor (`&name`) only a few times with `*name`";
-const SIZE_HINT: &str = "is this the right file? a layout of thousands of tags stays far below this";
+const SIZE_HINT: &str = "is this the right file? a layout of thousands of tags (or a users file) stays far below this";
 
 /// What is wrong and what to do, for each error the library can give.
 fn words(e: &Error) -> (String, &'static str) {
@@ -97,7 +97,7 @@ fn words(e: &Error) -> (String, &'static str) {
         ),
         Error::MultipleDocuments { .. } => (
             "the file holds more than one YAML document (a `---` line after the first)".into(),
-            "a layout is one document: remove the `---` and what follows, or split it into two files",
+            "one file is one document: remove the `---` and what follows, or split it into two files",
         ),
         Error::Eof { .. } => {
             ("the file ends in the middle of a value".into(), "close the open bracket, brace or quote")
