@@ -117,36 +117,7 @@ enum Command {
         no_color: bool,
     },
     /// Run the simulated plant alone, for other consoles and tools; stops on Ctrl-C.
-    Sim {
-        /// Modbus TCP port (0 picks a free one; it is printed).
-        #[arg(long, default_value_t = 5020)]
-        modbus_port: u16,
-        /// OPC UA port (0 picks a free one; it is printed).
-        #[arg(long, default_value_t = 4840)]
-        opcua_port: u16,
-        /// OPC UA load variables (Plant.Load.V0000…), each changing every 100 ms.
-        #[arg(long, default_value_t = 1000)]
-        opcua_load: usize,
-        /// Also serve Modbus RTU over TCP (as a serial gateway would) on this port (0 picks one).
-        #[arg(long)]
-        rtu_over_tcp_port: Option<u16>,
-        /// Also serve Modbus RTU on this serial port or pseudo-terminal (e.g. /dev/ttyUSB1, or one
-        /// end of `socat -d -d pty,raw,echo=0 pty,raw,echo=0`).
-        #[arg(long, value_name = "PATH")]
-        rtu: Option<PathBuf>,
-        /// Serial speed for --rtu.
-        #[arg(long, default_value_t = 19200, requires = "rtu")]
-        baud: u32,
-        /// Serial parity for --rtu: none, even or odd.
-        #[arg(long, default_value = "even", value_parser = parity_arg, requires = "rtu")]
-        parity: layout::Parity,
-        /// Units on the --rtu bus, e.g. 1,2,7 or 1-10 (default 1-247); requests to others go unanswered.
-        #[arg(long, default_value = "1-247", value_parser = units_arg, requires = "rtu")]
-        rtu_units: Units,
-        /// Address to listen on. The simulator has no access control: keep it on loopback.
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: std::net::IpAddr,
-    },
+    Sim(SimArgs),
     /// Check layout files; print every problem; exit 1 if any file has one.
     Check {
         /// The layout files to check.
@@ -186,6 +157,38 @@ enum Command {
 
 fn role_arg(s: &str) -> Result<auth::Role, String> {
     s.parse().map_err(|e: auth::UnknownRole| e.to_string())
+}
+
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Modbus TCP port (0 picks a free one; it is printed).
+    #[arg(long, default_value_t = 5020)]
+    modbus_port: u16,
+    /// OPC UA port (0 picks a free one; it is printed).
+    #[arg(long, default_value_t = 4840)]
+    opcua_port: u16,
+    /// OPC UA load variables (Plant.Load.V0000…), each changing every 100 ms.
+    #[arg(long, default_value_t = 1000)]
+    opcua_load: usize,
+    /// Also serve Modbus RTU over TCP (as a serial gateway would) on this port (0 picks one).
+    #[arg(long)]
+    rtu_over_tcp_port: Option<u16>,
+    /// Also serve Modbus RTU on this serial port or pseudo-terminal (e.g. /dev/ttyUSB1, or one
+    /// end of `socat -d -d pty,raw,echo=0 pty,raw,echo=0`).
+    #[arg(long, value_name = "PATH")]
+    rtu: Option<PathBuf>,
+    /// Serial speed for --rtu.
+    #[arg(long, default_value_t = 19200, requires = "rtu")]
+    baud: u32,
+    /// Serial parity for --rtu: none, even or odd.
+    #[arg(long, default_value = "even", value_parser = parity_arg, requires = "rtu")]
+    parity: layout::Parity,
+    /// Units on the --rtu bus, e.g. 1,2,7 or 1-10 (default 1-247); requests to others go unanswered.
+    #[arg(long, default_value = "1-247", value_parser = units_arg, requires = "rtu")]
+    rtu_units: Units,
+    /// Address to listen on. The simulator has no access control: keep it on loopback.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
 }
 
 #[derive(clap::Args)]
@@ -282,26 +285,7 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
     let color = |no_color: bool| !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     match cli.command {
         Command::Check { layouts } => Ok(check(&layouts)),
-        Command::Ports => match ttyhmi::driver::modbus::serial::list() {
-            Ok(ports) if ports.is_empty() => {
-                say!(
-                    "no serial ports found (is the USB adapter plugged in? see `dmesg` for what the kernel made of it)"
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Ok(ports) => {
-                let width = ports.iter().map(|p| p.path.len()).max().unwrap_or(0);
-                for p in ports {
-                    if p.detail.is_empty() {
-                        say!("{}", p.path);
-                    } else {
-                        say!("{:width$}  {}", p.path, p.detail);
-                    }
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => Err(anyhow::anyhow!(e)),
-        },
+        Command::Ports => ports_command(),
         Command::Schema => {
             print!("{}", layout::schema::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -339,107 +323,8 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             runtime()?.block_on(run_console(l, opts)).context("console")?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { read_only, no_color } => {
-            // The demo trusts the simulator's certificate in a PKI folder of its own, never in
-            // the one used for real servers.
-            let pki = paths::data_dir().join("pki-demo");
-            let _ = std::fs::remove_dir_all(pki.join("trusted"));
-            // The demo's user is an operator with a demo PIN (shown in the status bar), so the whole
-            // write flow can be tried at once — against the simulated plant only.
-            let user = auth::current_user();
-            let identity = auth::Identity::demo(&user, DEMO_PIN).map_err(anyhow::Error::msg)?;
-            // The demo keeps its records apart from a real plant's: its own audit log, and an
-            // alarm journal of its own that starts fresh (the simulated plant starts cold, so
-            // alarms of an earlier demo must not come back).
-            let demo_dir = paths::state_dir().join("demo");
-            let demo_journal = demo_dir.join("alarms.jsonl");
-            match std::fs::remove_file(&demo_journal) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    bail!("cannot start the demo's alarm journal afresh ({}): {e}", demo_journal.display())
-                }
-                _ => {}
-            }
-            let opts = ConsoleOptions {
-                read_only,
-                user,
-                identity,
-                audit_path: demo_dir.join("audit.jsonl"),
-                journal_path: demo_journal,
-                export_dir: paths::state_dir().join("exports"),
-                demo_pin: Some(DEMO_PIN.to_string()),
-                color: color(no_color),
-                utc_offset,
-                drivers: DriverOptions { poll_override: None, pki: pki.clone(), writable: !read_only },
-            };
-            runtime()?.block_on(async {
-                let sim_opts = sim::SimOptions {
-                    opcua_port: Some(0),
-                    // The load variables are for benchmarks, not for the demo.
-                    opcua_load_items: 0,
-                    opcua_pki: paths::data_dir().join("sim-pki"),
-                    ..Default::default()
-                };
-                let plant = sim::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), sim_opts.clone())
-                    .await
-                    .context("starting the simulated plant")?;
-                let mut l = layout::parse(DEMO_LAYOUT, "layouts/demo.yaml").context("the built-in demo layout")?;
-                if let Some(cert) = plant.opcua_certificate_path() {
-                    opcua_pki::install_trusted(&pki, &cert).map_err(anyhow::Error::msg)?;
-                }
-                let password = paths::state_dir().join("demo-opcua.pass");
-                write_private(&password, &sim_opts.opcua_password)?;
-                point_at(&mut l, plant.modbus_addr, plant.opcua_url(), &password);
-                let r = run_console(l, opts).await;
-                plant.stop().await;
-                r.context("console")
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Sim { modbus_port, opcua_port, opcua_load, rtu_over_tcp_port, rtu, baud, parity, rtu_units, bind } => {
-            runtime()?.block_on(async {
-                let rtu_serial = rtu.map(|path| sim::SerialSim { path, baud, parity, units: rtu_units.0.clone() });
-                let opts = sim::SimOptions {
-                    opcua_port: Some(opcua_port),
-                    rtu_over_tcp: rtu_over_tcp_port.map(|p| SocketAddr::new(bind, p)),
-                    rtu_serial: rtu_serial.clone(),
-                    opcua_load_items: opcua_load,
-                    opcua_pki: paths::data_dir().join("sim-pki"),
-                    ..Default::default()
-                };
-                let plant = sim::start_with(SocketAddr::new(bind, modbus_port), opts.clone())
-                    .await
-                    .context("cannot start the simulated plant")?;
-                say!("simulated plant: Modbus TCP on {} (unit 1); Ctrl-C stops", plant.modbus_addr);
-                if let Some(a) = plant.rtu_over_tcp_addr {
-                    say!("simulated plant: Modbus RTU over TCP on {a} (unit 1)");
-                }
-                if let Some(s) = &rtu_serial {
-                    say!(
-                        "simulated plant: Modbus RTU on {} at {} baud, parity {}, units {}",
-                        s.path.display(),
-                        s.baud,
-                        s.parity.name(),
-                        rtu_units.1
-                    );
-                }
-                if let Some(url) = plant.opcua_url() {
-                    say!(
-                        "OPC UA on {url} (namespace {}): security None with anonymous; Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss with user {} / password {}",
-                        sim::opcua_server::NAMESPACE_URI,
-                        sim::opcua_server::USERNAME,
-                        opts.opcua_password
-                    );
-                    if let Some(cert) = plant.opcua_certificate_path() {
-                        say!("  server certificate: {} (trust it: ttyhmi trust {})", cert.display(), cert.display());
-                    }
-                }
-                tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-                plant.stop().await;
-                say!("stopped");
-                anyhow::Ok(())
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Demo { read_only, no_color } => demo_command(read_only, color(no_color), utc_offset),
+        Command::Sim(args) => sim_command(args),
         Command::Watch { layout, json, duration, poll } => {
             let l = load(&layout)?;
             let opts = WatchOptions {
@@ -453,6 +338,130 @@ fn real_main(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `ttyhmi ports`: the serial ports, with what the system knows of them.
+fn ports_command() -> Result<ExitCode> {
+    let ports = ttyhmi::driver::modbus::serial::list().map_err(anyhow::Error::msg)?;
+    if ports.is_empty() {
+        say!("no serial ports found (is the USB adapter plugged in? see `dmesg` for what the kernel made of it)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = ports.iter().map(|p| p.path.len()).max().unwrap_or(0);
+    for p in ports {
+        if p.detail.is_empty() {
+            say!("{}", p.path);
+        } else {
+            say!("{:width$}  {}", p.path, p.detail);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ttyhmi demo`: the simulated plant on loopback, and the console on it as the demo's operator.
+fn demo_command(read_only: bool, color: bool, utc_offset: time::UtcOffset) -> Result<ExitCode> {
+    // The demo trusts the simulator's certificate in a PKI folder of its own, never in
+    // the one used for real servers.
+    let pki = paths::data_dir().join("pki-demo");
+    let _ = std::fs::remove_dir_all(pki.join("trusted"));
+    // The demo's user is an operator with a demo PIN (shown in the status bar), so the whole
+    // write flow can be tried at once — against the simulated plant only.
+    let user = auth::current_user();
+    let identity = auth::Identity::demo(&user, DEMO_PIN).map_err(anyhow::Error::msg)?;
+    // The demo keeps its records apart from a real plant's: its own audit log, and an
+    // alarm journal of its own that starts fresh (the simulated plant starts cold, so
+    // alarms of an earlier demo must not come back).
+    let demo_dir = paths::state_dir().join("demo");
+    let demo_journal = demo_dir.join("alarms.jsonl");
+    match std::fs::remove_file(&demo_journal) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            bail!("cannot start the demo's alarm journal afresh ({}): {e}", demo_journal.display())
+        }
+        _ => {}
+    }
+    let opts = ConsoleOptions {
+        read_only,
+        user,
+        identity,
+        audit_path: demo_dir.join("audit.jsonl"),
+        journal_path: demo_journal,
+        export_dir: paths::state_dir().join("exports"),
+        demo_pin: Some(DEMO_PIN.to_string()),
+        color,
+        utc_offset,
+        drivers: DriverOptions { poll_override: None, pki: pki.clone(), writable: !read_only },
+    };
+    runtime()?.block_on(async {
+        let sim_opts = sim::SimOptions {
+            opcua_port: Some(0),
+            // The load variables are for benchmarks, not for the demo.
+            opcua_load_items: 0,
+            opcua_pki: paths::data_dir().join("sim-pki"),
+            ..Default::default()
+        };
+        let plant = sim::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), sim_opts.clone())
+            .await
+            .context("starting the simulated plant")?;
+        let mut l = layout::parse(DEMO_LAYOUT, "layouts/demo.yaml").context("the built-in demo layout")?;
+        if let Some(cert) = plant.opcua_certificate_path() {
+            opcua_pki::install_trusted(&pki, &cert).map_err(anyhow::Error::msg)?;
+        }
+        let password = paths::state_dir().join("demo-opcua.pass");
+        write_private(&password, &sim_opts.opcua_password)?;
+        point_at(&mut l, plant.modbus_addr, plant.opcua_url(), &password);
+        let r = run_console(l, opts).await;
+        plant.stop().await;
+        r.context("console")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ttyhmi sim`: the simulated plant alone, until Ctrl-C.
+fn sim_command(args: SimArgs) -> Result<ExitCode> {
+    let SimArgs { modbus_port, opcua_port, opcua_load, rtu_over_tcp_port, rtu, baud, parity, rtu_units, bind } = args;
+    runtime()?.block_on(async {
+        let rtu_serial = rtu.map(|path| sim::SerialSim { path, baud, parity, units: rtu_units.0.clone() });
+        let opts = sim::SimOptions {
+            opcua_port: Some(opcua_port),
+            rtu_over_tcp: rtu_over_tcp_port.map(|p| SocketAddr::new(bind, p)),
+            rtu_serial: rtu_serial.clone(),
+            opcua_load_items: opcua_load,
+            opcua_pki: paths::data_dir().join("sim-pki"),
+            ..Default::default()
+        };
+        let plant = sim::start_with(SocketAddr::new(bind, modbus_port), opts.clone())
+            .await
+            .context("cannot start the simulated plant")?;
+        say!("simulated plant: Modbus TCP on {} (unit 1); Ctrl-C stops", plant.modbus_addr);
+        if let Some(a) = plant.rtu_over_tcp_addr {
+            say!("simulated plant: Modbus RTU over TCP on {a} (unit 1)");
+        }
+        if let Some(s) = &rtu_serial {
+            say!(
+                "simulated plant: Modbus RTU on {} at {} baud, parity {}, units {}",
+                s.path.display(),
+                s.baud,
+                s.parity.name(),
+                rtu_units.1
+            );
+        }
+        if let Some(url) = plant.opcua_url() {
+            say!(
+                "OPC UA on {url} (namespace {}): security None with anonymous; Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss with user {} / password {}",
+                sim::opcua_server::NAMESPACE_URI,
+                sim::opcua_server::USERNAME,
+                opts.opcua_password
+            );
+            if let Some(cert) = plant.opcua_certificate_path() {
+                say!("  server certificate: {} (trust it: ttyhmi trust {})", cert.display(), cert.display());
+            }
+        }
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        plant.stop().await;
+        say!("stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Points every connection of the layout at the demo's simulated plant.
@@ -689,7 +698,12 @@ fn trust(cert: Option<&Path>, yes: bool) -> Result<ExitCode> {
 
 fn load(path: &Path) -> Result<Layout> {
     match layout::load(path) {
-        Ok(l) => Ok(l),
+        Ok(l) => {
+            for w in &l.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(l)
+        }
         Err(e) => bail!("the layout has problems; nothing was started\n{e}"),
     }
 }

@@ -63,13 +63,16 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     drop(tx);
 
     let mut state = initial_state(layout.clone(), &opts);
-    let mut audit = open_audit(&mut state, opts.read_only, &opts.audit_path);
-    let writers = drivers.writers;
-    let wtx = tx_for_writes;
+    let audit = open_audit(&mut state, opts.read_only, &opts.audit_path);
     let mut journal = super::restore::open_journal(&mut state, &opts.journal_path, &opts.audit_path);
-    let mut unjournaled: Vec<Transition> = Vec::new();
-
-    let mut guard = TerminalGuard::enter()?;
+    let mut io = Io {
+        audit,
+        writers: drivers.writers,
+        replies: tx_for_writes,
+        unjournaled: Vec::new(),
+        export_dir: opts.export_dir.clone(),
+        guard: TerminalGuard::enter()?,
+    };
     let mut last_draw = Instant::now() - FRAME;
     // Why the console stops, for its console-stop audit record.
     let mut stopped_by = String::from("the console's input ended");
@@ -77,7 +80,7 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
         if state.dirty && last_draw.elapsed() >= FRAME {
             // A terminal that cannot be drawn on is gone (an SSH connection dropped): stop, and
             // still put the stop on record.
-            if let Err(e) = guard.terminal().and_then(|t| t.draw(|f| ui::render(&state, f)).map(|_| ())) {
+            if let Err(e) = io.guard.terminal().and_then(|t| t.draw(|f| ui::render(&state, f)).map(|_| ())) {
                 stopped_by = format!("terminal lost: {e}");
                 break 'outer;
             }
@@ -96,42 +99,12 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
             let mut queue = std::collections::VecDeque::from([msg]);
             while let Some(m) = queue.pop_front() {
                 for effect in update(&mut state, m, SystemTime::now()) {
-                    match effect {
-                        Effect::Quit(why) => {
+                    match io.carry_out(effect) {
+                        Ok(Some(back)) => queue.push_back(back),
+                        Ok(None) => {}
+                        Err(why) => {
                             stopped_by = why;
                             break 'outer;
-                        }
-                        Effect::Audit(r) => {
-                            if let Err(e) = append(&mut audit, r) {
-                                queue.push_back(Msg::AuditFailed(e));
-                            }
-                        }
-                        Effect::Write(order) => {
-                            if let Some(m) = send_write(&mut audit, &writers, &wtx, order) {
-                                queue.push_back(m);
-                            }
-                        }
-                        Effect::Journal(ts) => unjournaled.extend(ts),
-                        Effect::Export { name, contents, rows } => {
-                            queue.push_back(Msg::Exported(export(&opts.export_dir, &name, &contents, rows)));
-                        }
-                        Effect::Bell => {
-                            use std::io::Write;
-                            let rang = guard.terminal().and_then(|t| {
-                                let out = t.backend_mut();
-                                out.write_all(b"\x07").and_then(|()| out.flush())
-                            });
-                            if let Err(e) = rang {
-                                stopped_by = format!("terminal lost: {e}");
-                                break 'outer;
-                            }
-                        }
-                        Effect::AlarmAction(order) => {
-                            let on_record = order.audit.into_iter().try_for_each(|r| append(&mut audit, r));
-                            queue.push_back(match on_record {
-                                Ok(()) => Msg::Alarm(order.action),
-                                Err(e) => Msg::AuditFailed(e),
-                            });
                         }
                     }
                 }
@@ -140,22 +113,68 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
             next = if handled < BURST { rx.try_recv().ok() } else { None };
         }
         // One fsync for the whole burst; a failed batch is kept and tried again.
-        if let Err(e) = flush_journal(&mut journal, &opts.journal_path, &mut unjournaled) {
+        if let Err(e) = flush_journal(&mut journal, &opts.journal_path, &mut io.unjournaled) {
             update(&mut state, Msg::JournalFailed(e), SystemTime::now());
         }
     }
-    let _ = flush_journal(&mut journal, &opts.journal_path, &mut unjournaled);
+    let _ = flush_journal(&mut journal, &opts.journal_path, &mut io.unjournaled);
     // On record before the terminal is given back: nothing that happens to a terminal that is
     // gone may cost the record.
     tracing::info!("console stopped: {stopped_by}");
     let stop = RecordInput::new(SystemTime::now(), &state.actor, Action::ConsoleStop).result(stopped_by);
-    let _ = append(&mut audit, stop);
-    drop(guard);
+    let _ = append(&mut io.audit, stop);
+    drop(io);
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
     Ok(())
+}
+
+/// What carries out `update`'s effects: the audit log, the drivers' write inboxes, the alarm
+/// transitions waiting for the journal, the export folder, the terminal.
+struct Io {
+    audit: Option<AuditLog>,
+    writers: HashMap<ConnId, mpsc::Sender<WriteCommand>>,
+    /// Where write results come back.
+    replies: mpsc::Sender<Msg>,
+    unjournaled: Vec<Transition>,
+    export_dir: std::path::PathBuf,
+    guard: TerminalGuard,
+}
+
+impl Io {
+    /// Carries out one effect: the message it leads to, if any, or why the console stops.
+    fn carry_out(&mut self, effect: Effect) -> Result<Option<Msg>, String> {
+        Ok(match effect {
+            Effect::Quit(why) => return Err(why),
+            Effect::Audit(r) => append(&mut self.audit, r).err().map(Msg::AuditFailed),
+            Effect::Write(order) => send_write(&mut self.audit, &self.writers, &self.replies, order),
+            Effect::Journal(ts) => {
+                self.unjournaled.extend(ts);
+                None
+            }
+            Effect::Export { name, contents, rows } => {
+                Some(Msg::Exported(export(&self.export_dir, &name, &contents, rows)))
+            }
+            Effect::Bell => {
+                use std::io::Write;
+                let rang = self.guard.terminal().and_then(|t| {
+                    let out = t.backend_mut();
+                    out.write_all(b"\x07").and_then(|()| out.flush())
+                });
+                rang.map_err(|e| format!("terminal lost: {e}"))?;
+                None
+            }
+            Effect::AlarmAction(order) => {
+                let on_record = order.audit.into_iter().try_for_each(|r| append(&mut self.audit, r));
+                Some(match on_record {
+                    Ok(()) => Msg::Alarm(order.action),
+                    Err(e) => Msg::AuditFailed(e),
+                })
+            }
+        })
+    }
 }
 
 /// The console's state at start: who is at it, and why writing is off if it is (read-only, a
@@ -180,9 +199,6 @@ fn initial_state(layout: Arc<Layout>, opts: &ConsoleOptions) -> State {
     }
     if state.writes_disabled.is_none() && !state.identity.role.at_least(Role::Operator) {
         state.writes_disabled = Some(format!("{} is a viewer{hint}", state.identity.user));
-    }
-    for w in &state.layout.warnings {
-        tracing::warn!("{w}");
     }
     state
 }

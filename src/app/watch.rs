@@ -118,7 +118,20 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
-    let summaries: Vec<Summary> = layout
+    let summaries = summaries(layout, stats, failures);
+    if !write_failed {
+        for s in &summaries {
+            let line = if opts.json { summary_json(s) } else { summary_text(s) };
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+    }
+    Ok(summaries)
+}
+
+/// One summary per connection: its statistics, and how often (and last why) it went down.
+fn summaries(layout: &Layout, stats: Vec<ConnStats>, failures: Vec<(u64, Option<String>)>) -> Vec<Summary> {
+    layout
         .connections
         .iter()
         .zip(stats)
@@ -129,15 +142,7 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
             failures,
             last_failure,
         })
-        .collect();
-    if !write_failed {
-        for s in &summaries {
-            let line = if opts.json { summary_json(s) } else { summary_text(s) };
-            let _ = writeln!(out, "{line}");
-        }
-        let _ = out.flush();
-    }
-    Ok(summaries)
+        .collect()
 }
 
 fn text_line(layout: &Layout, id: TagId, s: &Sample, recv_ts: &str) -> String {

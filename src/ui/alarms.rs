@@ -216,25 +216,8 @@ fn fit(text: &str, room: usize) -> String {
 /// The alarm list: the selected list's alarms, highest priority first, then newest.
 pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut Frame, area: Rect) {
     let ids = rows(state);
-    let mut title_spans = vec![Span::styled(format!(" {} ", title.unwrap_or("Alarms")), theme.title())];
-    for l in AlarmList::ALL {
-        let of = |a: &&Alarm| l.holds(a.state());
-        let style = if l == state.alarm_view.list { theme.active_tab() } else { theme.muted() };
-        let text = if l == AlarmList::Active {
-            // Returned-to-normal alarms are on this list until acknowledged, but not active.
-            let rtn = state.alarms.alarms().iter().filter(|a| a.state() == AlarmState::ReturnedUnacknowledged).count();
-            let active = state.alarms.alarms().iter().filter(of).count() - rtn;
-            if rtn > 0 { format!(" Active {active} · RTN {rtn} ") } else { format!(" Active {active} ") }
-        } else {
-            format!(" {} {} ", l.title(), state.alarms.alarms().iter().filter(of).count())
-        };
-        title_spans.push(Span::styled(text, style));
-    }
-    if !state.filter.is_empty() || state.filter_editing {
-        let cursor = if state.filter_editing { "_" } else { "" };
-        title_spans.push(Span::styled(format!(" filter: {}{cursor} ", state.filter), theme.notice()));
-    }
-    let block = Block::default().borders(Borders::TOP).border_style(theme.muted()).title(Line::from(title_spans));
+    let block =
+        Block::default().borders(Borders::TOP).border_style(theme.muted()).title(list_title(state, title, theme));
     let detail_lines = if area.width < 120 { 2 } else { 1 };
     let [table_area, detail_area, hint_area] =
         Layout::vertical([Constraint::Min(2), Constraint::Length(detail_lines), Constraint::Length(1)]).areas(area);
@@ -319,6 +302,29 @@ pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut
     frame.render_widget(Paragraph::new(detail).style(theme.muted()).wrap(Wrap { trim: true }), detail_area);
     let hint = "Space ack · A ack all shown · s shelve · o out of service · v list · x silence";
     frame.render_widget(Line::styled(hint, theme.muted()), hint_area);
+}
+
+/// The list's title: the lists and their counts (the shown one highlighted), and the filter.
+fn list_title(state: &State, title: Option<&str>, theme: Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled(format!(" {} ", title.unwrap_or("Alarms")), theme.title())];
+    for l in AlarmList::ALL {
+        let of = |a: &&Alarm| l.holds(a.state());
+        let style = if l == state.alarm_view.list { theme.active_tab() } else { theme.muted() };
+        let text = if l == AlarmList::Active {
+            // Returned-to-normal alarms are on this list until acknowledged, but not active.
+            let rtn = state.alarms.alarms().iter().filter(|a| a.state() == AlarmState::ReturnedUnacknowledged).count();
+            let active = state.alarms.alarms().iter().filter(of).count() - rtn;
+            if rtn > 0 { format!(" Active {active} · RTN {rtn} ") } else { format!(" Active {active} ") }
+        } else {
+            format!(" {} {} ", l.title(), state.alarms.alarms().iter().filter(of).count())
+        };
+        spans.push(Span::styled(text, style));
+    }
+    if !state.filter.is_empty() || state.filter_editing {
+        let cursor = if state.filter_editing { "_" } else { "" };
+        spans.push(Span::styled(format!(" filter: {}{cursor} ", state.filter), theme.notice()));
+    }
+    Line::from(spans)
 }
 
 /// One line about the selected alarm: its rule, and who shelved it or took it out of service.
