@@ -95,12 +95,14 @@ fn value_cell(state: &State, a: &Alarm, width: usize) -> String {
 pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let c = counts(state);
     let width = area.width as usize;
-    let all = banner_counts(state, theme, &c, true, false);
-    let essential = banner_counts(state, theme, &c, false, false);
-    let short = banner_counts(state, theme, &c, false, true);
+    let all = banner_counts(state, theme, &c, Zeros::All, false);
+    let priorities = banner_counts(state, theme, &c, Zeros::Priorities, false);
+    let essential = banner_counts(state, theme, &c, Zeros::None, false);
+    let short = banner_counts(state, theme, &c, Zeros::None, true);
     let left = |room: usize, tag: bool, more: bool| banner_left(state, theme, &c, room, tag, more);
     let choices = [
         (&all, true, true),
+        (&priorities, true, true),
         (&essential, true, true),
         (&short, true, true),
         (&short, true, false),
@@ -120,21 +122,30 @@ pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect)
     frame.render_widget(right.clone(), right_area);
 }
 
+/// Which counts of zero the banner shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Zeros {
+    All,
+    /// Those per priority (`C0 H1 M0 L0` reads as a whole), not shelved, suppressed, out of service.
+    Priorities,
+    None,
+}
+
 /// The counts on the right of the banner: active alarms per priority (`C0 H1 M1 L0`), shelved,
-/// suppressed and out of service, FLOOD and the bell. `zeros`: counts that are 0 too; `short`:
-/// `shv`, `sup`, `oos`.
-fn banner_counts(state: &State, theme: Theme, c: &Counts, zeros: bool, short: bool) -> Line<'static> {
+/// suppressed and out of service, FLOOD and the bell. `zeros`: which counts that are 0 are shown;
+/// `short`: `shv`, `sup`, `oos`.
+fn banner_counts(state: &State, theme: Theme, c: &Counts, zeros: Zeros, short: bool) -> Line<'static> {
     let mut right: Vec<Span> = vec![Span::raw(" ")];
     for (i, p) in Priority::ALL.iter().enumerate() {
         let n = c.by_priority[i];
-        if n > 0 || zeros {
+        if n > 0 || zeros != Zeros::None {
             let style = if n > 0 { theme.priority(*p) } else { theme.muted() };
             right.push(Span::styled(format!("{}{n} ", &priority_label(*p)[..1]), style));
         }
     }
     let labels = if short { ["shv", "sup", "oos"] } else { ["shelved", "suppressed", "out of service"] };
     for (label, n) in labels.into_iter().zip([c.shelved, c.suppressed, c.out_of_service]) {
-        if n > 0 || zeros {
+        if n > 0 || zeros == Zeros::All {
             right.push(Span::styled(format!("{label} {n} "), if n > 0 { theme.notice() } else { theme.muted() }));
         }
     }

@@ -51,8 +51,9 @@ fn wrapped_rows(lines: &[Line], inner: u16) -> u16 {
 /// A bordered box centred in `area`: `info` (wrapped; cut at its end when the screen is too
 /// short), then `fixed` (wrapped, always shown: the input line, errors, the keys).
 pub(super) fn boxed(frame: &mut Frame, area: Rect, title: Line, border: Style, info: Vec<Line>, fixed: Vec<Line>) {
-    let inner = inner_width(area);
-    let w = inner + 2;
+    let inner = fitted_width(area, &title, &info.iter().chain(fixed.iter()).collect::<Vec<_>>());
+    // Borders and a column of padding on each side.
+    let w = inner + 4;
     let (fixed_rows, info_rows) = (wrapped_rows(&fixed, inner), wrapped_rows(&info, inner));
     let h = (info_rows + fixed_rows + 2).min(area.height);
     let r = Rect {
@@ -62,7 +63,11 @@ pub(super) fn boxed(frame: &mut Frame, area: Rect, title: Line, border: Style, i
         height: h,
     };
     frame.render_widget(Clear, r);
-    let block = Block::default().borders(Borders::ALL).title(title).border_style(border);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .padding(ratatui::widgets::Padding::horizontal(1))
+        .title(title)
+        .border_style(border);
     let inside = block.inner(r);
     frame.render_widget(block, r);
     // The fixed lines from the bottom up: the key line is the last to go.
@@ -80,9 +85,16 @@ pub(super) fn boxed(frame: &mut Frame, area: Rect, title: Line, border: Style, i
     frame.render_widget(Paragraph::new(info).wrap(Wrap { trim: false }), info_area);
 }
 
-/// Width of the box [`boxed`] draws in `area`, inside its borders.
+/// Width of a box in `area` inside its borders and padding, at most that of a full-size box.
 fn inner_width(area: Rect) -> u16 {
-    area.width.saturating_sub(2).clamp(20, MAX_WIDTH).min(area.width).saturating_sub(2)
+    area.width.saturating_sub(2).clamp(20, MAX_WIDTH).min(area.width).saturating_sub(4)
+}
+
+/// Width inside its borders of a box for these lines: as wide as its widest line (and its
+/// title), within [`inner_width`].
+fn fitted_width(area: Rect, title: &Line, lines: &[&Line]) -> u16 {
+    let widest = lines.iter().map(|l| l.width()).chain([title.width() + 2]).max().unwrap_or(0);
+    (widest as u16).clamp(18.min(inner_width(area)), inner_width(area))
 }
 
 /// `text` in at most `room` characters: when longer, its start and its end with `…` between, so

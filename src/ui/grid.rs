@@ -60,8 +60,8 @@ impl Cols {
     }
 }
 
-/// Longest value shown whole: a longer one (an array, a long text) is shortened on the grid and
-/// shown whole on the detail line.
+/// Longest value shown whole on a terminal of up to 78 columns (wider: a third of its width): a
+/// longer one (an array, a long text) is shortened on the grid and shown whole on the detail line.
 const MAX_VALUE: u16 = 26;
 /// A description narrower than this is left out.
 const MIN_DESC: u16 = 8;
@@ -78,7 +78,8 @@ fn allocate(width: u16, want: Cols) -> Cols {
     let mut got = Cols {
         tag: want.tag.clamp(3, 24),
         desc: 0,
-        value: want.value.clamp(5, MAX_VALUE),
+        // A long value (an array, a text) may have a third of a wide terminal.
+        value: want.value.clamp(5, MAX_VALUE.max(width / 3)),
         units: if want.units == 0 { 0 } else { want.units.clamp(5, 10) },
         alarm: want.alarm,
         quality: if want.quality == 0 { 0 } else { want.quality.clamp(7, 48) },
@@ -272,32 +273,30 @@ fn window<'a>(rows: &'a [TagId], selected: Option<usize>, height: u16) -> Window
     Window { rows: shown, offset, fits, selected }
 }
 
-/// What the rows a grid shows in `height` lines want of each column: the screen sizes the
-/// columns of all its grids alike, so they line up.
-pub(super) fn wants_of(state: &State, panel: &GridRows, height: u16) -> Cols {
+/// What the rows a grid shows in an area want of each column: the screen sizes the columns of
+/// all its grids alike, so they line up (a grid without sparklines leaves their column empty).
+pub(super) fn wants_of(state: &State, panel: &GridRows, area: Rect) -> Cols {
     let marks = alarm_marks(state);
-    let w = window(panel.rows, panel.selected, height);
+    let w = window(panel.rows, panel.selected, area.height);
     let texts: Vec<RowText> = w.rows.iter().map(|&id| row_text(state, &marks, id)).collect();
-    wants(state, &texts)
+    let spark = match (panel.sparklines, area.width >= 100) {
+        (false, _) => 0,
+        (true, true) => 12,
+        (true, false) => 8,
+    };
+    Cols { spark, ..wants(state, &texts) }
 }
 
 /// Draws a grid with its columns sized for `shared` (what every grid of the screen wants).
 pub(super) fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel: GridRows, shared: Cols) {
     let GridRows { title, rows, selected, first, sparklines } = panel;
-    let spark = if !sparklines {
-        0
-    } else if area.width >= 100 {
-        12
-    } else {
-        8
-    };
     let w = window(rows, selected, area.height);
     let marks = alarm_marks(state);
     let texts: Vec<RowText> = w.rows.iter().map(|&id| row_text(state, &marks, id)).collect();
-    let cols = allocate(area.width, Cols { spark, ..shared });
+    let cols = allocate(area.width, shared);
 
-    let header = header(cols).style(theme.header());
-    let table_rows: Vec<Row> = texts.iter().map(|r| grid_row(state, theme, cols, r)).collect();
+    let header = header(cols, sparklines).style(theme.header());
+    let table_rows: Vec<Row> = texts.iter().map(|r| grid_row(state, theme, cols, r, sparklines)).collect();
     let widths: Vec<Constraint> = cols.list().into_iter().filter(|w| *w > 0).map(Constraint::Length).collect();
     let title = title_line(state, theme, title, first);
     let block = Block::default().borders(Borders::TOP).border_style(theme.muted()).title(title);
@@ -337,7 +336,7 @@ fn title_line<'a>(state: &State, theme: Theme, title: Option<&'a str>, first: bo
     ])
 }
 
-fn header(cols: Cols) -> Row<'static> {
+fn header(cols: Cols, sparklines: bool) -> Row<'static> {
     let right = |t: &'static str| Cell::from(Line::from(t).right_aligned());
     let names: [(u16, Cell); 8] = [
         (cols.tag, "Tag".into()),
@@ -347,12 +346,12 @@ fn header(cols: Cols) -> Row<'static> {
         (cols.alarm, "Alarm".into()),
         (cols.quality, "Quality".into()),
         (cols.age, right("Age")),
-        (cols.spark, "Last 10m".into()),
+        (cols.spark, if sparklines { "Last 10m".into() } else { "".into() }),
     ];
     Row::new(names.into_iter().filter(|(w, _)| *w > 0).map(|(_, c)| c))
 }
 
-fn grid_row<'a>(state: &State, theme: Theme, cols: Cols, r: &RowText<'a>) -> Row<'a> {
+fn grid_row<'a>(state: &State, theme: Theme, cols: Cols, r: &RowText<'a>, sparklines: bool) -> Row<'a> {
     let tag = state.layout.tag(r.id);
     let q = &r.quality;
     let value_room = cols.value.saturating_sub(1) as usize;
@@ -379,7 +378,11 @@ fn grid_row<'a>(state: &State, theme: Theme, cols: Cols, r: &RowText<'a>) -> Row
     }
     cells.push(Cell::from(Line::from(Span::styled(r.age.clone(), theme.muted())).right_aligned()));
     if cols.spark > 0 {
-        let line = super::trend::sparkline(state, r.id, cols.spark as usize, SPARK_SPAN);
+        let line = if sparklines {
+            super::trend::sparkline(state, r.id, cols.spark as usize, SPARK_SPAN)
+        } else {
+            String::new()
+        };
         cells.push(Cell::from(Span::styled(line, theme.value())));
     }
     Row::new(cells)

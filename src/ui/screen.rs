@@ -64,8 +64,7 @@ pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
         }
     }
     // One set of column widths for every grid, so their columns line up.
-    let shared =
-        grids.iter().map(|(i, g)| wants_of(state, g, areas[*i].height)).reduce(|a, b| a.max(b)).unwrap_or_default();
+    let shared = grids.iter().map(|(i, g)| wants_of(state, g, areas[*i])).reduce(|a, b| a.max(b)).unwrap_or_default();
     let mut grids = grids.into_iter().peekable();
     for (i, (panel, rect)) in screen.panels.iter().zip(areas.iter()).enumerate() {
         match panel {
