@@ -111,3 +111,28 @@ fn esc_never_leaves_the_console_and_q_asks_first() {
     c.send(b"qq");
     assert!(c.wait_exit().success(), "q twice quits");
 }
+
+#[test]
+fn an_accepted_host_name_mismatch_is_on_record_and_in_the_diagnostics() {
+    // Issue 12 B.14: the exception is audited and shown.
+    let dir = TempDir::new("mismatch");
+    let layout = dir.0.join("ua.yaml");
+    std::fs::write(
+        &layout,
+        "connections:\n  ua1:\n    opcua:\n      endpoint: opc.tcp://127.0.0.1:1\n      security: { policy: Basic256Sha256, mode: SignAndEncrypt }\n      accept_host_name_mismatch: true\ntags:\n  T: { source: ua1, node: \"ns=2;s=T\" }\n",
+    )
+    .unwrap();
+    let audit = dir.0.join("audit.jsonl");
+    let mut c = Console::start(&dir.0, &["run", layout.to_str().unwrap(), "--audit", audit.to_str().unwrap()]);
+    c.wait_for("the console", |t| t.contains("ua1"));
+    c.send(b"d");
+    let t = c.wait_for("the diagnostics", |t| t.contains("Read plan"));
+    let joined: String = t.lines().map(str::trim_end).collect::<Vec<_>>().join(" ");
+    assert!(joined.contains("ua1: accepts a server certificate that does not name its host"), "{t}");
+    c.quit();
+    assert!(c.wait_exit().success());
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let start: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(start["action"], "console_start");
+    assert!(start["result"].as_str().is_some_and(|r| r.contains("ua1: accept_host_name_mismatch")), "{start}");
+}
