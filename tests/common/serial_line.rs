@@ -56,6 +56,8 @@ pub struct Line {
     sim: Arc<Pty>,
     plug: Option<Plug>,
     faults: Arc<Mutex<Vec<Fault>>>,
+    /// Noise is sent to the console non-stop while set.
+    noisy: Arc<AtomicBool>,
 }
 
 struct Plug {
@@ -71,6 +73,7 @@ impl Line {
             sim: Arc::new(Pty::open()),
             plug: None,
             faults: Arc::new(Mutex::new(Vec::new())),
+            noisy: Arc::new(AtomicBool::new(false)),
         };
         line.plug_in();
         line
@@ -90,6 +93,11 @@ impl Line {
         self.faults.lock().unwrap().len()
     }
 
+    /// Starts (or stops) a flood of noise to the console: 4 KiB a millisecond, never quiet.
+    pub fn noise(&self, on: bool) {
+        self.noisy.store(on, Ordering::SeqCst);
+    }
+
     /// A new pseudo-terminal for the console's end, linked at `link`, relayed.
     pub fn plug_in(&mut self) {
         assert!(self.plug.is_none(), "already plugged in");
@@ -100,7 +108,8 @@ impl Line {
         let none = Arc::new(Mutex::new(Vec::new()));
         let threads = vec![
             relay(Arc::clone(&console), Arc::clone(&self.sim), Arc::clone(&stop), none),
-            relay(Arc::clone(&self.sim), console, Arc::clone(&stop), Arc::clone(&self.faults)),
+            relay(Arc::clone(&self.sim), Arc::clone(&console), Arc::clone(&stop), Arc::clone(&self.faults)),
+            noise(console, Arc::clone(&stop), Arc::clone(&self.noisy)),
         ];
         self.plug = Some(Plug { stop, threads });
     }
@@ -157,6 +166,26 @@ fn relay(from: Arc<Pty>, to: Arc<Pty>, stop: Arc<AtomicBool>, faults: Arc<Mutex<
                 }
                 Err(e) => panic!("relay read: {e}"),
             }
+        }
+    })
+}
+
+/// Writes noise to `to`'s master while `noisy` is set, until `stop`.
+fn noise(to: Arc<Pty>, stop: Arc<AtomicBool>, noisy: Arc<AtomicBool>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut buf = [0u8; 4096];
+        while !stop.load(Ordering::SeqCst) {
+            if noisy.load(Ordering::SeqCst) {
+                for b in buf.iter_mut() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    *b = x as u8;
+                }
+                write_all(&to.master, &buf, &stop);
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
     })
 }

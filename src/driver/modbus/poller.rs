@@ -7,7 +7,10 @@
 //! kept, and the task reconnects (reopens the port) with exponential backoff and jitter (cap
 //! 30 s). A unit that does not answer costs one timeout a round after its first: its other
 //! unanswered blocks wait for the next round, taking turns (see `defer_unit`). A damaged RTU answer (CRC error, truncated, another unit answering, noise) marks
-//! that block's tags Bad with the reason and the line is kept. A block refused with exception 02
+//! that block's tags Bad with the reason and the line is kept. An RTU line that is never quiet
+//! (the client gives a request up within its budget of bytes) is dropped with the reason, and
+//! the task backs off before reopening it, even if reads worked before: reconnecting into a
+//! flood at once would be a busy loop. A block refused with exception 02
 //! is split in halves until the bad addresses are found; only their tags go Bad, and the split is
 //! kept.
 
@@ -25,7 +28,7 @@ use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
 use super::codec;
 use super::planner::{self, Block, Limits, MAX_READ_BITS, MAX_READ_REGISTERS};
-use super::rtu_link::{self, RtuClient, Timing};
+use super::rtu_link::{self, NeverQuiet, RtuClient, Timing};
 use super::serial;
 use crate::driver::backoff::Backoff;
 use crate::driver::{
@@ -134,8 +137,35 @@ enum ReadError {
     Elapsed,
     /// A damaged RTU answer; the line is still usable.
     Frame(String),
+    /// An RTU line that never goes quiet: it is dropped, and the driver backs off.
+    Flooded(NeverQuiet),
     /// The connection broke, or the answer made no sense.
     Transport(String),
+}
+
+/// Why a session (one connection, from connect to failure) ended.
+struct Ended {
+    /// In words, for the operator.
+    reason: String,
+    /// Some read succeeded.
+    worked: bool,
+    /// The line was never quiet: the driver backs off even after reads that worked.
+    flooded: bool,
+}
+
+/// What the poll loop keeps between the requests of a session.
+struct Session {
+    /// The unit the context currently addresses.
+    unit: u8,
+    /// Some read succeeded.
+    worked: bool,
+    timeouts_in_a_row: u32,
+}
+
+/// The link was lost during a write: why, and whether the line was never quiet.
+struct Lost {
+    reason: String,
+    flooded: bool,
 }
 
 /// Runs a connection until `shutdown` turns true. Sends into `tx`; when the receiver is gone,
@@ -163,13 +193,15 @@ pub async fn run<M: From<DriverEvent> + Send + 'static>(
         match connected {
             Ok(ctx) => {
                 task.state(ConnectionState::Connected).await;
-                let (reason, had_success) = tokio::select! {
-                    o = task.poll(ctx, &mut backoff) => o,
+                let Ended { reason, worked, flooded } = tokio::select! {
+                    o = task.poll(ctx) => o,
                     _ = shutdown.changed() => break,
                 };
                 // A session that worked and then failed (one timeout, a server restart) is
-                // retried at once; one that never worked backs off.
-                if had_success {
+                // retried at once; one that never worked backs off, and so does one that
+                // ended on a line that was never quiet (retrying into a flood would spin).
+                if worked && !flooded {
+                    backoff.reset();
                     task.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
                     task.stats.reconnects += 1;
                     continue;
@@ -348,12 +380,10 @@ impl<M: From<DriverEvent>> Task<M> {
         }
     }
 
-    /// Polls until the connection fails; returns why, in words, and whether any read succeeded.
-    async fn poll(&mut self, mut ctx: Context, backoff: &mut Backoff) -> (String, bool) {
+    /// Polls until the connection fails; returns why and how the session went.
+    async fn poll(&mut self, mut ctx: Context) -> Ended {
         self.connected_at = Some(std::time::Instant::now());
-        let mut current_unit = self.job.modbus.unit;
-        let mut had_success = false;
-        let mut timeouts_in_a_row = 0;
+        let mut s = Session { unit: self.job.modbus.unit, worked: false, timeouts_in_a_row: 0 };
         loop {
             let Some((i, when)) = self.runs.iter().map(|r| r.due).enumerate().min_by_key(|(_, d)| *d) else {
                 // No tags on this connection: nothing to poll.
@@ -365,10 +395,10 @@ impl<M: From<DriverEvent>> Task<M> {
                     _ = sleep_until(when) => {}
                     cmd = next_write(&self.writes) => {
                         if let Some(cmd) = cmd
-                            && let Err(reason) = self.write(&mut ctx, &mut current_unit, cmd).await
+                            && let Err(lost) = self.write(&mut ctx, &mut s.unit, cmd).await
                         {
-                            self.mark_all(Reason::Disconnected(reason.clone())).await;
-                            return (reason, had_success);
+                            self.mark_all(Reason::Disconnected(lost.reason.clone())).await;
+                            return Ended { reason: lost.reason, worked: s.worked, flooded: lost.flooded };
                         }
                         continue;
                     }
@@ -378,9 +408,9 @@ impl<M: From<DriverEvent>> Task<M> {
                 self.send_stats().await;
             }
             let block = &self.runs[i].block;
-            if block.unit != current_unit {
+            if block.unit != s.unit {
                 ctx.set_slave(Slave(block.unit));
-                current_unit = block.unit;
+                s.unit = block.unit;
             }
             let (start, count, table, unit, period) = (block.start, block.count, block.table, block.unit, block.poll);
             // The bus's silence is kept here rather than inside the request, so the response
@@ -404,96 +434,127 @@ impl<M: From<DriverEvent>> Task<M> {
             self.stats.requests += 1;
             self.runs[i].due = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
             if !matches!(result, Err(ReadError::Timeout)) {
-                timeouts_in_a_row = 0;
+                s.timeouts_in_a_row = 0;
             }
-            match result {
-                Ok(words) => {
-                    self.stats.response.record(rtt);
-                    if !had_success {
-                        had_success = true;
-                        backoff.reset();
-                    }
-                    let received = Instant::now();
-                    let run = &mut self.runs[i];
-                    if run.last_words.as_ref() == Some(&words) {
-                        self.stats.unchanged += 1;
-                        if run.fresh_sent.elapsed() >= FRESH_EVERY {
-                            run.fresh_sent = Instant::now();
-                            let tags = run.tags.clone();
-                            let now = SystemTime::now();
-                            self.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: now }).await;
-                        }
-                    } else {
-                        self.deliver(i, words).await;
-                        self.stats.processing_changed.record(received.elapsed());
-                    }
-                    self.stats.processing.record(received.elapsed());
-                    self.scan_done(i);
-                }
-                Err(ReadError::Exception(code)) => {
-                    self.stats.response.record(rtt);
-                    self.stats.errors += 1;
-                    self.stats.exceptions += 1;
-                    // Illegal data address for a merged block: split it to find the bad
-                    // addresses; the split is kept. A block that cannot be split is Bad.
-                    if code == 2
-                        && let Some((a, b)) = self.runs[i].block.split()
-                    {
-                        tracing::info!(connection = %self.job.name, start, count, "exception 02: splitting block");
-                        let now = Instant::now();
-                        self.runs[i] = Run::new(a, now);
-                        self.runs.push(Run::new(b, now));
-                        self.send_plan().await;
-                        continue;
-                    }
-                    self.mark_block(i, Reason::Exception(code)).await;
-                    self.scan_done(i);
-                }
-                Err(ReadError::Frame(why)) => {
-                    self.stats.errors += 1;
-                    self.stats.bad_frames += 1;
-                    tracing::info!(connection = %self.job.name, unit, start, count, %why, "bad answer");
-                    self.mark_block(i, Reason::Frame(why)).await;
-                    self.scan_done(i);
-                }
-                // (`Elapsed` was turned into a timeout or a transport failure above.)
-                Err(ReadError::Timeout | ReadError::Elapsed) => {
-                    // One unit behind a gateway or on a bus may be silent while the others
-                    // answer: keep the connection, and give the unit one request a round (its
-                    // other blocks wait for the next round, Bad). Over TCP, three timeouts in a
-                    // row with no answer between mean the device (or the path to it) is gone:
-                    // reconnect. A serial port that is still open is kept.
-                    self.stats.errors += 1;
-                    self.stats.timeouts += 1;
-                    self.mark_block(i, Reason::Timeout).await;
-                    self.defer_unit(i);
-                    self.scan_done(i);
-                    timeouts_in_a_row += 1;
-                    if timeouts_in_a_row >= 3 && !matches!(self.job.modbus.link, ModbusLink::Serial(_)) {
-                        self.send_stats().await;
-                        let reason = format!(
-                            "no answer within {:?} to {timeouts_in_a_row} requests in a row (last: unit {} {} {start}+{count})",
-                            self.job.timeout,
-                            unit,
-                            table.name()
-                        );
-                        return (reason, had_success);
-                    }
-                }
-                Err(ReadError::Transport(e)) => {
-                    self.stats.errors += 1;
-                    let reason = self.link_failed(e);
-                    self.mark_all(Reason::Disconnected(reason.clone())).await;
-                    self.send_stats().await;
-                    return (reason, had_success);
-                }
+            if let Some(ended) = self.settle(i, result, rtt, &mut s).await {
+                return ended;
             }
         }
     }
 
+    /// Takes the outcome of a read of block `i` into the tags and statistics; `Some` when it
+    /// ends the session.
+    async fn settle(
+        &mut self,
+        i: usize,
+        result: Result<Vec<u16>, ReadError>,
+        rtt: Duration,
+        s: &mut Session,
+    ) -> Option<Ended> {
+        let block = &self.runs[i].block;
+        let (start, count, table, unit) = (block.start, block.count, block.table, block.unit);
+        match result {
+            Ok(words) => {
+                self.stats.response.record(rtt);
+                s.worked = true;
+                self.got(i, words).await;
+            }
+            Err(ReadError::Exception(code)) => {
+                self.stats.response.record(rtt);
+                self.stats.errors += 1;
+                self.stats.exceptions += 1;
+                // Illegal data address for a merged block: split it to find the bad
+                // addresses; the split is kept. A block that cannot be split is Bad.
+                if code == 2
+                    && let Some((a, b)) = self.runs[i].block.split()
+                {
+                    tracing::info!(connection = %self.job.name, start, count, "exception 02: splitting block");
+                    let now = Instant::now();
+                    self.runs[i] = Run::new(a, now);
+                    self.runs.push(Run::new(b, now));
+                    self.send_plan().await;
+                    return None;
+                }
+                self.mark_block(i, Reason::Exception(code)).await;
+                self.scan_done(i);
+            }
+            Err(ReadError::Frame(why)) => {
+                self.stats.errors += 1;
+                self.stats.bad_frames += 1;
+                tracing::info!(connection = %self.job.name, unit, start, count, %why, "bad answer");
+                self.mark_block(i, Reason::Frame(why)).await;
+                self.scan_done(i);
+            }
+            // (`Elapsed` was turned into a timeout or a transport failure by the caller.)
+            Err(ReadError::Timeout | ReadError::Elapsed) => {
+                // One unit behind a gateway or on a bus may be silent while the others
+                // answer: keep the connection, and give the unit one request a round (its
+                // other blocks wait for the next round, Bad). Over TCP, three timeouts in a
+                // row with no answer between mean the device (or the path to it) is gone:
+                // reconnect. A serial port that is still open is kept.
+                self.stats.errors += 1;
+                self.stats.timeouts += 1;
+                self.mark_block(i, Reason::Timeout).await;
+                self.defer_unit(i);
+                self.scan_done(i);
+                s.timeouts_in_a_row += 1;
+                if s.timeouts_in_a_row >= 3 && !matches!(self.job.modbus.link, ModbusLink::Serial(_)) {
+                    self.send_stats().await;
+                    let reason = format!(
+                        "no answer within {:?} to {} requests in a row (last: unit {} {} {start}+{count})",
+                        self.job.timeout,
+                        s.timeouts_in_a_row,
+                        unit,
+                        table.name()
+                    );
+                    return Some(Ended { reason, worked: s.worked, flooded: false });
+                }
+            }
+            // A line that never goes quiet is left, and the driver backs off before it tries
+            // again: reading a flood (or reconnecting into it at once) is a busy loop.
+            Err(ReadError::Flooded(why)) => {
+                self.stats.errors += 1;
+                self.stats.bad_frames += 1;
+                let reason = self.on_the_link(why.to_string());
+                tracing::warn!(connection = %self.job.name, %reason, "line never quiet: dropping it");
+                self.mark_all(Reason::Disconnected(reason.clone())).await;
+                self.send_stats().await;
+                return Some(Ended { reason, worked: s.worked, flooded: true });
+            }
+            Err(ReadError::Transport(e)) => {
+                self.stats.errors += 1;
+                let reason = self.link_failed(e);
+                self.mark_all(Reason::Disconnected(reason.clone())).await;
+                self.send_stats().await;
+                return Some(Ended { reason, worked: s.worked, flooded: false });
+            }
+        }
+        None
+    }
+
+    /// Block `i` was read: its tags get the words (or a cheap `Fresh` if they did not change).
+    async fn got(&mut self, i: usize, words: Vec<u16>) {
+        let received = Instant::now();
+        let run = &mut self.runs[i];
+        if run.last_words.as_ref() == Some(&words) {
+            self.stats.unchanged += 1;
+            if run.fresh_sent.elapsed() >= FRESH_EVERY {
+                run.fresh_sent = Instant::now();
+                let tags = run.tags.clone();
+                let now = SystemTime::now();
+                self.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: now }).await;
+            }
+        } else {
+            self.deliver(i, words).await;
+            self.stats.processing_changed.record(received.elapsed());
+        }
+        self.stats.processing.record(received.elapsed());
+        self.scan_done(i);
+    }
+
     /// Carries out one write and reads the value back. `Err` only when the connection broke
     /// (the caller reconnects); the command's own outcome goes to its reply.
-    async fn write(&mut self, ctx: &mut Context, current_unit: &mut u8, cmd: WriteCommand) -> Result<(), String> {
+    async fn write(&mut self, ctx: &mut Context, current_unit: &mut u8, cmd: WriteCommand) -> Result<(), Lost> {
         let fresh = self.connected_at.is_some_and(|c| cmd.sent_at >= c);
         if !fresh {
             let _ = cmd
@@ -523,7 +584,12 @@ impl<M: From<DriverEvent>> Task<M> {
             run.last_words = None;
         }
         match broken {
-            Some(reason) => Err(reason),
+            Some(mut lost) => {
+                if lost.flooded {
+                    lost.reason = self.on_the_link(lost.reason);
+                }
+                Err(lost)
+            }
             None => Ok(()),
         }
     }
@@ -549,6 +615,14 @@ impl<M: From<DriverEvent>> Task<M> {
         match &self.job.modbus.link {
             ModbusLink::Serial(l) => format!("serial port {}: {e} (adapter unplugged?)", l.port.display()),
             _ => e,
+        }
+    }
+
+    /// `what` happened on the link: on a serial line, the port is named.
+    fn on_the_link(&self, what: String) -> String {
+        match &self.job.modbus.link {
+            ModbusLink::Serial(l) => format!("serial port {}: {what}", l.port.display()),
+            _ => what,
         }
     }
 
@@ -603,7 +677,7 @@ impl<M: From<DriverEvent>> Task<M> {
     }
 }
 
-/// Writes a value to a point and reads it back. Returns the outcome, and `Some(reason)` when the
+/// Writes a value to a point and reads it back. Returns the outcome, and `Some` when the
 /// connection broke on the way.
 async fn write_point(
     ctx: &mut Context,
@@ -611,7 +685,7 @@ async fn write_point(
     value: &Value,
     mask_write: bool,
     limit: Duration,
-) -> (Result<WriteDone, String>, Option<String>) {
+) -> (Result<WriteDone, String>, Option<Lost>) {
     let a = p.address;
     // Encode first: nothing is sent for a value that does not fit.
     let (how, sent): (String, Sent) = match (p.table, p.bit) {
@@ -643,7 +717,8 @@ async fn write_point(
                         return (Err("not written: no answer to the read".into()), None);
                     }
                     Err(ReadError::Frame(why)) => return (Err(format!("not written: the read failed: {why}")), None),
-                    Err(ReadError::Transport(e)) => return (Err(format!("not written: {e}")), Some(e)),
+                    Err(ReadError::Flooded(why)) => return (Err(format!("not written: {why}")), Lost::flooded(&why)),
+                    Err(ReadError::Transport(e)) => return (Err(format!("not written: {e}")), Lost::broke(e)),
                 };
                 let new = (word & and) | (or & !and);
                 let r = timeout(limit, ctx.call(Request::WriteSingleRegister(a, new))).await;
@@ -668,19 +743,8 @@ async fn write_point(
             return (Err(format!("not written: a {} is read-only", p.table.name())), None);
         }
     };
-    match sent {
-        Sent::Ok => {}
-        Sent::Refused(code) => {
-            let c = exception_code(code);
-            return (Err(format!("the device refused: exception {c:02} ({})", Reason::exception_name(c))), None);
-        }
-        Sent::NoAnswer(what) => {
-            return (Err(format!("{what}: the value may or may not have been written")), None);
-        }
-        Sent::BadAnswer(why) => {
-            return (Err(format!("the answer was damaged ({why}): the value may or may not have been written")), None);
-        }
-        Sent::Broken(e) => return (Err(format!("not confirmed, the connection broke: {e}")), Some(e)),
+    if let Some((what, lost)) = sent.failure() {
+        return (Err(what), lost);
     }
     // What the device should now hold, as the console decodes it.
     let expected = match expected_value(p, value) {
@@ -692,7 +756,8 @@ async fn write_point(
     let readback = match back {
         Ok(words) if p.table.is_bits() => codec::decode_bit(&words.iter().map(|&w| w != 0).collect::<Vec<_>>()).ok(),
         Ok(words) => codec::decode_point(p, &words).ok(),
-        Err(ReadError::Transport(e)) => return (Ok(WriteDone { expected, readback: None, how }), Some(e)),
+        Err(ReadError::Flooded(why)) => return (Ok(WriteDone { expected, readback: None, how }), Lost::flooded(&why)),
+        Err(ReadError::Transport(e)) => return (Ok(WriteDone { expected, readback: None, how }), Lost::broke(e)),
         Err(_) => None,
     };
     (Ok(WriteDone { expected, readback, how }), None)
@@ -704,6 +769,40 @@ fn expected_value(p: &ModbusPoint, value: &Value) -> Result<Value, String> {
     codec::held_value(p, value).map_err(|e| format!("not written: {e}"))
 }
 
+impl Lost {
+    fn broke(reason: String) -> Option<Lost> {
+        Some(Lost { reason, flooded: false })
+    }
+
+    fn flooded(why: &NeverQuiet) -> Option<Lost> {
+        Some(Lost { reason: why.to_string(), flooded: true })
+    }
+}
+
+impl Sent {
+    /// What the operator is told of a write the device did not confirm, and whether the link
+    /// was lost; `None` when it confirmed.
+    fn failure(self) -> Option<(String, Option<Lost>)> {
+        Some(match self {
+            Sent::Ok => return None,
+            Sent::Refused(code) => {
+                let c = exception_code(code);
+                (format!("the device refused: exception {c:02} ({})", Reason::exception_name(c)), None)
+            }
+            Sent::NoAnswer(what) => (format!("{what}: the value may or may not have been written"), None),
+            Sent::BadAnswer(why) => {
+                (format!("the answer was damaged ({why}): the value may or may not have been written"), None)
+            }
+            Sent::Flooded(why) if !why.sent => (format!("not written: {why}"), Lost::flooded(&why)),
+            Sent::Flooded(why) => {
+                let what = format!("not confirmed: {why}; the value may or may not have been written");
+                (what, Lost::flooded(&why))
+            }
+            Sent::Broken(e) => (format!("not confirmed, the connection broke: {e}"), Lost::broke(e)),
+        })
+    }
+}
+
 /// What became of a write request.
 enum Sent {
     Ok,
@@ -712,6 +811,8 @@ enum Sent {
     NoAnswer(String),
     /// A damaged RTU answer: the line is fine, the outcome unknown.
     BadAnswer(String),
+    /// The line was never quiet (before or after the request went out).
+    Flooded(NeverQuiet),
     Broken(String),
 }
 
@@ -725,6 +826,7 @@ fn flatten(
             // The RTU client says which unit and how long.
             ReadError::Timeout | ReadError::Elapsed => Sent::NoAnswer(e.to_string()),
             ReadError::Frame(why) => Sent::BadAnswer(why),
+            ReadError::Flooded(why) => Sent::Flooded(why),
             ReadError::Exception(_) | ReadError::Transport(_) => Sent::Broken(transport_reason(&e)),
         },
         Ok(Ok(Err(code))) => Sent::Refused(code),
@@ -776,6 +878,9 @@ fn exception_code(code: ExceptionCode) -> u8 {
 /// What a client error means for the link: a damaged answer and a missing one (reported by the
 /// RTU client) leave it usable; anything else broke it.
 fn failure(e: &tokio_modbus::Error) -> ReadError {
+    if let Some(why) = rtu_link::never_quiet(e) {
+        return ReadError::Flooded(why.clone());
+    }
     if let Some(bad) = rtu_link::frame_error(e) {
         return ReadError::Frame(bad.to_string());
     }

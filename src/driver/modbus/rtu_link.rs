@@ -8,6 +8,11 @@
 //! `io::Error` of kind `InvalidData`) and the line is drained until it is quiet, so the next
 //! exchange starts clean; no answer at all is an `io::Error` of kind `TimedOut`. Either way the
 //! link stays usable: only the transport failing (the port gone, the socket closed) ends it.
+//!
+//! Whatever the other end sends, a call reads at most [`CALL_BUDGET`] bytes: stale bytes before
+//! the request, the wait for the answer and the drain after a bad one each have a budget of
+//! bytes (and the drain one of time). A line that is still sending when a budget runs out is
+//! [`NeverQuiet`]: the caller drops the link and backs off, rather than reading a flood for ever.
 
 use std::fmt;
 use std::io;
@@ -15,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
+use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 use tokio_modbus::client::Client;
 use tokio_modbus::prelude::SlaveContext;
 use tokio_modbus::{Request, Response, Slave};
@@ -58,12 +63,35 @@ impl Timing {
     /// sending the longest frame and receiving it, the timeout, the quiet gap after a partial
     /// answer and the drain after a bad one.
     pub fn call_limit(&self) -> Duration {
-        self.before_request + self.char_time * (2 * MAX_FRAME as u32) + self.timeout + self.quiet * 4 + DRAIN_MAX
+        self.before_request + self.char_time * (2 * MAX_FRAME as u32) + self.timeout + self.quiet * 4 + self.drain_max()
+    }
+
+    /// How long the drain after a bad answer waits for a quiet gap: [`DRAIN_MAX`], or two gaps
+    /// on a line so slow that one gap is longer.
+    fn drain_max(&self) -> Duration {
+        DRAIN_MAX.max(self.quiet * 2)
     }
 }
 
-/// A line that keeps chattering is left after this long; the next request purges it again.
+/// A line that is not quiet for a quiet gap within this long after a bad answer is never quiet.
 const DRAIN_MAX: Duration = Duration::from_millis(500);
+
+/// Bytes a call drops before its request (a late answer, noise). A line with more waiting is
+/// never quiet: a late answer is one frame, and the next request purges whatever came since.
+pub const PURGE_BUDGET: usize = 8 * MAX_FRAME;
+/// Bytes a call reads while it waits for its answer: noise before it, an adapter's echo of the
+/// request, other units' frames and the answer. Once they are in, the answer is judged as if
+/// the line had gone quiet.
+pub const ANSWER_BUDGET: usize = 4 * MAX_FRAME;
+/// Bytes a call drops after a bad answer while it waits for the line to go quiet.
+pub const DRAIN_BUDGET: usize = 8 * MAX_FRAME;
+/// The most bytes one call reads, whatever the other end sends.
+pub const CALL_BUDGET: usize = PURGE_BUDGET + ANSWER_BUDGET + DRAIN_BUDGET;
+
+/// After a read that did not fill a chunk, the next read of the call waits this long: bytes
+/// that trickle in one at a time are taken in batches, not one wake-up each. A millisecond is
+/// about one character at 9600 baud, and a gateway sends an answer in one or two TCP segments.
+const READ_PACE: Duration = Duration::from_millis(1);
 
 /// The answer was bad: `Some(what)` for an error from [`RtuClient::call`] that names a bad frame.
 pub fn frame_error(e: &tokio_modbus::Error) -> Option<&FrameError> {
@@ -73,6 +101,11 @@ pub fn frame_error(e: &tokio_modbus::Error) -> Option<&FrameError> {
 /// The error from [`RtuClient::call`] says the unit did not answer in time.
 pub fn is_no_answer(e: &tokio_modbus::Error) -> bool {
     inner(e).is_some_and(|inner| inner.is::<NoAnswer>())
+}
+
+/// The error from [`RtuClient::call`] says the line never went quiet.
+pub fn never_quiet(e: &tokio_modbus::Error) -> Option<&NeverQuiet> {
+    inner(e).and_then(|inner| inner.downcast_ref::<NeverQuiet>())
 }
 
 fn inner(e: &tokio_modbus::Error) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
@@ -97,6 +130,42 @@ impl fmt::Display for NoAnswer {
 
 impl std::error::Error for NoAnswer {}
 
+/// The line kept sending: a call ran out of its budget of bytes (or the drain out of time)
+/// without a quiet gap. Something on the line sends non-stop; reading on would only burn CPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeverQuiet {
+    pub unit: u8,
+    /// Bytes the call received, none of them an answer.
+    pub dropped: usize,
+    /// How long the call read them for.
+    pub within: Duration,
+    /// The quiet gap the line never gave.
+    pub quiet: Duration,
+    /// The request had been sent: a write may have been carried out.
+    pub sent: bool,
+}
+
+impl fmt::Display for NeverQuiet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::timefmt::short;
+        write!(
+            f,
+            "noise on the line: never quiet ({} bytes dropped in {} {} the request to unit {}, no gap of {}); something on the line sends non-stop: check the wiring and termination, and that no other master or gateway is sending",
+            self.dropped,
+            short(self.within),
+            if self.sent { "after" } else { "before" },
+            self.unit,
+            short(self.quiet),
+        )
+    }
+}
+
+impl std::error::Error for NeverQuiet {}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "the line closed")
+}
+
 pub struct RtuClient<S> {
     stream: S,
     unit: u8,
@@ -106,6 +175,11 @@ pub struct RtuClient<S> {
     /// The last request went unanswered: its answer may still be on the way.
     unanswered: bool,
     buf: Vec<u8>,
+    /// Bytes read in the current call, and when it began reading.
+    received: usize,
+    call_start: Instant,
+    /// The next read waits until then (see [`READ_PACE`]).
+    paced_until: Instant,
 }
 
 impl<S> fmt::Debug for RtuClient<S> {
@@ -123,37 +197,92 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RtuClient<S> {
             last_activity: Instant::now(),
             unanswered: false,
             buf: Vec::with_capacity(2 * MAX_FRAME),
+            received: 0,
+            call_start: Instant::now(),
+            paced_until: Instant::now(),
         }
     }
 
-    /// Drops whatever is waiting on the line (a late answer, noise) without waiting for more.
+    /// Reads at most `max` bytes (at least 1, at most a chunk) until `until`; `None` when the
+    /// time ran out first. A deadline already past still takes what is waiting. Paced: after a
+    /// short read, the next one waits `pace` (but not past `until`).
+    async fn read_until(
+        &mut self,
+        chunk: &mut [u8; MAX_FRAME],
+        max: usize,
+        until: Instant,
+        pace: Duration,
+    ) -> io::Result<Option<usize>> {
+        let paced = self.paced_until.min(until);
+        if paced > Instant::now() {
+            sleep_until(paced).await;
+        }
+        let want = max.clamp(1, MAX_FRAME);
+        match timeout_at(until, self.stream.read(&mut chunk[..want])).await {
+            Ok(Ok(0)) => Err(closed()),
+            Ok(Ok(n)) => {
+                self.received += n;
+                self.last_activity = Instant::now();
+                if n < want {
+                    self.paced_until = self.last_activity + pace;
+                }
+                Ok(Some(n))
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn never_quiet(&self, sent: bool) -> io::Error {
+        let why = NeverQuiet {
+            unit: self.unit,
+            dropped: self.received,
+            within: self.call_start.elapsed(),
+            quiet: self.timing.quiet,
+            sent,
+        };
+        tracing::debug!(%why, "rtu: the line is never quiet");
+        io::Error::new(io::ErrorKind::InvalidData, why)
+    }
+
+    /// Drops whatever is waiting on the line (a late answer, noise) without waiting for more;
+    /// [`NeverQuiet`] once [`PURGE_BUDGET`] bytes are dropped.
     async fn purge(&mut self) -> io::Result<()> {
         let mut chunk = [0u8; MAX_FRAME];
-        for _ in 0..64 {
-            match timeout(Duration::ZERO, self.stream.read(&mut chunk)).await {
-                Ok(Ok(0)) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the line closed")),
-                Ok(Ok(n)) => tracing::debug!(bytes = n, "rtu: dropped stale bytes before a request"),
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(()),
+        let mut dropped = 0;
+        while dropped < PURGE_BUDGET {
+            match self.read_until(&mut chunk, PURGE_BUDGET - dropped, Instant::now(), READ_PACE).await? {
+                Some(n) => dropped += n,
+                None => {
+                    if dropped > 0 {
+                        tracing::debug!(bytes = dropped, "rtu: dropped stale bytes before a request");
+                    }
+                    return Ok(());
+                }
             }
         }
-        Ok(())
+        Err(self.never_quiet(false))
     }
 
-    /// After a bad answer: reads until the line has been quiet for the quiet gap (at most
-    /// [`DRAIN_MAX`]), so the rest of a garbled frame is not taken for the next answer.
+    /// After a bad answer: reads until the line has been quiet for the quiet gap, so the rest
+    /// of a garbled frame is not taken for the next answer. [`NeverQuiet`] once
+    /// [`DRAIN_BUDGET`] bytes are dropped or the drain's time is up.
     async fn drain(&mut self) -> io::Result<()> {
-        let give_up = Instant::now() + DRAIN_MAX;
+        let give_up = Instant::now() + self.timing.drain_max();
+        // Nothing waits for the drain but the next request: it reads coarsely, a tenth of the
+        // quiet gap apart.
+        let pace = (self.timing.quiet / 10).max(READ_PACE);
         let mut chunk = [0u8; MAX_FRAME];
-        loop {
-            let until = (Instant::now() + self.timing.quiet).min(give_up);
-            match timeout_at(until, self.stream.read(&mut chunk)).await {
-                Ok(Ok(0)) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the line closed")),
-                Ok(Ok(_)) => self.last_activity = Instant::now(),
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(()),
+        let mut dropped = 0;
+        while dropped < DRAIN_BUDGET {
+            let quiet_at = Instant::now() + self.timing.quiet;
+            match self.read_until(&mut chunk, DRAIN_BUDGET - dropped, quiet_at.min(give_up), pace).await? {
+                Some(n) => dropped += n,
+                None if quiet_at <= give_up => return Ok(()),
+                None => break,
             }
         }
+        Err(self.never_quiet(true))
     }
 
     async fn exchange(&mut self, request: &Request<'_>) -> tokio_modbus::Result<Response> {
@@ -168,12 +297,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RtuClient<S> {
             // the right unit, function and length: give it a quiet gap to arrive and be dropped.
             sleep(self.timing.quiet).await;
         }
+        self.received = 0;
+        self.call_start = Instant::now();
         self.purge().await?;
         self.stream.write_all(&frame).await?;
         self.stream.flush().await?;
         // `write_all` returns once the bytes are queued; the line carries them for this long.
         let sent = Instant::now() + self.timing.char_time * frame.len() as u32;
         self.last_activity = sent;
+        match self.receive(request, &frame, sent).await? {
+            Ok(answer) => Ok(answer),
+            Err(bad) => {
+                tracing::debug!(unit, %bad, bytes = ?self.buf, "rtu: bad answer");
+                self.drain().await?;
+                Err(io::Error::new(io::ErrorKind::InvalidData, bad).into())
+            }
+        }
+    }
+
+    /// Reads the answer to `request` (sent as `frame`, off the wire at `sent`): the answer, a
+    /// named reason to reject what came, or an I/O error (no answer at all, the line closed).
+    async fn receive(
+        &mut self,
+        request: &Request<'_>,
+        frame: &[u8],
+        sent: Instant,
+    ) -> io::Result<Result<Result<Response, tokio_modbus::ExceptionCode>, FrameError>> {
+        let unit = self.unit;
         // The answer must begin within the timeout; once it has begun, it has the time its
         // length needs on the wire.
         let mut deadline = sent + self.timing.timeout;
@@ -184,7 +334,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RtuClient<S> {
         let echo_like = matches!(fc, 0x05 | 0x06 | 0x16);
         self.buf.clear();
         let mut chunk = [0u8; MAX_FRAME];
-        let verdict = loop {
+        let mut read = 0;
+        loop {
             // The quiet gap ends an answer once one has begun; a stray byte (a transceiver
             // turning round, an adapter's echo) does not cut the wait for the answer short.
             let echo_so_far = !echo_like && frame.starts_with(&self.buf);
@@ -193,12 +344,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RtuClient<S> {
                 Some(_) => (self.last_activity + self.timing.quiet).min(deadline),
                 None => deadline,
             };
-            match timeout_at(until, self.stream.read(&mut chunk)).await {
-                Ok(Ok(0)) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the line closed").into()),
-                Ok(Ok(n)) => {
-                    self.last_activity = Instant::now();
+            match self.read_until(&mut chunk, ANSWER_BUDGET - read, until, READ_PACE).await? {
+                Some(n) => {
+                    read += n;
                     self.buf.extend_from_slice(&chunk[..n]);
-                    if !echo_like && self.buf.starts_with(&frame) {
+                    if !echo_like && self.buf.starts_with(frame) {
                         tracing::debug!(unit, "rtu: the line echoes requests; echo skipped");
                         self.buf.drain(..frame.len());
                     }
@@ -208,29 +358,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RtuClient<S> {
                         deadline =
                             deadline.max(self.last_activity + self.timing.char_time * missing + self.timing.quiet);
                     }
-                    let quiet = self.buf.len() >= 2 * MAX_FRAME;
+                    // Enough bytes for any answer came: judge them as if the line were quiet.
+                    let quiet = self.buf.len() >= 2 * MAX_FRAME || read >= ANSWER_BUDGET;
                     if let Scan::Done(v, _) = rtu::scan(unit, request, &self.buf, quiet) {
-                        break v;
+                        return Ok(v);
                     }
                 }
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) if self.buf.is_empty() => {
+                None if self.buf.is_empty() => {
                     self.unanswered = true;
                     let no = NoAnswer { unit, within: self.timing.timeout };
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, no).into());
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, no));
                 }
-                Err(_) => match rtu::scan(unit, request, &self.buf, true) {
-                    Scan::Done(v, _) => break v,
-                    Scan::More => break Err(FrameError::Noise { received: self.buf.len() }),
-                },
-            }
-        };
-        match verdict {
-            Ok(answer) => Ok(answer),
-            Err(bad) => {
-                tracing::debug!(unit, %bad, bytes = ?self.buf, "rtu: bad answer");
-                self.drain().await?;
-                Err(io::Error::new(io::ErrorKind::InvalidData, bad).into())
+                None => {
+                    return Ok(match rtu::scan(unit, request, &self.buf, true) {
+                        Scan::Done(v, _) => v,
+                        Scan::More => Err(FrameError::Noise { received: self.buf.len() }),
+                    });
+                }
             }
         }
     }
@@ -256,7 +400,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Client for RtuClient<S> {
 #[cfg(test)]
 mod tests {
     use tokio::io::{DuplexStream, duplex};
-    use tokio::time::Instant;
+    use tokio::time::{Instant, timeout};
     use tokio_modbus::{ExceptionCode, Slave};
 
     use super::*;
@@ -546,6 +690,29 @@ mod tests {
     }
 
     #[test]
+    fn never_quiet_says_what_where_and_what_to_do() {
+        let why = NeverQuiet {
+            unit: 7,
+            dropped: 2048,
+            within: Duration::from_micros(40),
+            quiet: Duration::from_millis(200),
+            sent: false,
+        };
+        assert_eq!(
+            why.to_string(),
+            "noise on the line: never quiet (2048 bytes dropped in 40µs before the request to unit 7, no gap of 200.0ms); something on the line sends non-stop: check the wiring and termination, and that no other master or gateway is sending"
+        );
+        let after = NeverQuiet { sent: true, ..why };
+        assert!(after.to_string().contains("after the request to unit 7"), "{after}");
+        let e: tokio_modbus::Error = io::Error::new(io::ErrorKind::InvalidData, after.clone()).into();
+        assert_eq!(never_quiet(&e), Some(&after));
+        assert_eq!(frame_error(&e), None);
+        assert!(!is_no_answer(&e));
+        let plain: tokio_modbus::Error = io::Error::new(io::ErrorKind::InvalidData, "not a flood").into();
+        assert_eq!(never_quiet(&plain), None);
+    }
+
+    #[test]
     fn serial_timing_follows_the_baud_rate() {
         let t = Timing::serial(9600, 11, Duration::ZERO, Duration::from_secs(1));
         assert_eq!(t.before_request, rtu::frame_silence(9600));
@@ -632,6 +799,174 @@ mod tests {
             device.write_all(&read2_answer()).await.unwrap();
         });
         assert_eq!(got.unwrap(), Ok(read2_response()));
+    }
+
+    /// One end of an in-memory line that counts what the client reads from it.
+    struct Counted {
+        inner: DuplexStream,
+        bytes: usize,
+        reads: usize,
+    }
+
+    impl AsyncRead for Counted {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let before = buf.filled().len();
+            let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+            let n = buf.filled().len() - before;
+            if n > 0 {
+                self.bytes += n;
+                self.reads += 1;
+            }
+            r
+        }
+    }
+
+    impl AsyncWrite for Counted {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+        }
+
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// The device sends `piece` every millisecond, `times` times: as far as one call can tell,
+    /// a sender that never stops.
+    async fn flood(device: &mut DuplexStream, piece: &[u8], times: usize) {
+        for _ in 0..times {
+            if device.write_all(piece).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// A peer that never lets the line go quiet (noise, one byte at a time, the request echoed
+    /// over and over) costs a call a bounded number of bytes and reads, and the call says so
+    /// instead of reading on; once the flood stops, the line works again.
+    #[tokio::test(start_paused = true)]
+    async fn a_line_that_is_never_quiet_is_given_up_within_a_budget() {
+        let noise: Vec<u8> = (0..256u32).map(|i| (i * 37 + 11) as u8).collect();
+        let echo = rtu::encode(1, &READ2).unwrap().repeat(8);
+        for piece in [noise, vec![0x5A], echo] {
+            let (client, mut device) = duplex(1024);
+            let mut client = RtuClient::new(Counted { inner: client, bytes: 0, reads: 0 }, 1, TIMING);
+            let got = tokio::select! {
+                got = client.call(READ2) => got,
+                () = flood(&mut device, &piece, 10_000) => panic!("{} bytes a ms: the call read on while the flood lasted", piece.len()),
+            };
+            let e = got.unwrap_err();
+            assert!(e.to_string().contains("never quiet"), "{} bytes a ms: {e}", piece.len());
+            let why = never_quiet(&e).expect("typed");
+            assert!(why.sent && why.unit == 1 && why.dropped > 0, "{why:?}");
+            assert_eq!(frame_error(&e), None);
+            let (bytes, reads) = (client.stream.bytes, client.stream.reads);
+            assert!(bytes <= CALL_BUDGET, "{} bytes a ms: {bytes} bytes read in one call", piece.len());
+            assert!(reads <= bytes, "{reads} reads");
+            // The flood is over (the device drops the request it may have had): the next call works.
+            let mut old = [0u8; 64];
+            while let Ok(Ok(1..)) = timeout(Duration::ZERO, device.read(&mut old)).await {}
+            let (got, ()) = tokio::join!(client.call(READ2), async {
+                expect_request(&mut device, 1, &READ2).await;
+                device.write_all(&read2_answer()).await.unwrap();
+            });
+            assert_eq!(got.unwrap(), Ok(read2_response()), "{} bytes a ms", piece.len());
+        }
+    }
+
+    /// The device sends `bytes` one at a time, and the client may run between any two (no
+    /// time passes).
+    async fn trickle(device: &mut DuplexStream, bytes: &[u8]) {
+        for &b in bytes {
+            device.write_all(&[b]).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Bytes that trickle in one at a time are read in batches: the task is not woken for each.
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_and_noise_trickling_in_a_byte_at_a_time_are_read_in_batches() {
+        let (client, mut device) = duplex(1024);
+        let mut client = RtuClient::new(Counted { inner: client, bytes: 0, reads: 0 }, 1, TIMING);
+        let request = Request::ReadHoldingRegisters(0, 125);
+        let mut answer = vec![1, 0x03, 250];
+        answer.extend((0..250).map(|i| i as u8));
+        rtu::push_crc(&mut answer);
+        let mut bytes = vec![0x00, 0xFF, 0x13, 0x37];
+        bytes.extend_from_slice(&answer);
+        let (got, ()) = tokio::join!(client.call(request.clone()), async {
+            let want = rtu::encode(1, &request).unwrap();
+            let mut seen = vec![0u8; want.len()];
+            device.read_exact(&mut seen).await.unwrap();
+            trickle(&mut device, &bytes).await;
+        });
+        let Ok(Response::ReadHoldingRegisters(words)) = got.unwrap() else { panic!("registers") };
+        assert_eq!(words.len(), 125);
+        assert!(client.stream.reads <= 8, "{} reads for {} bytes", client.stream.reads, client.stream.bytes);
+        // A bad answer, then noise trickling in for a while before the line goes quiet: the
+        // drain takes it in batches too.
+        let reads = client.stream.reads;
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&adu(&[1, 0x04, 4, 0, 0, 0, 0])).await.unwrap();
+            for _ in 0..5 {
+                tokio::time::sleep(TIMING.quiet / 4).await;
+                trickle(&mut device, &[0x55; 100]).await;
+            }
+        });
+        assert!(matches!(frame_error(&got.unwrap_err()), Some(FrameError::WrongFunction { .. })));
+        let (bytes, reads) = (client.stream.bytes, client.stream.reads - reads);
+        assert!(reads <= 16, "{reads} reads in the second call ({bytes} bytes in all)");
+    }
+
+    /// More than the purge's budget waiting before a request: the request is not sent into it.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_is_not_sent_into_a_line_already_flooded() {
+        let (client, mut device) = duplex(4 * PURGE_BUDGET);
+        let mut client = RtuClient::new(client, 1, TIMING);
+        device.write_all(&vec![0x55; PURGE_BUDGET + 100]).await.unwrap();
+        let e = client.call(READ2).await.unwrap_err();
+        assert_eq!(never_quiet(&e).map(|w| (w.sent, w.dropped)), Some((false, PURGE_BUDGET)), "{e}");
+        assert!(e.to_string().contains("before the request to unit 1"), "{e}");
+        let mut buf = [0u8; 16];
+        assert!(timeout(Duration::ZERO, device.read(&mut buf)).await.is_err(), "nothing was sent");
+        // What is left is dropped by the next call, which then works.
+        good_exchange(&mut client, &mut device).await;
+    }
+
+    /// On a line so slow that its quiet gap is longer than [`DRAIN_MAX`], a drain still ends on
+    /// a quiet gap (it is not taken for a line that is never quiet).
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_on_a_very_slow_line_waits_for_its_long_quiet_gap() {
+        let timing = Timing { quiet: DRAIN_MAX + Duration::from_millis(100), ..TIMING };
+        assert!(timing.call_limit() >= timing.timeout + timing.quiet * 6);
+        let (client, mut device) = duplex(1024);
+        let mut client = RtuClient::new(client, 1, timing);
+        let (got, ()) = tokio::join!(client.call(READ2), async {
+            expect_request(&mut device, 1, &READ2).await;
+            device.write_all(&adu(&[1, 0x04, 4, 0x12, 0x34, 0xAB, 0xCD])).await.unwrap();
+        });
+        let e = got.unwrap_err();
+        assert_eq!(frame_error(&e), Some(&FrameError::WrongFunction { asked: 3, answered: 4 }), "{e}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -4,7 +4,9 @@
 //! list comes from `/sys/class/tty` on Linux (with the USB vendor and product where the kernel
 //! tells them).
 
-use tokio_serial::{DataBits, FlowControl, SerialPortBuilderExt, SerialPortType, SerialStream, StopBits};
+use tokio_serial::{
+    ClearBuffer, DataBits, FlowControl, SerialPort, SerialPortBuilderExt, SerialPortType, SerialStream, StopBits,
+};
 
 use crate::layout::{Parity, SerialLine};
 
@@ -32,13 +34,20 @@ pub fn open(line: &SerialLine) -> Result<SerialStream, String> {
             Ok(_) => {}
         }
     }
-    tokio_serial::new(&path, line.baud)
+    let stream = tokio_serial::new(&path, line.baud)
         .parity(parity)
         .data_bits(DataBits::Eight)
         .stop_bits(stop_bits)
         .flow_control(FlowControl::None)
         .open_native_async()
-        .map_err(|e| open_error(&path, &e))
+        .map_err(|e| open_error(&path, &e))?;
+    // Bytes the port holds from before it was opened (noise, another program's traffic) are
+    // stale: a port reopened after a flood starts clean. A port that cannot be cleared still
+    // works: the first request's purge drops them.
+    if let Err(e) = stream.clear(ClearBuffer::Input) {
+        tracing::debug!(port = %path, error = %e, "serial: clearing the input buffer failed");
+    }
+    Ok(stream)
 }
 
 fn open_error(path: &str, e: &tokio_serial::Error) -> String {
