@@ -136,3 +136,30 @@ fn an_accepted_host_name_mismatch_is_on_record_and_in_the_diagnostics() {
     assert_eq!(start["action"], "console_start");
     assert!(start["result"].as_str().is_some_and(|r| r.contains("ua1: accept_host_name_mismatch")), "{start}");
 }
+
+#[test]
+fn alarms_of_an_earlier_demo_do_not_come_back() {
+    // Issue 12 A.7: the demo's journal is its own and starts fresh.
+    let dir = TempDir::new("demo-fresh");
+    let journal = dir.0.join("state").join("ttyhmi").join("demo").join("alarms.jsonl");
+    let mut c = Console::start(&dir.0, &["demo"]);
+    c.wait_for("the cold start's low-pressure alarm", |t| t.contains("Header pressure low"));
+    c.quit();
+    assert!(c.wait_exit().success());
+    let first = std::fs::read_to_string(&journal).unwrap();
+    assert!(first.contains("P_101.lo"), "{first}");
+    // A shelve forged into it would be ignored anyway; the next demo does not even read it.
+    let mut c = Console::start(&dir.0, &["demo"]);
+    c.wait_for("the demo", |t| t.contains("plc1 up"));
+    c.quit();
+    assert!(c.wait_exit().success());
+    let log = std::fs::read_dir(dir.0.join("state").join("ttyhmi"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ttyhmi.log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    let restored: Vec<&str> = log.lines().filter(|l| l.contains("alarms restored")).collect();
+    assert_eq!(restored.len(), 2, "{log}");
+    assert!(restored.iter().all(|l| l.contains(": 0 alarms restored")), "{restored:?}");
+}
