@@ -107,6 +107,33 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `s` as a double-quoted YAML scalar that reads back as exactly `s`, with every unsafe
+/// character written as a YAML escape (`\x1b`, `\u202e`, `\U000e0041`): YAML to paste (`ttyhmi
+/// browse`) that a terminal shows as it is.
+pub fn yaml_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if is_unsafe(c) => {
+                let _ = match c as u32 {
+                    u @ 0..=0xff => write!(out, "\\x{u:02x}"),
+                    u @ 0x100..=0xffff => write!(out, "\\u{u:04x}"),
+                    u => write!(out, "\\U{u:08x}"),
+                };
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// `s` as a JSON string (with its quotes); see [`push_json_str`].
 pub fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

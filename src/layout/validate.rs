@@ -145,24 +145,33 @@ fn sections<'n>(cx: &mut Ctx, root: &'n Node) -> Option<Sections<'n>> {
     Some(s)
 }
 
-/// The `connections:` section.
-fn connections(cx: &mut Ctx, root: &Node, node: Option<&Node>) -> Connections {
-    let mut out = Connections { valid: Vec::new(), declared: HashSet::new(), declared_ua: HashSet::new() };
-    let list = match node.map(entries) {
+/// The entries of a section every layout needs, or `None` (reported) when it is missing or is
+/// not a mapping.
+fn section<'n>(
+    cx: &mut Ctx,
+    root: &Node,
+    node: Option<&'n Node>,
+    name: &str,
+    hint: &str,
+) -> Option<&'n [(Node, Node)]> {
+    match node.map(entries) {
         None => {
-            cx.err(
-                root.loc,
-                "missing `connections`",
-                Some("add connections: { plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } } }".into()),
-            );
-            return out;
+            cx.err(root.loc, format!("missing `{name}`"), Some(hint.into()));
+            None
         }
         Some(Err(e)) => {
             cx.de(e);
-            return out;
+            None
         }
-        Some(Ok(list)) => list,
-    };
+        Some(Ok(list)) => Some(list),
+    }
+}
+
+/// The `connections:` section.
+fn connections(cx: &mut Ctx, root: &Node, node: Option<&Node>) -> Connections {
+    let mut out = Connections { valid: Vec::new(), declared: HashSet::new(), declared_ua: HashSet::new() };
+    let hint = "add connections: { plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } } }";
+    let Some(list) = section(cx, root, node, "connections", hint) else { return out };
     for (k, v) in list {
         let name = key_text(k);
         out.declared.insert(name.clone());
@@ -190,21 +199,8 @@ fn connections(cx: &mut Ctx, root: &Node, node: Option<&Node>) -> Connections {
 /// The `tags:` section.
 fn tags(cx: &mut Ctx, root: &Node, node: Option<&Node>, conns: &Connections) -> Tags {
     let mut out = Tags { valid: Vec::new(), declared: HashSet::new(), sources: HashSet::new() };
-    let list = match node.map(entries) {
-        None => {
-            cx.err(
-                root.loc,
-                "missing `tags`",
-                Some("add tags: { P_101: { source: plc1, holding: 0, type: f32 } }".into()),
-            );
-            return out;
-        }
-        Some(Err(e)) => {
-            cx.de(e);
-            return out;
-        }
-        Some(Ok(list)) => list,
-    };
+    let hint = "add tags: { P_101: { source: plc1, holding: 0, type: f32 } }";
+    let Some(list) = section(cx, root, node, "tags", hint) else { return out };
     for (k, v) in list {
         let name = key_text(k);
         out.declared.insert(name.clone());

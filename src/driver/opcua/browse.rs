@@ -26,6 +26,7 @@ use super::{Limits, UaJob, convert, explain, prepare_with};
 use crate::layout::duration::format_duration;
 use crate::layout::nodeid::{Identifier, Namespace, NodeRef};
 use crate::layout::{SecretSource, UaSecurity, UaUser};
+use crate::sanitize::yaml_str as quoted;
 
 /// What to browse and how to name the connection in the output.
 #[derive(Clone, Debug)]
@@ -559,33 +560,6 @@ impl Names {
 
 // ---------------------------------------------------------------------------------------------
 // YAML
-
-/// A string as a double-quoted YAML scalar that reads back as exactly `s`, with every character
-/// that must not reach a terminal as it is (controls, bidirectional and invisible characters:
-/// [`crate::sanitize::is_unsafe`]) written as a YAML escape (`\x1b`, `\u202e`, `\U000e0041`).
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if crate::sanitize::is_unsafe(c) => {
-                let _ = match c as u32 {
-                    u @ 0..=0xff => write!(out, "\\x{u:02x}"),
-                    u @ 0x100..=0xffff => write!(out, "\\u{u:04x}"),
-                    u => write!(out, "\\U{u:08x}"),
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// Text from the server shown to a person (a description, units): made visible
 /// ([`crate::sanitize::clean`]: `\x1b[2J`, `\u{202e}`), then quoted.
