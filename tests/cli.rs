@@ -447,3 +447,23 @@ fn passwd_by_an_account_that_cannot_change_the_file_fails_before_asking() {
     assert!(err.ends_with("an administrator can: `sudo ttyhmi passwd alice`\n"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A state folder this account cannot write costs the log, not the command (it was a panic,
+/// exit 101, in the log's set-up).
+#[test]
+fn an_unwritable_state_folder_does_not_stop_a_command() {
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        eprintln!("skipped: running as another account needs root");
+        return;
+    }
+    let dir = users_dir("state-unwritable");
+    let state = dir.join("state");
+    std::fs::create_dir_all(state.join("ttyhmi")).unwrap();
+    std::fs::set_permissions(state.join("ttyhmi"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut c = exe();
+    c.uid(4242).gid(4242).env("XDG_STATE_HOME", &state).env("XDG_CONFIG_HOME", dir.join("config"));
+    c.args(["check", "layouts/demo.yaml"]);
+    let out = output_or_kill(c, "check with an unwritable state folder");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
