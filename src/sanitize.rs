@@ -83,10 +83,9 @@ pub fn push_clean(out: &mut String, s: &str) {
     }
 }
 
-/// Appends `s` as a JSON string (with its quotes). The text stays exact for a program reading
-/// it, and no unsafe character appears raw: controls (C1 too), bidirectional controls and
-/// invisible characters are `\uXXXX` escapes.
-pub fn push_json_str(out: &mut String, s: &str) {
+/// Appends `s` double-quoted, with `"`, `\\`, newline, CR and tab escaped the way JSON and YAML
+/// both read them, and every other unsafe character written by `escape`.
+fn push_quoted(out: &mut String, s: &str, escape: impl Fn(&mut String, char)) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -95,16 +94,23 @@ pub fn push_json_str(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if is_unsafe(c) => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{u:04x}");
-                }
-            }
+            c if is_unsafe(c) => escape(out, c),
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// Appends `s` as a JSON string (with its quotes). The text stays exact for a program reading
+/// it, and no unsafe character appears raw: controls (C1 too), bidirectional controls and
+/// invisible characters are `\uXXXX` escapes.
+pub fn push_json_str(out: &mut String, s: &str) {
+    push_quoted(out, s, |out, c| {
+        let mut units = [0u16; 2];
+        for u in c.encode_utf16(&mut units) {
+            let _ = write!(out, "\\u{u:04x}");
+        }
+    });
 }
 
 /// `s` as a double-quoted YAML scalar that reads back as exactly `s`, with every unsafe
@@ -112,25 +118,13 @@ pub fn push_json_str(out: &mut String, s: &str) {
 /// browse`) that a terminal shows as it is.
 pub fn yaml_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if is_unsafe(c) => {
-                let _ = match c as u32 {
-                    u @ 0..=0xff => write!(out, "\\x{u:02x}"),
-                    u @ 0x100..=0xffff => write!(out, "\\u{u:04x}"),
-                    u => write!(out, "\\U{u:08x}"),
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    push_quoted(&mut out, s, |out, c| {
+        let _ = match c as u32 {
+            u @ 0..=0xff => write!(out, "\\x{u:02x}"),
+            u @ 0x100..=0xffff => write!(out, "\\u{u:04x}"),
+            u => write!(out, "\\U{u:08x}"),
+        };
+    });
     out
 }
 

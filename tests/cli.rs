@@ -408,7 +408,6 @@ fn passwd_sets_a_role_and_shows_it_before_and_after() {
 /// why and what an administrator runs, without asking for a PIN.
 #[test]
 fn passwd_by_an_account_that_cannot_change_the_file_fails_before_asking() {
-    use std::os::unix::process::CommandExt;
     if !is_root() {
         eprintln!("skipped: running as another account needs root");
         return;
@@ -419,12 +418,7 @@ fn passwd_by_an_account_that_cannot_change_the_file_fails_before_asking() {
     // A state folder of its own (the log file goes there).
     std::fs::create_dir_all(dir.join("state")).unwrap();
     std::os::unix::fs::chown(dir.join("state"), Some(4242), Some(4242)).unwrap();
-    let as_other = |args: &[&str]| {
-        let mut c = exe();
-        c.uid(4242).gid(4242).env("XDG_CONFIG_HOME", dir.join("config")).env("XDG_STATE_HOME", dir.join("state"));
-        c.args(args);
-        output_or_kill(c, &format!("{args:?}"))
-    };
+    let as_other = |args: &[&str]| as_another_account(&dir, &dir.join("state"), args);
     let f = file.to_str().unwrap();
     let out = as_other(&["passwd", "alice", "--role", "operator", "--users", f]);
     assert_eq!(out.status.code(), Some(1));
@@ -452,7 +446,6 @@ fn passwd_by_an_account_that_cannot_change_the_file_fails_before_asking() {
 /// exit 101, in the log's set-up).
 #[test]
 fn an_unwritable_state_folder_does_not_stop_a_command() {
-    use std::os::unix::process::CommandExt;
     if !is_root() {
         eprintln!("skipped: running as another account needs root");
         return;
@@ -461,9 +454,16 @@ fn an_unwritable_state_folder_does_not_stop_a_command() {
     let state = dir.join("state");
     std::fs::create_dir_all(state.join("ttyhmi")).unwrap();
     std::fs::set_permissions(state.join("ttyhmi"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let mut c = exe();
-    c.uid(4242).gid(4242).env("XDG_STATE_HOME", &state).env("XDG_CONFIG_HOME", dir.join("config"));
-    c.args(["check", "layouts/demo.yaml"]);
-    let out = output_or_kill(c, "check with an unwritable state folder");
+    let out = as_another_account(&dir, &state, &["check", "layouts/demo.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `ttyhmi ARGS` as uid 4242 (needs root), its config folder in `dir`, its state folder `state`.
+fn as_another_account(dir: &std::path::Path, state: &std::path::Path, args: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut c = exe();
+    c.uid(4242).gid(4242).env("XDG_CONFIG_HOME", dir.join("config")).env("XDG_STATE_HOME", state);
+    c.args(args);
+    output_or_kill(c, &format!("{args:?} as uid 4242"))
 }
