@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use ttyhmi::alarm::{AlarmEngine, Discrete, LimitKind, Priority, Rule, RuleKind};
-use ttyhmi::app::state::State;
+use ttyhmi::console::Console as State;
 use ttyhmi::driver::modbus::codec;
 use ttyhmi::driver::modbus::planner::{Limits, plan};
 use ttyhmi::driver::modbus::rtu;
@@ -116,13 +116,13 @@ fn render(c: &mut Criterion) {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut state = State::new(Arc::new(l), "bench".into(), false, now);
     for i in 0..500u32 {
-        state.store.apply(TagId(i), Sample::good(Value::Float(i as f64 * 1.25), now));
+        state.plant.store.apply(TagId(i), Sample::good(Value::Float(i as f64 * 1.25), now));
     }
     state.selected = 250;
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     c.bench_function("render_500_row_grid_160x48", |b| {
         b.iter(|| {
-            term.draw(|f| ttyhmi::ui::render(black_box(&state), f)).unwrap();
+            term.draw(|f| ttyhmi::ui::render(black_box(&state.session), &state.plant, f)).unwrap();
         })
     });
 }
@@ -206,13 +206,13 @@ fn alarms(c: &mut Criterion) {
     l.alarms = alarm_rules();
     let mut state = State::new(Arc::new(l), "bench".into(), false, t0);
     for (tag, s) in batch(false, 0) {
-        state.alarms.evaluate(tag, &s, t0);
+        state.plant.alarms.evaluate(tag, &s, t0);
     }
     state.selected = 5_000;
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     c.bench_function("render_alarm_list_10000_active_160x48", |b| {
         b.iter(|| {
-            term.draw(|f| ttyhmi::ui::render(black_box(&state), f)).unwrap();
+            term.draw(|f| ttyhmi::ui::render(black_box(&state.session), &state.plant, f)).unwrap();
         })
     });
 }
@@ -258,23 +258,23 @@ fn trends(c: &mut Criterion) {
         for k in 0..100_000u32 {
             let v = ((k as f64) / 3000.0 + i as f64).sin() * 10.0;
             let at = t0 + Duration::from_millis(100 * k as u64);
-            state.history.record(TagId(i), &Sample::good(Value::Float(v), at));
+            state.plant.history.record(TagId(i), &Sample::good(Value::Float(v), at));
         }
     }
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     c.bench_function("render_trend_8_pens_x_100000_samples_160x48", |b| {
         b.iter(|| {
-            term.draw(|f| ttyhmi::ui::render(black_box(&state), f)).unwrap();
+            term.draw(|f| ttyhmi::ui::render(black_box(&state.session), &state.plant, f)).unwrap();
         })
     });
     // Memory per stored sample, as allocated (printed once; the bench target is the figure).
-    let points: usize = (0..8).filter_map(|i| state.history.series(TagId(i))).map(|s| s.len()).sum();
+    let points: usize = (0..8).filter_map(|i| state.plant.history.series(TagId(i))).map(|s| s.len()).sum();
     assert_eq!(points, 800_000, "every sample kept");
     println!(
         "history: {} points in {} bytes allocated = {:.1} bytes per sample (a point is {} bytes)",
         points,
-        state.history.bytes(),
-        state.history.bytes() as f64 / points as f64,
+        state.plant.history.bytes(),
+        state.plant.history.bytes() as f64 / points as f64,
         std::mem::size_of::<ttyhmi::tag::history::Point>()
     );
 }

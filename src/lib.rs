@@ -21,8 +21,11 @@
 #![forbid(unsafe_code)]
 
 pub mod alarm;
-pub mod app;
+pub mod front;
+pub mod plant;
+pub mod session;
 pub mod audit;
+pub mod console;
 pub mod auth;
 pub mod driver;
 pub mod files;

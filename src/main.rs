@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use ttyhmi::app::drivers::DriverOptions;
-use ttyhmi::app::runtime::{ConsoleOptions, run_console};
-use ttyhmi::app::watch::{WatchOptions, run_watch};
+use ttyhmi::session::drivers::DriverOptions;
+use ttyhmi::front::local::{ConsoleOptions, run_console};
+use ttyhmi::front::watch::{WatchOptions, run_watch};
 use ttyhmi::driver::opcua::UaJob;
 use ttyhmi::driver::opcua::browse::{BrowseOptions, browse};
 use ttyhmi::driver::opcua::pki as opcua_pki;

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use ttyhmi::alarm::journal::Journal;
 use ttyhmi::alarm::{AlarmState, Note, Shelve, ShelveState, Transition};
-use ttyhmi::app::restore::open_journal;
-use ttyhmi::app::state::State;
+use ttyhmi::plant::restore::open_journal;
+use ttyhmi::console::Console as State;
 use ttyhmi::audit::{Action, Actor, AuditLog, RecordInput};
 use ttyhmi::layout;
 use ttyhmi::tag::{Sample, Value};
@@ -33,7 +33,7 @@ fn actor(user: &str, role: &str) -> Actor {
 fn files(dir: &Path, more: Vec<Transition>, records: Vec<RecordInput>) -> (PathBuf, PathBuf) {
     let mut s = state();
     let id = s.layout.tag_id("P").expect("P");
-    let raised = s.alarms.evaluate(id, &Sample::good(Value::Float(10.0), SystemTime::now()), SystemTime::now());
+    let raised = s.plant.alarms.evaluate(id, &Sample::good(Value::Float(10.0), SystemTime::now()), SystemTime::now());
     assert_eq!(raised.len(), 1);
     let journal = dir.join("alarms.jsonl");
     let mut j = Journal::open(&journal).expect("journal");
@@ -52,7 +52,7 @@ fn raised_then(to: AlarmState, edit: impl FnOnce(&mut Transition)) -> Transition
     let mut s = state();
     let id = s.layout.tag_id("P").expect("P");
     let mut t =
-        s.alarms.evaluate(id, &Sample::good(Value::Float(10.0), SystemTime::now()), SystemTime::now()).remove(0);
+        s.plant.alarms.evaluate(id, &Sample::good(Value::Float(10.0), SystemTime::now()), SystemTime::now()).remove(0);
     t.from = t.to;
     t.to = to;
     edit(&mut t);
@@ -66,9 +66,9 @@ fn note(user: &str, at: SystemTime) -> Note {
 /// The state after start, and what the console said.
 fn restored(journal: &Path, audit: &Path) -> (AlarmState, String) {
     let mut s = state();
-    open_journal(&mut s, journal, audit);
-    let said = s.message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
-    (s.alarms.alarms()[0].state(), said)
+    let (_, told) = open_journal(&mut s.plant, journal, audit);
+    let said = told.note.unwrap_or_default();
+    (s.plant.alarms.alarms()[0].state(), said)
 }
 
 #[test]
@@ -107,11 +107,11 @@ fn a_shelve_on_record_by_an_engineer_comes_back_clamped_to_the_maximum() {
         RecordInput::new(now - Duration::from_millis(20), &actor("eve", "engineer"), Action::AlarmShelve).tag("P.hi");
     let (journal, audit) = files(&dir.0, vec![shelve], vec![record]);
     let mut s = state();
-    open_journal(&mut s, &journal, &audit);
-    let a = &s.alarms.alarms()[0];
+    open_journal(&mut s.plant, &journal, &audit);
+    let a = &s.plant.alarms.alarms()[0];
     assert_eq!(a.state(), AlarmState::Shelved);
     let until = a.shelved.as_ref().map(|sh| sh.until).expect("shelved");
-    assert!(until <= now + s.alarms.max_shelve(), "clamped to the maximum shelve from its record");
+    assert!(until <= now + s.plant.alarms.max_shelve(), "clamped to the maximum shelve from its record");
 }
 
 #[test]

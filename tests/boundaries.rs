@@ -38,17 +38,17 @@ fn code_outside_tests<'a>(path: &str, text: &'a str) -> &'a str {
 
 /// (module folder, forbidden path prefixes)
 const RULES: &[(&str, &[&str])] = &[
-    ("src/tag", &["tokio", "ratatui", "crossterm", "crate::driver", "crate::layout", "crate::ui", "crate::app"]),
-    ("src/layout", &["tokio", "ratatui", "crossterm", "crate::driver", "crate::ui", "crate::app", "crate::sim"]),
-    ("src/driver", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::sim"]),
+    ("src/tag", &["tokio", "ratatui", "crossterm", "crate::driver", "crate::layout", "crate::ui", "crate::session"]),
+    ("src/layout", &["tokio", "ratatui", "crossterm", "crate::driver", "crate::ui", "crate::session", "crate::sim"]),
+    ("src/driver", &["ratatui", "crossterm", "crate::ui", "crate::session", "crate::sim"]),
     ("src/ui", &["tokio", "crate::driver::modbus", "crate::sim"]),
-    ("src/sim", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::driver"]),
+    ("src/sim", &["ratatui", "crossterm", "crate::ui", "crate::session", "crate::driver"]),
     (
         "src/alarm",
-        &["tokio", "ratatui", "crossterm", "crate::driver", "crate::ui", "crate::app", "crate::layout", "crate::sim"],
+        &["tokio", "ratatui", "crossterm", "crate::driver", "crate::ui", "crate::session", "crate::layout", "crate::sim"],
     ),
-    ("src/auth", &["ratatui", "crossterm", "crate::ui", "crate::app", "crate::driver", "tokio"]),
-    ("src/audit", &["ratatui", "crossterm", "tokio", "crate::ui", "crate::app", "crate::driver", "crate::auth"]),
+    ("src/auth", &["ratatui", "crossterm", "crate::ui", "crate::session", "crate::driver", "tokio"]),
+    ("src/audit", &["ratatui", "crossterm", "tokio", "crate::ui", "crate::session", "crate::driver", "crate::auth"]),
 ];
 
 #[test]

@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use ratatui::style::{Color, Modifier};
 
-use ttyhmi::app::msg::{Effect, Msg};
-use ttyhmi::app::state::State;
-use ttyhmi::app::update::update;
+use ttyhmi::console::{Effect, Msg};
+use ttyhmi::console::Console as State;
+use ttyhmi::console::update;
 use ttyhmi::auth::Role;
 use ttyhmi::driver::DriverEvent;
 use ttyhmi::layout::{self, ConnId};
@@ -88,11 +88,9 @@ fn apply(s: &mut State, effects: Vec<Effect>) {
 /// - RUN discrete: the burner stopped while in maintenance mode: suppressed.
 fn plant(color: bool) -> State {
     let layout = layout::parse(LAYOUT, "boiler.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let mut s = State::new(Arc::new(layout), "eve".into(), false, at(600));
+    let mut s = State::new(Arc::new(layout), "eve".into(), false, at(600)).with_role(Role::Engineer);
     s.utc_offset = time::UtcOffset::UTC;
     s.color = color;
-    s.identity.role = Role::Engineer;
-    s.identity.user = "eve".into();
     value(&mut s, "MAINT", Value::Bool(true), 590);
     value(&mut s, "RUN", Value::Bool(false), 500);
     value(&mut s, "P_101", Value::Float(1.5), 400);
@@ -128,7 +126,7 @@ fn plant(color: bool) -> State {
 #[test]
 fn the_states_are_as_described() {
     let s = plant(true);
-    let st = |k: &str| s.alarms.alarms().iter().find(|a| a.rule.key == k).map(|a| a.state());
+    let st = |k: &str| s.plant.alarms.alarms().iter().find(|a| a.rule.key == k).map(|a| a.state());
     use ttyhmi::alarm::AlarmState::*;
     assert_eq!(st("T_102.hihi"), Some(Unacknowledged));
     assert_eq!(st("T_102.hi"), Some(Acknowledged));
@@ -198,7 +196,7 @@ fn no_alarms_and_a_flood() {
         value(&mut s, "T_102", Value::Float(99.0), 300 - i * 20);
         value(&mut s, "T_102", Value::Float(20.0), 290 - i * 20);
     }
-    assert!(s.alarms.flood());
+    assert!(s.plant.alarms.flood());
     let t = screen(&s, 80, 24);
     assert!(t.lines().nth(1).unwrap().contains("FLOOD"), "{t}");
 }

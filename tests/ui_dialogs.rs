@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
-use ttyhmi::app::msg::{Effect, Msg};
-use ttyhmi::app::state::State;
-use ttyhmi::app::update::update;
-use ttyhmi::app::write::Dialog;
+use ttyhmi::console::{Effect, Msg};
+use ttyhmi::console::Console as State;
+use ttyhmi::console::update;
+use ttyhmi::session::write::Dialog;
 use ttyhmi::driver::{ConnectionState, DriverEvent};
 use ttyhmi::layout::{self, ConnId};
 use ttyhmi::tag::{Sample, Value};
@@ -57,10 +57,10 @@ fn typed(s: &mut State, text: &str) {
 /// Both connections up, every tag Good; an operator with a PIN.
 fn plant() -> State {
     let l = layout::parse(&layout_src(), "dialogs.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let mut s = State::new(Arc::new(l), "alice".into(), false, now());
+    let person = ttyhmi::session::state::Person::viewer("alice", false)
+        .with_identity(ttyhmi::auth::Identity::demo("alice", PIN).expect("a valid PIN"));
+    let mut s = State::with(Arc::new(l), person, now());
     s.utc_offset = time::UtcOffset::UTC;
-    s.identity = ttyhmi::auth::Identity::demo("alice", PIN).expect("a valid PIN");
-    s.actor.role = "operator".into();
     for c in 0..2 {
         update(&mut s, Msg::Driver(DriverEvent::State { conn: ConnId(c), state: ConnectionState::Connected }), now());
     }
@@ -86,7 +86,7 @@ fn confirmation(name: &str, value: &str) -> State {
     key(&mut s, KeyCode::Char('w'));
     typed(&mut s, value);
     key(&mut s, KeyCode::Enter);
-    assert!(matches!(s.dialog, Some(Dialog::Confirm(_))), "{:?}", s.dialog);
+    assert!(matches!(s.write_dialog(), Some(Dialog::Confirm(_))), "{:?}", s.write_dialog());
     typed(&mut s, PIN);
     s
 }
@@ -97,7 +97,7 @@ fn editor(name: &str) -> State {
     key(&mut s, KeyCode::Char('w'));
     typed(&mut s, "99999");
     key(&mut s, KeyCode::Enter);
-    assert!(matches!(s.dialog, Some(Dialog::Edit { error: Some(_), .. })), "{:?}", s.dialog);
+    assert!(matches!(s.write_dialog(), Some(Dialog::Edit { error: Some(_), .. })), "{:?}", s.write_dialog());
     s
 }
 

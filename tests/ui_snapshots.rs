@@ -14,14 +14,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifi
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
-use ttyhmi::app::msg::Msg;
-use ttyhmi::app::state::State;
-use ttyhmi::app::update::update;
+use ttyhmi::console::Msg;
+use ttyhmi::console::Console as State;
+use ttyhmi::console::update;
 use ttyhmi::driver::modbus::codec::decode_point;
 use ttyhmi::driver::{BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock};
 use ttyhmi::layout::{self, ConnId, Layout, Table, TagSource};
 use ttyhmi::tag::{Quality, Reason, Sample, TagId, Value};
-use ttyhmi::ui::keymap::{Action, BINDINGS, action};
+use ttyhmi::session::keymap::{Action, BINDINGS, action};
 
 mod common;
 
@@ -428,7 +428,7 @@ fn status_bar_without_read_only() {
 fn help_80x24() {
     let mut s = plant();
     key(&mut s, KeyCode::Char('?'));
-    assert!(s.help);
+    assert!(s.help());
     insta::assert_snapshot!(screen(&s, 80, 24));
 }
 
@@ -439,14 +439,14 @@ fn help_80x24_scrolls_to_its_end_and_other_keys_close_it() {
     for _ in 0..40 {
         key(&mut s, KeyCode::Down);
     }
-    assert!(s.help, "Down scrolls, it does not close help");
+    assert!(s.help(), "Down scrolls, it does not close help");
     let t = screen(&s, 80, 24);
     assert!(t.contains("No single key writes to a device"), "{t}");
     assert!(!t.contains("more: Down"), "{t}");
     key(&mut s, KeyCode::Up);
-    assert!(s.help);
+    assert!(s.help());
     key(&mut s, KeyCode::Char('x'));
-    assert!(!s.help && s.help_scroll == 0);
+    assert!(!s.help() && s.overlay == ttyhmi::session::state::Overlay::None);
 }
 
 #[test]
@@ -726,10 +726,10 @@ fn a_long_grid_scrolls_to_keep_the_selection_in_view() {
     }
     let l = ttyhmi::layout::parse(&src, "long.yaml").unwrap();
     let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
-    let mut s = ttyhmi::app::state::State::new(std::sync::Arc::new(l), "alice".into(), false, now);
-    let text = |s: &ttyhmi::app::state::State| {
+    let mut s = ttyhmi::console::Console::new(std::sync::Arc::new(l), "alice".into(), false, now);
+    let text = |s: &ttyhmi::console::Console| {
         let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
-        t.draw(|f| ttyhmi::ui::render(s, f)).unwrap();
+        t.draw(|f| ttyhmi::ui::render(&s.session, &s.plant, f)).unwrap();
         let b = t.backend().buffer().clone();
         (0..b.area.height)
             .map(|y| (0..b.area.width).map(|x| b[(x, y)].symbol().to_string()).collect::<String>())
@@ -769,10 +769,10 @@ const SNAP_PIN: &str = "975318";
 /// selected.
 fn writable_plant() -> State {
     let l = layout::parse(WRITE_LAYOUT, "boiler.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let mut s = State::new(Arc::new(l), "alice".into(), false, at(60.0));
+    let person = ttyhmi::session::state::Person::viewer("alice", false)
+        .with_identity(ttyhmi::auth::Identity::demo("alice", SNAP_PIN).expect("a valid PIN"));
+    let mut s = State::with(Arc::new(l), person, at(60.0));
     s.utc_offset = time::UtcOffset::UTC;
-    s.identity = ttyhmi::auth::Identity::demo("alice", SNAP_PIN).expect("a valid PIN");
-    s.actor.role = "operator".into();
     send(&mut s, DriverEvent::State { conn: ConnId(0), state: ConnectionState::Connected });
     let fresh = at(0.3);
     let values = [("P_101", Value::Float(4.25)), ("SP_101", Value::Float(4.5)), ("RUN", Value::Bool(true))];
@@ -796,7 +796,7 @@ fn write_editor_with_error() -> State {
     key(&mut s, KeyCode::Char('w'));
     typed(&mut s, "15");
     key(&mut s, KeyCode::Enter);
-    assert!(matches!(s.dialog, Some(ttyhmi::app::write::Dialog::Edit { error: Some(_), .. })), "{:?}", s.dialog);
+    assert!(matches!(s.write_dialog(), Some(ttyhmi::session::write::Dialog::Edit { error: Some(_), .. })), "{:?}", s.write_dialog());
     s
 }
 
@@ -807,7 +807,7 @@ fn write_confirm_with_pin() -> State {
     typed(&mut s, "5.5");
     key(&mut s, KeyCode::Enter);
     typed(&mut s, SNAP_PIN);
-    assert!(matches!(s.dialog, Some(ttyhmi::app::write::Dialog::Confirm(_))), "{:?}", s.dialog);
+    assert!(matches!(s.write_dialog(), Some(ttyhmi::session::write::Dialog::Confirm(_))), "{:?}", s.write_dialog());
     s
 }
 
@@ -819,7 +819,7 @@ fn write_confirm_after_wrong_pin() -> State {
     key(&mut s, KeyCode::Enter);
     typed(&mut s, "000000");
     key(&mut s, KeyCode::Enter);
-    assert!(matches!(&s.dialog, Some(ttyhmi::app::write::Dialog::Confirm(c)) if c.error.is_some()), "{:?}", s.dialog);
+    assert!(matches!(s.write_dialog(), Some(ttyhmi::session::write::Dialog::Confirm(c)) if c.error.is_some()), "{:?}", s.write_dialog());
     s
 }
 
@@ -827,7 +827,7 @@ fn write_confirm_after_wrong_pin() -> State {
 fn write_sent() -> State {
     let mut s = write_confirm_with_pin();
     key(&mut s, KeyCode::Enter);
-    assert!(matches!(s.dialog, Some(ttyhmi::app::write::Dialog::Pending { .. })), "{:?}", s.dialog);
+    assert!(matches!(s.write_dialog(), Some(ttyhmi::session::write::Dialog::Pending { .. })), "{:?}", s.write_dialog());
     s
 }
 

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
-use ttyhmi::app::msg::Msg;
-use ttyhmi::app::state::State;
-use ttyhmi::app::update::update;
+use ttyhmi::console::Msg;
+use ttyhmi::console::Console as State;
+use ttyhmi::console::update;
 use ttyhmi::driver::DriverEvent;
 use ttyhmi::layout::{self, ConnId};
 use ttyhmi::tag::{Reason, Sample, Value};

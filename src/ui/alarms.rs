@@ -12,8 +12,8 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 use super::format::with_units;
 use super::theme::{Theme, priority_label};
 use crate::alarm::{Alarm, AlarmState, Discrete, Priority, RuleKind};
-use crate::app::alarms::{AlarmList, Dialog, DialogKind, Field, rows, state_text};
-use crate::app::state::State;
+use crate::session::alarms::{AlarmList, Dialog, DialogKind, Field, rows, state_text};
+use super::View;
 use crate::layout::duration::format_duration;
 use crate::timefmt;
 
@@ -28,9 +28,9 @@ struct Counts {
     out_of_service: usize,
 }
 
-fn counts(state: &State) -> Counts {
+fn counts(state: &View) -> Counts {
     let mut c = Counts::default();
-    for a in state.alarms.alarms() {
+    for a in state.plant.alarms.alarms() {
         let s = a.state();
         // Active means the condition is: a returned-to-normal alarm waiting for its acknowledge
         // is not counted (the list shows it as RTN).
@@ -50,8 +50,8 @@ fn counts(state: &State) -> Counts {
 }
 
 /// The highest-priority unacknowledged alarm: active before returned-to-normal, then the newest.
-fn top(state: &State) -> Option<&Alarm> {
-    state.alarms.alarms().iter().filter(|a| a.state().is_unacknowledged()).max_by(|a, b| {
+fn top<'a>(state: &View<'a>) -> Option<&'a Alarm> {
+    state.plant.alarms.alarms().iter().filter(|a| a.state().is_unacknowledged()).max_by(|a, b| {
         let key = |a: &Alarm| (a.rule.priority, a.active, alarm_time(a));
         key(a).cmp(&key(b))
     })
@@ -62,12 +62,12 @@ fn alarm_time(a: &Alarm) -> Option<SystemTime> {
     a.active_since.or(a.since)
 }
 
-fn age(state: &State, since: Option<SystemTime>) -> String {
+fn age(state: &View, since: Option<SystemTime>) -> String {
     since.map(|t| timefmt::age_long(state.now.duration_since(t).unwrap_or_default())).unwrap_or_default()
 }
 
 /// The tag name and, for rules about a value, the value with its units.
-fn value_text(state: &State, a: &Alarm) -> String {
+fn value_text(state: &View, a: &Alarm) -> String {
     let Some(tag) = state.layout.tags.get(a.rule.tag.index()) else { return String::new() };
     if matches!(a.rule.kind, RuleKind::BadQuality { .. }) {
         return String::new();
@@ -77,7 +77,7 @@ fn value_text(state: &State, a: &Alarm) -> String {
 
 /// The value in at most `width` columns: with units, else without, else `#` marks — never a
 /// number cut short.
-fn value_cell(state: &State, a: &Alarm, width: usize) -> String {
+fn value_cell(state: &View, a: &Alarm, width: usize) -> String {
     let full = value_text(state, a);
     if full.chars().count() <= width {
         return full;
@@ -92,7 +92,7 @@ fn value_cell(state: &State, a: &Alarm, width: usize) -> String {
 /// The banner: one line on every screen of a layout with alarms. When the line is short of
 /// room, counts that are zero go first, then the "+N unack" note, then the alarm's tag and value;
 /// the message is cut last (with `…`).
-pub fn render_banner(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+pub fn render_banner(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let c = counts(state);
     let width = area.width as usize;
     let all = banner_counts(state, theme, &c, Zeros::All, false);
@@ -134,7 +134,7 @@ enum Zeros {
 /// The counts on the right of the banner: active alarms per priority (`C0 H1 M1 L0`), shelved,
 /// suppressed and out of service, FLOOD and the bell. `zeros`: which counts that are 0 are shown;
 /// `short`: `shv`, `sup`, `oos`.
-fn banner_counts(state: &State, theme: Theme, c: &Counts, zeros: Zeros, short: bool) -> Line<'static> {
+fn banner_counts(state: &View, theme: Theme, c: &Counts, zeros: Zeros, short: bool) -> Line<'static> {
     let mut right: Vec<Span> = vec![Span::raw(" ")];
     for (i, p) in Priority::ALL.iter().enumerate() {
         let n = c.by_priority[i];
@@ -149,7 +149,7 @@ fn banner_counts(state: &State, theme: Theme, c: &Counts, zeros: Zeros, short: b
             right.push(Span::styled(format!("{label} {n} "), if n > 0 { theme.notice() } else { theme.muted() }));
         }
     }
-    if state.alarms.flood() {
+    if state.plant.alarms.flood() {
         right.push(Span::styled("FLOOD", theme.bad().add_modifier(ratatui::style::Modifier::REVERSED)));
         right.push(Span::raw(" "));
     }
@@ -160,7 +160,7 @@ fn banner_counts(state: &State, theme: Theme, c: &Counts, zeros: Zeros, short: b
 }
 
 /// What the alarm is about: its connection for a comms alarm, else its tag.
-fn subject<'a>(state: &'a State, a: &'a Alarm) -> &'a str {
+fn subject<'a>(state: &'a View<'a>, a: &'a Alarm) -> &'a str {
     match &a.rule.connection {
         Some(conn) => conn,
         None => state.layout.tags.get(a.rule.tag.index()).map(|t| t.name.as_str()).unwrap_or(""),
@@ -170,7 +170,7 @@ fn subject<'a>(state: &'a State, a: &'a Alarm) -> &'a str {
 /// The left of the banner in `room` columns: the most urgent unacknowledged alarm, with its tag
 /// (or connection) and value when `tag`, and how many more wait when `more`. Also whether all of
 /// it fits with the message whole.
-fn banner_left(state: &State, theme: Theme, c: &Counts, room: usize, tag: bool, more: bool) -> (Line<'static>, bool) {
+fn banner_left(state: &View, theme: Theme, c: &Counts, room: usize, tag: bool, more: bool) -> (Line<'static>, bool) {
     let Some(a) = top(state) else {
         let active: usize = c.by_priority.iter().sum();
         let text = match active {
@@ -225,8 +225,8 @@ fn fit(text: &str, room: usize) -> String {
 }
 
 /// The alarm list: the selected list's alarms, highest priority first, then newest.
-pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut Frame, area: Rect) {
-    let ids = rows(state);
+pub fn render_list(state: &View, title: Option<&str>, theme: Theme, frame: &mut Frame, area: Rect) {
+    let ids = rows(state.session, state.plant);
     let block =
         Block::default().borders(Borders::TOP).border_style(theme.muted()).title(list_title(state, title, theme));
     let detail_lines = if area.width < 120 { 2 } else { 1 };
@@ -250,7 +250,7 @@ pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut
     let window = &ids[offset.min(ids.len())..(offset + fits).min(ids.len())];
     let table_rows: Vec<Row> = window
         .iter()
-        .filter_map(|id| state.alarms.alarm(*id))
+        .filter_map(|id| state.plant.alarms.alarm(*id))
         .map(|a| {
             let p = a.rule.priority;
             let s = a.state();
@@ -309,37 +309,37 @@ pub fn render_list(state: &State, title: Option<&str>, theme: Theme, frame: &mut
         let r = Rect { x: table_area.x + 1, y: table_area.y + 2, width: table_area.width.saturating_sub(2), height: 1 };
         frame.render_widget(Line::styled(msg, theme.muted()), r);
     }
-    let detail = selected.and_then(|s| state.alarms.alarm(ids[s])).map(|a| details(state, a)).unwrap_or_default();
+    let detail = selected.and_then(|s| state.plant.alarms.alarm(ids[s])).map(|a| details(state, a)).unwrap_or_default();
     frame.render_widget(Paragraph::new(detail).style(theme.muted()).wrap(Wrap { trim: true }), detail_area);
     let hint = "Space ack · A ack all shown · s shelve · o out of service · v list · x silence";
     frame.render_widget(Line::styled(hint, theme.muted()), hint_area);
 }
 
 /// The list's title: the lists and their counts (the shown one highlighted), and the filter.
-fn list_title(state: &State, title: Option<&str>, theme: Theme) -> Line<'static> {
+fn list_title(state: &View, title: Option<&str>, theme: Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(format!(" {} ", title.unwrap_or("Alarms")), theme.title())];
     for l in AlarmList::ALL {
         let of = |a: &&Alarm| l.holds(a.state());
         let style = if l == state.alarm_view.list { theme.active_tab() } else { theme.muted() };
         let text = if l == AlarmList::Active {
             // Returned-to-normal alarms are on this list until acknowledged, but not active.
-            let rtn = state.alarms.alarms().iter().filter(|a| a.state() == AlarmState::ReturnedUnacknowledged).count();
-            let active = state.alarms.alarms().iter().filter(of).count() - rtn;
+            let rtn = state.plant.alarms.alarms().iter().filter(|a| a.state() == AlarmState::ReturnedUnacknowledged).count();
+            let active = state.plant.alarms.alarms().iter().filter(of).count() - rtn;
             if rtn > 0 { format!(" Active {active} · RTN {rtn} ") } else { format!(" Active {active} ") }
         } else {
-            format!(" {} {} ", l.title(), state.alarms.alarms().iter().filter(of).count())
+            format!(" {} {} ", l.title(), state.plant.alarms.alarms().iter().filter(of).count())
         };
         spans.push(Span::styled(text, style));
     }
-    if !state.filter.is_empty() || state.filter_editing {
-        let cursor = if state.filter_editing { "_" } else { "" };
+    if !state.filter.is_empty() || state.filter_editing() {
+        let cursor = if state.filter_editing() { "_" } else { "" };
         spans.push(Span::styled(format!(" filter: {}{cursor} ", state.filter), theme.notice()));
     }
     Line::from(spans)
 }
 
 /// One line about the selected alarm: its rule, and who shelved it or took it out of service.
-fn details(state: &State, a: &Alarm) -> String {
+fn details(state: &View, a: &Alarm) -> String {
     let r = &a.rule;
     let mut s = format!("{}: {}", r.key, rule_text(state, a));
     if r.deadband > 0.0 {
@@ -371,7 +371,7 @@ fn details(state: &State, a: &Alarm) -> String {
     s
 }
 
-fn rule_text(state: &State, a: &Alarm) -> String {
+fn rule_text(state: &View, a: &Alarm) -> String {
     let name = |id: crate::tag::TagId| state.layout.tags.get(id.index()).map(|t| t.name.clone()).unwrap_or_default();
     match &a.rule.kind {
         RuleKind::Limit { kind, limit } => format!("{} limit {limit}", kind.as_str()),
@@ -387,8 +387,8 @@ fn rule_text(state: &State, a: &Alarm) -> String {
 }
 
 /// The shelve / out-of-service dialog, over the list.
-pub fn render_dialog(state: &State, d: &Dialog, theme: Theme, frame: &mut Frame, area: Rect) {
-    let Some(a) = state.alarms.alarm(d.id) else { return };
+pub fn render_dialog(state: &View, d: &Dialog, theme: Theme, frame: &mut Frame, area: Rect) {
+    let Some(a) = state.plant.alarms.alarm(d.id) else { return };
     let field = |label: &str, text: &str, on: bool| {
         Line::from(vec![
             Span::styled(format!("{label:<10}"), if on { theme.header() } else { theme.muted() }),
@@ -405,7 +405,7 @@ pub fn render_dialog(state: &State, d: &Dialog, theme: Theme, frame: &mut Frame,
     let mut fixed = vec![Line::raw("")];
     let title = match d.kind {
         DialogKind::Shelve => {
-            let max = format_duration(state.alarms.max_shelve());
+            let max = format_duration(state.plant.alarms.max_shelve());
             fixed.push(field("for", &d.duration, d.field == Field::Duration));
             fixed.push(Line::styled(format!("          30m, 2h … up to {max}, or one-shot"), theme.muted()));
             " Shelve alarm "

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders};
 use super::format::{shown_quality, value_text};
 use super::theme::{Theme, quality_glyph};
 use crate::alarm::{LimitKind, RuleKind};
-use crate::app::state::State;
+use super::View;
 use crate::layout::BarPanel;
 use crate::tag::Quality;
 
@@ -18,7 +18,7 @@ use crate::tag::Quality;
 pub const HEIGHT: u16 = 3;
 
 /// Alarm limits of the tag: (value, mark).
-fn limits(state: &State, panel: &BarPanel) -> Vec<(f64, char)> {
+fn limits(state: &View, panel: &BarPanel) -> Vec<(f64, char)> {
     state
         .layout
         .alarms
@@ -33,7 +33,7 @@ fn limits(state: &State, panel: &BarPanel) -> Vec<(f64, char)> {
         .collect()
 }
 
-pub fn render(state: &State, panel: &BarPanel, theme: Theme, frame: &mut Frame, area: Rect) {
+pub fn render(state: &View, panel: &BarPanel, theme: Theme, frame: &mut Frame, area: Rect) {
     let tag = state.layout.tag(panel.tag);
     let title = format!(" {} ", panel.title.as_deref().unwrap_or(&tag.name));
     let block =
@@ -43,7 +43,7 @@ pub fn render(state: &State, panel: &BarPanel, theme: Theme, frame: &mut Frame, 
     if inner.height == 0 || inner.width < 20 {
         return;
     }
-    let sample = state.store.get(panel.tag).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
+    let sample = state.plant.store.get(panel.tag).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
     let q = shown_quality(tag, &sample, state.now);
     let v = sample.value.as_ref().and_then(|v| v.as_f64()).filter(|v| v.is_finite());
     let (lo, hi) = panel.range;

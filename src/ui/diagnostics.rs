@@ -8,13 +8,13 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
 use super::format::{quality_text, shown_quality, value_text};
 use super::theme::Theme;
-use crate::app::state::State;
+use super::View;
 use crate::driver::ConnectionState;
 use crate::layout::{TagSource, duration::format_duration};
 use crate::sanitize::clean;
 use crate::timefmt;
 
-pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+pub fn render(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let conn_rows = state.layout.connections.len() as u16 + 2;
     // Why a connection is down (and what it was told to accept), wrapped, never cut.
     let notes = notes(state, theme);
@@ -40,9 +40,9 @@ pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
 }
 
 /// A line per connection that is down (why, in full) or runs with a security exception.
-fn notes(state: &State, theme: Theme) -> Vec<Line<'static>> {
+fn notes(state: &View, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for (c, v) in state.layout.connections.iter().zip(&state.conns) {
+    for (c, v) in state.layout.connections.iter().zip(&state.plant.conns) {
         if let ConnectionState::Disconnected { reason, retry_in } = &v.state {
             lines.push(Line::from(vec![
                 Span::styled(format!("{} DOWN: ", c.name), theme.bad()),
@@ -67,13 +67,13 @@ fn dur(d: Option<std::time::Duration>) -> String {
     d.map(timefmt::short).unwrap_or_else(|| "-".into())
 }
 
-fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+fn connections(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let wide = area.width >= 120;
     let first = if wide { "Connection" } else { "Conn" };
     let header =
         Row::new([first, "State", "Req", "Err", "T/O", "Exc", "Frame", "Mean", "p99", "Scan", "Scan/s", "Reconn"])
             .style(theme.header());
-    let rows = state.layout.connections.iter().zip(&state.conns).map(|(c, v)| {
+    let rows = state.layout.connections.iter().zip(&state.plant.conns).map(|(c, v)| {
         let (st, style) = match &v.state {
             ConnectionState::Connected => ("up".to_string(), theme.ok()),
             ConnectionState::Connecting => ("connecting".to_string(), theme.uncertain()),
@@ -137,10 +137,10 @@ fn connections(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(t, area);
 }
 
-fn blocks(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+fn blocks(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let header = Row::new(["Conn", "Unit", "Table", "Start", "Count", "Poll", "Tags"]).style(theme.header());
-    let total: usize = state.conns.iter().map(|c| c.plan.len()).sum();
-    let rows = state.layout.connections.iter().zip(&state.conns).flat_map(|(c, v)| {
+    let total: usize = state.plant.conns.iter().map(|c| c.plan.len()).sum();
+    let rows = state.layout.connections.iter().zip(&state.plant.conns).flat_map(|(c, v)| {
         v.plan.iter().map(move |b| {
             Row::new(vec![
                 c.name.clone(),
@@ -171,7 +171,7 @@ fn blocks(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(t, area);
 }
 
-fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+fn selected_tag(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let block =
         Block::default().borders(Borders::TOP | Borders::LEFT).title(" Selected tag ").border_style(theme.muted());
     let Some(id) = state.selected_tag() else {
@@ -181,7 +181,7 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     };
     let tag = state.layout.tag(id);
     let conn = state.layout.connection(tag.conn);
-    let sample = state.store.get(id).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
+    let sample = state.plant.store.get(id).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
     let q = shown_quality(tag, &sample, state.now);
     let kv = |k: &str, v: String| Line::from(vec![Span::styled(format!("{k:<10}"), theme.muted()), Span::raw(v)]);
     let mut lines = vec![kv("tag", format!("{}  {}", tag.name, tag.description))];
@@ -191,7 +191,7 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
             lines.push(kv("source", format!("{} {}", conn.name, conn.endpoint())));
             lines.push(kv("node", clean(&u.node.to_string()).into_owned()));
             let sampling = u.sampling.map(format_duration).unwrap_or_else(|| "publishing interval".into());
-            let revised = match state.ua_items.get(&id) {
+            let revised = match state.plant.ua_items.get(&id) {
                 Some(i) => format!(
                     " → server: {}, queue {}{}",
                     timefmt::short(i.revised_sampling),
@@ -201,7 +201,7 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
                 None => String::new(),
             };
             lines.push(kv("sampling", format!("{sampling}, queue {}{revised}", u.queue_size)));
-            if let Some(pi) = state.conns.get(tag.conn.index()).and_then(|c| c.publishing_interval) {
+            if let Some(pi) = state.plant.conns.get(tag.conn.index()).and_then(|c| c.publishing_interval) {
                 lines.push(kv("publishing", format!("every {} (as revised by the server)", timefmt::short(pi))));
             }
             if let Some(ts) = sample.source_ts {
@@ -224,7 +224,7 @@ fn selected_tag(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn modbus_lines<'a>(
-    state: &State,
+    state: &View,
     id: crate::tag::TagId,
     p: &crate::layout::ModbusPoint,
     conn: &str,
@@ -251,7 +251,7 @@ fn modbus_lines<'a>(
     if let Some(s) = p.scale {
         lines.push(kv("scale", format!("raw {:?} → eu {:?}", s.raw, s.eu)));
     }
-    let raw = match state.raw_words(id) {
+    let raw = match state.plant.raw_words(id) {
         Some(w) if p.table.is_bits() => w.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(" "),
         Some(w) => w.iter().map(|x| format!("{x:04X}")).collect::<Vec<_>>().join(" "),
         None => "-".into(),

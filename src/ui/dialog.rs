@@ -15,8 +15,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::format::width;
 use super::theme::Theme;
-use crate::app::state::State;
-use crate::app::write::{Confirm, DIALOG_TIMEOUT, Dialog};
+use super::View;
+use crate::session::write::{Confirm, DIALOG_TIMEOUT, Dialog};
 use crate::layout::{Tag, TagSource};
 
 /// Widest a dialog grows.
@@ -111,7 +111,7 @@ fn middle_cut(text: &str, room: usize) -> String {
     format!("{start}…{end}")
 }
 
-pub fn render(state: &State, dialog: &Dialog, theme: Theme, frame: &mut Frame, area: Rect) {
+pub fn render(state: &View, dialog: &Dialog, theme: Theme, frame: &mut Frame, area: Rect) {
     let tag = state.layout.tag(dialog.tag());
     // A line that names a node (or the request) gets at most two rows: an OPC UA node id may be
     // thousands of characters, and the lines under it must stay on screen.
@@ -125,7 +125,7 @@ pub fn render(state: &State, dialog: &Dialog, theme: Theme, frame: &mut Frame, a
         kv("where", format!("{} {}", conn.name, address(tag))),
     ];
     let current =
-        state.store.get(dialog.tag()).and_then(|s| s.value.as_ref()).map(|v| tag.format(v)).unwrap_or("-".into());
+        state.plant.store.get(dialog.tag()).and_then(|s| s.value.as_ref()).map(|v| tag.format(v)).unwrap_or("-".into());
     let left = |opened: SystemTime| {
         let gone = state.now.duration_since(opened).unwrap_or_default();
         DIALOG_TIMEOUT.saturating_sub(gone).as_secs()
@@ -172,7 +172,7 @@ pub fn render(state: &State, dialog: &Dialog, theme: Theme, frame: &mut Frame, a
 /// The confirmation: old → new (the value the device will hold, and what was typed when that
 /// differs), what goes on the wire, the limits, who; then the PIN (or the value again).
 fn confirm_lines<'a>(
-    state: &State,
+    state: &View,
     tag: &Tag,
     c: &Confirm,
     theme: Theme,

@@ -16,7 +16,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 use super::format::{fit_text, fit_value, shown_quality, width, with_units};
 use super::theme::{Theme, priority_glyph, quality_glyph};
 use crate::alarm::{Alarm, AlarmState, LimitKind, RuleKind};
-use crate::app::state::State;
+use super::View;
 use crate::tag::{Quality, Sample, TagId};
 use crate::timefmt;
 
@@ -114,7 +114,7 @@ fn allocate(width: u16, want: Cols) -> Cols {
 /// The alarm mark of a tag: its most urgent annunciated alarm (highest priority, unacknowledged
 /// before acknowledged, active before returned), else a muted word when one of its alarms is
 /// shelved, suppressed or out of service.
-pub(super) fn alarm_marks(state: &State) -> HashMap<TagId, &Alarm> {
+pub(super) fn alarm_marks<'a>(state: &View<'a>) -> HashMap<TagId, &'a Alarm> {
     let mut best: HashMap<TagId, &Alarm> = HashMap::new();
     let rank = |a: &Alarm| {
         let s = a.state();
@@ -122,7 +122,7 @@ pub(super) fn alarm_marks(state: &State) -> HashMap<TagId, &Alarm> {
             matches!(s, AlarmState::Unacknowledged | AlarmState::Acknowledged | AlarmState::ReturnedUnacknowledged);
         (shown, shown.then_some(a.rule.priority), s.is_unacknowledged(), a.active)
     };
-    for a in state.alarms.alarms() {
+    for a in state.plant.alarms.alarms() {
         if a.state() == AlarmState::Normal || a.rule.connection.is_some() {
             continue;
         }
@@ -184,9 +184,9 @@ struct RowText<'a> {
     alarm: Option<&'a Alarm>,
 }
 
-fn row_text<'a>(state: &'a State, marks: &HashMap<TagId, &'a Alarm>, id: TagId) -> RowText<'a> {
+fn row_text<'a>(state: &'a View<'a>, marks: &HashMap<TagId, &'a Alarm>, id: TagId) -> RowText<'a> {
     let tag = state.layout.tag(id);
-    let sample = state.store.get(id).cloned().unwrap_or_else(|| Sample::no_data(state.now));
+    let sample = state.plant.store.get(id).cloned().unwrap_or_else(|| Sample::no_data(state.now));
     let quality = shown_quality(tag, &sample, state.now);
     RowText {
         id,
@@ -202,7 +202,7 @@ fn row_text<'a>(state: &'a State, marks: &HashMap<TagId, &'a Alarm>, id: TagId) 
 }
 
 /// Age of the value shown; nothing received yet has no age.
-fn value_age(state: &State, sample: &Sample) -> String {
+fn value_age(state: &View, sample: &Sample) -> String {
     match sample.value {
         None => "-".to_string(),
         Some(_) => state.now.duration_since(sample.recv_ts).map(timefmt::age).unwrap_or_else(|_| "0s".into()),
@@ -214,7 +214,7 @@ fn reason(q: &Quality) -> String {
 }
 
 /// What the shown rows want of each column (no sparklines).
-fn wants(state: &State, rows: &[RowText]) -> Cols {
+fn wants(state: &View, rows: &[RowText]) -> Cols {
     let max = |f: &dyn Fn(&RowText) -> usize| rows.iter().map(f).max().unwrap_or(0) as u16;
     Cols {
         tag: max(&|r| width(&r.name)).max(3),
@@ -275,7 +275,7 @@ fn window<'a>(rows: &'a [TagId], selected: Option<usize>, height: u16) -> Window
 
 /// What the rows a grid shows in an area want of each column: the screen sizes the columns of
 /// all its grids alike, so they line up (a grid without sparklines leaves their column empty).
-pub(super) fn wants_of(state: &State, panel: &GridRows, area: Rect) -> Cols {
+pub(super) fn wants_of(state: &View, panel: &GridRows, area: Rect) -> Cols {
     let marks = alarm_marks(state);
     let w = window(panel.rows, panel.selected, area.height);
     let texts: Vec<RowText> = w.rows.iter().map(|&id| row_text(state, &marks, id)).collect();
@@ -288,7 +288,7 @@ pub(super) fn wants_of(state: &State, panel: &GridRows, area: Rect) -> Cols {
 }
 
 /// Draws a grid with its columns sized for `shared` (what every grid of the screen wants).
-pub(super) fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: Rect, panel: GridRows, shared: Cols) {
+pub(super) fn render_grid(state: &View, theme: Theme, frame: &mut Frame, area: Rect, panel: GridRows, shared: Cols) {
     let GridRows { title, rows, selected, first, sparklines } = panel;
     let w = window(rows, selected, area.height);
     let marks = alarm_marks(state);
@@ -324,11 +324,11 @@ pub(super) fn render_grid(state: &State, theme: Theme, frame: &mut Frame, area: 
 }
 
 /// The panel's title, and the filter on the first panel.
-fn title_line<'a>(state: &State, theme: Theme, title: Option<&'a str>, first: bool) -> Line<'a> {
-    let filter = if !first || (state.filter.is_empty() && !state.filter_editing) {
+fn title_line<'a>(state: &View, theme: Theme, title: Option<&'a str>, first: bool) -> Line<'a> {
+    let filter = if !first || (state.filter.is_empty() && !state.filter_editing()) {
         String::new()
     } else {
-        format!(" filter: {}{} ", state.filter, if state.filter_editing { "_" } else { "" })
+        format!(" filter: {}{} ", state.filter, if state.filter_editing() { "_" } else { "" })
     };
     Line::from(vec![
         Span::styled(format!(" {} ", title.unwrap_or("Tags")), theme.title()),
@@ -351,7 +351,7 @@ fn header(cols: Cols, sparklines: bool) -> Row<'static> {
     Row::new(names.into_iter().filter(|(w, _)| *w > 0).map(|(_, c)| c))
 }
 
-fn grid_row<'a>(state: &State, theme: Theme, cols: Cols, r: &RowText<'a>, sparklines: bool) -> Row<'a> {
+fn grid_row<'a>(state: &View, theme: Theme, cols: Cols, r: &RowText<'a>, sparklines: bool) -> Row<'a> {
     let tag = state.layout.tag(r.id);
     let q = &r.quality;
     let value_room = cols.value.saturating_sub(1) as usize;
@@ -390,7 +390,7 @@ fn grid_row<'a>(state: &State, theme: Theme, cols: Cols, r: &RowText<'a>, sparkl
 
 /// The detail line of the selected tag: its full value with units (never shortened), quality,
 /// age, and the alarm it is in — what a grid row had no room for.
-pub(super) fn detail_line(state: &State, theme: Theme, id: TagId) -> Line<'static> {
+pub(super) fn detail_line(state: &View, theme: Theme, id: TagId) -> Line<'static> {
     let marks = alarm_marks(state);
     let r = row_text(state, &marks, id);
     let tag = state.layout.tag(id);
@@ -408,7 +408,7 @@ pub(super) fn detail_line(state: &State, theme: Theme, id: TagId) -> Line<'stati
     }
     if let Some(a) = r.alarm.filter(|a| a.state() != AlarmState::Normal) {
         spans.push(Span::styled(
-            format!(" · {} {} {}", a.rule.key, crate::app::alarms::state_text(a.state()), a.rule.message),
+            format!(" · {} {} {}", a.rule.key, crate::session::alarms::state_text(a.state()), a.rule.message),
             theme.priority(a.rule.priority),
         ));
     }

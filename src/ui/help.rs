@@ -5,54 +5,31 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::keymap::BINDINGS;
 use super::theme::Theme;
+use crate::session::help::{HelpLine, Tone};
 
-/// Lines of the help text (scrolling stops there).
-pub fn line_count() -> u16 {
-    lines(Theme { color: false }).len() as u16
-}
-
-/// A legend entry: the sign, and what it means.
-fn legend(sign: &'static str, style: ratatui::style::Style, meaning: &'static str) -> Line<'static> {
-    Line::from(vec![Span::styled(format!("  {sign:<18}"), style), Span::raw(meaning)])
+fn line(theme: Theme, l: HelpLine) -> Line<'static> {
+    match l {
+        HelpLine::Heading(h) => Line::styled(h, theme.header()),
+        HelpLine::Key(keys, what) => {
+            Line::from(vec![Span::styled(format!("  {keys:<18}"), theme.value()), Span::raw(what)])
+        }
+        HelpLine::Legend(sign, tone, meaning) => {
+            let style = match tone {
+                Tone::Bad => theme.bad(),
+                Tone::Uncertain => theme.uncertain(),
+                Tone::Value => theme.value(),
+                Tone::Notice => theme.notice(),
+            };
+            Line::from(vec![Span::styled(format!("  {sign:<18}"), style), Span::raw(meaning)])
+        }
+        HelpLine::Blank => Line::raw(""),
+        HelpLine::Note(n) => Line::styled(n, theme.muted()),
+    }
 }
 
 fn lines(theme: Theme) -> Vec<Line<'static>> {
-    let mut lines = vec![Line::styled("Keys", theme.header())];
-    for (keys, what) in BINDINGS {
-        lines.push(Line::from(vec![Span::styled(format!("  {keys:<18}"), theme.value()), Span::raw(*what)]));
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled("Values", theme.header()));
-    lines.extend([
-        legend("!", theme.bad(), "bad: not current; the last known value is shown, the reason under Quality"),
-        legend("?", theme.uncertain(), "uncertain: e.g. stale, no update for three poll periods"),
-        legend("----", theme.value(), "no value received yet"),
-        legend("-1.2346e18~", theme.value(), "rounded to fit the column: the full value is on the detail line"),
-        legend("…", theme.value(), "text cut to fit: in full on the detail line"),
-        legend("↓ 3 more", theme.notice(), "rows below (or above) the panel; move the selection to see them"),
-    ]);
-    lines.push(Line::raw(""));
-    lines.push(Line::styled("Alarms", theme.header()));
-    lines.extend([
-        legend("*", theme.value(), "unacknowledged (blinks)"),
-        legend("◆ ▲ ■ ●", theme.value(), "priority critical, high, medium, low (CRIT HIGH MED LOW; also colour)"),
-        legend("HIHI HI LO LOLO", theme.value(), "beside a value: the limit it is past (ALM discrete, ROC rate,"),
-        legend("", theme.value(), "DEV deviation, BAD bad quality); SHLV SUPP OOS shelved, suppressed,"),
-        legend("", theme.value(), "out of service"),
-        legend("C H M L", theme.value(), "banner: active alarms per priority (critical, high, medium, low)"),
-        legend("RTN", theme.value(), "returned to normal, still to be acknowledged"),
-        legend("FLOOD", theme.value(), "more than 10 new alarms in the last 10 minutes"),
-        legend("BELL x", theme.value(), "the bell rings for unacknowledged alarms: x silences it"),
-    ]);
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "No single key writes to a device: a write needs the editor, then a confirmation.",
-        theme.muted(),
-    ));
-    lines.push(Line::styled("Up/Down scroll; any other key closes help.", theme.muted()));
-    lines
+    crate::session::help::lines().into_iter().map(|l| line(theme, l)).collect()
 }
 
 pub fn render(theme: Theme, scroll: u16, frame: &mut Frame, area: Rect) {

@@ -1,5 +1,5 @@
-//! Rendering: pure functions from state to a frame. Nothing here mutates state or does I/O,
-//! except [`terminal`], which owns the terminal (RAII restore, panic hook).
+//! Rendering: pure functions from a session and the plant to a frame. Nothing here mutates
+//! state or does I/O.
 
 pub mod alarms;
 pub mod bar;
@@ -8,10 +8,8 @@ pub mod dialog;
 pub mod format;
 pub mod grid;
 pub mod help;
-pub mod keymap;
 pub mod screen;
 pub mod status;
-pub mod terminal;
 pub mod theme;
 pub mod trend;
 
@@ -20,11 +18,30 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::state::State;
+use crate::plant::Plant;
+use crate::session::state::{Overlay, Session};
 use theme::Theme;
 
-/// Draws the whole console.
-pub fn render(state: &State, frame: &mut Frame) {
+/// What one session sees: its own state over the shared plant. Reads as the session (its
+/// screen, selection, filter, dialogs); the plant's values and alarms are in `plant`.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub session: &'a Session,
+    pub plant: &'a Plant,
+}
+
+impl std::ops::Deref for View<'_> {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        self.session
+    }
+}
+
+/// Draws the whole console as `session` sees it.
+pub fn render(session: &Session, plant: &Plant, frame: &mut Frame) {
+    let view = View { session, plant };
+    let state = &view;
     let theme = Theme { color: state.color };
     let area = frame.area();
     if area.width < 20 || area.height < 5 {
@@ -33,8 +50,9 @@ pub fn render(state: &State, frame: &mut Frame) {
     }
     // The message line: the last write result or denial; else why writing is off, when it
     // matters (an operator who cannot write, or a users file that was refused).
+    let lock = state.write_lock(plant);
     let message = state.message.is_some()
-        || state.writes_disabled.is_some()
+        || lock.is_some()
             && (state.identity.role.at_least(crate::auth::Role::Operator) || state.identity.warning().is_some());
     let message_line = message.then(|| match &state.message {
         Some(m) => Line::styled(
@@ -42,7 +60,7 @@ pub fn render(state: &State, frame: &mut Frame) {
             if m.bad { theme.bad() } else { theme.value() },
         ),
         None => Line::styled(
-            format!("writing is off: {}", state.writes_disabled.as_deref().unwrap_or_default()),
+            format!("writing is off: {}", lock.map(|l| l.to_string()).unwrap_or_default()),
             theme.notice(),
         ),
     });
@@ -66,21 +84,18 @@ pub fn render(state: &State, frame: &mut Frame) {
     if banner {
         alarms::render_banner(state, theme, frame, banner_area);
     }
-    if state.help {
-        help::render(theme, state.help_scroll, frame, main);
+    if let Overlay::Help { scroll } = state.overlay {
+        help::render(theme, scroll, frame, main);
     } else if state.diagnostics {
         diagnostics::render(state, theme, frame, main);
     } else {
         screen::render(state, theme, frame, main);
     }
-    if let Some(d) = &state.dialog {
-        dialog::render(state, d, theme, frame, main);
-    }
-    if let Some(d) = &state.alarm_view.dialog {
-        alarms::render_dialog(state, d, theme, frame, main);
-    }
-    if state.confirm_quit {
-        quit_question(theme, frame, main);
+    match &state.overlay {
+        Overlay::Write(d) => dialog::render(state, d, theme, frame, main),
+        Overlay::Alarm(d) => alarms::render_dialog(state, d, theme, frame, main),
+        Overlay::Quit => quit_question(theme, frame, main),
+        Overlay::None | Overlay::Help { .. } | Overlay::Filter => {}
     }
     if let Some(line) = message_line {
         frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), msg);
@@ -100,15 +115,15 @@ fn quit_question(theme: Theme, frame: &mut Frame, area: Rect) {
 /// The top line: layout title and screen tabs.
 /// When the full line does not fit, only the active tab keeps its title (the others show their
 /// number), so every screen stays reachable at a glance on 80 columns.
-fn tabs(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+fn tabs(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let line = |short: bool| {
         let mut spans = vec![Span::styled(format!(" {} ", state.layout.title), theme.title()), Span::raw(" ")];
         for (i, s) in state.layout.screens.iter().enumerate() {
-            let active = !state.diagnostics && !state.help && i == state.screen;
+            let active = !state.diagnostics && !state.help() && i == state.screen;
             let label = if short && !active { format!(" {} ", i + 1) } else { format!(" {} {} ", i + 1, s.title) };
             spans.push(Span::styled(label, if active { theme.active_tab() } else { theme.muted() }));
         }
-        let diag = state.diagnostics && !state.help;
+        let diag = state.diagnostics && !state.help();
         let d = if short && !diag { " d " } else { " d Diagnostics " };
         spans.push(Span::styled(d, if diag { theme.active_tab() } else { theme.muted() }));
         spans.push(Span::styled(if short { " ?" } else { "  ? help" }, theme.muted()));

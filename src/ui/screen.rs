@@ -10,11 +10,11 @@ use ratatui::text::Line;
 
 use super::grid::{GridRows, render_grid, wants_of};
 use super::theme::Theme;
-use crate::app::state::State;
+use super::View;
 use crate::layout::Panel;
 use crate::tag::TagId;
 
-pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+pub fn render(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let Some(screen) = state.layout.screens.get(state.screen).filter(|s| !s.panels.is_empty()) else {
         frame.render_widget(Line::styled("this screen has no panels", theme.muted()), area);
         return;

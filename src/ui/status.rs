@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 
 use super::format::{fit_text, width};
 use super::theme::Theme;
-use crate::app::state::State;
+use super::View;
 use crate::driver::ConnectionState;
 use crate::sanitize::clean;
 use crate::timefmt;
@@ -26,13 +26,13 @@ struct Conn {
     style: Style,
 }
 
-fn conns(state: &State, theme: Theme) -> Vec<Conn> {
+fn conns(state: &View, theme: Theme) -> Vec<Conn> {
     let conn = |abnormal, full: String, least: String, style| Conn { abnormal, full, least, style };
     state
         .layout
         .connections
         .iter()
-        .zip(&state.conns)
+        .zip(&state.plant.conns)
         .map(|(c, view)| match &view.state {
             ConnectionState::Connected => {
                 conn(false, format!("{} up {:.1}/s", c.name, view.scan_rate), format!("{} up", c.name), theme.ok())
@@ -51,7 +51,7 @@ fn conns(state: &State, theme: Theme) -> Vec<Conn> {
         .collect()
 }
 
-pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
+pub fn render(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let w = area.width as usize;
     let mut conns = conns(state, theme);
     let sep = 3; // " | "
@@ -61,7 +61,7 @@ pub fn render(state: &State, theme: Theme, frame: &mut Frame, area: Rect) {
     let clock = Span::styled(format!("{} ", timefmt::clock(state.now, state.utc_offset)), theme.value());
     let read_only = state.read_only.then(|| Span::styled(" READ-ONLY  ", theme.notice()));
     let pin = state.demo_pin.as_ref().map(|p| Span::styled(format!(" demo PIN {p}  "), theme.notice()));
-    let user = Span::styled(format!("{} ({}) ", state.user, state.identity.role), theme.muted());
+    let user = Span::styled(format!("{} ({}) ", state.identity.user, state.identity.role), theme.muted());
     let abnormal: Vec<&Conn> = conns.iter().filter(|c| c.abnormal).collect();
     let needed = abnormal.iter().map(|c| width(&c.full)).sum::<usize>() + sep * abnormal.len().saturating_sub(1);
     let mut right: Vec<Span> = read_only.into_iter().collect();

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Borders};
 
 use super::format::with_units;
 use super::theme::Theme;
-use crate::app::state::State;
+use super::View;
 use crate::layout::{Pen, TrendPanel};
 use crate::tag::TagId;
 use crate::tag::history::{Column, PointQuality, decimate};
@@ -45,11 +45,11 @@ struct Drawn {
 
 /// Every pen decimated to `n` columns. Pens without a `range` share one axis scaled to all their
 /// values (so the axis labels read true for each of them); a pen with a `range` has its own.
-fn drawn(state: &State, pens: &[Pen], t0: SystemTime, t1: SystemTime, n: usize) -> Vec<Drawn> {
+fn drawn(state: &View, pens: &[Pen], t0: SystemTime, t1: SystemTime, n: usize) -> Vec<Drawn> {
     let cols: Vec<Vec<Option<Column>>> = pens
         .iter()
         .map(|pen| {
-            state.history.series(pen.tag).map(|s| decimate(s, t0, t1, n, state.now)).unwrap_or_else(|| vec![None; n])
+            state.plant.history.series(pen.tag).map(|s| decimate(s, t0, t1, n, state.now)).unwrap_or_else(|| vec![None; n])
         })
         .collect();
     let auto: Vec<Option<Column>> =
@@ -93,11 +93,11 @@ fn label(v: f64, w: usize) -> String {
     if s.chars().count() > w { "#".repeat(w) } else { s }
 }
 
-fn value_text(state: &State, tag: TagId, v: Option<f64>) -> String {
+fn value_text(state: &View, tag: TagId, v: Option<f64>) -> String {
     with_units(state.layout.tag(tag), v.map(crate::tag::Value::Float).as_ref())
 }
 
-pub fn render(state: &State, panel: &TrendPanel, theme: Theme, frame: &mut Frame, area: Rect) {
+pub fn render(state: &View, panel: &TrendPanel, theme: Theme, frame: &mut Frame, area: Rect) {
     let view = &state.trend;
     let window = view.window(panel);
     let t1 = view.end(state.now);
@@ -134,7 +134,7 @@ pub fn render(state: &State, panel: &TrendPanel, theme: Theme, frame: &mut Frame
 }
 
 /// `1 P_101 6.25 bar  2 T_102 182.5 degC …`: the current values, or the values at the cursor.
-fn legend(state: &State, panel: &TrendPanel, pens: &[Drawn], theme: Theme, frame: &mut Frame, area: Rect) {
+fn legend(state: &View, panel: &TrendPanel, pens: &[Drawn], theme: Theme, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     if let Some(c) = state.trend.cursor {
         spans.push(Span::styled(format!("@{} ", timefmt::clock(c, state.utc_offset)), theme.notice()));
@@ -142,7 +142,7 @@ fn legend(state: &State, panel: &TrendPanel, pens: &[Drawn], theme: Theme, frame
     for (i, (pen, d)) in panel.pens.iter().zip(pens).enumerate() {
         let name = &state.layout.tag(pen.tag).name;
         let shown = match state.trend.cursor {
-            Some(c) => match state.history.series(pen.tag).and_then(|s| s.at(c)) {
+            Some(c) => match state.plant.history.series(pen.tag).and_then(|s| s.at(c)) {
                 Some(p) if p.quality == PointQuality::Bad => "!bad".to_string(),
                 Some(p) => format!(
                     "{}{}",
@@ -154,7 +154,7 @@ fn legend(state: &State, panel: &TrendPanel, pens: &[Drawn], theme: Theme, frame
             None => value_text(
                 state,
                 pen.tag,
-                state.store.get(pen.tag).and_then(|s| s.value.as_ref()).and_then(|v| v.as_f64()),
+                state.plant.store.get(pen.tag).and_then(|s| s.value.as_ref()).and_then(|v| v.as_f64()),
             ),
         };
         let range =
@@ -233,7 +233,7 @@ fn plot(pens: &[Drawn], theme: Theme, frame: &mut Frame, area: Rect) {
 /// The time axis (left, middle, right, local time) with `!`/`?` under columns whose data was Bad
 /// or Uncertain, and `^` at the cursor.
 fn quality_strip(
-    state: &State,
+    state: &View,
     pens: &[Drawn],
     span: (SystemTime, SystemTime),
     theme: Theme,
@@ -291,9 +291,9 @@ fn quality_strip(
 
 /// A sparkline of a tag's recent history in `width` columns: `▁▂▃▄▅▆▇█`, blank where there is no
 /// data, `!` where the data was Bad.
-pub fn sparkline(state: &State, tag: TagId, width: usize, span: Duration) -> String {
+pub fn sparkline(state: &View, tag: TagId, width: usize, span: Duration) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let Some(s) = state.history.series(tag) else { return " ".repeat(width) };
+    let Some(s) = state.plant.history.series(tag) else { return " ".repeat(width) };
     let t1 = state.now;
     let t0 = t1.checked_sub(span).unwrap_or(t1);
     let cols = decimate(s, t0, t1, width, t1);

@@ -7,11 +7,11 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use ratatui::text::Span;
 
-use ttyhmi::app::state::State;
+use ttyhmi::console::Console as State;
 
 pub fn render(state: &State, w: u16, h: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("a test backend cannot fail");
-    terminal.draw(|f| ttyhmi::ui::render(state, f)).expect("a test backend cannot fail");
+    terminal.draw(|f| ttyhmi::ui::render(&state.session, &state.plant, f)).expect("a test backend cannot fail");
     terminal.backend().buffer().clone()
 }
 

@@ -10,13 +10,15 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::msg::{AlarmOrder, Effect};
-use super::state::State;
+use super::msg::Effect;
+use super::state::{Overlay, Session};
 use crate::alarm::{Alarm, AlarmId, AlarmState, Shelve, Transition};
+pub use crate::plant::AlarmAction;
+use crate::plant::{Command, Plant};
 use crate::audit::{Action as AuditAction, RecordInput};
 use crate::auth::Role;
 use crate::layout::Panel;
-use crate::ui::keymap::Action;
+use super::keymap::Action;
 
 /// While unacknowledged alarms of a bell priority wait and nobody silenced them, the bell rings
 /// again this often.
@@ -65,16 +67,6 @@ impl AlarmList {
     }
 }
 
-/// An operator's alarm operation, applied once its audit records are on disk.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AlarmAction {
-    Acknowledge(Vec<AlarmId>),
-    Shelve { id: AlarmId, how: Shelve, reason: String },
-    Unshelve(AlarmId),
-    OutOfService { id: AlarmId, reason: String },
-    ReturnToService(AlarmId),
-}
-
 /// What the dialog asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DialogKind {
@@ -103,7 +95,6 @@ pub struct Dialog {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AlarmView {
     pub list: AlarmList,
-    pub dialog: Option<Dialog>,
     /// The bell rings for unacknowledged alarms until silenced.
     pub horn: bool,
     pub last_bell: Option<SystemTime>,
@@ -113,7 +104,7 @@ pub struct AlarmView {
 
 /// Esc on the alarm list: back to the screen it was opened from (else the first screen that is
 /// not an alarm list).
-pub fn close_list(state: &mut State) {
+pub fn close_list(state: &mut Session) {
     let is_list = |s: &crate::layout::Screen| s.panels.iter().any(|p| matches!(p, Panel::Alarms(_)));
     let back = state
         .alarm_view
@@ -129,7 +120,7 @@ pub fn close_list(state: &mut State) {
 }
 
 /// Whether the current screen is an alarm list (an `alarms:` panel fills its screen).
-pub fn on_alarm_screen(state: &State) -> bool {
+pub fn on_alarm_screen(state: &Session) -> bool {
     !state.diagnostics
         && state
             .layout
@@ -139,14 +130,14 @@ pub fn on_alarm_screen(state: &State) -> bool {
 }
 
 /// The first alarm screen of the layout.
-pub fn alarm_screen(state: &State) -> Option<usize> {
+pub fn alarm_screen(state: &Session) -> Option<usize> {
     state.layout.screens.iter().position(|s| s.panels.iter().any(|p| matches!(p, Panel::Alarms(_))))
 }
 
 /// The alarms of the shown list after the filter: highest priority first, then newest first.
-pub fn rows(state: &State) -> Vec<AlarmId> {
+pub fn rows(state: &Session, plant: &Plant) -> Vec<AlarmId> {
     let needle = state.filter.to_lowercase();
-    let mut v: Vec<&Alarm> = state
+    let mut v: Vec<&Alarm> = plant
         .alarms
         .alarms()
         .iter()
@@ -158,61 +149,59 @@ pub fn rows(state: &State) -> Vec<AlarmId> {
     v.into_iter().map(|a| a.id).collect()
 }
 
-fn matches(state: &State, a: &Alarm, needle: &str) -> bool {
+fn matches(state: &Session, a: &Alarm, needle: &str) -> bool {
     a.rule.key.to_lowercase().contains(needle)
         || a.rule.message.to_lowercase().contains(needle)
         || state.layout.tags.get(a.rule.tag.index()).is_some_and(|t| t.description.to_lowercase().contains(needle))
 }
 
 /// The alarm under the cursor.
-pub fn selected(state: &State) -> Option<AlarmId> {
-    let rows = rows(state);
+pub fn selected(state: &Session, plant: &Plant) -> Option<AlarmId> {
+    let rows = rows(state, plant);
     rows.get(state.selected.min(rows.len().saturating_sub(1))).copied()
 }
 
-/// Transitions the engine produced: journal them, ring the bell for new alarms.
-pub fn record(state: &mut State, ts: Vec<Transition>, now: SystemTime) -> Vec<Effect> {
+/// Transitions the plant's alarm engine produced: drawn, and the bell rings for new alarms.
+pub fn record(state: &mut Session, plant: &Plant, ts: &[Transition], now: SystemTime) -> Vec<Effect> {
     if ts.is_empty() {
         return Vec::new();
     }
     state.dirty = true;
-    let bell = &state.layout.alarm_options.bell;
+    let bell = &plant.layout.alarm_options.bell;
     let ring = can_acknowledge(state)
         && ts
             .iter()
             .any(|t| t.to == AlarmState::Unacknowledged && !t.from.is_unacknowledged() && bell.contains(&t.priority));
-    let mut effects = vec![Effect::Journal(ts)];
-    if ring {
-        state.alarm_view.horn = true;
-        state.alarm_view.last_bell = Some(now);
-        effects.push(Effect::Bell);
+    if !ring {
+        return Vec::new();
     }
-    effects
+    state.alarm_view.horn = true;
+    state.alarm_view.last_bell = Some(now);
+    vec![Effect::Bell]
 }
 
-/// Once a second: delays complete, shelves expire, the bell repeats.
-pub fn tick(state: &mut State, now: SystemTime) -> Vec<Effect> {
-    let ts = state.alarms.tick(now);
-    let mut effects = record(state, ts, now);
+/// Once a second: the bell repeats while alarms wait.
+pub fn tick(state: &mut Session, plant: &Plant, now: SystemTime) -> Vec<Effect> {
     let v = &state.alarm_view;
-    if v.horn && !effects.contains(&Effect::Bell) {
-        if !bell_waiting(state) {
-            state.alarm_view.horn = false;
-        } else if v.last_bell.is_none_or(|t| now.duration_since(t).is_ok_and(|d| d >= BELL_REPEAT) || t > now) {
-            state.alarm_view.last_bell = Some(now);
-            effects.push(Effect::Bell);
-        }
+    if !v.horn {
+        return Vec::new();
     }
-    effects
+    if !bell_waiting(state, plant) {
+        state.alarm_view.horn = false;
+    } else if v.last_bell.is_none_or(|t| now.duration_since(t).is_ok_and(|d| d >= BELL_REPEAT) || t > now) {
+        state.alarm_view.last_bell = Some(now);
+        return vec![Effect::Bell];
+    }
+    Vec::new()
 }
 
 /// Whether the bell has something to ring for: an active alarm of a bell priority nobody
 /// acknowledged, on a console that can acknowledge it (a returned-to-normal alarm waits
 /// quietly on the list; a viewer's or read-only console never rings).
-pub fn bell_waiting(state: &State) -> bool {
-    let bell = &state.layout.alarm_options.bell;
+pub fn bell_waiting(state: &Session, plant: &Plant) -> bool {
+    let bell = &plant.layout.alarm_options.bell;
     can_acknowledge(state)
-        && state
+        && plant
             .alarms
             .alarms()
             .iter()
@@ -220,12 +209,12 @@ pub fn bell_waiting(state: &State) -> bool {
 }
 
 /// Whether this console may acknowledge alarms at all (not read-only, operator or above).
-fn can_acknowledge(state: &State) -> bool {
+fn can_acknowledge(state: &Session) -> bool {
     !state.read_only && state.identity.role.at_least(Role::Operator)
 }
 
 /// Keys that mean something for alarms; `None` when `a` is not an alarm key here.
-pub fn key(state: &mut State, a: Action, now: SystemTime) -> Option<Vec<Effect>> {
+pub fn key(state: &mut Session, plant: &Plant, a: Action, now: SystemTime) -> Option<Vec<Effect>> {
     match a {
         Action::Silence => {
             if state.alarm_view.horn {
@@ -251,35 +240,35 @@ pub fn key(state: &mut State, a: Action, now: SystemTime) -> Option<Vec<Effect>>
             Some(Vec::new())
         }
         _ if !on_alarm_screen(state) => None,
-        Action::Acknowledge => Some(acknowledge(state, selected(state).into_iter().collect(), now)),
+        Action::Acknowledge => Some(acknowledge(state, plant, selected(state, plant).into_iter().collect(), now)),
         Action::Write => {
             state.say("no tag here: w writes the selected tag of a grid screen".into(), false, now);
             Some(Vec::new())
         }
         Action::AcknowledgeAll => {
-            let ids: Vec<AlarmId> = rows(state)
+            let ids: Vec<AlarmId> = rows(state, plant)
                 .into_iter()
-                .filter(|id| state.alarms.alarm(*id).is_some_and(|a| a.state().is_unacknowledged()))
+                .filter(|id| plant.alarms.alarm(*id).is_some_and(|a| a.state().is_unacknowledged()))
                 .collect();
-            Some(acknowledge(state, ids, now))
+            Some(acknowledge(state, plant, ids, now))
         }
         Action::NextList => {
             state.alarm_view.list = state.alarm_view.list.next();
             state.selected = 0;
             Some(Vec::new())
         }
-        Action::Shelve => Some(open_dialog(state, DialogKind::Shelve, now)),
-        Action::OutOfService => Some(open_dialog(state, DialogKind::OutOfService, now)),
+        Action::Shelve => Some(open_dialog(state, plant, DialogKind::Shelve, now)),
+        Action::OutOfService => Some(open_dialog(state, plant, DialogKind::OutOfService, now)),
         _ => None,
     }
 }
 
 /// Why the console user may not do `what`, if so.
-fn denied(state: &State, needed: Role, what: &str) -> Option<String> {
+fn denied(state: &Session, plant: &Plant, needed: Role, what: &str) -> Option<String> {
     if state.read_only {
         return Some(format!("read-only console: alarms can be looked at here, not {what}"));
     }
-    if let Some(why) = &state.audit_broken {
+    if let Some(why) = &plant.audit_broken {
         return Some(format!("not {what}: the audit log cannot be written ({why})"));
     }
     let role = state.identity.role;
@@ -288,51 +277,56 @@ fn denied(state: &State, needed: Role, what: &str) -> Option<String> {
 }
 
 /// A refused alarm operation: said on screen and on record, like a refused write.
-fn refuse(state: &mut State, id: Option<AlarmId>, why: String, now: SystemTime) -> Vec<Effect> {
-    if state.audit_broken.is_some() {
+fn refuse(state: &mut Session, plant: &Plant, id: Option<AlarmId>, why: String, now: SystemTime) -> Vec<Effect> {
+    if plant.audit_broken.is_some() {
         // Nothing can go on record; the screen says why.
         state.say(why, true, now);
         return Vec::new();
     }
     let mut r = RecordInput::new(now, &state.actor, AuditAction::AlarmDenied).result(why.clone());
-    if let Some(a) = id.and_then(|id| state.alarms.alarm(id)) {
+    if let Some(a) = id.and_then(|id| plant.alarms.alarm(id)) {
         r = r.tag(a.rule.key.clone()).old(state_text(a.state()));
     }
     state.say(why, true, now);
-    vec![Effect::Audit(r)]
+    vec![Effect::record(state, r)]
 }
 
-fn acknowledge(state: &mut State, ids: Vec<AlarmId>, now: SystemTime) -> Vec<Effect> {
-    if let Some(why) = denied(state, Role::Operator, "acknowledging") {
+fn acknowledge(state: &mut Session, plant: &Plant, ids: Vec<AlarmId>, now: SystemTime) -> Vec<Effect> {
+    if let Some(why) = denied(state, plant, Role::Operator, "acknowledging") {
         let first = ids.first().copied();
-        return refuse(state, first, why, now);
+        return refuse(state, plant, first, why, now);
     }
     let ids: Vec<AlarmId> =
-        ids.into_iter().filter(|id| state.alarms.alarm(*id).is_some_and(|a| a.state().is_unacknowledged())).collect();
+        ids.into_iter().filter(|id| plant.alarms.alarm(*id).is_some_and(|a| a.state().is_unacknowledged())).collect();
     if ids.is_empty() {
         state.say("nothing to acknowledge".into(), false, now);
         return Vec::new();
     }
-    let audit = ids.iter().map(|&id| audit(state, AuditAction::AlarmAcknowledge, id, now)).collect();
-    vec![Effect::AlarmAction(AlarmOrder { action: AlarmAction::Acknowledge(ids), audit })]
+    let audit = ids.iter().map(|&id| audit(state, plant, AuditAction::AlarmAcknowledge, id, now)).collect();
+    vec![order(state, AlarmAction::Acknowledge(ids), audit)]
+}
+
+/// The alarm operation as a plant command: applied once its records are on disk.
+fn order(state: &Session, action: AlarmAction, audit: Vec<RecordInput>) -> Effect {
+    Effect::Command(Command::Alarm { from: state.id, actor: state.actor.clone(), action, audit })
 }
 
 /// `s` on a shelved alarm unshelves it, `o` on an out-of-service one returns it to service;
 /// otherwise they open the dialog asking for a reason (and a duration).
-fn open_dialog(state: &mut State, kind: DialogKind, now: SystemTime) -> Vec<Effect> {
+fn open_dialog(state: &mut Session, plant: &Plant, kind: DialogKind, now: SystemTime) -> Vec<Effect> {
     let what = match kind {
         DialogKind::Shelve => "shelving",
         DialogKind::OutOfService => "taking alarms out of service",
     };
-    if let Some(why) = denied(state, Role::Engineer, what) {
-        let id = selected(state);
-        return refuse(state, id, why, now);
+    if let Some(why) = denied(state, plant, Role::Engineer, what) {
+        let id = selected(state, plant);
+        return refuse(state, plant, id, why, now);
     }
-    let Some(id) = selected(state) else {
+    let Some(id) = selected(state, plant) else {
         state.say("no alarm selected".into(), false, now);
         return Vec::new();
     };
-    let Some(a) = state.alarms.alarm(id) else { return Vec::new() };
+    let Some(a) = plant.alarms.alarm(id) else { return Vec::new() };
     let undo = match (kind, a.state()) {
         (DialogKind::Shelve, AlarmState::Shelved) => Some((AlarmAction::Unshelve(id), AuditAction::AlarmUnshelve)),
         (DialogKind::OutOfService, AlarmState::OutOfService) => {
@@ -345,18 +339,18 @@ fn open_dialog(state: &mut State, kind: DialogKind, now: SystemTime) -> Vec<Effe
         _ => None,
     };
     if let Some((action, audit_action)) = undo {
-        let audit = vec![audit(state, audit_action, id, now)];
-        return vec![Effect::AlarmAction(AlarmOrder { action, audit })];
+        let audit = vec![audit(state, plant, audit_action, id, now)];
+        return vec![order(state, action, audit)];
     }
     let field = if kind == DialogKind::Shelve { Field::Duration } else { Field::Reason };
-    state.alarm_view.dialog =
-        Some(Dialog { id, kind, duration: "1h".into(), reason: String::new(), field, error: None });
+    state.overlay =
+        Overlay::Alarm(Dialog { id, kind, duration: "1h".into(), reason: String::new(), field, error: None });
     Vec::new()
 }
 
 /// A key while the dialog is open.
-pub fn dialog_key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
-    let Some(mut d) = state.alarm_view.dialog.take() else { return Vec::new() };
+pub fn dialog_key(state: &mut Session, plant: &Plant, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
+    let Overlay::Alarm(mut d) = std::mem::take(&mut state.overlay) else { return Vec::new() };
     state.dirty = true;
     let text = match d.field {
         Field::Duration => &mut d.duration,
@@ -379,22 +373,22 @@ pub fn dialog_key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect
             text.push(c);
         }
         KeyCode::Enter => {
-            if let Some(effects) = submit(state, &mut d, now) {
+            if let Some(effects) = submit(state, plant, &mut d, now) {
                 return effects;
             }
         }
         _ => {}
     }
-    state.alarm_view.dialog = Some(d);
+    state.overlay = Overlay::Alarm(d);
     Vec::new()
 }
 
 /// Enter in the dialog: next field, or the order when everything is filled in.
-fn submit(state: &mut State, d: &mut Dialog, now: SystemTime) -> Option<Vec<Effect>> {
+fn submit(state: &mut Session, plant: &Plant, d: &mut Dialog, now: SystemTime) -> Option<Vec<Effect>> {
     d.error = None;
     let how = match d.kind {
         DialogKind::OutOfService => None,
-        DialogKind::Shelve => match parse_shelve(&d.duration, state.alarms.max_shelve()) {
+        DialogKind::Shelve => match parse_shelve(&d.duration, plant.alarms.max_shelve()) {
             Ok(how) => Some(how),
             Err(e) => {
                 d.error = Some(e);
@@ -416,11 +410,11 @@ fn submit(state: &mut State, d: &mut Dialog, now: SystemTime) -> Option<Vec<Effe
         Some(how) => (AlarmAction::Shelve { id: d.id, how, reason: reason.clone() }, AuditAction::AlarmShelve),
         None => (AlarmAction::OutOfService { id: d.id, reason: reason.clone() }, AuditAction::AlarmOutOfService),
     };
-    let mut record = audit(state, audit_action, d.id, now).result(reason);
+    let mut record = audit(state, plant, audit_action, d.id, now).result(reason);
     if let Some(how) = how {
         record = record.new_value(format!("shelved {}", shelve_text(how)));
     }
-    Some(vec![Effect::AlarmAction(AlarmOrder { action, audit: vec![record] })])
+    Some(vec![order(state, action, vec![record])])
 }
 
 /// `30m`, `2h`, `one-shot` (until the alarm returns to normal).
@@ -441,14 +435,9 @@ pub fn parse_shelve(text: &str, max: Duration) -> Result<Shelve, String> {
     Ok(Shelve::For(d))
 }
 
-pub fn shelve_text(how: Shelve) -> String {
-    match how {
-        Shelve::For(d) => format!("for {}", crate::layout::duration::format_duration(d)),
-        Shelve::OneShot => "one-shot".into(),
-    }
-}
+pub use crate::plant::shelve_text;
 
-fn audit(state: &State, action: AuditAction, id: AlarmId, now: SystemTime) -> RecordInput {
+fn audit(state: &Session, plant: &Plant, action: AuditAction, id: AlarmId, now: SystemTime) -> RecordInput {
     let to = match action {
         AuditAction::AlarmAcknowledge => "acknowledged",
         AuditAction::AlarmShelve => "shelved",
@@ -458,7 +447,7 @@ fn audit(state: &State, action: AuditAction, id: AlarmId, now: SystemTime) -> Re
         _ => "",
     };
     let r = RecordInput::new(now, &state.actor, action).new_value(to);
-    match state.alarms.alarm(id) {
+    match plant.alarms.alarm(id) {
         Some(a) => r.tag(a.rule.key.clone()).old(state_text(a.state())),
         None => r,
     }
@@ -477,44 +466,14 @@ pub fn state_text(s: AlarmState) -> &'static str {
     }
 }
 
-/// The runtime has the audit records on disk: apply the action.
-pub fn apply(state: &mut State, action: AlarmAction, now: SystemTime) -> Vec<Effect> {
-    let user = state.identity.user.clone();
-    let e = &mut state.alarms;
-    let (result, done) = match action {
-        AlarmAction::Acknowledge(ids) => {
-            let ts = e.acknowledge_all(&ids, &user, now);
-            let n = ts.len();
-            (Ok(ts), format!("{n} alarm{} acknowledged", if n == 1 { "" } else { "s" }))
-        }
-        AlarmAction::Shelve { id, how, reason } => {
-            (e.shelve(id, how, &reason, &user, now).map(|t| vec![t]), format!("shelved {}", shelve_text(how)))
-        }
-        AlarmAction::Unshelve(id) => (e.unshelve(id, &user, now).map(|t| vec![t]), "unshelved".into()),
-        AlarmAction::OutOfService { id, reason } => {
-            (e.out_of_service(id, &reason, &user, now).map(|t| vec![t]), "taken out of service".into())
-        }
-        AlarmAction::ReturnToService(id) => {
-            (e.return_to_service(id, &user, now).map(|t| vec![t]), "returned to service".into())
-        }
-    };
+/// The plant answered this session's alarm operation: say what was done, or why not.
+pub fn done(state: &mut Session, plant: &Plant, result: Result<String, String>, now: SystemTime) {
     match result {
-        Ok(ts) => {
-            let what = match ts.as_slice() {
-                [t] => format!("{}: {done}", t.key),
-                _ => done,
-            };
-            state.say(what, false, now);
-            let effects = record(state, ts, now);
-            let rows = rows(state).len();
-            state.selected = state.selected.min(rows.saturating_sub(1));
-            effects
-        }
-        Err(e) => {
-            state.say(e.to_string(), true, now);
-            Vec::new()
-        }
+        Ok(what) => state.say(what, false, now),
+        Err(e) => state.say(e, true, now),
     }
+    let rows = rows(state, plant).len();
+    state.selected = state.selected.min(rows.saturating_sub(1));
 }
 
 #[cfg(test)]
@@ -525,10 +484,9 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
     use super::*;
+    use crate::console::{Console as State, Effect, Msg, update};
     use crate::alarm::{LimitKind, Priority, Rule, RuleKind};
-    use crate::app::msg::Msg;
-    use crate::app::update::update;
-    use crate::driver::DriverEvent;
+            use crate::driver::DriverEvent;
     use crate::layout::{self, AlarmsPanel, ConnId, Screen};
     use crate::tag::{Sample, TagId, Value};
 
@@ -554,10 +512,7 @@ mod tests {
         ];
         l.alarm_options.bell = bell;
         l.screens.push(Screen { title: "Alarms".into(), panels: vec![Panel::Alarms(AlarmsPanel::default())] });
-        let mut s = State::new(Arc::new(l), "ann".into(), read_only, t(0));
-        s.identity.role = role;
-        s.actor.role = role.to_string();
-        s
+        State::new(Arc::new(l), "ann".into(), read_only, t(0)).with_role(role)
     }
 
     fn state(role: Role) -> State {
@@ -614,11 +569,11 @@ mod tests {
     }
 
     fn state_of(s: &State, key: &str) -> AlarmState {
-        s.alarms.alarms().iter().find(|a| a.rule.key == key).map(|a| a.state()).unwrap_or(AlarmState::Normal)
+        s.plant.alarms.alarms().iter().find(|a| a.rule.key == key).map(|a| a.state()).unwrap_or(AlarmState::Normal)
     }
 
     fn row_keys(s: &State) -> Vec<String> {
-        rows(s).into_iter().map(|id| s.alarms.alarm(id).map(|a| a.rule.key.clone()).unwrap_or_default()).collect()
+        rows(&s, &s.plant).into_iter().map(|id| s.plant.alarms.alarm(id).map(|a| a.rule.key.clone()).unwrap_or_default()).collect()
     }
 
     #[test]
@@ -763,7 +718,7 @@ mod tests {
         key(&mut s, KeyCode::Down, 6);
         key(&mut s, KeyCode::Down, 6);
         key(&mut s, KeyCode::Down, 6);
-        assert_eq!(selected(&s), Some(AlarmId(2)));
+        assert_eq!(selected(&s, &s.plant), Some(AlarmId(2)));
     }
 
     #[test]
@@ -779,7 +734,7 @@ mod tests {
                 assert_eq!(r.action, AuditAction::AlarmDenied, "{c:?}");
                 assert_eq!(r.tag.as_deref(), Some("T1.hi"), "{c:?}");
                 assert!(r.result.as_deref().is_some_and(|w| !w.is_empty()), "{c:?}: why");
-                assert!(s.alarm_view.dialog.is_none());
+                assert!(s.alarm_dialog().is_none());
                 assert!(s.message.as_ref().unwrap().bad);
             }
             assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged);
@@ -808,7 +763,7 @@ mod tests {
         value(&mut s, T1, 90.0, 1);
         s.screen = 1;
         assert_eq!(key(&mut s, KeyCode::Char('s'), 2), vec![]);
-        let d = s.alarm_view.dialog.clone().unwrap();
+        let d = s.alarm_dialog().clone().unwrap();
         assert_eq!(
             (d.id, d.kind, d.field, d.duration.as_str()),
             (AlarmId(0), DialogKind::Shelve, Field::Duration, "1h")
@@ -817,17 +772,17 @@ mod tests {
         key(&mut s, KeyCode::Backspace, 2);
         typed(&mut s, "9h", 2);
         assert_eq!(key(&mut s, KeyCode::Enter, 2), vec![]);
-        assert!(s.alarm_view.dialog.as_ref().unwrap().error.as_ref().unwrap().contains("maximum of 8h"));
+        assert!(s.alarm_dialog().as_ref().unwrap().error.as_ref().unwrap().contains("maximum of 8h"));
         key(&mut s, KeyCode::Backspace, 2);
         key(&mut s, KeyCode::Backspace, 2);
         typed(&mut s, "30m", 2);
         assert_eq!(key(&mut s, KeyCode::Enter, 2), vec![]);
-        assert_eq!(s.alarm_view.dialog.as_ref().unwrap().field, Field::Reason);
+        assert_eq!(s.alarm_dialog().as_ref().unwrap().field, Field::Reason);
         assert_eq!(key(&mut s, KeyCode::Enter, 2), vec![], "no reason, no shelve");
-        assert_eq!(s.alarm_view.dialog.as_ref().unwrap().error.as_deref(), Some("a reason is required: type why"));
+        assert_eq!(s.alarm_dialog().as_ref().unwrap().error.as_deref(), Some("a reason is required: type why"));
         typed(&mut s, "transmitter drifting", 2);
         let e = key(&mut s, KeyCode::Enter, 3);
-        assert!(s.alarm_view.dialog.is_none());
+        assert!(s.alarm_dialog().is_none());
         let (audit, after) = on_record(&mut s, e, 3);
         assert_eq!(audit[0].action, AuditAction::AlarmShelve);
         assert_eq!(audit[0].result.as_deref(), Some("transmitter drifting"));
@@ -847,7 +802,7 @@ mod tests {
         s.screen = 1;
         key(&mut s, KeyCode::Char('s'), 2);
         key(&mut s, KeyCode::Esc, 2);
-        assert!(s.alarm_view.dialog.is_none());
+        assert!(s.alarm_dialog().is_none());
         assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged);
         key(&mut s, KeyCode::Char('s'), 2);
         key(&mut s, KeyCode::Backspace, 2);
@@ -869,7 +824,7 @@ mod tests {
         value(&mut s, T1, 90.0, 1);
         s.screen = 1;
         key(&mut s, KeyCode::Char('o'), 2);
-        assert_eq!(s.alarm_view.dialog.as_ref().unwrap().field, Field::Reason);
+        assert_eq!(s.alarm_dialog().as_ref().unwrap().field, Field::Reason);
         typed(&mut s, "sensor replaced", 2);
         let (audit, _) = act(&mut s, KeyCode::Enter, 3);
         assert_eq!(audit[0].action, AuditAction::AlarmOutOfService);
@@ -904,7 +859,7 @@ mod tests {
         for c in [' ', 'A', 's', 'o', 'v'] {
             assert_eq!(key(&mut s, KeyCode::Char(c), 2), vec![], "{c}");
         }
-        assert!(s.alarm_view.dialog.is_none() && s.alarm_view.list == AlarmList::Active);
+        assert!(s.alarm_dialog().is_none() && s.alarm_view.list == AlarmList::Active);
         assert_eq!(state_of(&s, "T1.hi"), AlarmState::Unacknowledged);
     }
 

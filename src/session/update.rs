@@ -1,251 +1,200 @@
-//! `update`: the only place state changes. Pure: no I/O, no clock; time comes in as `now`.
+//! `update`: the only place a session's state changes. Pure: no I/O, no clock; time comes in as
+//! `now`. The plant is read, never changed: what the person asks of it leaves as an
+//! [`Effect::Command`].
 
 use std::time::SystemTime;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use super::keymap::{Action, action};
 use super::msg::{Effect, Msg};
-use super::state::State;
-use crate::driver::DriverEvent;
-use crate::ui::keymap::{Action, action};
+use super::state::{Message, Overlay, Session};
+use crate::plant::{Plant, PlantEvent};
 
 /// Rows moved by PgUp/PgDn.
 const PAGE: usize = 10;
 
-pub fn update(state: &mut State, msg: Msg, now: SystemTime) -> Vec<Effect> {
-    state.now = now;
+pub fn update(s: &mut Session, p: &Plant, msg: Msg, now: SystemTime) -> Vec<Effect> {
+    s.now = now;
     match msg {
         Msg::Tick => {
-            state.dirty = true;
-            let mut effects = super::write::tick(state, now);
-            effects.extend(super::alarms::tick(state, now));
+            s.dirty = true;
+            let mut effects = super::write::tick(s, now);
+            effects.extend(super::alarms::tick(s, p, now));
             effects
         }
         Msg::Resize => {
-            state.dirty = true;
+            s.dirty = true;
             Vec::new()
         }
-        Msg::WriteDone { tag, requested, result } => super::write::done(state, tag, &requested, result, now),
-        Msg::AuditFailed(reason) => {
-            super::write::audit_failed(state, reason, now);
-            Vec::new()
-        }
-        Msg::Signal(name) => quit(state, name),
-        Msg::Driver(e) => driver_event(state, e, now),
-        Msg::Alarm(action) => super::alarms::apply(state, action, now),
+        Msg::WriteDone { tag, requested, result } => super::write::done(s, tag, &requested, result, now),
+        Msg::Signal(name) => quit(s, name),
+        Msg::Plant(e) => plant_event(s, p, e, now),
         Msg::Exported(result) => {
             match result {
-                Ok(text) => state.say(text, false, now),
-                Err(e) => state.say(format!("export failed: {e}"), true, now),
+                Ok(text) => s.say(text, false, now),
+                Err(e) => s.say(format!("export failed: {e}"), true, now),
             }
             Vec::new()
         }
-        Msg::JournalFailed(e) => {
+        Msg::Note(text) => {
+            s.say(text, true, now);
+            Vec::new()
+        }
+        Msg::Key(k) => key(s, p, k, now),
+    }
+}
+
+/// What the plant says: values and connections are drawn on the next frame, alarm transitions
+/// may ring the bell, answers to this session are said.
+fn plant_event(s: &mut Session, p: &Plant, e: PlantEvent, now: SystemTime) -> Vec<Effect> {
+    match e {
+        PlantEvent::Values(_) | PlantEvent::Connection { .. } => {
+            s.dirty = true;
+            Vec::new()
+        }
+        PlantEvent::Alarms(ts) => super::alarms::record(s, p, &ts, now),
+        PlantEvent::AlarmDone { to, result } => {
+            if to == s.id {
+                super::alarms::done(s, p, result, now);
+            }
+            Vec::new()
+        }
+        PlantEvent::AuditBroken(reason) => {
+            super::write::audit_failed(s, reason, now);
+            Vec::new()
+        }
+        PlantEvent::JournalBroken(e) => {
             // Said once: the message stays until something else is said.
-            if state.message.as_ref().is_none_or(|m| !m.text.starts_with("ALARM JOURNAL")) {
-                state.say(format!("ALARM JOURNAL NOT WRITTEN: {e}"), true, now);
+            if s.message.as_ref().is_none_or(|m| !m.journal) {
+                s.message = Some(Message { text: format!("ALARM JOURNAL NOT WRITTEN: {e}"), bad: true, at: now, journal: true });
+                s.dirty = true;
             }
             Vec::new()
         }
-        Msg::Key(k) => key(state, k, now),
     }
 }
 
 /// Leaves the console; `why` goes on record (`q`, `Ctrl-C`, `SIGHUP`, …).
-fn quit(state: &mut State, why: &str) -> Vec<Effect> {
-    state.quit = true;
+fn quit(s: &mut Session, why: &str) -> Vec<Effect> {
+    s.quit = true;
     vec![Effect::Quit(why.to_string())]
 }
 
-/// Driver events mark the screen dirty only for what an operator sees change at once: values,
-/// qualities and connection states. Statistics, raw words and the plan are shown as of the last
-/// clock tick, so an idle console draws once a second and no more. New samples go through the
-/// alarm engine.
-fn driver_event(state: &mut State, e: DriverEvent, now: SystemTime) -> Vec<Effect> {
-    match e {
-        DriverEvent::Samples { conn, samples, raw } => {
-            let mut transitions = Vec::new();
-            for (id, s) in samples {
-                transitions.extend(state.alarms.evaluate(id, &s, now));
-                state.history.record(id, &s);
-                state.dirty |= state.store.apply(id, s);
-            }
-            if let Some(r) = raw {
-                state.raw.insert((conn, r.unit, r.table, r.start), r.words);
-            }
-            return super::alarms::record(state, transitions, now);
-        }
-        DriverEvent::Fresh { tags, recv_ts, .. } => {
-            // Only a tag that was shown stale changes on screen.
-            for &id in tags.iter() {
-                let Some(before) = state.store.get(id).map(|s| s.recv_ts) else { continue };
-                let stale_after = state.layout.tag(id).stale_after();
-                let was_stale = state.now.duration_since(before).is_ok_and(|age| age > stale_after);
-                state.store.refresh(id, recv_ts);
-                state.dirty |= was_stale;
-            }
-        }
-        DriverEvent::State { conn, state: s } => {
-            if let Some(c) = state.conns.get_mut(conn.index())
-                && c.state != s
-            {
-                c.state = s;
-                state.dirty = true;
-            }
-        }
-        DriverEvent::Stats { conn, stats } => {
-            if let Some(c) = state.conns.get_mut(conn.index()) {
-                let dt = stats.elapsed.saturating_sub(c.stats.elapsed).as_secs_f64();
-                if dt > 0.0 {
-                    // Modbus: scans per second; OPC UA (no scans): value changes per second.
-                    let opcua = state
-                        .layout
-                        .connections
-                        .get(conn.index())
-                        .is_some_and(|l| matches!(l.kind, crate::layout::ConnectionKind::OpcUa(_)));
-                    let (now, before) =
-                        if opcua { (stats.requests, c.stats.requests) } else { (stats.scans, c.stats.scans) };
-                    c.scan_rate = now.saturating_sub(before) as f64 / dt;
-                }
-                c.stats = *stats;
-            }
-        }
-        DriverEvent::UaItems { conn, items, publishing_interval } => {
-            if let Some(c) = state.conns.get_mut(conn.index()) {
-                c.publishing_interval = publishing_interval;
-            }
-            for i in items {
-                state.ua_items.insert(i.tag, i);
-            }
-        }
-        DriverEvent::Plan { conn, blocks } => {
-            if let Some(c) = state.conns.get_mut(conn.index()) {
-                c.plan = blocks;
-                // A split block changes which raw blocks exist.
-                state.raw.retain(|k, _| k.0 != conn);
-            }
-        }
-    }
-    Vec::new()
-}
-
-fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
+fn key(s: &mut Session, p: &Plant, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
     if k.kind == KeyEventKind::Release {
         return Vec::new();
     }
     if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
-        return quit(state, "Ctrl-C");
+        return quit(s, "Ctrl-C");
     }
-    if state.confirm_quit {
-        // "Quit the console? y/n": y (or q again) quits, any other key stays.
-        state.confirm_quit = false;
-        state.dirty = true;
-        return match k.code {
-            KeyCode::Char('y' | 'Y' | 'q') => quit(state, "q"),
-            _ => Vec::new(),
-        };
-    }
-    if state.dialog.is_some() {
-        return super::write::key(state, k, now);
-    }
-    if state.alarm_view.dialog.is_some() {
-        return super::alarms::dialog_key(state, k, now);
-    }
-    if state.filter_editing {
-        state.dirty = true;
-        match k.code {
-            KeyCode::Esc => {
-                state.filter.clear();
-                state.filter_editing = false;
-            }
-            KeyCode::Enter => state.filter_editing = false,
-            KeyCode::Backspace => {
-                state.filter.pop();
-            }
-            KeyCode::Char(c) if !c.is_control() && state.filter.chars().count() < 64 => state.filter.push(c),
-            _ => {}
+    // What is open over the screen takes the key.
+    match &mut s.overlay {
+        Overlay::Quit => {
+            // "Quit the console? y/n": y (or q again) quits, any other key stays.
+            s.overlay = Overlay::None;
+            s.dirty = true;
+            return match k.code {
+                KeyCode::Char('y' | 'Y' | 'q') => quit(s, "q"),
+                _ => Vec::new(),
+            };
         }
-        state.selected = 0;
-        return Vec::new();
-    }
-    let a = action(&k);
-    if state.help {
-        // Up/Down and PgUp/PgDn scroll a help longer than the screen; any other key (q and Esc
-        // too) closes it.
-        let most = crate::ui::help::line_count();
-        let scroll = &mut state.help_scroll;
-        match a {
-            Some(Action::Down) => *scroll = (*scroll + 1).min(most),
-            Some(Action::PageDown) => *scroll = (*scroll + PAGE as u16).min(most),
-            Some(Action::Up) => *scroll = scroll.saturating_sub(1),
-            Some(Action::PageUp) => *scroll = scroll.saturating_sub(PAGE as u16),
-            _ => {
-                state.help = false;
-                *scroll = 0;
-            }
+        Overlay::Write(_) => return super::write::key(s, p, k, now),
+        Overlay::Alarm(_) => return super::alarms::dialog_key(s, p, k, now),
+        Overlay::Filter => {
+            filter_key(s, k);
+            return Vec::new();
         }
-        state.dirty = true;
-        return Vec::new();
+        Overlay::Help { scroll } => {
+            // Up/Down and PgUp/PgDn scroll a help longer than the screen; any other key (q and
+            // Esc too) closes it.
+            let most = super::help::line_count();
+            match action(&k) {
+                Some(Action::Down) => *scroll = (*scroll + 1).min(most),
+                Some(Action::PageDown) => *scroll = (*scroll + PAGE as u16).min(most),
+                Some(Action::Up) => *scroll = scroll.saturating_sub(1),
+                Some(Action::PageUp) => *scroll = scroll.saturating_sub(PAGE as u16),
+                _ => s.overlay = Overlay::None,
+            }
+            s.dirty = true;
+            return Vec::new();
+        }
+        Overlay::None => {}
     }
-    let Some(a) = a else {
+    let Some(a) = action(&k) else {
         // Nothing to do; an earlier change still waiting to be drawn stays so.
         return Vec::new();
     };
-    state.dirty = true;
+    s.dirty = true;
     // On the alarm list Enter acknowledges (and `w`, which writes tags, does not).
-    let a = if k.code == KeyCode::Enter && super::alarms::on_alarm_screen(state) { Action::Acknowledge } else { a };
-    let before = state.screen;
-    let effects = act(state, a, now);
-    if state.screen != before {
-        super::trend::reset(state);
+    let a = if k.code == KeyCode::Enter && super::alarms::on_alarm_screen(s) { Action::Acknowledge } else { a };
+    let before = s.screen;
+    let effects = act(s, p, a, now);
+    if s.screen != before {
+        super::trend::reset(s);
     }
     effects
 }
 
+/// A key while the filter is typed.
+fn filter_key(s: &mut Session, k: KeyEvent) {
+    s.dirty = true;
+    match k.code {
+        KeyCode::Esc => {
+            s.filter.clear();
+            s.overlay = Overlay::None;
+        }
+        KeyCode::Enter => s.overlay = Overlay::None,
+        KeyCode::Backspace => {
+            s.filter.pop();
+        }
+        KeyCode::Char(c) if !c.is_control() && s.filter.chars().count() < 64 => s.filter.push(c),
+        _ => {}
+    }
+    s.selected = 0;
+}
+
 /// What a key's action does in normal mode.
-fn act(state: &mut State, a: Action, now: SystemTime) -> Vec<Effect> {
-    if let Some(effects) = super::alarms::key(state, a, now) {
+fn act(s: &mut Session, p: &Plant, a: Action, now: SystemTime) -> Vec<Effect> {
+    if let Some(effects) = super::alarms::key(s, p, a, now) {
         return effects;
     }
-    if let Some(effects) = super::trend::key(state, a, now) {
+    if let Some(effects) = super::trend::key(s, p, a, now) {
         return effects;
     }
-    let screens = state.layout.screens.len().max(1);
-    let rows = if super::alarms::on_alarm_screen(state) {
-        super::alarms::rows(state).len()
-    } else {
-        state.visible_rows().len()
-    };
+    let screens = s.layout.screens.len().max(1);
+    let rows =
+        if super::alarms::on_alarm_screen(s) { super::alarms::rows(s, p).len() } else { s.visible_rows().len() };
     match a {
         // No single key leaves the console: q asks first.
-        Action::Quit => state.confirm_quit = true,
-        Action::Interrupt => return quit(state, "Ctrl-C"),
-        Action::Back => back(state),
-        Action::Help => state.help = true,
+        Action::Quit => s.overlay = Overlay::Quit,
+        Action::Interrupt => return quit(s, "Ctrl-C"),
+        Action::Back => back(s),
+        Action::Help => s.overlay = Overlay::Help { scroll: 0 },
         Action::NextScreen | Action::PrevScreen => {
-            let cur = state.screen;
-            state.screen = if a == Action::NextScreen { (cur + 1) % screens } else { (cur + screens - 1) % screens };
-            state.diagnostics = false;
-            state.selected = 0;
+            let cur = s.screen;
+            s.screen = if a == Action::NextScreen { (cur + 1) % screens } else { (cur + screens - 1) % screens };
+            s.diagnostics = false;
+            s.selected = 0;
         }
         Action::Screen(i) => {
-            if i < state.layout.screens.len() {
-                state.screen = i;
-                state.diagnostics = false;
-                state.selected = 0;
+            if i < s.layout.screens.len() {
+                s.screen = i;
+                s.diagnostics = false;
+                s.selected = 0;
             }
         }
         Action::Diagnostics => {
             // Keep the selection: diagnostics show the tag selected on the screen.
-            state.diagnostics = !state.diagnostics;
+            s.diagnostics = !s.diagnostics;
         }
-        Action::Up => state.selected = state.selected.saturating_sub(1),
-        Action::Down => state.selected = (state.selected + 1).min(rows.saturating_sub(1)),
-        Action::PageUp => state.selected = state.selected.saturating_sub(PAGE),
-        Action::PageDown => state.selected = (state.selected + PAGE).min(rows.saturating_sub(1)),
-        Action::Top => state.selected = 0,
-        Action::Bottom => state.selected = rows.saturating_sub(1),
-        Action::Write => return super::write::open(state, now),
+        Action::Up => s.selected = s.selected.saturating_sub(1),
+        Action::Down => s.selected = (s.selected + 1).min(rows.saturating_sub(1)),
+        Action::PageUp => s.selected = s.selected.saturating_sub(PAGE),
+        Action::PageDown => s.selected = (s.selected + PAGE).min(rows.saturating_sub(1)),
+        Action::Top => s.selected = 0,
+        Action::Bottom => s.selected = rows.saturating_sub(1),
+        Action::Write => return super::write::open(s, p, now),
         // Alarm-list keys away from the alarm list do nothing.
         Action::Alarms
         | Action::Silence
@@ -262,8 +211,8 @@ fn act(state: &mut State, a: Action, now: SystemTime) -> Vec<Effect> {
         | Action::Live
         | Action::Export => {}
         Action::Filter => {
-            if !state.diagnostics {
-                state.filter_editing = true;
+            if !s.diagnostics {
+                s.overlay = Overlay::Filter;
             }
         }
     }
@@ -272,14 +221,14 @@ fn act(state: &mut State, a: Action, now: SystemTime) -> Vec<Effect> {
 
 /// Esc closes what is open: the filter, diagnostics, the alarm list (back to the screen it was
 /// opened from). On a plain screen it does nothing; it never leaves the console.
-fn back(state: &mut State) {
-    if !state.filter.is_empty() {
-        state.filter.clear();
-        state.selected = 0;
-    } else if state.diagnostics {
-        state.diagnostics = false;
-    } else if super::alarms::on_alarm_screen(state) {
-        super::alarms::close_list(state);
+fn back(s: &mut Session) {
+    if !s.filter.is_empty() {
+        s.filter.clear();
+        s.selected = 0;
+    } else if s.diagnostics {
+        s.diagnostics = false;
+    } else if super::alarms::on_alarm_screen(s) {
+        super::alarms::close_list(s);
     }
 }
 
@@ -290,7 +239,9 @@ mod tests {
 
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
-    use super::*;
+    use crate::driver::DriverEvent;
+    use crate::console::{Console as State, Effect, Msg, update};
+    use crate::session::state::Overlay;
     use crate::driver::{BlockInfo, ConnStats, ConnectionState, RawBlock};
     use crate::layout::{self, ConnId, Table};
     use crate::tag::{Quality, Reason, Sample, TagId, Value};
@@ -382,7 +333,7 @@ mod tests {
         for second in [ch('y'), ch('Y'), ch('q')] {
             let mut s = state();
             assert_eq!(update(&mut s, ch('q'), t(1001)), vec![], "q alone only asks");
-            assert!(s.confirm_quit && !s.quit);
+            assert!((s.overlay == Overlay::Quit) && !s.quit);
             assert_eq!(update(&mut s, second.clone(), t(1001)), quit_effect("q"), "{second:?}");
             assert!(s.quit);
             assert_eq!(s.now, t(1001), "now is the injected time");
@@ -395,8 +346,8 @@ mod tests {
             let mut s = state();
             send(&mut s, [ch('q')]);
             assert_eq!(update(&mut s, answer.clone(), t(1001)), vec![], "{answer:?}");
-            assert!(!s.confirm_quit && !s.quit, "{answer:?}");
-            assert_eq!((s.screen, s.selected, s.dialog.is_none()), (0, 0, true), "{answer:?} only answered");
+            assert!(!(s.overlay == Overlay::Quit) && !s.quit, "{answer:?}");
+            assert_eq!((s.screen, s.selected, s.write_dialog().is_none()), (0, 0, true), "{answer:?} only answered");
         }
     }
 
@@ -415,7 +366,7 @@ mod tests {
         let mut s = state();
         send(&mut s, [ch('?')]);
         assert_eq!(update(&mut s, ch('q'), t(1001)), vec![]);
-        assert!(!s.help && !s.confirm_quit && !s.quit);
+        assert!(!s.help() && !(s.overlay == Overlay::Quit) && !s.quit);
     }
 
     #[test]
@@ -424,7 +375,7 @@ mod tests {
             let mut s = state();
             send(&mut s, setup);
             assert_eq!(update(&mut s, ch('q'), t(1001)), vec![]);
-            assert!(s.confirm_quit);
+            assert!((s.overlay == Overlay::Quit));
         }
     }
 
@@ -434,7 +385,7 @@ mod tests {
         send(&mut s, [ch('/')]);
         assert_eq!(update(&mut s, ch('q'), t(1001)), vec![]);
         assert_eq!(s.filter, "q");
-        assert!(!s.quit && !s.confirm_quit);
+        assert!(!s.quit && !(s.overlay == Overlay::Quit));
         assert_eq!(update(&mut s, ctrl_c(), t(1001)), quit_effect("Ctrl-C"));
         assert!(s.quit);
     }
@@ -473,11 +424,13 @@ mod tests {
             assert_eq!(update(&mut s, m.clone(), t(1001)), vec![], "{m:?}");
             assert!(!s.quit, "{m:?}");
             // Leave any mode the key entered, without Esc, so the next key starts from a screen.
-            if s.filter_editing {
+            if s.filter_editing() {
                 send(&mut s, [k(KeyCode::Enter)]);
             }
             s.filter.clear();
-            s.help = false;
+            if s.help() {
+                s.overlay = Overlay::None;
+            }
         }
     }
 
@@ -500,11 +453,11 @@ mod tests {
     fn esc_closes_help_then_clears_the_filter_then_leaves_diagnostics_and_never_quits() {
         let mut s = state();
         send(&mut s, [ch('/'), ch('t'), k(KeyCode::Enter), ch('d'), ch('?')]);
-        assert!(s.help && s.diagnostics);
+        assert!(s.help() && s.diagnostics);
         assert_eq!(s.filter, "t");
 
         assert_eq!(update(&mut s, k(KeyCode::Esc), t(1001)), vec![]);
-        assert!(!s.help, "first Esc closes help");
+        assert!(!s.help(), "first Esc closes help");
         assert!(s.diagnostics && s.filter == "t");
 
         assert_eq!(update(&mut s, k(KeyCode::Esc), t(1001)), vec![]);
@@ -517,7 +470,7 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(update(&mut s, k(KeyCode::Esc), t(1001)), vec![], "Esc on a plain screen does nothing");
         }
-        assert!(!s.quit && !s.confirm_quit);
+        assert!(!s.quit && !(s.overlay == Overlay::Quit));
     }
 
     #[test]
@@ -525,28 +478,28 @@ mod tests {
         let mut s = state();
         send(&mut s, [ch('/'), ch('a')]);
         assert_eq!(update(&mut s, k(KeyCode::Esc), t(1001)), vec![]);
-        assert!(!s.filter_editing && s.filter.is_empty() && !s.quit);
+        assert!(!s.filter_editing() && s.filter.is_empty() && !s.quit);
     }
 
     #[test]
     fn help_toggles_and_any_mapped_key_closes_it_without_acting() {
         let mut s = state();
         send(&mut s, [ch('?')]);
-        assert!(s.help);
+        assert!(s.help());
         send(&mut s, [ch('?')]);
-        assert!(!s.help, "? hides help again");
+        assert!(!s.help(), "? hides help again");
         send(&mut s, [ch('?'), k(KeyCode::Tab)]);
-        assert!(!s.help);
+        assert!(!s.help());
         assert_eq!(s.screen, 0, "the key that closes help does nothing else");
         send(&mut s, [ch('?'), ch('/')]);
-        assert!(!s.help && !s.filter_editing);
+        assert!(!s.help() && !s.filter_editing());
     }
 
     #[test]
     fn any_key_closes_help_even_one_without_an_action() {
         let mut s = state();
         send(&mut s, [ch('?'), ch('x')]);
-        assert!(!s.help, "help says: press any key to close help");
+        assert!(!s.help(), "help says: press any key to close help");
         assert!(s.dirty, "closing help redraws");
         assert!(!s.quit);
     }
@@ -664,7 +617,7 @@ mod tests {
         let mut s = state();
         send(&mut s, [k(KeyCode::End)]);
         send(&mut s, [ch('/')]);
-        assert!(s.filter_editing);
+        assert!(s.filter_editing());
         typed(&mut s, "PRESS");
         assert_eq!(s.filter, "PRESS");
         assert_eq!(names(&s), ["T03", "T07"], "matches descriptions, case-insensitively");
@@ -672,7 +625,7 @@ mod tests {
         send(&mut s, [k(KeyCode::Backspace), k(KeyCode::Backspace)]);
         assert_eq!(s.filter, "PRE");
         send(&mut s, [k(KeyCode::Enter)]);
-        assert!(!s.filter_editing);
+        assert!(!s.filter_editing());
         assert_eq!(s.filter, "PRE", "Enter keeps the filter");
         assert_eq!(names(&s), ["T03", "T07"]);
         // Keys act normally again, within the filtered rows.
@@ -707,7 +660,7 @@ mod tests {
         assert_eq!(s.selected, 0, "typing resets the selection");
         send(&mut s, [k(KeyCode::End), k(KeyCode::Esc)]);
         assert_eq!(s.filter, "");
-        assert!(!s.filter_editing);
+        assert!(!s.filter_editing());
         assert_eq!(names(&s).len(), 15);
         assert_eq!(s.selected, 0);
     }
@@ -729,7 +682,7 @@ mod tests {
     fn the_filter_is_not_edited_in_diagnostics() {
         let mut s = state();
         send(&mut s, [ch('d'), ch('/')]);
-        assert!(!s.filter_editing);
+        assert!(!s.filter_editing());
     }
 
     #[test]
@@ -745,7 +698,7 @@ mod tests {
         let mut s = state();
         send(&mut s, [ch('/'), ch('\u{7}'), ch('a'), k(KeyCode::Tab), k(KeyCode::Up)]);
         assert_eq!(s.filter, "a");
-        assert!(s.filter_editing);
+        assert!(s.filter_editing());
     }
 
     // ---- driver events and dirty ----
@@ -759,7 +712,7 @@ mod tests {
 
         update(&mut s, samples(0, vec![(0, Sample::good(Value::UInt(5), t(2)))]), t(1002));
         assert!(!s.dirty, "same value and quality, only a newer receive time");
-        assert_eq!(s.store.get(TagId(0)).unwrap().recv_ts, t(2), "the receive time is still stored");
+        assert_eq!(s.plant.store.get(TagId(0)).unwrap().recv_ts, t(2), "the receive time is still stored");
 
         update(&mut s, samples(0, vec![(0, Sample::good(Value::UInt(6), t(3)))]), t(1003));
         assert!(s.dirty, "value changed");
@@ -798,13 +751,13 @@ mod tests {
         s.dirty = false;
         update(&mut s, samples(0, vec![(2, bad(Reason::Timeout, 2))]), t(1002));
         assert!(s.dirty, "Good → Bad is a visible change");
-        let got = s.store.get(TagId(2)).unwrap();
+        let got = s.plant.store.get(TagId(2)).unwrap();
         assert_eq!(got.value, Some(Value::Int(-7)), "the last value stays visible");
         assert_eq!(got.quality, Quality::Bad(Reason::Timeout));
         assert_eq!(got.recv_ts, t(1), "the age shown is the value's");
 
         update(&mut s, samples(0, vec![(2, Sample::good(Value::Int(8), t(3)))]), t(1003));
-        let got = s.store.get(TagId(2)).unwrap();
+        let got = s.plant.store.get(TagId(2)).unwrap();
         assert_eq!((got.value.clone(), got.quality.clone()), (Some(Value::Int(8)), Quality::Good), "recovers");
     }
 
@@ -816,7 +769,7 @@ mod tests {
         s.dirty = false;
         update(&mut s, samples(0, vec![(2, bad(Reason::Timeout, 3))]), t(1003));
         assert!(!s.dirty, "same last value, same quality");
-        assert_eq!(s.store.get(TagId(2)).unwrap().value, Some(Value::Int(-7)));
+        assert_eq!(s.plant.store.get(TagId(2)).unwrap().value, Some(Value::Int(-7)));
     }
 
     #[test]
@@ -825,18 +778,18 @@ mod tests {
         let stats = ConnStats { requests: 10, scans: 4, elapsed: Duration::from_secs(2), ..ConnStats::default() };
         update(&mut s, Msg::Driver(DriverEvent::Stats { conn: ConnId(0), stats: Box::new(stats) }), t(1001));
         assert!(!s.dirty, "statistics");
-        assert_eq!(s.conns[0].stats.requests, 10);
-        assert_eq!(s.conns[0].scan_rate, 2.0);
+        assert_eq!(s.plant.conns[0].stats.requests, 10);
+        assert_eq!(s.plant.conns[0].scan_rate, 2.0);
 
         let stats = ConnStats { requests: 20, scans: 10, elapsed: Duration::from_secs(4), ..ConnStats::default() };
         update(&mut s, Msg::Driver(DriverEvent::Stats { conn: ConnId(0), stats: Box::new(stats) }), t(1002));
-        assert_eq!(s.conns[0].scan_rate, 3.0, "scans per second between the last two reports");
+        assert_eq!(s.plant.conns[0].scan_rate, 3.0, "scans per second between the last two reports");
 
         let raw = RawBlock { unit: 1, table: Table::Holding, start: 0, words: vec![1, 2, 3, 4] };
         let msg = DriverEvent::Samples { conn: ConnId(0), samples: vec![], raw: Some(raw) };
         update(&mut s, Msg::Driver(msg), t(1003));
         assert!(!s.dirty, "raw words");
-        assert_eq!(s.raw_words(TagId(1)), Some(vec![3]), "T01 is holding 2");
+        assert_eq!(s.plant.raw_words(TagId(1)), Some(vec![3]), "T01 is holding 2");
 
         let block = BlockInfo {
             unit: 1,
@@ -848,8 +801,8 @@ mod tests {
         };
         update(&mut s, Msg::Driver(DriverEvent::Plan { conn: ConnId(0), blocks: vec![block.clone()] }), t(1004));
         assert!(!s.dirty, "plan");
-        assert_eq!(s.conns[0].plan, vec![block]);
-        assert!(s.raw.is_empty(), "a new plan drops the raw words of the old blocks");
+        assert_eq!(s.plant.conns[0].plan, vec![block]);
+        assert!(s.plant.raw.is_empty(), "a new plan drops the raw words of the old blocks");
 
         update(&mut s, Msg::Tick, t(1005));
         assert!(s.dirty, "the tick draws them");
@@ -862,15 +815,15 @@ mod tests {
         let up = || Msg::Driver(DriverEvent::State { conn: ConnId(1), state: ConnectionState::Connected });
         update(&mut s, up(), t(1001));
         assert!(s.dirty);
-        assert_eq!(s.conns[1].state, ConnectionState::Connected);
-        assert_eq!(s.conns[0].state, ConnectionState::Connecting, "other connections unchanged");
+        assert_eq!(s.plant.conns[1].state, ConnectionState::Connected);
+        assert_eq!(s.plant.conns[0].state, ConnectionState::Connecting, "other connections unchanged");
         s.dirty = false;
         update(&mut s, up(), t(1002));
         assert!(!s.dirty, "the same state again is no change");
         let down = ConnectionState::Disconnected { reason: "refused".into(), retry_in: Duration::from_secs(2) };
         update(&mut s, Msg::Driver(DriverEvent::State { conn: ConnId(1), state: down.clone() }), t(1003));
         assert!(s.dirty);
-        assert_eq!(s.conns[1].state, down);
+        assert_eq!(s.plant.conns[1].state, down);
     }
 
     #[test]
@@ -914,13 +867,13 @@ mod tests {
     #[test]
     fn unknown_tags_and_connections_are_ignored() {
         let mut s = state();
-        let before = s.store.clone();
+        let before = s.plant.store.clone();
         update(&mut s, samples(0, vec![(999, Sample::good(Value::UInt(1), t(1)))]), t(1001));
         update(&mut s, samples(77, vec![(u32::MAX, bad(Reason::Timeout, 1))]), t(1001));
         assert!(!s.dirty);
-        assert_eq!(s.store.len(), before.len());
+        assert_eq!(s.plant.store.len(), before.len());
         for i in 0..15 {
-            assert_eq!(s.store.get(TagId(i)), before.get(TagId(i)));
+            assert_eq!(s.plant.store.get(TagId(i)), before.get(TagId(i)));
         }
         update(&mut s, Msg::Driver(DriverEvent::State { conn: ConnId(9), state: ConnectionState::Connected }), t(1001));
         let stats = Box::new(ConnStats { scans: 3, elapsed: Duration::from_secs(1), ..ConnStats::default() });
@@ -929,9 +882,9 @@ mod tests {
         let raw = RawBlock { unit: 1, table: Table::Holding, start: 0, words: vec![1] };
         update(&mut s, Msg::Driver(DriverEvent::Samples { conn: ConnId(9), samples: vec![], raw: Some(raw) }), t(1001));
         assert!(!s.dirty);
-        assert_eq!(s.conns.len(), 2);
-        assert!(s.conns.iter().all(|c| c.state == ConnectionState::Connecting && c.plan.is_empty()));
-        assert_eq!(s.raw_words(TagId(0)), None, "raw words of an unknown connection belong to no tag");
+        assert_eq!(s.plant.conns.len(), 2);
+        assert!(s.plant.conns.iter().all(|c| c.state == ConnectionState::Connecting && c.plan.is_empty()));
+        assert_eq!(s.plant.raw_words(TagId(0)), None, "raw words of an unknown connection belong to no tag");
     }
 
     #[test]
@@ -949,10 +902,10 @@ mod tests {
         };
         update(&mut s, fresh(1001), t(1001));
         assert!(!s.dirty, "a fresh read of a current value changes nothing on screen");
-        assert_eq!(s.store.get(TagId(0)).unwrap().recv_ts, t(1001));
+        assert_eq!(s.plant.store.get(TagId(0)).unwrap().recv_ts, t(1001));
         // Ten seconds without a read: shown stale; the next fresh read clears it.
         update(&mut s, fresh(1011), t(1011));
         assert!(s.dirty, "stale → current is a visible change");
-        assert_eq!(s.store.get(TagId(0)).unwrap().value, Some(Value::UInt(5)));
+        assert_eq!(s.plant.store.get(TagId(0)).unwrap().value, Some(Value::UInt(5)));
     }
 }

@@ -4,24 +4,30 @@
 //! verifies, by a user whose role allowed it).
 
 use std::path::Path;
-use std::time::SystemTime;
 
-use super::msg::Msg;
-use super::state::State;
-use super::update::update;
+use super::Plant;
 use crate::alarm::journal::{self, Journal};
 use crate::alarm::{HidingAct, OnRecord};
 use crate::audit::Action;
 use crate::auth::Role;
 
+/// What the start-up has to tell every session: a journal that could not be read or opened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Restored {
+    /// Said on screen (as a problem) when a session starts.
+    pub note: Option<String>,
+    /// The journal cannot be opened (why): its records wait in memory.
+    pub journal_failed: Option<String>,
+}
+
 /// Opens the alarm journal and restores alarm states from it. A journal that cannot be read or
 /// opened is said on screen; alarms still work, their changes are kept in memory until it can
 /// be written.
-pub fn open_journal(state: &mut State, path: &Path, audit: &Path) -> Option<Journal> {
-    if state.layout.alarms.is_empty() {
-        return None;
+pub fn open_journal(plant: &mut Plant, path: &Path, audit: &Path) -> (Option<Journal>, Restored) {
+    let mut told = Restored::default();
+    if plant.layout.alarms.is_empty() {
+        return (None, told);
     }
-    let now = SystemTime::now();
     match journal::read(path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -33,7 +39,7 @@ pub fn open_journal(state: &mut State, path: &Path, audit: &Path) -> Option<Jour
                 tracing::warn!("alarm journal: no shelve or out of service is restored: {why}");
                 Vec::new()
             });
-            let restored = state.alarms.restore(&loaded.records, &on_record);
+            let restored = plant.alarms.restore(&loaded.records, &on_record);
             for key in &restored.unknown {
                 tracing::info!("alarm journal: {key} is no longer in the layout; its records are ignored");
             }
@@ -41,31 +47,29 @@ pub fn open_journal(state: &mut State, path: &Path, audit: &Path) -> Option<Jour
                 tracing::warn!("alarm journal {}: ignored: {why}", path.display());
             }
             tracing::info!("alarm journal {}: {} alarms restored", path.display(), restored.alarms);
-            // Restored alarms still waiting for an acknowledge sound the bell again.
-            state.alarm_view.horn = super::alarms::bell_waiting(state);
             match journal::roll_over(path, &loaded.records, journal::ROLL_OVER_BYTES) {
                 Ok(true) => tracing::info!("alarm journal {} rolled over (the old one is <name>.1)", path.display()),
                 Ok(false) => {}
                 Err(e) => tracing::warn!("{e}"),
             }
-            say_what_was_left_out(state, loaded.warnings.len(), &restored.ignored, now);
+            told.note = what_was_left_out(loaded.warnings.len(), &restored.ignored);
         }
         Err(e) => {
             tracing::error!("{e}");
-            state.say(format!("alarm states not restored: {e}"), true, now);
+            told.note = Some(format!("alarm states not restored: {e}"));
         }
     }
     match Journal::open(path) {
-        Ok(j) => Some(j),
+        Ok(j) => (Some(j), told),
         Err(e) => {
             tracing::error!("{e}");
-            update(state, Msg::JournalFailed(e.to_string()), now);
-            None
+            told.journal_failed = Some(e.to_string());
+            (None, told)
         }
     }
 }
 
-fn say_what_was_left_out(state: &mut State, damaged: usize, ignored: &[String], now: SystemTime) {
+fn what_was_left_out(damaged: usize, ignored: &[String]) -> Option<String> {
     let mut parts = Vec::new();
     if damaged > 0 {
         parts.push(format!("{damaged} damaged line(s) skipped"));
@@ -77,9 +81,7 @@ fn say_what_was_left_out(state: &mut State, damaged: usize, ignored: &[String], 
             ignored.join("; ")
         ));
     }
-    if !parts.is_empty() {
-        state.say(format!("alarm journal: {}; the rest restored (see the log)", parts.join("; ")), true, now);
-    }
+    (!parts.is_empty()).then(|| format!("alarm journal: {}; the rest restored (see the log)", parts.join("; ")))
 }
 
 /// The shelves and outs of service in the audit log at `path`, by users whose role allowed

@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::msg::{Effect, WriteOrder};
-use super::state::{Message, State};
+use super::msg::Effect;
+use super::state::{Overlay, Session};
+use crate::plant::{Command, Plant, WriteOrder};
 use crate::audit::{Action, RecordInput};
 use crate::auth::Role;
 use crate::driver::WriteDone;
@@ -61,26 +62,26 @@ impl Dialog {
 }
 
 /// `w` or Enter on the selected tag.
-pub fn open(state: &mut State, now: SystemTime) -> Vec<Effect> {
+pub fn open(state: &mut Session, plant: &Plant, now: SystemTime) -> Vec<Effect> {
     let Some(id) = state.selected_tag() else { return Vec::new() };
     let tag = state.layout.tag(id);
     if tag.write.is_none() {
         state.say(format!("{} is not writable", tag.name), false, now);
         return Vec::new();
     }
-    if let Err(why) = may_write(state, id, now) {
+    if let Err(why) = may_write(state, plant, id, now) {
         return deny(state, id, None, why, now);
     }
-    state.dialog = Some(Dialog::Edit { tag: id, input: String::new(), error: None, opened: now });
+    state.overlay = Overlay::Write(Dialog::Edit { tag: id, input: String::new(), error: None, opened: now });
     Vec::new()
 }
 
 /// Why this user may not write this tag now, if not: writing disabled, role, lockout, the
 /// connection or the tag's quality.
-pub fn may_write(state: &State, id: TagId, now: SystemTime) -> Result<(), String> {
+pub fn may_write(state: &Session, plant: &Plant, id: TagId, now: SystemTime) -> Result<(), String> {
     let tag = state.layout.tag(id);
     let Some(spec) = tag.write else { return Err(format!("{} is not writable", tag.name)) };
-    if let Some(why) = &state.writes_disabled {
+    if let Some(why) = state.write_lock(plant) {
         return Err(format!("writing is disabled: {why}"));
     }
     let role = state.identity.role;
@@ -91,10 +92,10 @@ pub fn may_write(state: &State, id: TagId, now: SystemTime) -> Result<(), String
         return Err(locked.message(now));
     }
     let conn = state.layout.connection(tag.conn);
-    if !state.conns.get(tag.conn.index()).is_some_and(|c| c.state.is_connected()) {
+    if !plant.connected(tag.conn) {
         return Err(format!("connection {} is not up; writes are never queued", conn.name));
     }
-    match state.store.get(id).map(|s| &s.quality) {
+    match plant.store.get(id).map(|s| &s.quality) {
         Some(Quality::Bad(r)) => Err(format!("{} is Bad ({r}); it cannot be written", tag.name)),
         None => Err("unknown tag".into()),
         _ => Ok(()),
@@ -128,8 +129,8 @@ pub fn parse_value(tag: &Tag, current: Option<&Value>, text: &str) -> Result<Val
 }
 
 /// A key while a dialog is open. Esc (and q) cancel; nothing is written without confirmation.
-pub fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
-    let Some(dialog) = state.dialog.clone() else { return Vec::new() };
+pub fn key(state: &mut Session, plant: &Plant, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
+    let Some(dialog) = state.write_dialog().cloned() else { return Vec::new() };
     state.dirty = true;
     match dialog {
         Dialog::Pending { .. } => Vec::new(), // waiting for the device; Esc cannot unsend
@@ -137,15 +138,15 @@ pub fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
             KeyCode::Esc | KeyCode::Char('q') => cancel(state, "cancelled", now),
             KeyCode::Backspace => {
                 input.pop();
-                state.dialog = Some(Dialog::Edit { tag, input, error: None, opened });
+                state.overlay = Overlay::Write(Dialog::Edit { tag, input, error: None, opened });
                 Vec::new()
             }
             KeyCode::Char(c) if !c.is_control() && input.chars().count() < 32 => {
                 input.push(c);
-                state.dialog = Some(Dialog::Edit { tag, input, error: None, opened });
+                state.overlay = Overlay::Write(Dialog::Edit { tag, input, error: None, opened });
                 Vec::new()
             }
-            KeyCode::Enter => entered(state, tag, &input, opened, now),
+            KeyCode::Enter => entered(state, plant, tag, &input, opened, now),
             _ => Vec::new(),
         },
         Dialog::Confirm(mut c) => match k.code {
@@ -153,28 +154,35 @@ pub fn key(state: &mut State, k: KeyEvent, now: SystemTime) -> Vec<Effect> {
             KeyCode::Backspace => {
                 c.secret.pop();
                 c.error = None;
-                state.dialog = Some(Dialog::Confirm(c));
+                state.overlay = Overlay::Write(Dialog::Confirm(c));
                 Vec::new()
             }
             KeyCode::Char(ch) if !ch.is_control() && c.secret.chars().count() < 32 => {
                 c.secret.push(ch);
                 c.error = None;
-                state.dialog = Some(Dialog::Confirm(c));
+                state.overlay = Overlay::Write(Dialog::Confirm(c));
                 Vec::new()
             }
-            KeyCode::Enter => confirm(state, c, now),
+            KeyCode::Enter => confirm(state, plant, c, now),
             _ => Vec::new(),
         },
     }
 }
 
-fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: SystemTime) -> Vec<Effect> {
+fn entered(
+    state: &mut Session,
+    plant: &Plant,
+    id: TagId,
+    input: &str,
+    opened: SystemTime,
+    now: SystemTime,
+) -> Vec<Effect> {
     let tag = state.layout.tag(id).clone();
-    let current = state.store.get(id).and_then(|s| s.value.clone());
+    let current = plant.store.get(id).and_then(|s| s.value.clone());
     let new = match parse_value(&tag, current.as_ref(), input) {
         Ok(v) => v,
         Err(e) => {
-            state.dialog = Some(Dialog::Edit { tag: id, input: input.to_string(), error: Some(e), opened });
+            state.overlay = Overlay::Write(Dialog::Edit { tag: id, input: input.to_string(), error: Some(e), opened });
             return Vec::new();
         }
     };
@@ -183,12 +191,12 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
         Ok(h) => h,
         Err(why) => {
             // Shown in the editor; a value out of limits is a denial on record.
-            state.dialog = Some(Dialog::Edit { tag: id, input: input.to_string(), error: Some(why.clone()), opened });
+            state.overlay = Overlay::Write(Dialog::Edit { tag: id, input: input.to_string(), error: Some(why.clone()), opened });
             let r = record(state, id, Action::WriteDenied, now).new_value(new.to_string()).result(why);
-            return vec![Effect::Audit(r)];
+            return vec![Effect::record(state, r)];
         }
     };
-    if let Err(why) = may_write(state, id, now) {
+    if let Err(why) = may_write(state, plant, id, now) {
         return deny(state, id, Some(&new), why, now);
     }
     let mask_write = match &state.layout.connection(tag.conn).kind {
@@ -197,7 +205,7 @@ fn entered(state: &mut State, id: TagId, input: &str, opened: SystemTime, now: S
     };
     let (raw, warning) = preview(&tag, &held, mask_write);
     let typed = (!same_reading(&held, &new)).then(|| input.trim().to_string());
-    state.dialog = Some(Dialog::Confirm(Confirm {
+    state.overlay = Overlay::Write(Dialog::Confirm(Confirm {
         tag: id,
         old: current,
         new: held,
@@ -274,11 +282,11 @@ fn preview(tag: &Tag, new: &Value, mask_write: bool) -> (String, Option<String>)
     }
 }
 
-fn confirm(state: &mut State, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
+fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
     // Values, roles and connections may have changed while the dialog was open.
-    let current = state.store.get(c.tag).and_then(|s| s.value.clone());
+    let current = plant.store.get(c.tag).and_then(|s| s.value.clone());
     let tag = state.layout.tag(c.tag).clone();
-    if let Err(why) = may_write(state, c.tag, now).and_then(|_| check_limits(&tag, current.as_ref(), &c.new)) {
+    if let Err(why) = may_write(state, plant, c.tag, now).and_then(|_| check_limits(&tag, current.as_ref(), &c.new)) {
         let new = c.new.clone();
         return deny(state, c.tag, Some(&new), why, now);
     }
@@ -287,24 +295,25 @@ fn confirm(state: &mut State, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
         if let Err(e) = crate::auth::check_pin_rules(&c.secret) {
             c.error = Some(e.to_string());
             c.secret.clear();
-            state.dialog = Some(Dialog::Confirm(c));
+            state.overlay = Overlay::Write(Dialog::Confirm(c));
             return Vec::new();
         }
         if !state.identity.verify_pin(&c.secret) {
-            let mut effects = vec![Effect::Audit(
+            let mut effects = vec![Effect::record(
+                state,
                 record(state, c.tag, Action::PinFailure, now).new_value(c.new.to_string()).result("wrong PIN"),
             )];
             if let Some(locked) = state.pin_guard.record_failure(now) {
                 let msg = locked.message(now);
-                effects.push(Effect::Audit(record(state, c.tag, Action::Lockout, now).result(msg.clone())));
-                state.dialog = None;
+                effects.push(Effect::record(state, record(state, c.tag, Action::Lockout, now).result(msg.clone())));
+                state.overlay = Overlay::None;
                 state.say(msg, true, now);
                 return effects;
             }
             c.secret.clear();
             let left = state.pin_guard.attempts_left(now);
             c.error = Some(format!("wrong PIN; {left} {} left", if left == 1 { "try" } else { "tries" }));
-            state.dialog = Some(Dialog::Confirm(c));
+            state.overlay = Overlay::Write(Dialog::Confirm(c));
             return effects;
         }
         state.pin_guard.record_success();
@@ -315,7 +324,7 @@ fn confirm(state: &mut State, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
         if again.as_ref() != Ok(&c.new) && !as_typed {
             c.secret.clear();
             c.error = Some("that is not the same value; type the new value again to confirm".into());
-            state.dialog = Some(Dialog::Confirm(c));
+            state.overlay = Overlay::Write(Dialog::Confirm(c));
             return Vec::new();
         }
     }
@@ -327,20 +336,21 @@ fn confirm(state: &mut State, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
         .old(c.old.as_ref().map(|v| tag.format(v)).unwrap_or_else(|| "-".into()))
         .new_value(tag.format(&c.new))
         .raw(raw);
-    state.dialog = Some(Dialog::Pending { tag: c.tag, new: c.new.clone() });
-    vec![Effect::Write(WriteOrder { conn: tag.conn, tag: c.tag, value: c.new, audit })]
+    state.overlay = Overlay::Write(Dialog::Pending { tag: c.tag, new: c.new.clone() });
+    let order = WriteOrder { conn: tag.conn, tag: c.tag, value: c.new, audit };
+    vec![Effect::Command(Command::Write { from: state.id, actor: state.actor.clone(), order })]
 }
 
 /// The device answered (or the write could not be sent).
 pub fn done(
-    state: &mut State,
+    state: &mut Session,
     id: TagId,
     requested: &Value,
     result: Result<WriteDone, String>,
     now: SystemTime,
 ) -> Vec<Effect> {
-    if state.dialog.as_ref().is_some_and(|d| d.tag() == id) {
-        state.dialog = None;
+    if state.write_dialog().is_some_and(|d| d.tag() == id) {
+        state.overlay = Overlay::None;
     }
     state.dirty = true;
     let tag = state.layout.tag(id).clone();
@@ -362,22 +372,21 @@ pub fn done(
         Err(e) => (format!("{}: {e}", tag.name), true, rec.result(e.clone())),
     };
     state.say(text, bad, now);
-    vec![Effect::Audit(rec)]
+    vec![Effect::record(state, rec)]
 }
 
 /// The audit log cannot be written: writing stops (fail secure).
-pub fn audit_failed(state: &mut State, reason: String, now: SystemTime) {
-    state.audit_broken = Some(reason.clone());
-    state.alarm_view.dialog = None;
-    state.writes_disabled = Some(format!("the audit log cannot be written ({reason})"));
+pub fn audit_failed(state: &mut Session, reason: String, now: SystemTime) {
     // A pending write whose attempt could not be recorded was not sent: nothing to wait for.
-    state.dialog = None;
+    if matches!(state.overlay, Overlay::Write(_) | Overlay::Alarm(_)) {
+        state.overlay = Overlay::None;
+    }
     state.say(format!("WRITES DISABLED: the audit log cannot be written ({reason})"), true, now);
 }
 
 /// The clock ticked: a dialog open for a minute cancels itself.
-pub fn tick(state: &mut State, now: SystemTime) -> Vec<Effect> {
-    let opened = match &state.dialog {
+pub fn tick(state: &mut Session, now: SystemTime) -> Vec<Effect> {
+    let opened = match state.write_dialog() {
         Some(Dialog::Edit { opened, .. }) => *opened,
         Some(Dialog::Confirm(c)) => c.opened,
         _ => return Vec::new(),
@@ -388,40 +397,35 @@ pub fn tick(state: &mut State, now: SystemTime) -> Vec<Effect> {
     Vec::new()
 }
 
-fn cancel(state: &mut State, why: &str, now: SystemTime) -> Vec<Effect> {
-    if let Some(d) = state.dialog.take() {
+fn cancel(state: &mut Session, why: &str, now: SystemTime) -> Vec<Effect> {
+    if let Overlay::Write(d) = std::mem::take(&mut state.overlay) {
         let name = state.layout.tag(d.tag()).name.clone();
         state.say(format!("write to {name} {why}; nothing was written"), false, now);
     }
     Vec::new()
 }
 
-fn deny(state: &mut State, id: TagId, new: Option<&Value>, why: String, now: SystemTime) -> Vec<Effect> {
-    state.dialog = None;
+fn deny(state: &mut Session, id: TagId, new: Option<&Value>, why: String, now: SystemTime) -> Vec<Effect> {
+    if state.write_dialog().is_some() {
+        state.overlay = Overlay::None;
+    }
     state.say(why.clone(), true, now);
     let mut r = record(state, id, Action::WriteDenied, now).result(why);
     if let Some(v) = new {
         r = r.new_value(v.to_string());
     }
-    vec![Effect::Audit(r)]
+    vec![Effect::record(state, r)]
 }
 
-fn record(state: &State, id: TagId, action: Action, now: SystemTime) -> RecordInput {
+fn record(state: &Session, id: TagId, action: Action, now: SystemTime) -> RecordInput {
     RecordInput::new(now, &state.actor, action).tag(state.layout.tag(id).name.clone())
 }
 
 /// The lowest role of any writable tag, for help texts.
-pub fn lowest_write_role(state: &State) -> Option<Role> {
+pub fn lowest_write_role(state: &Session) -> Option<Role> {
     state.layout.tags.iter().filter_map(|t| t.write.map(|w| w.role)).min()
 }
 
-impl State {
-    /// Shows a message on the message line.
-    pub fn say(&mut self, text: String, bad: bool, now: SystemTime) {
-        self.message = Some(Message { text, bad, at: now });
-        self.dirty = true;
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -431,9 +435,9 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
     use super::*;
-    use crate::app::msg::Msg;
-    use crate::app::update::update;
-    use crate::auth::Identity;
+    use crate::console::{Console as State, Effect, Msg, update};
+    use crate::session::state::Overlay;
+            use crate::auth::Identity;
     use crate::driver::{ConnectionState, DriverEvent};
     use crate::layout::{self, ConnId};
     use crate::tag::{Reason, Sample};
@@ -482,9 +486,8 @@ tags:
     /// Both connections up; every tag Good: SP_101 5 bar, PUMP_CMD off, TRIM 100, PV_1 1.5,
     /// RAW16 1, BIT off. Alice is an operator with a PIN.
     fn state_as(identity: Identity, read_only: bool) -> State {
-        let mut s = State::new(parse(LIMITS), "alice".into(), read_only, t(0));
-        s.actor.role = identity.role.to_string();
-        s.identity = identity;
+        let person = crate::session::state::Person::viewer("alice", read_only).with_identity(identity);
+        let mut s = State::with(parse(LIMITS), person, t(0));
         for c in 0..2 {
             update(
                 &mut s,
@@ -563,10 +566,10 @@ tags:
     /// Opens the editor on `name`, types `value` and Enter: the confirmation is shown.
     fn to_confirm(s: &mut State, at: u64, name: &str, value: &str) -> Confirm {
         assert_eq!(open_on(s, at, name), vec![]);
-        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })), "{:?}", s.dialog);
+        assert!(matches!(s.write_dialog(), Some(Dialog::Edit { .. })), "{:?}", s.write_dialog());
         assert_eq!(typed(s, at, value), vec![]);
         assert_eq!(send(s, at, [enter()]), vec![], "Enter in the editor only shows the confirmation");
-        match &s.dialog {
+        match &s.write_dialog() {
             Some(Dialog::Confirm(c)) => c.clone(),
             d => panic!("expected the confirmation, got {d:?}"),
         }
@@ -590,14 +593,14 @@ tags:
     }
 
     fn edit_error(s: &State) -> Option<String> {
-        match &s.dialog {
+        match &s.write_dialog() {
             Some(Dialog::Edit { error, .. }) => error.clone(),
             d => panic!("expected the editor, got {d:?}"),
         }
     }
 
     fn confirm_error(s: &State) -> Option<String> {
-        match &s.dialog {
+        match &s.write_dialog() {
             Some(Dialog::Confirm(c)) => c.error.clone(),
             d => panic!("expected the confirmation, got {d:?}"),
         }
@@ -616,7 +619,7 @@ tags:
         assert_eq!(r.actor.user, "alice");
         let result = r.result.clone().unwrap_or_default();
         assert!(result.contains(why), "{why:?} in {result:?}");
-        assert_eq!(s.dialog, None);
+        assert_eq!(s.write_dialog(), None);
         let (text, bad) = message(s);
         assert!(bad && text.contains(why), "{why:?} in {text:?}");
     }
@@ -626,11 +629,18 @@ tags:
     #[test]
     fn a_viewer_gets_no_editor_and_the_denial_is_audited() {
         for key in [ch('w'), enter()] {
+            // A viewer from the start: writing is locked for the whole session.
             let mut s = state_as(with_role(Role::Viewer, false), false);
+            select(&mut s, "SP_101");
+            let effects = send(&mut s, 1, [key.clone()]);
+            assert_denied(&s, &effects, "SP_101", "writing is disabled: alice is a viewer");
+            assert_eq!(audits(&effects)[0].time, t(1), "the injected time");
+            // An operator whose role became viewer: the tag's role check refuses.
+            let mut s = state();
+            s.identity.role = Role::Viewer;
             select(&mut s, "SP_101");
             let effects = send(&mut s, 1, [key]);
             assert_denied(&s, &effects, "SP_101", "may be written by operator and above; you are viewer");
-            assert_eq!(audits(&effects)[0].time, t(1), "the injected time");
         }
     }
 
@@ -642,17 +652,17 @@ tags:
 
         let mut s = state_as(with_role(Role::Engineer, true), false);
         assert_eq!(open_on(&mut s, 1, "TRIM"), vec![]);
-        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })));
+        assert!(matches!(s.write_dialog(), Some(Dialog::Edit { .. })));
         let mut s = state_as(with_role(Role::Admin, true), false);
         assert_eq!(open_on(&mut s, 1, "TRIM"), vec![]);
-        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })));
+        assert!(matches!(s.write_dialog(), Some(Dialog::Edit { .. })));
     }
 
     #[test]
     fn a_tag_without_write_opens_nothing_and_is_no_denial() {
         let mut s = state();
         assert_eq!(open_on(&mut s, 1, "PV_1"), vec![]);
-        assert_eq!(s.dialog, None);
+        assert_eq!(s.write_dialog(), None);
         assert_eq!(message(&s), ("PV_1 is not writable".to_string(), false));
     }
 
@@ -680,8 +690,8 @@ tags:
             assert!(r.result.as_deref().unwrap_or_default().contains(why), "{input}: {r:?}");
             assert!(r.new.is_some(), "{input}: the refused value is on record");
             // The editor stays open and says why, with the input kept for correcting.
-            assert!(edit_error(&s).is_some_and(|e| e.contains(why)), "{input}: {:?}", s.dialog);
-            let Some(Dialog::Edit { input: kept, .. }) = &s.dialog else { unreachable!() };
+            assert!(edit_error(&s).is_some_and(|e| e.contains(why)), "{input}: {:?}", s.write_dialog());
+            let Some(Dialog::Edit { input: kept, .. }) = &s.write_dialog() else { unreachable!() };
             assert_eq!(kept, input);
             // Enter again refuses again; nothing is ever written.
             let again = send(&mut s, 1, [enter(), enter()]);
@@ -724,7 +734,7 @@ tags:
             typed(&mut s, 1, input);
             let effects = send(&mut s, 1, [enter()]);
             assert_eq!(effects, vec![], "{input:?}");
-            assert!(edit_error(&s).is_some_and(|e| e.contains(why)), "{input:?}: {:?}", s.dialog);
+            assert!(edit_error(&s).is_some_and(|e| e.contains(why)), "{input:?}: {:?}", s.write_dialog());
         }
     }
 
@@ -739,7 +749,7 @@ tags:
         assert_eq!(edit_error(&s), None);
         typed(&mut s, 1, "6");
         assert_eq!(send(&mut s, 1, [enter()]), vec![]);
-        assert!(matches!(&s.dialog, Some(Dialog::Confirm(c)) if c.new == Value::Float(6.0)));
+        assert!(matches!(&s.write_dialog(), Some(Dialog::Confirm(c)) if c.new == Value::Float(6.0)));
     }
 
     #[test]
@@ -748,7 +758,7 @@ tags:
         open_on(&mut s, 1, "SP_101");
         typed(&mut s, 1, &"1".repeat(100));
         send(&mut s, 1, [ch('\u{7}'), k(KeyCode::Tab), k(KeyCode::Up)]);
-        let Some(Dialog::Edit { input, .. }) = &s.dialog else { panic!("{:?}", s.dialog) };
+        let Some(Dialog::Edit { input, .. }) = &s.write_dialog() else { panic!("{:?}", s.write_dialog()) };
         assert_eq!(input.chars().count(), 32);
     }
 
@@ -785,7 +795,7 @@ tags:
         send(&mut s, 1, (0..5).map(|_| k(KeyCode::Backspace)));
         typed(&mut s, 1, "start");
         send(&mut s, 1, [enter()]);
-        let Some(Dialog::Confirm(c)) = s.dialog.clone() else { panic!("{:?}", s.dialog) };
+        let Some(Dialog::Confirm(c)) = s.write_dialog().clone() else { panic!("{:?}", s.write_dialog()) };
         assert_eq!(c.new, Value::Bool(true));
         assert_eq!(c.raw, "FC05 coil 3 ← FF00");
         typed(&mut s, 1, PIN);
@@ -809,7 +819,7 @@ tags:
                 let effects = send(&mut s, 1, [key.clone()]);
                 assert_eq!(effects, vec![], "{key:?} {input:?}: no write, no quit, nothing to audit");
                 assert!(!s.quit);
-                assert_eq!(s.dialog, None);
+                assert_eq!(s.write_dialog(), None);
                 assert_eq!(message(&s), ("write to SP_101 cancelled; nothing was written".to_string(), false));
             }
         }
@@ -822,7 +832,7 @@ tags:
         typed(&mut s, 1, "99");
         send(&mut s, 1, [enter()]);
         assert_eq!(send(&mut s, 1, [esc()]), vec![]);
-        assert_eq!(s.dialog, None);
+        assert_eq!(s.write_dialog(), None);
     }
 
     #[test]
@@ -837,7 +847,7 @@ tags:
             }
             let effects = send(&mut s, 1, [esc()]);
             assert_eq!(effects, vec![], "{before_esc:?}");
-            assert_eq!(s.dialog, None);
+            assert_eq!(s.write_dialog(), None);
             assert!(!s.quit);
             // Nothing happens later either.
             assert!(writes(&send(&mut s, 100, [Msg::Tick])).is_empty());
@@ -850,7 +860,7 @@ tags:
         to_confirm(&mut s, 1, "SP_101", "6");
         assert_eq!(send(&mut s, 1, [ch('q')]), vec![]);
         assert!(!s.quit);
-        let Some(Dialog::Confirm(c)) = &s.dialog else { panic!("{:?}", s.dialog) };
+        let Some(Dialog::Confirm(c)) = &s.write_dialog() else { panic!("{:?}", s.write_dialog()) };
         assert_eq!(c.secret, "q");
     }
 
@@ -862,7 +872,7 @@ tags:
         assert_eq!(writes(&send(&mut s, 1, [enter()])).len(), 1);
         for m in [esc(), ch('q'), enter(), ch('w'), ch('6'), Msg::Tick] {
             assert_eq!(send(&mut s, 200, [m.clone()]), vec![], "{m:?}");
-            assert!(matches!(s.dialog, Some(Dialog::Pending { .. })), "{m:?}: the write is out; wait for it");
+            assert!(matches!(s.write_dialog(), Some(Dialog::Pending { .. })), "{m:?}: the write is out; wait for it");
         }
     }
 
@@ -889,7 +899,7 @@ tags:
         assert_eq!(a.old, json("5"));
         assert_eq!(a.new, json("6.5"));
         assert_eq!(a.raw, json("FC16 holding 50 ← 40D0 0000"));
-        assert_eq!(s.dialog, Some(Dialog::Pending { tag: id(&s, "SP_101"), new: Value::Float(6.5) }));
+        assert_eq!(s.write_dialog(), Some(&Dialog::Pending { tag: id(&s, "SP_101"), new: Value::Float(6.5) }));
         assert!(!format!("{effects:?}").contains(PIN), "the PIN is never recorded");
     }
 
@@ -916,7 +926,7 @@ tags:
         assert_eq!((r.tag.as_deref(), r.result.as_deref()), (Some("SP_101"), Some("wrong PIN")));
         assert!(!format!("{effects:?}").contains("1357"), "no PIN on record");
         assert_eq!(confirm_error(&s).as_deref(), Some("wrong PIN; 4 tries left"));
-        let Some(Dialog::Confirm(c)) = &s.dialog else { unreachable!() };
+        let Some(Dialog::Confirm(c)) = &s.write_dialog() else { unreachable!() };
         assert!(c.secret.is_empty(), "the wrong PIN is cleared");
         // The right PIN still works, and resets the count.
         typed(&mut s, 1, PIN);
@@ -942,7 +952,7 @@ tags:
         assert_eq!(actions(&effects), [Action::PinFailure, Action::Lockout]);
         let lock = audits(&effects)[1].result.clone().unwrap_or_default();
         assert_eq!(lock, "5 wrong PINs: writing is locked for 5 min 0 s");
-        assert_eq!(s.dialog, None, "the dialog closes");
+        assert_eq!(s.write_dialog(), None, "the dialog closes");
         assert_eq!(message(&s), (lock, true));
 
         // Refused while locked, even with the right PIN at hand; audited.
@@ -952,7 +962,7 @@ tags:
         }
         // Five minutes after the fifth failure writing is allowed again.
         assert_eq!(open_on(&mut s, 310, "SP_101"), vec![]);
-        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })));
+        assert!(matches!(s.write_dialog(), Some(Dialog::Edit { .. })));
         typed(&mut s, 310, "6");
         send(&mut s, 310, [enter()]);
         typed(&mut s, 310, PIN);
@@ -1022,11 +1032,10 @@ tags:
             typed(&mut s, 1, short);
             let effects = send(&mut s, 1, [enter()]);
             assert_eq!(effects, vec![], "{short:?}");
-            assert!(confirm_error(&s).is_some_and(|e| e.contains("4 to 32")), "{short:?}: {:?}", s.dialog);
-            s.dialog = s.dialog.take().map(|d| match d {
-                Dialog::Confirm(c) => Dialog::Confirm(Confirm { secret: String::new(), ..c }),
-                d => d,
-            });
+            assert!(confirm_error(&s).is_some_and(|e| e.contains("4 to 32")), "{short:?}: {:?}", s.write_dialog());
+            if let Overlay::Write(Dialog::Confirm(c)) = &mut s.overlay {
+                c.secret.clear();
+            }
         }
         assert_eq!(s.pin_guard.attempts_left(t(1)), crate::auth::MAX_PIN_FAILURES);
     }
@@ -1089,7 +1098,7 @@ tags:
     fn a_connection_lost_before_confirmation_is_refused_and_nothing_is_queued() {
         let down = ConnectionState::Disconnected { reason: "refused".into(), retry_in: Duration::from_secs(2) };
         for st in [down, ConnectionState::Connecting, ConnectionState::Stopped] {
-            let (mut s, effects) = changed_then_confirmed(|s| s.conns[0].state = st.clone());
+            let (mut s, effects) = changed_then_confirmed(|s| s.plant.conns[0].state = st.clone());
             assert_denied(&s, &effects, "SP_101", "connection plc1 is not up; writes are never queued");
             // The connection comes back: nothing is sent by itself.
             let back = DriverEvent::State { conn: ConnId(0), state: ConnectionState::Connected };
@@ -1100,7 +1109,7 @@ tags:
     #[test]
     fn a_connection_down_refuses_the_editor_at_once() {
         let mut s = state();
-        s.conns[0].state = ConnectionState::Connecting;
+        s.plant.conns[0].state = ConnectionState::Connecting;
         let effects = open_on(&mut s, 1, "SP_101");
         assert_denied(&s, &effects, "SP_101", "connection plc1 is not up");
     }
@@ -1131,10 +1140,10 @@ tags:
         typed(&mut s, 100, "6");
         for at in 101..160 {
             assert_eq!(send(&mut s, at, [Msg::Tick]), vec![]);
-            assert!(s.dialog.is_some(), "still open at +{} s", at - 100);
+            assert!(s.write_dialog().is_some(), "still open at +{} s", at - 100);
         }
         assert_eq!(send(&mut s, 160, [Msg::Tick]), vec![]);
-        assert_eq!(s.dialog, None);
+        assert_eq!(s.write_dialog(), None);
         assert_eq!(message(&s).0, "write to SP_101 cancelled itself after 60 s; nothing was written");
     }
 
@@ -1144,13 +1153,13 @@ tags:
         to_confirm(&mut s, 100, "SP_101", "6");
         typed(&mut s, 101, PIN);
         assert_eq!(send(&mut s, 159, [Msg::Tick]), vec![]);
-        assert!(matches!(s.dialog, Some(Dialog::Confirm(_))));
+        assert!(matches!(s.write_dialog(), Some(Dialog::Confirm(_))));
         assert_eq!(send(&mut s, 161, [Msg::Tick]), vec![]);
-        assert_eq!(s.dialog, None);
+        assert_eq!(s.write_dialog(), None);
         // Enter now opens a new editor; it does not confirm the old one.
         let effects = send(&mut s, 161, [enter()]);
         assert!(writes(&effects).is_empty());
-        assert!(matches!(s.dialog, Some(Dialog::Edit { .. })));
+        assert!(matches!(s.write_dialog(), Some(Dialog::Edit { .. })));
     }
 
     #[test]
@@ -1158,7 +1167,7 @@ tags:
         let mut s = state();
         open_on(&mut s, 100, "SP_101");
         send(&mut s, 50, [Msg::Tick]);
-        assert!(s.dialog.is_some());
+        assert!(s.write_dialog().is_some());
     }
 
     // ---- read-only and viewers: no key sequence writes ----
@@ -1199,7 +1208,9 @@ tags:
             all.extend(update(s, m, t(at)));
             // Keep going after a quit, and leave help so keys reach the grid.
             s.quit = false;
-            s.help = false;
+            if s.help() {
+                s.overlay = Overlay::None;
+            }
         }
         all
     }
@@ -1208,13 +1219,15 @@ tags:
     fn read_only_opens_no_dialog_and_no_key_sequence_writes() {
         for seed in [1, 2, 3] {
             let mut s = state_as(operator(), true);
-            assert!(s.writes_disabled.is_some());
+            assert!(s.write_lock(&s.plant).is_some());
             let mut all = Vec::new();
             for (i, m) in random_msgs(seed, 3000).into_iter().enumerate() {
                 all.extend(update(&mut s, m, t(i as u64)));
-                assert_eq!(s.dialog, None, "seed {seed}, key {i}");
+                assert_eq!(s.write_dialog(), None, "seed {seed}, key {i}");
                 s.quit = false;
-                s.help = false;
+                if s.help() {
+                s.overlay = Overlay::None;
+            }
             }
             all.extend(fuzz(&mut s, random_msgs(seed + 100, 1000)));
             assert!(writes(&all).is_empty(), "seed {seed}");
@@ -1248,7 +1261,7 @@ tags:
             let mut s = state_as(with_role(Role::Viewer, true), false);
             let all = fuzz(&mut s, random_msgs(seed, 3000));
             assert!(writes(&all).is_empty(), "seed {seed}");
-            assert_eq!(s.dialog, None);
+            assert_eq!(s.write_dialog(), None);
         }
     }
 
@@ -1278,7 +1291,7 @@ tags:
         let r = audits(&effects)[0];
         assert_eq!((r.tag.as_deref(), r.result.as_deref(), r.time), (Some("SP_101"), Some("ok"), t(2)));
         assert_eq!(r.new, json("6.5"));
-        assert_eq!(s.dialog, None);
+        assert_eq!(s.write_dialog(), None);
         assert_eq!(message(&s), ("SP_101 = 6.5 bar: written and read back (FC16 holding 50+2)".to_string(), false));
     }
 
@@ -1293,7 +1306,7 @@ tags:
             let why = format!("written, but the device reads back {shown} (FC16 holding 50+2)");
             assert_eq!(audits(&effects)[0].result.as_deref(), Some(why.as_str()));
             assert_eq!(message(&s), (format!("SP_101: {why}"), true));
-            assert_eq!(s.dialog, None);
+            assert_eq!(s.write_dialog(), None);
         }
     }
 
@@ -1306,7 +1319,7 @@ tags:
         assert_eq!(actions(&effects), [Action::WriteResult]);
         assert_eq!(audits(&effects)[0].result.as_deref(), Some(err.as_str()));
         assert_eq!(message(&s), (format!("SP_101: {err}"), true));
-        assert_eq!(s.dialog, None);
+        assert_eq!(s.write_dialog(), None);
         assert!(writes(&effects).is_empty(), "a failure is never retried by itself");
     }
 
@@ -1324,8 +1337,9 @@ tags:
                 typed(&mut s, 1, "6");
             }
             assert_eq!(send(&mut s, 2, [Msg::AuditFailed("disk full".into())]), vec![]);
-            assert!(s.writes_disabled.as_deref().is_some_and(|w| w.contains("disk full")), "{:?}", s.writes_disabled);
-            assert_eq!(s.dialog, None);
+            let lock = s.write_lock(&s.plant).map(|l| l.to_string());
+            assert!(lock.as_deref().is_some_and(|w| w.contains("disk full")), "{lock:?}");
+            assert_eq!(s.write_dialog(), None);
             let (text, bad) = message(&s);
             assert!(bad && text.contains("WRITES DISABLED") && text.contains("disk full"), "{text}");
             // Enter and the rest of the sequence now open nothing and write nothing.
@@ -1336,7 +1350,7 @@ tags:
             all.extend(send(&mut s, 3, [enter()]));
             all.extend(fuzz(&mut s, random_msgs(42, 1000)));
             assert!(writes(&all).is_empty());
-            assert_eq!(s.dialog, None);
+            assert_eq!(s.write_dialog(), None);
         }
     }
 
@@ -1345,7 +1359,7 @@ tags:
         let mut s = state();
         pending(&mut s);
         send(&mut s, 2, [Msg::AuditFailed("disk full".into())]);
-        assert!(!matches!(s.dialog, Some(Dialog::Pending { .. })), "{:?}", s.dialog);
+        assert!(!matches!(s.write_dialog(), Some(Dialog::Pending { .. })), "{:?}", s.write_dialog());
     }
 
     // ---- values the tag's type cannot hold ----
@@ -1357,7 +1371,7 @@ tags:
             open_on(&mut s, 1, "RAW16");
             typed(&mut s, 1, input);
             send(&mut s, 1, [enter()]);
-            let shown_confirm = matches!(s.dialog, Some(Dialog::Confirm(_)));
+            let shown_confirm = matches!(s.write_dialog(), Some(Dialog::Confirm(_)));
             typed(&mut s, 1, PIN);
             let effects = send(&mut s, 1, [enter()]);
             assert!(writes(&effects).is_empty(), "{input}: {effects:?}");

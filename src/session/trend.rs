@@ -5,11 +5,12 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use super::msg::Effect;
-use super::state::State;
+use super::state::Session;
+use crate::plant::Plant;
 use crate::layout::{Panel, TrendPanel};
 use crate::tag::history::{Point, PointQuality, Series};
 use crate::timefmt;
-use crate::ui::keymap::Action;
+use super::keymap::Action;
 
 /// The windows `+`/`-` step through.
 pub const WINDOWS: [Duration; 10] = [
@@ -52,7 +53,7 @@ impl TrendView {
 }
 
 /// The trend panels of the current screen.
-pub fn panels(state: &State) -> Vec<&TrendPanel> {
+pub fn panels(state: &Session) -> Vec<&TrendPanel> {
     if state.diagnostics {
         return Vec::new();
     }
@@ -67,7 +68,7 @@ pub fn panels(state: &State) -> Vec<&TrendPanel> {
 }
 
 /// Keys of a screen with trends; `None` when `a` is not a trend key here.
-pub fn key(state: &mut State, a: Action, now: SystemTime) -> Option<Vec<Effect>> {
+pub fn key(state: &mut Session, plant: &Plant, a: Action, now: SystemTime) -> Option<Vec<Effect>> {
     let first = panels(state).first().map(|p| (*p).clone())?;
     let window = state.trend.window(&first);
     let history = state.layout.history;
@@ -117,20 +118,20 @@ pub fn key(state: &mut State, a: Action, now: SystemTime) -> Option<Vec<Effect>>
             v.end = None;
             v.cursor = None;
         }
-        Action::Export => return Some(export(state, now)),
+        Action::Export => return Some(export(state, plant, now)),
         _ => return None,
     }
     Some(Vec::new())
 }
 
 /// Leaving a screen: back to live, each panel's own window.
-pub fn reset(state: &mut State) {
+pub fn reset(state: &mut Session) {
     state.trend = TrendView::default();
 }
 
 /// The shown window of every pen of the current screen's trends as CSV: one row per stored point
 /// of any pen (UTC time, then value and quality of each pen as held at that time).
-pub fn export(state: &mut State, now: SystemTime) -> Vec<Effect> {
+pub fn export(state: &mut Session, plant: &Plant, now: SystemTime) -> Vec<Effect> {
     let panels: Vec<TrendPanel> = panels(state).into_iter().cloned().collect();
     let mut pens = Vec::new();
     for p in &panels {
@@ -145,7 +146,7 @@ pub fn export(state: &mut State, now: SystemTime) -> Vec<Effect> {
     let start = end.checked_sub(state.trend.window(first)).unwrap_or(end);
     // Each pen's points in the window, walked forward once alongside the merged times (no search
     // per row and pen).
-    let series: Vec<Option<&Series>> = pens.iter().map(|t| state.history.series(*t)).collect();
+    let series: Vec<Option<&Series>> = pens.iter().map(|t| plant.history.series(*t)).collect();
     let points: Vec<Vec<(SystemTime, Point)>> = series
         .iter()
         .map(|s| s.map(|s| s.between(start, end).map(|p| (s.time(p), *p)).collect()).unwrap_or_default())
@@ -198,9 +199,8 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
     use super::*;
-    use crate::app::msg::Msg;
-    use crate::app::update::update;
-    use crate::driver::DriverEvent;
+    use crate::console::{Console as State, Effect, Msg, update};
+            use crate::driver::DriverEvent;
     use crate::layout::{self, ConnId, Pen, Screen};
     use crate::tag::{Reason, Sample, TagId, Value};
 
@@ -242,8 +242,8 @@ mod tests {
         value(&mut s, 0, 1.0, 1);
         value(&mut s, 0, 2.0, 2);
         value(&mut s, 1, 5.0, 2);
-        assert_eq!(s.history.series(TagId(0)).map(|s| s.len()), Some(2));
-        assert_eq!(s.history.series(TagId(1)).map(|s| s.len()), Some(1));
+        assert_eq!(s.plant.history.series(TagId(0)).map(|s| s.len()), Some(2));
+        assert_eq!(s.plant.history.series(TagId(1)).map(|s| s.len()), Some(1));
     }
 
     #[test]

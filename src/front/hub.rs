@@ -1,0 +1,230 @@
+//! The hub: one plant runtime and every session on it, in one task. Plant outcomes are applied
+//! and told to every session; a session's keys go through its own `update`; its effects become
+//! plant commands. Each session is drawn on its own screen, at most every [`FRAME`] and only
+//! when something it shows changed. Bursts are drained before drawing.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use crate::plant::runtime::{Outcome, PlantRuntime};
+use crate::plant::{Plant, PlantEvent, SessionId};
+use crate::session::msg::{Effect, Msg};
+use crate::session::state::{Person, Session};
+use crate::session::update::update;
+
+/// Shortest time between two frames of one session.
+pub const FRAME: Duration = Duration::from_millis(50);
+/// Messages handled before a draw gets its turn.
+pub const BURST: usize = 4096;
+
+/// Where a session is drawn: a terminal, an SSH channel, a test buffer.
+pub trait Screen: Send {
+    fn draw(&mut self, session: &Session, plant: &Plant) -> io::Result<()>;
+    fn bell(&mut self) -> io::Result<()>;
+}
+
+struct Slot {
+    session: Session,
+    screen: Box<dyn Screen>,
+    last_draw: Option<Instant>,
+    /// Why the session ends, once it does.
+    stop: Option<String>,
+}
+
+pub struct Hub {
+    runtime: PlantRuntime,
+    slots: Vec<Slot>,
+    next_id: u64,
+    /// Where trend exports go.
+    export_dir: PathBuf,
+    /// Stop when the last session has gone (a console); a server keeps running.
+    stop_when_empty: bool,
+}
+
+impl Hub {
+    pub fn new(runtime: PlantRuntime, export_dir: PathBuf, stop_when_empty: bool) -> Hub {
+        Hub { runtime, slots: Vec::new(), next_id: 1, export_dir, stop_when_empty }
+    }
+
+    /// The plant as it is now.
+    pub fn plant(&self) -> &Plant {
+        &self.runtime.plant
+    }
+
+    /// A new session for `person`, drawn on `screen`; its start goes on record.
+    pub async fn add(&mut self, person: Person, screen: Box<dyn Screen>) -> SessionId {
+        let id = SessionId(self.next_id);
+        self.next_id += 1;
+        self.runtime.session_started(&person.actor, person.read_only).await;
+        let now = SystemTime::now();
+        let mut session = Session::new(id, &self.runtime.plant, person, now);
+        for note in self.runtime.notes.clone() {
+            update(&mut session, &self.runtime.plant, Msg::Note(note), now);
+        }
+        self.slots.push(Slot { session, screen, last_draw: None, stop: None });
+        id
+    }
+
+    /// Runs until every session has ended (or, for a server, until `inputs` closes).
+    pub async fn run(
+        mut self,
+        mut outcomes: mpsc::Receiver<Outcome>,
+        mut inputs: mpsc::Receiver<(SessionId, Msg)>,
+    ) -> io::Result<()> {
+        let mut next_tick = next_second();
+        loop {
+            self.draw();
+            self.end_stopped().await;
+            if self.slots.is_empty() && self.stop_when_empty {
+                break;
+            }
+            let deadline = self.slots.iter().filter(|s| s.session.dirty).map(|s| s.next_frame()).min();
+            tokio::select! {
+                o = outcomes.recv() => match o {
+                    Some(o) => self.outcome(o),
+                    None => break,
+                },
+                m = inputs.recv() => match m {
+                    Some((id, m)) => self.to_session(id, m),
+                    None => break,
+                },
+                _ = sleep_until(next_tick) => {
+                    next_tick = next_second();
+                    self.tick();
+                }
+                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => continue,
+            }
+            // Drain the burst before drawing.
+            for _ in 0..BURST {
+                match outcomes.try_recv() {
+                    Ok(o) => self.outcome(o),
+                    Err(_) => match inputs.try_recv() {
+                        Ok((id, m)) => self.to_session(id, m),
+                        Err(_) => break,
+                    },
+                }
+            }
+        }
+        for slot in &mut self.slots {
+            slot.stop.get_or_insert_with(|| "the console server stopped".into());
+        }
+        self.end_stopped().await;
+        self.runtime.stop().await;
+        Ok(())
+    }
+
+    /// The clock ticked: the plant's alarm delays and shelves, then every session.
+    fn tick(&mut self) {
+        let now = SystemTime::now();
+        let events = self.runtime.apply(crate::plant::Input::Tick, now);
+        self.tell(events, now);
+        for i in 0..self.slots.len() {
+            self.step(i, Msg::Tick, now);
+        }
+    }
+
+    fn outcome(&mut self, o: Outcome) {
+        let now = SystemTime::now();
+        match o {
+            Outcome::Input(input) => {
+                let events = self.runtime.apply(input, now);
+                self.tell(events, now);
+            }
+            Outcome::WriteDone { to, tag, requested, result } => self.to_session(to, Msg::WriteDone { tag, requested, result }),
+        }
+    }
+
+    /// Every session hears every plant event (answers are for the one they name).
+    fn tell(&mut self, events: Vec<PlantEvent>, now: SystemTime) {
+        for e in events {
+            for i in 0..self.slots.len() {
+                self.step(i, Msg::Plant(e.clone()), now);
+            }
+        }
+    }
+
+    fn to_session(&mut self, id: SessionId, m: Msg) {
+        if let Some(i) = self.slots.iter().position(|s| s.session.id == id) {
+            self.step(i, m, SystemTime::now());
+        }
+    }
+
+    /// One message through a session's `update`, and the effects it leads to.
+    fn step(&mut self, i: usize, m: Msg, now: SystemTime) {
+        let mut queue = VecDeque::from([m]);
+        while let Some(m) = queue.pop_front() {
+            let Some(slot) = self.slots.get_mut(i) else { return };
+            if slot.stop.is_some() {
+                return;
+            }
+            for effect in update(&mut slot.session, &self.runtime.plant, m, now) {
+                match effect {
+                    Effect::Quit(why) => slot.stop = Some(why),
+                    Effect::Command(cmd) => self.runtime.command(cmd),
+                    Effect::Bell => {
+                        if let Err(e) = slot.screen.bell() {
+                            slot.stop = Some(format!("terminal lost: {e}"));
+                        }
+                    }
+                    Effect::Export { name, contents, rows } => {
+                        queue.push_back(Msg::Exported(export(&self.export_dir, &name, &contents, rows)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Draws every session that changed and whose frame interval has passed. A screen that
+    /// cannot be drawn on is gone (an SSH connection dropped): its session ends.
+    fn draw(&mut self) {
+        let plant = &self.runtime.plant;
+        for slot in self.slots.iter_mut().filter(|s| s.session.dirty && s.stop.is_none()) {
+            if slot.next_frame() > Instant::now() {
+                continue;
+            }
+            match slot.screen.draw(&slot.session, plant) {
+                Ok(()) => {
+                    slot.session.dirty = false;
+                    slot.last_draw = Some(Instant::now());
+                }
+                Err(e) => slot.stop = Some(format!("terminal lost: {e}")),
+            }
+        }
+    }
+
+    /// Ends the sessions that stopped: on record before their screens are given back.
+    async fn end_stopped(&mut self) {
+        while let Some(i) = self.slots.iter().position(|s| s.stop.is_some()) {
+            let slot = self.slots.remove(i);
+            let why = slot.stop.unwrap_or_default();
+            self.runtime.session_stopped(&slot.session.actor, why).await;
+            drop(slot.screen);
+        }
+    }
+}
+
+impl Slot {
+    fn next_frame(&self) -> Instant {
+        self.last_draw.map_or_else(Instant::now, |t| t + FRAME)
+    }
+}
+
+/// The next whole second: the clock on screen moves on time.
+fn next_second() -> Instant {
+    let into = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    Instant::now() + Duration::from_nanos(1_000_000_000 - into as u64 % 1_000_000_000)
+}
+
+/// Writes a trend export; says where, or why not.
+fn export(dir: &std::path::Path, name: &str, contents: &str, rows: usize) -> Result<String, String> {
+    let path = dir.join(name);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, contents))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(format!("exported {rows} rows to {}", path.display()))
+}

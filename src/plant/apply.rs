@@ -1,0 +1,189 @@
+//! `apply`: the only place plant state changes. Pure: no I/O, no clock; time comes in as `now`.
+
+use std::time::SystemTime;
+
+use super::command::{AlarmAction, SessionId};
+use super::{Plant, shelve_text};
+use crate::alarm::Transition;
+use crate::driver::{ConnectionState, DriverEvent};
+use crate::layout::ConnId;
+use crate::tag::TagId;
+
+/// What changes the plant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    Driver(DriverEvent),
+    /// The clock ticked (once a second): alarm delays complete, shelves expire.
+    Tick,
+    /// An operator's alarm operation, now on record in the audit log.
+    OnRecord { from: SessionId, user: String, action: AlarmAction },
+    /// The audit log could not be written: no write and no alarm operation any more.
+    AuditFailed(String),
+    /// The alarm journal cannot be written (its records wait in memory).
+    JournalFailed(String),
+}
+
+/// What `apply` asks the runtime to do, and what it tells the sessions.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlantEffect {
+    /// Append these alarm transitions to the journal (fsync'd per batch).
+    Journal(Vec<Transition>),
+    /// Tell the sessions (and any other subscriber).
+    Event(PlantEvent),
+}
+
+/// What subscribers hear. Never coalesced away: alarm transitions and answers are all delivered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlantEvent {
+    /// These tags' values or qualities changed as an operator sees them.
+    Values(Vec<TagId>),
+    /// A connection changed state.
+    Connection { conn: ConnId, state: ConnectionState },
+    /// Alarms changed state.
+    Alarms(Vec<Transition>),
+    /// The answer to a session's alarm operation: what was done, or why not.
+    AlarmDone { to: SessionId, result: Result<String, String> },
+    /// The audit log cannot be written (why).
+    AuditBroken(String),
+    /// The alarm journal cannot be written (why).
+    JournalBroken(String),
+}
+
+pub fn apply(plant: &mut Plant, input: Input, now: SystemTime) -> Vec<PlantEffect> {
+    match input {
+        Input::Driver(e) => driver_event(plant, e, now),
+        Input::Tick => alarms(plant.alarms.tick(now)),
+        Input::OnRecord { from, user, action } => on_record(plant, from, &user, action, now),
+        Input::AuditFailed(why) => {
+            plant.audit_broken = Some(why.clone());
+            vec![PlantEffect::Event(PlantEvent::AuditBroken(why))]
+        }
+        Input::JournalFailed(why) => vec![PlantEffect::Event(PlantEvent::JournalBroken(why))],
+    }
+}
+
+/// Transitions the engine produced: journalled, and told.
+fn alarms(ts: Vec<Transition>) -> Vec<PlantEffect> {
+    if ts.is_empty() {
+        return Vec::new();
+    }
+    vec![PlantEffect::Journal(ts.clone()), PlantEffect::Event(PlantEvent::Alarms(ts))]
+}
+
+/// Driver events change what sessions see at once only for values, qualities and connection
+/// states. Statistics, raw words and the plan are shown as of the last clock tick, so an idle
+/// console draws once a second and no more. New samples go through the alarm engine.
+fn driver_event(plant: &mut Plant, e: DriverEvent, now: SystemTime) -> Vec<PlantEffect> {
+    match e {
+        DriverEvent::Samples { conn, samples, raw } => {
+            let mut transitions = Vec::new();
+            let mut changed = Vec::new();
+            for (id, s) in samples {
+                transitions.extend(plant.alarms.evaluate(id, &s, now));
+                plant.history.record(id, &s);
+                if plant.store.apply(id, s) {
+                    changed.push(id);
+                }
+            }
+            if let Some(r) = raw {
+                plant.raw.insert((conn, r.unit, r.table, r.start), r.words);
+            }
+            let mut effects = alarms(transitions);
+            if !changed.is_empty() {
+                effects.push(PlantEffect::Event(PlantEvent::Values(changed)));
+            }
+            return effects;
+        }
+        DriverEvent::Fresh { tags, recv_ts, .. } => {
+            // Only a tag that was shown stale changes on screen.
+            let mut changed = Vec::new();
+            for &id in tags.iter() {
+                let Some(before) = plant.store.get(id).map(|s| s.recv_ts) else { continue };
+                let stale_after = plant.layout.tag(id).stale_after();
+                if now.duration_since(before).is_ok_and(|age| age > stale_after) {
+                    changed.push(id);
+                }
+                plant.store.refresh(id, recv_ts);
+            }
+            if !changed.is_empty() {
+                return vec![PlantEffect::Event(PlantEvent::Values(changed))];
+            }
+        }
+        DriverEvent::State { conn, state } => {
+            if let Some(c) = plant.conns.get_mut(conn.index())
+                && c.state != state
+            {
+                c.state = state.clone();
+                return vec![PlantEffect::Event(PlantEvent::Connection { conn, state })];
+            }
+        }
+        DriverEvent::Stats { conn, stats } => stats_event(plant, conn, *stats),
+        DriverEvent::UaItems { conn, items, publishing_interval } => {
+            if let Some(c) = plant.conns.get_mut(conn.index()) {
+                c.publishing_interval = publishing_interval;
+            }
+            for i in items {
+                plant.ua_items.insert(i.tag, i);
+            }
+        }
+        DriverEvent::Plan { conn, blocks } => {
+            if let Some(c) = plant.conns.get_mut(conn.index()) {
+                c.plan = blocks;
+                // A split block changes which raw blocks exist.
+                plant.raw.retain(|k, _| k.0 != conn);
+            }
+        }
+    }
+    Vec::new()
+}
+
+fn stats_event(plant: &mut Plant, conn: ConnId, stats: crate::driver::ConnStats) {
+    let opcua = plant
+        .layout
+        .connections
+        .get(conn.index())
+        .is_some_and(|l| matches!(l.kind, crate::layout::ConnectionKind::OpcUa(_)));
+    if let Some(c) = plant.conns.get_mut(conn.index()) {
+        let dt = stats.elapsed.saturating_sub(c.stats.elapsed).as_secs_f64();
+        if dt > 0.0 {
+            // Modbus: scans per second; OPC UA (no scans): value changes per second.
+            let (now, before) = if opcua { (stats.requests, c.stats.requests) } else { (stats.scans, c.stats.scans) };
+            c.scan_rate = now.saturating_sub(before) as f64 / dt;
+        }
+        c.stats = stats;
+    }
+}
+
+/// An alarm operation whose audit records are on disk: applied, journalled, answered.
+fn on_record(plant: &mut Plant, from: SessionId, user: &str, action: AlarmAction, now: SystemTime) -> Vec<PlantEffect> {
+    let e = &mut plant.alarms;
+    let (result, done) = match action {
+        AlarmAction::Acknowledge(ids) => {
+            let ts = e.acknowledge_all(&ids, user, now);
+            let n = ts.len();
+            (Ok(ts), format!("{n} alarm{} acknowledged", if n == 1 { "" } else { "s" }))
+        }
+        AlarmAction::Shelve { id, how, reason } => {
+            (e.shelve(id, how, &reason, user, now).map(|t| vec![t]), format!("shelved {}", shelve_text(how)))
+        }
+        AlarmAction::Unshelve(id) => (e.unshelve(id, user, now).map(|t| vec![t]), "unshelved".into()),
+        AlarmAction::OutOfService { id, reason } => {
+            (e.out_of_service(id, &reason, user, now).map(|t| vec![t]), "taken out of service".into())
+        }
+        AlarmAction::ReturnToService(id) => {
+            (e.return_to_service(id, user, now).map(|t| vec![t]), "returned to service".into())
+        }
+    };
+    match result {
+        Ok(ts) => {
+            let what = match ts.as_slice() {
+                [t] => format!("{}: {done}", t.key),
+                _ => done,
+            };
+            let mut effects = alarms(ts);
+            effects.push(PlantEffect::Event(PlantEvent::AlarmDone { to: from, result: Ok(what) }));
+            effects
+        }
+        Err(e) => vec![PlantEffect::Event(PlantEvent::AlarmDone { to: from, result: Err(e.to_string()) })],
+    }
+}

@@ -1,0 +1,56 @@
+//! What sessions ask of the plant. Every command carries who asks (the [`Actor`] its audit
+//! records name) and the session to answer; the runtime puts its records on disk before it
+//! acts, and does nothing when they cannot be written.
+
+use crate::alarm::{AlarmId, Shelve};
+use crate::audit::{Actor, RecordInput};
+use crate::layout::ConnId;
+use crate::tag::{TagId, Value};
+
+/// One session of the plant (a terminal, an SSH channel): where answers go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// An operator's alarm operation, applied once its audit records are on disk.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlarmAction {
+    Acknowledge(Vec<AlarmId>),
+    Shelve { id: AlarmId, how: Shelve, reason: String },
+    Unshelve(AlarmId),
+    OutOfService { id: AlarmId, reason: String },
+    ReturnToService(AlarmId),
+}
+
+/// A confirmed write, with the audit record of its attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteOrder {
+    pub conn: ConnId,
+    pub tag: TagId,
+    pub value: Value,
+    pub audit: RecordInput,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Put the attempt on record, then — only if that succeeded — send the write; its result
+    /// goes back to `from`.
+    Write { from: SessionId, actor: Actor, order: WriteOrder },
+    /// Put the records on disk, then — only if that succeeded — apply the operation.
+    Alarm { from: SessionId, actor: Actor, action: AlarmAction, audit: Vec<RecordInput> },
+    /// Put a record on disk: a denial, a PIN failure, a write's result.
+    Record { from: SessionId, record: RecordInput },
+}
+
+impl Command {
+    /// The session that asked.
+    pub fn from(&self) -> SessionId {
+        match self {
+            Command::Write { from, .. } | Command::Alarm { from, .. } | Command::Record { from, .. } => *from,
+        }
+    }
+
+    /// Whether this command would change something on a device.
+    pub fn is_write(&self) -> bool {
+        matches!(self, Command::Write { .. })
+    }
+}

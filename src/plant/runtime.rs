@@ -1,0 +1,218 @@
+//! The plant runtime: owns the drivers, the writer thread (audit log and alarm journal) and the
+//! [`Plant`]. Whoever runs the loop (a console, a console server, `watch`) feeds it what arrives
+//! on its channel ([`Outcome`]) and the commands of its sessions; what `apply` says goes back
+//! out as [`PlantEvent`]s.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::command::{Command, SessionId, WriteOrder};
+use super::records::Records;
+use super::{Input, Plant, PlantEffect, PlantEvent, apply};
+use crate::audit::{Action, Actor, AuditLog, RecordInput};
+use crate::driver::{DriverEvent, WriteCommand, WriteDone};
+use crate::layout::{ConnId, ConnectionKind, Layout};
+use crate::tag::{TagId, Value};
+
+/// How long a write may wait for the device's answer.
+const WRITE_ANSWER: Duration = Duration::from_secs(30);
+
+/// Where the plant keeps its records, and how its drivers run.
+#[derive(Clone, Debug)]
+pub struct PlantOptions {
+    /// Where audit records go.
+    pub audit_path: PathBuf,
+    /// The alarm journal: read at start to restore alarm states, appended to as they change.
+    pub journal_path: PathBuf,
+    pub drivers: crate::session::drivers::DriverOptions,
+}
+
+/// What arrives on the plant's channel: driver events, records on disk, write answers.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Apply to the plant.
+    Input(Input),
+    /// A session's write was answered (or could not be sent).
+    WriteDone { to: SessionId, tag: TagId, requested: Value, result: Result<WriteDone, String> },
+}
+
+impl From<DriverEvent> for Outcome {
+    fn from(e: DriverEvent) -> Self {
+        Outcome::Input(Input::Driver(e))
+    }
+}
+
+pub struct PlantRuntime {
+    pub plant: Plant,
+    /// Said to every session when it starts (what the start-up found: a damaged journal).
+    pub notes: Vec<String>,
+    records: Records,
+    writers: HashMap<ConnId, mpsc::Sender<WriteCommand>>,
+    tasks: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+    tx: mpsc::Sender<Outcome>,
+}
+
+impl PlantRuntime {
+    /// Opens the audit log and the alarm journal (restoring alarm states), and starts the
+    /// drivers. What happens is reported on `tx`.
+    pub fn start(layout: Arc<Layout>, opts: &PlantOptions, tx: mpsc::Sender<Outcome>) -> std::io::Result<Self> {
+        let now = SystemTime::now();
+        let mut plant = Plant::new(layout.clone(), now);
+        let audit = match AuditLog::open(&opts.audit_path) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!("audit log: {e}");
+                plant.audit_broken = Some(format!("it cannot be opened: {e}"));
+                None
+            }
+        };
+        let (journal, restored) = super::restore::open_journal(&mut plant, &opts.journal_path, &opts.audit_path);
+        let notes: Vec<String> = restored.note.into_iter().collect();
+        let report_tx = tx.clone();
+        let report = Box::new(move |why: String| {
+            let _ = report_tx.blocking_send(Outcome::Input(Input::JournalFailed(why)));
+        });
+        let records = Records::start(audit, journal, opts.journal_path.clone(), report)?;
+        if let Some(why) = restored.journal_failed {
+            // Said in every session once it is there (the plant's first input).
+            let _ = tx.try_send(Outcome::Input(Input::JournalFailed(why)));
+        }
+        let (stop, stop_rx) = watch::channel(false);
+        let drivers = crate::session::drivers::spawn(&layout, &tx, &stop_rx, &opts.drivers);
+        Ok(PlantRuntime { plant, notes, records, writers: drivers.writers, tasks: drivers.tasks, stop, tx })
+    }
+
+    /// Puts a session's start on record (with the exceptions the layout makes to security: an
+    /// OPC UA connection that accepts a certificate not naming its host). Without an audit log
+    /// there are no writes and no alarm operations (fail secure).
+    pub async fn session_started(&mut self, actor: &Actor, read_only: bool) {
+        let now = SystemTime::now();
+        let exceptions: Vec<String> = self
+            .plant
+            .layout
+            .connections
+            .iter()
+            .filter(|c| matches!(&c.kind, ConnectionKind::OpcUa(u) if u.accept_host_name_mismatch))
+            .map(|c| format!("{}: accept_host_name_mismatch (a server certificate that does not name the host)", c.name))
+            .collect();
+        let mut start = RecordInput::new(now, actor, Action::ConsoleStart);
+        if !exceptions.is_empty() {
+            start = start.result(exceptions.join("; "));
+        }
+        let mut first = vec![start];
+        if read_only {
+            first.push(RecordInput::new(now, actor, Action::ReadOnlyStart));
+            tracing::info!("console started read-only");
+        }
+        if self.plant.audit_broken.is_some() {
+            return;
+        }
+        if let Err(e) = answer(self.records.append(first)).await {
+            self.plant.audit_broken = Some(e);
+        }
+    }
+
+    /// Puts a session's end on record, and waits until it is on disk.
+    pub async fn session_stopped(&mut self, actor: &Actor, why: String) {
+        tracing::info!("console stopped: {why}");
+        let stop = RecordInput::new(SystemTime::now(), actor, Action::ConsoleStop).result(why);
+        let _ = answer(self.records.append(vec![stop])).await;
+    }
+
+    /// Applies an input; journals what must be journalled and returns what sessions hear.
+    pub fn apply(&mut self, input: Input, now: SystemTime) -> Vec<PlantEvent> {
+        let mut events = Vec::new();
+        for effect in apply(&mut self.plant, input, now) {
+            match effect {
+                PlantEffect::Journal(ts) => self.records.journal(ts),
+                PlantEffect::Event(e) => events.push(e),
+            }
+        }
+        events
+    }
+
+    /// Carries out a session's command: its records go on disk first; only then is the write
+    /// sent or the alarm operation applied (it comes back on the channel as an input).
+    pub fn command(&mut self, cmd: Command) {
+        let tx = self.tx.clone();
+        match cmd {
+            Command::Record { record, .. } => {
+                let on_disk = self.records.append(vec![record]);
+                tokio::spawn(async move {
+                    if let Err(e) = answer(on_disk).await {
+                        let _ = tx.send(Outcome::Input(Input::AuditFailed(e))).await;
+                    }
+                });
+            }
+            Command::Alarm { from, actor, action, audit } => {
+                let on_disk = self.records.append(audit);
+                tokio::spawn(async move {
+                    let input = match answer(on_disk).await {
+                        Ok(()) => Input::OnRecord { from, user: actor.user, action },
+                        Err(e) => Input::AuditFailed(e),
+                    };
+                    let _ = tx.send(Outcome::Input(input)).await;
+                });
+            }
+            Command::Write { from, order, .. } => self.write(from, order),
+        }
+    }
+
+    /// Records the attempt, then sends the write; the answer comes back on the channel. Nothing
+    /// is sent unless the attempt is on record.
+    fn write(&mut self, from: SessionId, order: WriteOrder) {
+        let WriteOrder { conn, tag, value, audit } = order;
+        let on_disk = self.records.append(vec![audit]);
+        let writer = self.writers.get(&conn).cloned();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = answer(on_disk).await {
+                let _ = tx.send(Outcome::Input(Input::AuditFailed(e))).await;
+                return;
+            }
+            let result = send(writer, tag, value.clone()).await;
+            let _ = tx.send(Outcome::WriteDone { to: from, tag, requested: value, result }).await;
+        });
+    }
+
+    /// Stops the drivers and the writer thread, once what is queued is on disk.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+        }
+        self.records.finish().await;
+    }
+}
+
+/// Sends a write to its connection's driver and waits for the answer.
+async fn send(
+    writer: Option<mpsc::Sender<WriteCommand>>,
+    tag: TagId,
+    value: Value,
+) -> Result<WriteDone, String> {
+    let Some(writer) = writer else {
+        return Err("not written: this console cannot write (read-only)".into());
+    };
+    let (reply, rx) = oneshot::channel();
+    let cmd = WriteCommand { tag, value, sent_at: std::time::Instant::now(), reply };
+    if writer.try_send(cmd).is_err() {
+        return Err("not written: another write to this connection is still in progress".into());
+    }
+    match tokio::time::timeout(WRITE_ANSWER, rx).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => Err("no answer: the driver stopped".to_string()),
+        Err(_) => Err("no answer within 30 s".to_string()),
+    }
+}
+
+/// The writer thread's answer; a thread that stopped answers nothing.
+async fn answer(rx: oneshot::Receiver<Result<(), String>>) -> Result<(), String> {
+    rx.await.unwrap_or_else(|_| Err("the audit writer stopped".into()))
+}

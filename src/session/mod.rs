@@ -1,0 +1,14 @@
+//! Sessions: one person at one terminal. [`state::Session`] is everything that is theirs alone
+//! (identity, role, PIN guard, screen, selection, filter, the one open [`state::Overlay`]);
+//! [`update::update`] changes it, purely, reading the [`crate::plant::Plant`] and asking it for
+//! changes only through plant commands ([`msg::Effect::Command`]).
+
+pub mod alarms;
+pub mod drivers;
+pub mod help;
+pub mod keymap;
+pub mod msg;
+pub mod state;
+pub mod trend;
+pub mod update;
+pub mod write;
