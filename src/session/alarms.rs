@@ -12,6 +12,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::msg::Effect;
 use super::state::{Overlay, Session};
+pub use super::views::{AlarmDialog as Dialog, AlarmList, AlarmView, DialogKind, Field};
 use crate::alarm::{Alarm, AlarmId, AlarmState, Shelve, Transition};
 pub use crate::plant::AlarmAction;
 use crate::plant::{Command, Plant};
@@ -25,82 +26,6 @@ use super::keymap::Action;
 pub const BELL_REPEAT: Duration = Duration::from_secs(5);
 /// Longest reason kept.
 const MAX_REASON: usize = 200;
-
-/// Which alarms the alarm list shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum AlarmList {
-    /// Unacknowledged, acknowledged and returned-unacknowledged alarms.
-    #[default]
-    Active,
-    Shelved,
-    Suppressed,
-    OutOfService,
-}
-
-impl AlarmList {
-    pub const ALL: [AlarmList; 4] =
-        [AlarmList::Active, AlarmList::Shelved, AlarmList::Suppressed, AlarmList::OutOfService];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            AlarmList::Active => "Active",
-            AlarmList::Shelved => "Shelved",
-            AlarmList::Suppressed => "Suppressed",
-            AlarmList::OutOfService => "Out of service",
-        }
-    }
-
-    pub fn holds(self, s: AlarmState) -> bool {
-        match self {
-            AlarmList::Active => {
-                matches!(s, AlarmState::Unacknowledged | AlarmState::Acknowledged | AlarmState::ReturnedUnacknowledged)
-            }
-            AlarmList::Shelved => s == AlarmState::Shelved,
-            AlarmList::Suppressed => s == AlarmState::Suppressed,
-            AlarmList::OutOfService => s == AlarmState::OutOfService,
-        }
-    }
-
-    fn next(self) -> AlarmList {
-        let i = AlarmList::ALL.iter().position(|l| *l == self).unwrap_or(0);
-        AlarmList::ALL[(i + 1) % AlarmList::ALL.len()]
-    }
-}
-
-/// What the dialog asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DialogKind {
-    Shelve,
-    OutOfService,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Field {
-    Duration,
-    Reason,
-}
-
-/// The shelve / out-of-service dialog: a duration (shelve only) and a reason.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Dialog {
-    pub id: AlarmId,
-    pub kind: DialogKind,
-    pub duration: String,
-    pub reason: String,
-    pub field: Field,
-    pub error: Option<String>,
-}
-
-/// The alarm list's place: which list, and (in `State::selected`) which row.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AlarmView {
-    pub list: AlarmList,
-    /// The bell rings for unacknowledged alarms until silenced.
-    pub horn: bool,
-    pub last_bell: Option<SystemTime>,
-    /// The screen `a` was pressed on: Esc goes back there.
-    pub opened_from: Option<usize>,
-}
 
 /// Esc on the alarm list: back to the screen it was opened from (else the first screen that is
 /// not an alarm list).
@@ -195,22 +120,13 @@ pub fn tick(state: &mut Session, plant: &Plant, now: SystemTime) -> Vec<Effect> 
     Vec::new()
 }
 
-/// Whether the bell has something to ring for: an active alarm of a bell priority nobody
-/// acknowledged, on a console that can acknowledge it (a returned-to-normal alarm waits
-/// quietly on the list; a viewer's or read-only console never rings).
+/// Whether the bell has something to ring for (see [`Session::bell_waiting`]).
 pub fn bell_waiting(state: &Session, plant: &Plant) -> bool {
-    let bell = &plant.layout.alarm_options.bell;
-    can_acknowledge(state)
-        && plant
-            .alarms
-            .alarms()
-            .iter()
-            .any(|a| a.state() == AlarmState::Unacknowledged && bell.contains(&a.rule.priority))
+    state.bell_waiting(plant)
 }
 
-/// Whether this console may acknowledge alarms at all (not read-only, operator or above).
 fn can_acknowledge(state: &Session) -> bool {
-    !state.read_only && state.identity.role.at_least(Role::Operator)
+    state.can_acknowledge()
 }
 
 /// Keys that mean something for alarms; `None` when `a` is not an alarm key here.

@@ -11,4 +11,5 @@ pub mod msg;
 pub mod state;
 pub mod trend;
 pub mod update;
+pub mod views;
 pub mod write;

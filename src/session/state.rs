@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::views::{AlarmDialog, AlarmView, TrendView, WriteDialog};
 use crate::audit::Actor;
 use crate::auth::{Identity, PinGuard};
 use crate::layout::{Layout, Panel};
@@ -33,9 +34,9 @@ pub enum Overlay {
     /// The filter is being typed.
     Filter,
     /// The write dialog.
-    Write(super::write::Dialog),
+    Write(WriteDialog),
     /// The shelve / out-of-service dialog.
-    Alarm(super::alarms::Dialog),
+    Alarm(AlarmDialog),
     /// "Quit the console? y/n".
     Quit,
 }
@@ -137,9 +138,9 @@ pub struct Session {
     /// The message line (write results, denials).
     pub message: Option<Message>,
     /// The alarm list's place and the bell.
-    pub alarm_view: super::alarms::AlarmView,
+    pub alarm_view: AlarmView,
     /// The time window of the current screen's trends.
-    pub trend: super::trend::TrendView,
+    pub trend: TrendView,
     /// `ttyhmi demo`: the demo PIN, shown in the status bar.
     pub demo_pin: Option<String>,
     /// Something visible changed since the last draw.
@@ -176,8 +177,24 @@ impl Session {
             quit: false,
         };
         // Alarms still waiting for an acknowledge (restored from the journal) sound the bell.
-        s.alarm_view.horn = super::alarms::bell_waiting(&s, plant);
+        s.alarm_view.horn = s.bell_waiting(plant);
         s
+    }
+
+    /// Whether the bell has something to ring for: an active alarm of a bell priority nobody
+    /// acknowledged, on a console that can acknowledge it (a returned-to-normal alarm waits
+    /// quietly on the list; a viewer's or read-only console never rings).
+    pub fn bell_waiting(&self, plant: &Plant) -> bool {
+        let bell = &plant.layout.alarm_options.bell;
+        self.can_acknowledge()
+            && plant.alarms.alarms().iter().any(|a| {
+                a.state() == crate::alarm::AlarmState::Unacknowledged && bell.contains(&a.rule.priority)
+            })
+    }
+
+    /// Whether this session may acknowledge alarms at all (not read-only, operator or above).
+    pub fn can_acknowledge(&self) -> bool {
+        !self.read_only && self.identity.role.at_least(crate::auth::Role::Operator)
     }
 
     /// Why no write is possible at all in this session now, if so.
@@ -231,7 +248,7 @@ impl Session {
     }
 
     /// The open write dialog, if any.
-    pub fn write_dialog(&self) -> Option<&super::write::Dialog> {
+    pub fn write_dialog(&self) -> Option<&WriteDialog> {
         match &self.overlay {
             Overlay::Write(d) => Some(d),
             _ => None,
@@ -239,7 +256,7 @@ impl Session {
     }
 
     /// The open shelve / out-of-service dialog, if any.
-    pub fn alarm_dialog(&self) -> Option<&super::alarms::Dialog> {
+    pub fn alarm_dialog(&self) -> Option<&AlarmDialog> {
         match &self.overlay {
             Overlay::Alarm(d) => Some(d),
             _ => None,

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::msg::Effect;
 use super::state::Session;
+pub use super::views::TrendView;
 use crate::plant::Plant;
 use crate::layout::{Panel, TrendPanel};
 use crate::tag::history::{Point, PointQuality, Series};
@@ -28,29 +29,6 @@ pub const WINDOWS: [Duration; 10] = [
 
 /// Cursor steps per window.
 const CURSOR_STEPS: u32 = 60;
-
-/// How the trends of the current screen are shown.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TrendView {
-    /// The window chosen with `+`/`-`, for every trend of the screen; `None`: each panel's own.
-    pub zoom: Option<Duration>,
-    /// The right edge of the time axis; `None`: live (now).
-    pub end: Option<SystemTime>,
-    /// The freeze cursor: the time whose values are read out.
-    pub cursor: Option<SystemTime>,
-}
-
-impl TrendView {
-    /// The window of a panel.
-    pub fn window(&self, panel: &TrendPanel) -> Duration {
-        self.zoom.unwrap_or(panel.window)
-    }
-
-    /// The right edge of the time axis at `now`.
-    pub fn end(&self, now: SystemTime) -> SystemTime {
-        self.end.unwrap_or(now)
-    }
-}
 
 /// The trend panels of the current screen.
 pub fn panels(state: &Session) -> Vec<&TrendPanel> {

@@ -11,6 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::msg::Effect;
 use super::state::{Overlay, Session};
+pub use super::views::{Confirm, WriteDialog as Dialog};
 use crate::plant::{Command, Plant, WriteOrder};
 use crate::audit::{Action, RecordInput};
 use crate::auth::Role;
@@ -21,45 +22,6 @@ use crate::tag::{Quality, TagId, Value};
 
 /// An open dialog cancels itself after this long.
 pub const DIALOG_TIMEOUT: Duration = Duration::from_secs(60);
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Dialog {
-    /// Typing the new value.
-    Edit { tag: TagId, input: String, error: Option<String>, opened: SystemTime },
-    /// Checking what will be written; the PIN (or the value again) confirms.
-    Confirm(Confirm),
-    /// Sent; waiting for the device.
-    Pending { tag: TagId, new: Value },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Confirm {
-    pub tag: TagId,
-    pub old: Option<Value>,
-    /// What is written: the value the device will hold after encoding (what was typed when the
-    /// register holds it exactly).
-    pub new: Value,
-    /// What was typed (as typed), when the device cannot hold it exactly (a scaled register's
-    /// resolution, an f32's precision): the confirmation says so.
-    pub typed: Option<String>,
-    /// What goes on the wire, for people.
-    pub raw: String,
-    pub warning: Option<String>,
-    /// Typed so far (shown masked when it is a PIN).
-    pub secret: String,
-    pub needs_pin: bool,
-    pub error: Option<String>,
-    pub opened: SystemTime,
-}
-
-impl Dialog {
-    pub fn tag(&self) -> TagId {
-        match self {
-            Dialog::Edit { tag, .. } | Dialog::Pending { tag, .. } => *tag,
-            Dialog::Confirm(c) => c.tag,
-        }
-    }
-}
 
 /// `w` or Enter on the selected tag.
 pub fn open(state: &mut Session, plant: &Plant, now: SystemTime) -> Vec<Effect> {
