@@ -24,6 +24,7 @@ pub mod alarm;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod driver;
 pub mod files;
 pub mod layout;

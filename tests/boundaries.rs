@@ -78,6 +78,27 @@ fn modules_keep_their_boundaries() {
     assert!(violations.is_empty(), "\n{}", violations.join("\n"));
 }
 
+/// `cli` is the edge: it may use everything, and nothing uses it (DESIGN.md §2). Only `main.rs`
+/// calls into it.
+#[test]
+fn nothing_depends_on_cli() {
+    let mut files = Vec::new();
+    sources(Path::new("src"), &mut files);
+    let mut found = Vec::new();
+    for (path, text) in &files {
+        if path.starts_with("src/cli/") || path == "src/main.rs" {
+            continue;
+        }
+        for (n, line) in code_outside_tests(path, text).lines().enumerate() {
+            let l = line.trim_start();
+            if !l.starts_with("//") && (l.contains("crate::cli") || l.contains("super::cli")) {
+                found.push(format!("{path}:{}: {l}", n + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "only main.rs may use cli:\n{}", found.join("\n"));
+}
+
 /// Outside tests, a failure is handled or reported, never a panic: no `unwrap()` or `expect()` in
 /// `src/` (doc comments, whose examples are tests, are not code).
 #[test]
