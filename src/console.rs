@@ -47,7 +47,11 @@ pub enum Msg {
     Tick,
     Signal(&'static str),
     Driver(DriverEvent),
-    WriteDone { tag: TagId, requested: Value, result: Result<WriteDone, String> },
+    WriteDone {
+        tag: TagId,
+        requested: Value,
+        result: Result<WriteDone, String>,
+    },
     /// The audit log could not be written.
     AuditFailed(String),
     Exported(Result<String, String>),
@@ -74,7 +78,11 @@ pub enum Effect {
     /// Alarm transitions for the journal.
     Journal(Vec<Transition>),
     Bell,
-    Export { name: String, contents: String, rows: usize },
+    Export {
+        name: String,
+        contents: String,
+        rows: usize,
+    },
     /// An alarm operation, with its audit records (apply it with [`Msg::Alarm`]).
     AlarmAction(AlarmOrder),
 }

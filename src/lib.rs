@@ -21,17 +21,18 @@
 #![forbid(unsafe_code)]
 
 pub mod alarm;
-pub mod front;
-pub mod plant;
-pub mod session;
 pub mod audit;
-pub mod console;
 pub mod auth;
+pub mod cli;
+pub mod console;
 pub mod driver;
 pub mod files;
+pub mod front;
 pub mod layout;
 pub mod paths;
+pub mod plant;
 pub mod sanitize;
+pub mod session;
 pub mod sim;
 pub mod tag;
 pub mod timefmt;

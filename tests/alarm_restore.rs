@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use ttyhmi::alarm::journal::Journal;
 use ttyhmi::alarm::{AlarmState, Note, Shelve, ShelveState, Transition};
-use ttyhmi::plant::restore::open_journal;
-use ttyhmi::console::Console as State;
 use ttyhmi::audit::{Action, Actor, AuditLog, RecordInput};
+use ttyhmi::console::Console as State;
 use ttyhmi::layout;
+use ttyhmi::plant::restore::open_journal;
 use ttyhmi::tag::{Sample, Value};
 
 mod common;

@@ -45,7 +45,16 @@ const RULES: &[(&str, &[&str])] = &[
     ("src/sim", &["ratatui", "crossterm", "crate::ui", "crate::session", "crate::driver"]),
     (
         "src/alarm",
-        &["tokio", "ratatui", "crossterm", "crate::driver", "crate::ui", "crate::session", "crate::layout", "crate::sim"],
+        &[
+            "tokio",
+            "ratatui",
+            "crossterm",
+            "crate::driver",
+            "crate::ui",
+            "crate::session",
+            "crate::layout",
+            "crate::sim",
+        ],
     ),
     ("src/auth", &["ratatui", "crossterm", "crate::ui", "crate::session", "crate::driver", "tokio"]),
     ("src/audit", &["ratatui", "crossterm", "tokio", "crate::ui", "crate::session", "crate::driver", "crate::auth"]),
@@ -76,6 +85,27 @@ fn modules_keep_their_boundaries() {
         }
     }
     assert!(violations.is_empty(), "\n{}", violations.join("\n"));
+}
+
+/// `cli` is the edge: it may use everything, and nothing uses it (DESIGN.md §2). Only `main.rs`
+/// calls into it.
+#[test]
+fn nothing_depends_on_cli() {
+    let mut files = Vec::new();
+    sources(Path::new("src"), &mut files);
+    let mut found = Vec::new();
+    for (path, text) in &files {
+        if path.starts_with("src/cli/") || path == "src/main.rs" {
+            continue;
+        }
+        for (n, line) in code_outside_tests(path, text).lines().enumerate() {
+            let l = line.trim_start();
+            if !l.starts_with("//") && (l.contains("crate::cli") || l.contains("super::cli")) {
+                found.push(format!("{path}:{}: {l}", n + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "only main.rs may use cli:\n{}", found.join("\n"));
 }
 
 /// Outside tests, a failure is handled or reported, never a panic: no `unwrap()` or `expect()` in

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ttyhmi::console::Msg;
 use ttyhmi::console::Console as State;
+use ttyhmi::console::Msg;
 use ttyhmi::console::update;
 use ttyhmi::driver::{ConnectionState, DriverEvent};
 use ttyhmi::layout::{self, ConnId};

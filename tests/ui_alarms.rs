@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use ratatui::style::{Color, Modifier};
 
-use ttyhmi::console::{Effect, Msg};
+use ttyhmi::auth::Role;
 use ttyhmi::console::Console as State;
 use ttyhmi::console::update;
-use ttyhmi::auth::Role;
+use ttyhmi::console::{Effect, Msg};
 use ttyhmi::driver::DriverEvent;
 use ttyhmi::layout::{self, ConnId};
 use ttyhmi::tag::{Reason, Sample, Value};

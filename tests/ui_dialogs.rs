@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
-use ttyhmi::console::{Effect, Msg};
 use ttyhmi::console::Console as State;
 use ttyhmi::console::update;
-use ttyhmi::session::write::Dialog;
+use ttyhmi::console::{Effect, Msg};
 use ttyhmi::driver::{ConnectionState, DriverEvent};
 use ttyhmi::layout::{self, ConnId};
+use ttyhmi::session::write::Dialog;
 use ttyhmi::tag::{Sample, Value};
 
 mod common;

@@ -14,14 +14,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifi
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
-use ttyhmi::console::Msg;
 use ttyhmi::console::Console as State;
+use ttyhmi::console::Msg;
 use ttyhmi::console::update;
 use ttyhmi::driver::modbus::codec::decode_point;
 use ttyhmi::driver::{BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock};
 use ttyhmi::layout::{self, ConnId, Layout, Table, TagSource};
-use ttyhmi::tag::{Quality, Reason, Sample, TagId, Value};
 use ttyhmi::session::keymap::{Action, BINDINGS, action};
+use ttyhmi::tag::{Quality, Reason, Sample, TagId, Value};
 
 mod common;
 
@@ -796,7 +796,11 @@ fn write_editor_with_error() -> State {
     key(&mut s, KeyCode::Char('w'));
     typed(&mut s, "15");
     key(&mut s, KeyCode::Enter);
-    assert!(matches!(s.write_dialog(), Some(ttyhmi::session::write::Dialog::Edit { error: Some(_), .. })), "{:?}", s.write_dialog());
+    assert!(
+        matches!(s.write_dialog(), Some(ttyhmi::session::write::Dialog::Edit { error: Some(_), .. })),
+        "{:?}",
+        s.write_dialog()
+    );
     s
 }
 
@@ -819,7 +823,11 @@ fn write_confirm_after_wrong_pin() -> State {
     key(&mut s, KeyCode::Enter);
     typed(&mut s, "000000");
     key(&mut s, KeyCode::Enter);
-    assert!(matches!(s.write_dialog(), Some(ttyhmi::session::write::Dialog::Confirm(c)) if c.error.is_some()), "{:?}", s.write_dialog());
+    assert!(
+        matches!(s.write_dialog(), Some(ttyhmi::session::write::Dialog::Confirm(c)) if c.error.is_some()),
+        "{:?}",
+        s.write_dialog()
+    );
     s
 }
 

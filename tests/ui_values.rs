@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
-use ttyhmi::console::Msg;
 use ttyhmi::console::Console as State;
+use ttyhmi::console::Msg;
 use ttyhmi::console::update;
 use ttyhmi::driver::{ConnectionState, DriverEvent};
 use ttyhmi::layout::{self, ConnId};

@@ -135,7 +135,9 @@ impl Hub {
                 let events = self.runtime.apply(input, now);
                 self.tell(events, now);
             }
-            Outcome::WriteDone { to, tag, requested, result } => self.to_session(to, Msg::WriteDone { tag, requested, result }),
+            Outcome::WriteDone { to, tag, requested, result } => {
+                self.to_session(to, Msg::WriteDone { tag, requested, result })
+            }
         }
     }
 

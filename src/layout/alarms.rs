@@ -15,6 +15,7 @@ use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::raw::*;
 use super::suggest::did_you_mean;
+use super::value_kind::{ValueKind, kind_text};
 use crate::alarm::{Discrete, LimitKind, Priority, Rule, RuleKind, Suppress};
 use crate::tag::TagId;
 
@@ -485,46 +486,6 @@ fn finish(
     Some(rule)
 }
 
-/// How a tag's value is typed, as far as the layout says (OPC UA servers say it at run time).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum ValueKind {
-    Bool,
-    Int,
-    Float,
-    Text,
-    Unknown,
-}
-
-impl ValueKind {
-    pub(super) fn of(tag: &Tag) -> ValueKind {
-        match &tag.source {
-            TagSource::OpcUa(_) => ValueKind::Unknown,
-            TagSource::Modbus(p) => match p.ty {
-                DataType::Bool => ValueKind::Bool,
-                DataType::String { .. } => ValueKind::Text,
-                DataType::F32 | DataType::F64 => ValueKind::Float,
-                _ if p.scale.is_some() => ValueKind::Float,
-                _ => ValueKind::Int,
-            },
-        }
-    }
-}
-
-/// The tag's value type for people: "a boolean", "an integer (u16)", …
-pub(super) fn kind_text(tag: &Tag) -> String {
-    let ty = match &tag.source {
-        TagSource::Modbus(p) => p.ty.name(),
-        TagSource::OpcUa(_) => return "typed by its OPC UA server".into(),
-    };
-    match ValueKind::of(tag) {
-        ValueKind::Bool => "a boolean".into(),
-        ValueKind::Text => "a string".into(),
-        ValueKind::Float if ty.starts_with('f') => format!("a floating-point value ({ty})"),
-        ValueKind::Float => format!("a scaled {ty}, so a floating-point value"),
-        ValueKind::Int | ValueKind::Unknown => format!("an integer ({ty})"),
-    }
-}
-
 /// Limit, rate and deviation rules compare numbers: not booleans, not strings.
 fn numeric_tag(cx: &mut Ctx, head: &Head, rule: &str) {
     let Some((_, tag)) = head.tag() else { return };
@@ -661,26 +622,6 @@ pub(super) fn ensure_alarms_screen(screens: &mut Vec<Screen>, rules: &[Rule]) {
     let has_panel = screens.iter().flat_map(|s| &s.panels).any(|p| matches!(p, Panel::Alarms(_)));
     if !rules.is_empty() && !has_panel {
         screens.push(Screen { title: "Alarms".into(), panels: vec![Panel::Alarms(AlarmsPanel::default())] });
-    }
-}
-
-/// An alarms panel fills its screen: alone, and only one.
-pub(super) fn alarms_panels_alone(cx: &mut Ctx, title: &str, panels: &[Sp<RawPanel>]) {
-    let mut alarms = panels.iter().filter(|p| matches!(p.value, RawPanel::Alarms(_)));
-    let Some(first) = alarms.next() else { return };
-    if let Some(second) = alarms.next() {
-        cx.err(
-            second.loc,
-            format!("screen `{title}` has two alarms panels"),
-            Some("one alarms panel shows every alarm: remove this one".into()),
-        );
-    }
-    if panels.iter().any(|p| !matches!(p.value, RawPanel::Alarms(_))) {
-        cx.err(
-            first.loc,
-            format!("screen `{title}` has an alarms panel and other panels"),
-            Some("an alarms panel fills its screen: put it on a screen of its own".into()),
-        );
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::de::{DeError, Sp};
 use super::diag::Diagnostic;
-use super::duration::Dur;
+use super::duration::{Dur, format_duration};
 use super::node::{Loc, Node, NodeKind};
 
 const MIN_PERIOD: Duration = Duration::from_millis(10);
@@ -60,6 +60,57 @@ impl<'f> Ctx<'f> {
         }
         Some(v.value.0)
     }
+
+    /// A duration in `lo..=hi`, or a diagnostic naming `what`.
+    pub(super) fn within(
+        &mut self,
+        d: &Sp<Dur>,
+        what: &str,
+        (lo, hi): (Duration, Duration),
+        hint: &str,
+    ) -> Option<Duration> {
+        let v = d.value.0;
+        let (side, bound) = match v {
+            v if v < lo => ("shorter", lo),
+            v if v > hi => ("longer", hi),
+            v => return Some(v),
+        };
+        let shown = if v.is_zero() { "0s".into() } else { format_duration(v) };
+        let message = format!("{what} of {shown} is {side} than {}", format_duration(bound));
+        self.err(d.loc, message, Some(hint.into()));
+        None
+    }
+
+    /// The entries of a section every layout needs, or `None` (reported) when it is missing or
+    /// is not a mapping.
+    pub(super) fn section<'n>(
+        &mut self,
+        root: &Node,
+        node: Option<&'n Node>,
+        name: &str,
+        hint: &str,
+    ) -> Option<&'n [(Node, Node)]> {
+        match node.map(entries) {
+            None => {
+                self.err(root.loc, format!("missing `{name}`"), Some(hint.into()));
+                None
+            }
+            Some(Err(e)) => {
+                self.de(e);
+                None
+            }
+            Some(Ok(list)) => Some(list),
+        }
+    }
+}
+
+/// Whether `s` may name a connection or a tag: a letter or `_`, then letters, digits, `_`, `-`
+/// and `.`; at most 64 characters.
+pub(super) fn valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && s.len() <= 64
 }
 
 pub(super) fn key_text(k: &Node) -> String {
@@ -75,5 +126,19 @@ pub(super) fn entries(n: &Node) -> Result<&[(Node, Node)], DeError> {
             message: format!("expected a mapping, found {}", other.describe()),
             hint: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("P_101"));
+        assert!(valid_name("_x.y-z"));
+        assert!(!valid_name("1abc"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name(""));
     }
 }

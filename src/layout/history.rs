@@ -14,7 +14,7 @@ use super::de::{Sp, from_node};
 use super::duration::{Dur, format_duration};
 use super::model::{DEFAULT_HISTORY, DEFAULT_HISTORY_BUDGET, Panel};
 use super::node::{Loc, Node, NodeKind};
-use super::panels::{Placed, within};
+use super::panels::Placed;
 use super::size::{SIZE_HINT, Size, format_size, size_at_least};
 use super::suggest::did_you_mean;
 use crate::tag::history::History;
@@ -74,7 +74,7 @@ pub(super) fn settings(cx: &mut Ctx, node: Option<&Node>) -> HistorySettings {
 fn keep(cx: &mut Ctx, node: &Node) -> Option<Duration> {
     let hint = "history is how long trend values are kept: 1m to 48h (default 2h)";
     match from_node::<Sp<Dur>>(node) {
-        Ok(d) => within(cx, &d, "history", (MIN_HISTORY, MAX_HISTORY), hint),
+        Ok(d) => cx.within(&d, "history", (MIN_HISTORY, MAX_HISTORY), hint),
         Err(e) => {
             cx.de(e);
             None

@@ -1,5 +1,6 @@
 //! Layout files: the YAML format ([`raw`]), its validation ([`validate`]) into a typed model
-//! ([`model`]), and diagnostics with file:line:column and a hint ([`diag`]).
+//! ([`model`]), and diagnostics with file:line:column and a hint ([`diag`]). Which connection
+//! and tag fields apply to which protocol is one table (`fields`).
 //!
 //! Loading collects every problem of a file, not only the first: the text is parsed once into a
 //! located node tree ([`node`]), and each connection, tag and screen is then deserialized and
@@ -8,10 +9,12 @@
 
 mod address;
 mod alarms;
+mod connections;
 mod ctx;
 pub mod de;
 pub mod diag;
 pub mod duration;
+mod fields;
 mod history;
 pub mod model;
 pub mod node;
@@ -21,7 +24,9 @@ pub mod raw;
 pub mod schema;
 pub mod size;
 pub mod suggest;
+mod tags;
 pub mod validate;
+mod value_kind;
 
 use std::path::Path;
 

@@ -7,7 +7,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::alarms::{self, ValueKind, kind_text};
 use super::ctx::Ctx;
 use super::de::{Sp, from_node};
 use super::duration::{Dur, format_duration};
@@ -15,6 +14,7 @@ use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::raw::*;
 use super::suggest::did_you_mean;
+use super::value_kind::{ValueKind, kind_text};
 use crate::tag::TagId;
 
 /// A trend's `window:` bounds and default.
@@ -53,26 +53,6 @@ impl<'a> Refs<'a> {
         }
         None
     }
-}
-
-/// A duration in `lo..=hi`, or a diagnostic naming `what`.
-pub(super) fn within(
-    cx: &mut Ctx,
-    d: &Sp<Dur>,
-    what: &str,
-    (lo, hi): (Duration, Duration),
-    hint: &str,
-) -> Option<Duration> {
-    let v = d.value.0;
-    let (side, bound) = match v {
-        v if v < lo => ("shorter", lo),
-        v if v > hi => ("longer", hi),
-        v => return Some(v),
-    };
-    let shown = if v.is_zero() { "0s".into() } else { format_duration(v) };
-    let message = format!("{what} of {shown} is {side} than {}", format_duration(bound));
-    cx.err(d.loc, message, Some(hint.into()));
-    None
 }
 
 /// A screen and where each of its panels is written.
@@ -131,10 +111,30 @@ fn screen(cx: &mut Ctx, item: &Node, refs: &Refs) -> Option<Placed> {
         _ => &[],
     };
     let raw: Vec<Sp<RawPanel>> = nodes.iter().filter_map(|n| from_node(n).map_err(|e| cx.de(e)).ok()).collect();
-    alarms::alarms_panels_alone(cx, &title, &raw);
+    alarms_panels_alone(cx, &title, &raw);
     let (panels, locs) =
         raw.into_iter().filter_map(|p| Some((p.loc, panel(cx, refs, &title, p)?))).map(|(l, p)| (p, l)).unzip();
     head.map(|_| (Screen { title, panels }, locs))
+}
+
+/// An alarms panel fills its screen: alone, and only one.
+fn alarms_panels_alone(cx: &mut Ctx, title: &str, panels: &[Sp<RawPanel>]) {
+    let mut alarms = panels.iter().filter(|p| matches!(p.value, RawPanel::Alarms(_)));
+    let Some(first) = alarms.next() else { return };
+    if let Some(second) = alarms.next() {
+        cx.err(
+            second.loc,
+            format!("screen `{title}` has two alarms panels"),
+            Some("one alarms panel shows every alarm: remove this one".into()),
+        );
+    }
+    if panels.iter().any(|p| !matches!(p.value, RawPanel::Alarms(_))) {
+        cx.err(
+            first.loc,
+            format!("screen `{title}` has an alarms panel and other panels"),
+            Some("an alarms panel fills its screen: put it on a screen of its own".into()),
+        );
+    }
 }
 
 fn panel(cx: &mut Ctx, refs: &Refs, screen: &str, p: Sp<RawPanel>) -> Option<Panel> {
@@ -225,7 +225,7 @@ fn pen_tag(cx: &mut Ctx, refs: &Refs, screen: &str, name: &Sp<String>) -> Option
 fn window(cx: &mut Ctx, refs: &Refs, w: Option<&Sp<Dur>>) -> Option<Duration> {
     let Some(w) = w else { return Some(refs.history.map_or(DEFAULT_WINDOW, |h| h.min(DEFAULT_WINDOW))) };
     let hint = "the time a trend shows at first: 1m to 24h, e.g. window: 10m";
-    let d = within(cx, w, "window", (MIN_WINDOW, MAX_WINDOW), hint)?;
+    let d = cx.within(w, "window", (MIN_WINDOW, MAX_WINDOW), hint)?;
     if let Some(h) = refs.history
         && d > h
     {

@@ -16,7 +16,11 @@ pub enum Input {
     /// The clock ticked (once a second): alarm delays complete, shelves expire.
     Tick,
     /// An operator's alarm operation, now on record in the audit log.
-    OnRecord { from: SessionId, user: String, action: AlarmAction },
+    OnRecord {
+        from: SessionId,
+        user: String,
+        action: AlarmAction,
+    },
     /// The audit log could not be written: no write and no alarm operation any more.
     AuditFailed(String),
     /// The alarm journal cannot be written (its records wait in memory).

@@ -99,7 +99,9 @@ impl PlantRuntime {
             .connections
             .iter()
             .filter(|c| matches!(&c.kind, ConnectionKind::OpcUa(u) if u.accept_host_name_mismatch))
-            .map(|c| format!("{}: accept_host_name_mismatch (a server certificate that does not name the host)", c.name))
+            .map(|c| {
+                format!("{}: accept_host_name_mismatch (a server certificate that does not name the host)", c.name)
+            })
             .collect();
         let mut start = RecordInput::new(now, actor, Action::ConsoleStart);
         if !exceptions.is_empty() {
@@ -192,11 +194,7 @@ impl PlantRuntime {
 }
 
 /// Sends a write to its connection's driver and waits for the answer.
-async fn send(
-    writer: Option<mpsc::Sender<WriteCommand>>,
-    tag: TagId,
-    value: Value,
-) -> Result<WriteDone, String> {
+async fn send(writer: Option<mpsc::Sender<WriteCommand>>, tag: TagId, value: Value) -> Result<WriteDone, String> {
     let Some(writer) = writer else {
         return Err("not written: this console cannot write (read-only)".into());
     };

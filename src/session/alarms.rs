@@ -10,16 +10,16 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::keymap::Action;
 use super::msg::Effect;
 use super::state::{Overlay, Session};
 pub use super::views::{AlarmDialog as Dialog, AlarmList, AlarmView, DialogKind, Field};
 use crate::alarm::{Alarm, AlarmId, AlarmState, Shelve, Transition};
-pub use crate::plant::AlarmAction;
-use crate::plant::{Command, Plant};
 use crate::audit::{Action as AuditAction, RecordInput};
 use crate::auth::Role;
 use crate::layout::Panel;
-use super::keymap::Action;
+pub use crate::plant::AlarmAction;
+use crate::plant::{Command, Plant};
 
 /// While unacknowledged alarms of a bell priority wait and nobody silenced them, the bell rings
 /// again this often.
@@ -400,9 +400,9 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
     use super::*;
-    use crate::console::{Console as State, Effect, Msg, update};
     use crate::alarm::{LimitKind, Priority, Rule, RuleKind};
-            use crate::driver::DriverEvent;
+    use crate::console::{Console as State, Effect, Msg, update};
+    use crate::driver::DriverEvent;
     use crate::layout::{self, AlarmsPanel, ConnId, Screen};
     use crate::tag::{Sample, TagId, Value};
 
@@ -489,7 +489,10 @@ mod tests {
     }
 
     fn row_keys(s: &State) -> Vec<String> {
-        rows(&s, &s.plant).into_iter().map(|id| s.plant.alarms.alarm(id).map(|a| a.rule.key.clone()).unwrap_or_default()).collect()
+        rows(&s, &s.plant)
+            .into_iter()
+            .map(|id| s.plant.alarms.alarm(id).map(|a| a.rule.key.clone()).unwrap_or_default())
+            .collect()
     }
 
     #[test]

@@ -187,9 +187,11 @@ impl Session {
     pub fn bell_waiting(&self, plant: &Plant) -> bool {
         let bell = &plant.layout.alarm_options.bell;
         self.can_acknowledge()
-            && plant.alarms.alarms().iter().any(|a| {
-                a.state() == crate::alarm::AlarmState::Unacknowledged && bell.contains(&a.rule.priority)
-            })
+            && plant
+                .alarms
+                .alarms()
+                .iter()
+                .any(|a| a.state() == crate::alarm::AlarmState::Unacknowledged && bell.contains(&a.rule.priority))
     }
 
     /// Whether this session may acknowledge alarms at all (not read-only, operator or above).

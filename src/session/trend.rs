@@ -4,14 +4,14 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
+use super::keymap::Action;
 use super::msg::Effect;
 use super::state::Session;
 pub use super::views::TrendView;
-use crate::plant::Plant;
 use crate::layout::{Panel, TrendPanel};
+use crate::plant::Plant;
 use crate::tag::history::{Point, PointQuality, Series};
 use crate::timefmt;
-use super::keymap::Action;
 
 /// The windows `+`/`-` step through.
 pub const WINDOWS: [Duration; 10] = [
@@ -178,7 +178,7 @@ mod tests {
 
     use super::*;
     use crate::console::{Console as State, Effect, Msg, update};
-            use crate::driver::DriverEvent;
+    use crate::driver::DriverEvent;
     use crate::layout::{self, ConnId, Pen, Screen};
     use crate::tag::{Reason, Sample, TagId, Value};
 

@@ -67,7 +67,12 @@ fn plant_event(s: &mut Session, p: &Plant, e: PlantEvent, now: SystemTime) -> Ve
         PlantEvent::JournalBroken(e) => {
             // Said once: the message stays until something else is said.
             if s.message.as_ref().is_none_or(|m| !m.journal) {
-                s.message = Some(Message { text: format!("ALARM JOURNAL NOT WRITTEN: {e}"), bad: true, at: now, journal: true });
+                s.message = Some(Message {
+                    text: format!("ALARM JOURNAL NOT WRITTEN: {e}"),
+                    bad: true,
+                    at: now,
+                    journal: true,
+                });
                 s.dirty = true;
             }
             Vec::new()
@@ -163,8 +168,7 @@ fn act(s: &mut Session, p: &Plant, a: Action, now: SystemTime) -> Vec<Effect> {
         return effects;
     }
     let screens = s.layout.screens.len().max(1);
-    let rows =
-        if super::alarms::on_alarm_screen(s) { super::alarms::rows(s, p).len() } else { s.visible_rows().len() };
+    let rows = if super::alarms::on_alarm_screen(s) { super::alarms::rows(s, p).len() } else { s.visible_rows().len() };
     match a {
         // No single key leaves the console: q asks first.
         Action::Quit => s.overlay = Overlay::Quit,
@@ -239,11 +243,11 @@ mod tests {
 
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
-    use crate::driver::DriverEvent;
     use crate::console::{Console as State, Effect, Msg, update};
-    use crate::session::state::Overlay;
+    use crate::driver::DriverEvent;
     use crate::driver::{BlockInfo, ConnStats, ConnectionState, RawBlock};
     use crate::layout::{self, ConnId, Table};
+    use crate::session::state::Overlay;
     use crate::tag::{Quality, Reason, Sample, TagId, Value};
 
     /// Screen 1: panel A (T00..T07) and panel B (T08..T14), 15 rows; screen 2: three rows;

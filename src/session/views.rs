@@ -146,4 +146,3 @@ impl TrendView {
         self.end.unwrap_or(now)
     }
 }
-

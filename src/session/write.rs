@@ -12,12 +12,12 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::msg::Effect;
 use super::state::{Overlay, Session};
 pub use super::views::{Confirm, WriteDialog as Dialog};
-use crate::plant::{Command, Plant, WriteOrder};
 use crate::audit::{Action, RecordInput};
 use crate::auth::Role;
 use crate::driver::WriteDone;
 use crate::driver::modbus::codec;
 use crate::layout::{Tag, TagSource};
+use crate::plant::{Command, Plant, WriteOrder};
 use crate::tag::{Quality, TagId, Value};
 
 /// An open dialog cancels itself after this long.
@@ -153,7 +153,8 @@ fn entered(
         Ok(h) => h,
         Err(why) => {
             // Shown in the editor; a value out of limits is a denial on record.
-            state.overlay = Overlay::Write(Dialog::Edit { tag: id, input: input.to_string(), error: Some(why.clone()), opened });
+            state.overlay =
+                Overlay::Write(Dialog::Edit { tag: id, input: input.to_string(), error: Some(why.clone()), opened });
             let r = record(state, id, Action::WriteDenied, now).new_value(new.to_string()).result(why);
             return vec![Effect::record(state, r)];
         }
@@ -388,7 +389,6 @@ pub fn lowest_write_role(state: &Session) -> Option<Role> {
     state.layout.tags.iter().filter_map(|t| t.write.map(|w| w.role)).min()
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, OnceLock};
@@ -397,11 +397,11 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
     use super::*;
+    use crate::auth::Identity;
     use crate::console::{Console as State, Effect, Msg, update};
-    use crate::session::state::Overlay;
-            use crate::auth::Identity;
     use crate::driver::{ConnectionState, DriverEvent};
     use crate::layout::{self, ConnId};
+    use crate::session::state::Overlay;
     use crate::tag::{Reason, Sample};
 
     const PIN: &str = "2468";
@@ -1188,8 +1188,8 @@ tags:
                 assert_eq!(s.write_dialog(), None, "seed {seed}, key {i}");
                 s.quit = false;
                 if s.help() {
-                s.overlay = Overlay::None;
-            }
+                    s.overlay = Overlay::None;
+                }
             }
             all.extend(fuzz(&mut s, random_msgs(seed + 100, 1000)));
             assert!(writes(&all).is_empty(), "seed {seed}");

@@ -9,12 +9,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
+use super::View;
 use super::format::with_units;
 use super::theme::{Theme, priority_label};
 use crate::alarm::{Alarm, AlarmState, Discrete, Priority, RuleKind};
-use crate::session::alarms::{AlarmList, Dialog, DialogKind, Field, rows, state_text};
-use super::View;
 use crate::layout::duration::format_duration;
+use crate::session::alarms::{AlarmList, Dialog, DialogKind, Field, rows, state_text};
 use crate::timefmt;
 
 /// Alarm counts for the banner.
@@ -323,7 +323,8 @@ fn list_title(state: &View, title: Option<&str>, theme: Theme) -> Line<'static> 
         let style = if l == state.alarm_view.list { theme.active_tab() } else { theme.muted() };
         let text = if l == AlarmList::Active {
             // Returned-to-normal alarms are on this list until acknowledged, but not active.
-            let rtn = state.plant.alarms.alarms().iter().filter(|a| a.state() == AlarmState::ReturnedUnacknowledged).count();
+            let rtn =
+                state.plant.alarms.alarms().iter().filter(|a| a.state() == AlarmState::ReturnedUnacknowledged).count();
             let active = state.plant.alarms.alarms().iter().filter(of).count() - rtn;
             if rtn > 0 { format!(" Active {active} · RTN {rtn} ") } else { format!(" Active {active} ") }
         } else {

@@ -7,10 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
 
+use super::View;
 use super::format::{shown_quality, value_text};
 use super::theme::{Theme, quality_glyph};
 use crate::alarm::{LimitKind, RuleKind};
-use super::View;
 use crate::layout::BarPanel;
 use crate::tag::Quality;
 

@@ -6,9 +6,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
+use super::View;
 use super::format::{quality_text, shown_quality, value_text};
 use super::theme::Theme;
-use super::View;
 use crate::driver::ConnectionState;
 use crate::layout::{TagSource, duration::format_duration};
 use crate::sanitize::clean;

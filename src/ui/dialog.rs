@@ -13,11 +13,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use super::View;
 use super::format::width;
 use super::theme::Theme;
-use super::View;
-use crate::session::write::{Confirm, DIALOG_TIMEOUT, Dialog};
 use crate::layout::{Tag, TagSource};
+use crate::session::write::{Confirm, DIALOG_TIMEOUT, Dialog};
 
 /// Widest a dialog grows.
 const MAX_WIDTH: u16 = 78;

@@ -13,10 +13,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
+use super::View;
 use super::format::{fit_text, fit_value, shown_quality, width, with_units};
 use super::theme::{Theme, priority_glyph, quality_glyph};
 use crate::alarm::{Alarm, AlarmState, LimitKind, RuleKind};
-use super::View;
 use crate::tag::{Quality, Sample, TagId};
 use crate::timefmt;
 

@@ -59,10 +59,9 @@ pub fn render(session: &Session, plant: &Plant, frame: &mut Frame) {
             format!("{}{}", if m.bad { "! " } else { "" }, m.text),
             if m.bad { theme.bad() } else { theme.value() },
         ),
-        None => Line::styled(
-            format!("writing is off: {}", lock.map(|l| l.to_string()).unwrap_or_default()),
-            theme.notice(),
-        ),
+        None => {
+            Line::styled(format!("writing is off: {}", lock.map(|l| l.to_string()).unwrap_or_default()), theme.notice())
+        }
     });
     let message_rows = match &message_line {
         Some(l) if l.width() > area.width as usize => 2,

@@ -8,9 +8,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 
+use super::View;
 use super::grid::{GridRows, render_grid, wants_of};
 use super::theme::Theme;
-use super::View;
 use crate::layout::Panel;
 use crate::tag::TagId;
 

@@ -9,9 +9,9 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::View;
 use super::format::{fit_text, width};
 use super::theme::Theme;
-use super::View;
 use crate::driver::ConnectionState;
 use crate::sanitize::clean;
 use crate::timefmt;

@@ -11,9 +11,9 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
 
+use super::View;
 use super::format::with_units;
 use super::theme::Theme;
-use super::View;
 use crate::layout::{Pen, TrendPanel};
 use crate::tag::TagId;
 use crate::tag::history::{Column, PointQuality, decimate};
@@ -49,7 +49,12 @@ fn drawn(state: &View, pens: &[Pen], t0: SystemTime, t1: SystemTime, n: usize) -
     let cols: Vec<Vec<Option<Column>>> = pens
         .iter()
         .map(|pen| {
-            state.plant.history.series(pen.tag).map(|s| decimate(s, t0, t1, n, state.now)).unwrap_or_else(|| vec![None; n])
+            state
+                .plant
+                .history
+                .series(pen.tag)
+                .map(|s| decimate(s, t0, t1, n, state.now))
+                .unwrap_or_else(|| vec![None; n])
         })
         .collect();
     let auto: Vec<Option<Column>> =

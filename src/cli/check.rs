@@ -1,0 +1,62 @@
+//! `ttyhmi check`: layout files checked without starting anything.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::layout;
+
+#[derive(clap::Args)]
+pub(super) struct CheckArgs {
+    /// The layout files to check.
+    #[arg(required = true)]
+    layouts: Vec<PathBuf>,
+}
+
+/// Every problem of every file on standard error (errors and warnings, in file order), an `ok`
+/// line on standard output for each file that can be used; exit 1 if any file has an error
+/// (warnings alone do not fail).
+pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
+    let files = &args.layouts;
+    let mut failed = 0;
+    for f in files {
+        match layout::load(f) {
+            Ok(l) => {
+                for w in &l.warnings {
+                    eprintln!("{w}");
+                }
+                let warnings = match l.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".into(),
+                    n => format!(", {n} warnings"),
+                };
+                let history = match l.history_worst_case_bytes() {
+                    0 => String::new(),
+                    bytes => format!(
+                        ", history up to {} of {}",
+                        layout::size::format_size(bytes),
+                        layout::size::format_size(l.history_budget)
+                    ),
+                };
+                println!(
+                    "{}: ok ({} connections, {} tags, {} screens{history}){warnings}",
+                    crate::sanitize::clean(&f.display().to_string()),
+                    l.connections.len(),
+                    l.tags.len(),
+                    l.screens.len()
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {} layout files have problems", files.len());
+        Ok(ExitCode::FAILURE)
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,38 @@
+//! What several commands need: the async runtime, a layout loaded for running, and the default
+//! places of the PKI folder and the audit log.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::layout::{self, Layout};
+use crate::paths;
+
+/// The runtime a command's async work runs on (two worker threads).
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")
+}
+
+/// A layout to run: its warnings go to the log; any error stops the command before anything
+/// talks to a device.
+pub(super) fn load(path: &Path) -> Result<Layout> {
+    match layout::load(path) {
+        Ok(l) => {
+            for w in &l.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(l)
+        }
+        Err(e) => bail!("the layout has problems; nothing was started\n{e}"),
+    }
+}
+
+/// The PKI folder of OPC UA connections to real servers.
+pub(super) fn pki_dir() -> PathBuf {
+    paths::data_dir().join("pki")
+}
+
+/// `audit.jsonl` in the state folder.
+pub(super) fn default_audit_path() -> PathBuf {
+    paths::state_dir().join("audit.jsonl")
+}

@@ -1,0 +1,120 @@
+//! `ttyhmi demo`: the simulated plant on loopback, and the console on it as the demo's operator.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use super::common::runtime;
+use super::console::Console;
+use crate::driver::opcua::pki as opcua_pki;
+use crate::front::local::run_console;
+use crate::layout::{self, ConnectionKind, Layout, SecretSource, UaUser};
+use crate::{auth, paths, sim};
+
+/// The built-in demo layout, so `ttyhmi demo` works from any folder.
+const DEMO_LAYOUT: &str = include_str!("../../layouts/demo.yaml");
+
+/// The PIN of the demo's operator.
+const DEMO_PIN: &str = "1234";
+
+#[derive(clap::Args)]
+pub(super) struct DemoArgs {
+    /// Monitoring only: nothing can be written, not even to the simulated plant.
+    #[arg(long)]
+    read_only: bool,
+    /// No colour (also when the NO_COLOR environment variable is set).
+    #[arg(long)]
+    no_color: bool,
+}
+
+pub(super) fn demo(args: DemoArgs, utc_offset: time::UtcOffset) -> Result<ExitCode> {
+    // The demo trusts the simulator's certificate in a PKI folder of its own, never in
+    // the one used for real servers.
+    let pki = paths::data_dir().join("pki-demo");
+    let _ = std::fs::remove_dir_all(pki.join("trusted"));
+    // The demo's user is an operator with a demo PIN (shown in the status bar), so the whole
+    // write flow can be tried at once — against the simulated plant only.
+    let user = auth::current_user();
+    let identity = auth::Identity::demo(&user, DEMO_PIN).map_err(anyhow::Error::msg)?;
+    // The demo keeps its records apart from a real plant's: its own audit log, and an
+    // alarm journal of its own that starts fresh (the simulated plant starts cold, so
+    // alarms of an earlier demo must not come back).
+    let demo_dir = paths::state_dir().join("demo");
+    let demo_journal = demo_dir.join("alarms.jsonl");
+    match std::fs::remove_file(&demo_journal) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            bail!("cannot start the demo's alarm journal afresh ({}): {e}", demo_journal.display())
+        }
+        _ => {}
+    }
+    let opts = Console {
+        identity,
+        read_only: args.read_only,
+        no_color: args.no_color,
+        utc_offset,
+        audit_path: demo_dir.join("audit.jsonl"),
+        journal_path: demo_journal,
+        pki: pki.clone(),
+        demo_pin: Some(DEMO_PIN.to_string()),
+    }
+    .options();
+    runtime()?.block_on(async {
+        let sim_opts = sim::SimOptions {
+            opcua_port: Some(0),
+            // The load variables are for benchmarks, not for the demo.
+            opcua_load_items: 0,
+            opcua_pki: paths::data_dir().join("sim-pki"),
+            ..Default::default()
+        };
+        let plant = sim::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), sim_opts.clone())
+            .await
+            .context("starting the simulated plant")?;
+        let mut l = layout::parse(DEMO_LAYOUT, "layouts/demo.yaml").context("the built-in demo layout")?;
+        if let Some(cert) = plant.opcua_certificate_path() {
+            opcua_pki::install_trusted(&pki, &cert).map_err(anyhow::Error::msg)?;
+        }
+        let password = paths::state_dir().join("demo-opcua.pass");
+        write_private(&password, &sim_opts.opcua_password)?;
+        point_at(&mut l, plant.modbus_addr, plant.opcua_url(), &password);
+        let r = run_console(l, opts).await;
+        plant.stop().await;
+        r.context("console")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Points every connection of the layout at the demo's simulated plant.
+fn point_at(l: &mut Layout, modbus: SocketAddr, opcua: Option<String>, password: &Path) {
+    for c in &mut l.connections {
+        match &mut c.kind {
+            ConnectionKind::Modbus(m) => {
+                m.link = layout::ModbusLink::Tcp { host: modbus.ip().to_string(), port: modbus.port() };
+            }
+            ConnectionKind::OpcUa(u) => {
+                if let Some(url) = &opcua {
+                    u.endpoint = url.clone();
+                }
+                if let UaUser::UserName { password: p, .. } = &mut u.user {
+                    *p = SecretSource::File(password.to_path_buf());
+                }
+            }
+        }
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

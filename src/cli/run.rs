@@ -1,0 +1,56 @@
+//! `ttyhmi run`: the console on a layout file.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::common::{default_audit_path, load, pki_dir, runtime};
+use super::console::Console;
+use crate::front::local::run_console;
+use crate::{auth, paths};
+
+#[derive(clap::Args)]
+pub(super) struct RunArgs {
+    /// The layout file (YAML): connections, tags, screens, alarms.
+    layout: PathBuf,
+    /// Monitoring only: nothing can be written to any device.
+    #[arg(long)]
+    read_only: bool,
+    /// No colour (also when the NO_COLOR environment variable is set).
+    #[arg(long)]
+    no_color: bool,
+    /// The users file roles come from (default /etc/ttyhmi/users.yaml); it must be owned by root.
+    #[arg(long, value_name = "PATH")]
+    users: Option<PathBuf>,
+    /// The audit log (default: audit.jsonl in the state folder).
+    #[arg(long)]
+    audit: Option<PathBuf>,
+    /// The alarm journal (default: alarms/<layout name>.jsonl in the state folder).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+}
+
+pub(super) fn run(args: RunArgs, utc_offset: time::UtcOffset) -> Result<ExitCode> {
+    let RunArgs { layout, read_only, no_color, users, audit, journal } = args;
+    let l = load(&layout)?;
+    let console = Console {
+        identity: auth::identify(users.as_deref()),
+        read_only,
+        no_color,
+        utc_offset,
+        audit_path: audit.unwrap_or_else(default_audit_path),
+        journal_path: journal.unwrap_or_else(|| journal_path(&layout)),
+        pki: pki_dir(),
+        demo_pin: None,
+    };
+    runtime()?.block_on(run_console(l, console.options())).context("console")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `alarms/<layout file name>.jsonl` in the state folder: one journal per layout, so the alarm
+/// keys in it are the layout's.
+fn journal_path(layout: &Path) -> PathBuf {
+    let stem = layout.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "layout".into());
+    paths::state_dir().join("alarms").join(format!("{stem}.jsonl"))
+}
