@@ -201,7 +201,8 @@ impl Hub {
 
     /// Ends the sessions that stopped: on record before their screens are given back.
     async fn end_stopped(&mut self) {
-        while let Some(i) = self.slots.iter().position(|s| s.stop.is_some()) {
+        loop {
+            let Some(i) = self.slots.iter().position(|s| s.stop.is_some()) else { break };
             let slot = self.slots.remove(i);
             let why = slot.stop.unwrap_or_default();
             self.runtime.session_stopped(&slot.session.actor, why).await;

@@ -1,0 +1,149 @@
+//! Issue 13: one plant core, many sessions. Two people on one plant — the real hub, the real
+//! plant runtime (audit log and journal on disk, a Modbus driver), a simulated PLC on loopback —
+//! each drawn on a screen of their own. An acknowledge in one session is seen by the other on its
+//! next frame; a write from one is answered in that one, and its new value shows in both.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::mpsc;
+use ttyhmi::auth::Identity;
+use ttyhmi::front::hub::{Hub, Screen};
+use ttyhmi::plant::runtime::{PlantOptions, PlantRuntime};
+use ttyhmi::plant::{Plant, SessionId};
+use ttyhmi::session::drivers::DriverOptions;
+use ttyhmi::session::msg::Msg;
+use ttyhmi::session::state::{Person, Session};
+
+mod common;
+use common::{TempDir, tui};
+
+/// A session's screen: a test terminal both the hub and the test can see.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<Terminal<TestBackend>>>);
+
+impl Shared {
+    fn new() -> Shared {
+        Shared(Arc::new(Mutex::new(Terminal::new(TestBackend::new(100, 30)).expect("a test backend"))))
+    }
+
+    fn text(&self) -> String {
+        tui::text(self.0.lock().expect("not poisoned").backend().buffer())
+    }
+}
+
+impl Screen for Shared {
+    fn draw(&mut self, session: &Session, plant: &Plant) -> std::io::Result<()> {
+        let mut t = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+        t.draw(|f| ttyhmi::ui::render(session, plant, f)).map(|_| ()).map_err(|e| match e {})
+    }
+
+    fn bell(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn layout(port: u16) -> ttyhmi::layout::Layout {
+    let src = format!(
+        "connections:\n  plc1: {{ modbus_tcp: {{ host: 127.0.0.1, port: {port}, unit: 1 }}, poll: 100ms }}\n\
+         tags:\n  SP: {{ source: plc1, holding: 30, type: f32, units: bar, decimals: 2, write: {{ role: operator, min: 0, max: 16 }} }}\n\
+         alarms:\n  SP:\n    hi: {{ limit: 9, priority: high }}\n\
+         screens:\n  - title: Main\n    panels:\n      - grid: {{ tags: [SP] }}\n  - title: Alarms\n    panels:\n      - alarms: {{}}\n"
+    );
+    ttyhmi::layout::parse(&src, "two.yaml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn operator(name: &str, pin: &str) -> Person {
+    Person::viewer(name, false).with_identity(Identity::demo(name, pin).expect("a valid PIN"))
+}
+
+/// Waits (up to 10 s) until `screen` shows what `ok` looks for.
+async fn wait_for(screen: &Shared, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = screen.text();
+        if ok(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{what}: not on screen within 10 s:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn keys(tx: &mpsc::Sender<(SessionId, Msg)>, id: SessionId, text: &str) {
+    for c in text.chars() {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            c => KeyCode::Char(c),
+        };
+        tx.send((id, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))).await.expect("the hub runs");
+    }
+}
+
+/// The alarm list row of SP.hi.
+fn alarm_row(text: &str) -> String {
+    text.lines().find(|l| l.contains("SP.hi")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn two_sessions_share_one_plant_acknowledges_and_writes() {
+    let (rt, sim) = common::plant();
+    let dir = TempDir::new("two-sessions");
+    let layout = Arc::new(layout(sim.modbus_addr.port()));
+    rt.block_on(async {
+        let (tx, outcomes) = mpsc::channel(4096);
+        let opts = PlantOptions {
+            audit_path: dir.0.join("audit.jsonl"),
+            journal_path: dir.0.join("alarms.jsonl"),
+            drivers: DriverOptions { writable: true, ..Default::default() },
+        };
+        let runtime = PlantRuntime::start(layout, &opts, tx).expect("the plant starts");
+        let mut hub = Hub::new(runtime, dir.0.join("exports"), false);
+        let (alice_screen, bob_screen) = (Shared::new(), Shared::new());
+        let alice = hub.add(operator("alice", "1234"), Box::new(alice_screen.clone())).await;
+        let bob = hub.add(operator("bob", "4321"), Box::new(bob_screen.clone())).await;
+        let (input, inputs) = mpsc::channel(64);
+        let hub = tokio::spawn(hub.run(outcomes, inputs));
+
+        for s in [&alice_screen, &bob_screen] {
+            wait_for(s, "the setpoint as read", |t| t.contains("8.00")).await;
+        }
+        // Alice writes 9.5: answered in her session only; the new value in both.
+        keys(&input, alice, "w9.5\n1234\n").await;
+        let a = wait_for(&alice_screen, "alice's write answered", |t| t.contains("written and read back")).await;
+        assert!(a.contains("9.50"), "{a}");
+        let b = wait_for(&bob_screen, "the new value in bob's session", |t| t.contains("9.50")).await;
+        assert!(!b.contains("written and read back"), "the answer is alice's alone:\n{b}");
+
+        // The write raised SP.hi: both see it unacknowledged on their alarm lists.
+        keys(&input, alice, "a").await;
+        keys(&input, bob, "a").await;
+        for s in [&alice_screen, &bob_screen] {
+            wait_for(s, "SP.hi unacknowledged", |t| alarm_row(t).contains("UNACK")).await;
+        }
+        // Bob acknowledges; alice, who pressed nothing, sees it on her next frame.
+        keys(&input, bob, "\n").await;
+        let b = wait_for(&bob_screen, "bob's acknowledge answered", |t| t.contains("acknowledged")).await;
+        assert!(!alarm_row(&b).contains("UNACK"), "{b}");
+        let a = wait_for(&alice_screen, "the acknowledge in alice's session", |t| !alarm_row(t).contains("UNACK")).await;
+        assert!(alarm_row(&a).contains("ack"), "{a}");
+        assert!(!a.contains("1 alarm acknowledged"), "the answer is bob's alone:\n{a}");
+
+        drop(input);
+        hub.await.expect("the hub ends").expect("cleanly");
+    });
+    // One audit log names both people: each start, alice's write, bob's acknowledge, each stop.
+    let log = std::fs::read_to_string(dir.0.join("audit.jsonl")).expect("the audit log");
+    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let by = |user: &str, action: &str| lines.iter().any(|r| r["user"] == user && r["action"] == action);
+    assert!(by("alice", "console_start") && by("bob", "console_start"), "{log}");
+    assert!(by("alice", "write_attempt") && by("alice", "write_result"), "{log}");
+    assert!(by("bob", "alarm_acknowledge") && !by("alice", "alarm_acknowledge"), "{log}");
+    assert!(by("alice", "console_stop") && by("bob", "console_stop"), "{log}");
+    // The journal holds the alarm and bob's acknowledge.
+    let journal = std::fs::read_to_string(dir.0.join("alarms.jsonl")).expect("the journal");
+    assert!(journal.contains("\"user\":\"bob\"") || journal.contains("bob"), "{journal}");
+}
