@@ -1348,3 +1348,92 @@ tags:
         assert!(c.warning.as_deref().is_some_and(|w| w.contains("read-modify-write")), "{c:?}");
     }
 }
+
+/// Issue 13: a viewer's session can never send a write, whatever arrives (keys, plant events,
+/// ticks, write answers, in any order): its effects never contain a write command.
+#[cfg(test)]
+mod viewer_never_writes {
+    use std::time::{Duration, SystemTime};
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use proptest::prelude::*;
+
+    use crate::auth::{Identity, Role};
+    use crate::console::{Console, Msg as ConsoleMsg};
+    use crate::driver::{ConnectionState, DriverEvent};
+    use crate::layout::ConnId;
+    use crate::plant::{Command, PlantEvent};
+    use crate::session::msg::{Effect, Msg};
+    use crate::session::state::Person;
+    use crate::session::update::update;
+    use crate::tag::{Sample, TagId, Value};
+
+    const LAYOUT: &str = "connections:\n  c1: { modbus_tcp: { host: h } }\ntags:\n  SP: { source: c1, holding: 0, type: f32, write: { role: operator, min: 0, max: 100 } }\n  OP: { source: c1, holding: 2, type: f32, write: { role: operator, min: 0, max: 100 } }\n  ON: { source: c1, coil: 0, write: { role: operator } }\nalarms:\n  SP:\n    hi: { limit: 50, priority: high }\nscreens:\n  - title: G\n    panels:\n      - grid: { tags: [SP, OP, ON] }\n  - title: A\n    panels:\n      - alarms: {}\n";
+
+    fn t(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(1_000_000 + ms)
+    }
+
+    /// A viewer with a PIN (a users file may give one), on a plant whose connection is up and
+    /// whose tags are Good: everything but the role would allow a write.
+    fn viewer() -> Console {
+        let l = crate::layout::parse(LAYOUT, "v.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let pin = Identity::demo("vic", "1234").expect("a PIN").pin_hash;
+        let id = Identity { role: Role::Viewer, pin_hash: pin, ..Identity::demo("vic", "1234").expect("a PIN") };
+        let mut c = Console::with(std::sync::Arc::new(l), Person::viewer("vic", false).with_identity(id), t(0));
+        c.update(ConsoleMsg::Driver(DriverEvent::State { conn: ConnId(0), state: ConnectionState::Connected }), t(0));
+        for (i, v) in [Value::Float(10.0), Value::Float(20.0), Value::Bool(false)].into_iter().enumerate() {
+            let samples = vec![(TagId(i as u32), Sample::good(v, t(0)))];
+            c.update(ConsoleMsg::Driver(DriverEvent::Samples { conn: ConnId(0), samples, raw: None }), t(0));
+        }
+        c
+    }
+
+    fn key(c: char) -> Msg {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            '\x1b' => KeyCode::Esc,
+            '\x08' => KeyCode::Backspace,
+            'v' => KeyCode::Down,
+            '^' => KeyCode::Up,
+            c => KeyCode::Char(c),
+        };
+        Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    /// Anything a session can be told.
+    fn msg() -> impl Strategy<Value = Msg> {
+        prop_oneof![
+            8 => proptest::sample::select("w1234567890.\n\n\n\x1b\x08v^aqyns o/x?d12\t".chars().collect::<Vec<_>>()).prop_map(key),
+            1 => Just(Msg::Tick),
+            1 => Just(Msg::Resize),
+            1 => Just(Msg::Plant(PlantEvent::Values(vec![TagId(0)]))),
+            1 => (0u32..3, any::<bool>()).prop_map(|(tag, ok)| Msg::WriteDone {
+                tag: TagId(tag),
+                requested: Value::Float(1.0),
+                result: if ok { Err("x".into()) } else { Err("refused".into()) },
+            }),
+            1 => Just(Msg::Plant(PlantEvent::AlarmDone { to: crate::plant::SessionId(1), result: Ok("done".into()) })),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #[test]
+        fn a_viewer_session_never_emits_a_write(msgs in proptest::collection::vec(msg(), 1..200)) {
+            let mut c = viewer();
+            for (i, m) in msgs.into_iter().enumerate() {
+                let effects = update(&mut c.session, &c.plant, m.clone(), t(i as u64 * 300));
+                for e in &effects {
+                    prop_assert!(!matches!(e, Effect::Command(Command::Write { .. })), "{m:?} gave {e:?}");
+                }
+                let confirming = matches!(
+                    c.session.overlay,
+                    crate::session::state::Overlay::Write(super::Dialog::Confirm(_) | super::Dialog::Pending { .. })
+                );
+                prop_assert!(!confirming, "a viewer reached the confirmation");
+                c.session.quit = false;
+            }
+        }
+    }
+}
