@@ -9,12 +9,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use ttyhmi::app::drivers::DriverOptions;
 use ttyhmi::app::runtime::{ConsoleOptions, run_console};
 use ttyhmi::app::watch::{WatchOptions, run_watch};
 use ttyhmi::driver::opcua::UaJob;
 use ttyhmi::driver::opcua::browse::{BrowseOptions, browse};
 use ttyhmi::driver::opcua::pki as opcua_pki;
+use ttyhmi::driver::spawn::DriverOptions;
 use ttyhmi::layout::nodeid::NodeRef;
 use ttyhmi::layout::{
     self, ConnId, ConnectionKind, Layout, OpcUaConn, SecretSource, UaMode, UaPolicy, UaSecurity, UaUser,

@@ -18,7 +18,8 @@ use ttyhmi::app::msg::Msg;
 use ttyhmi::app::state::State;
 use ttyhmi::app::update::update;
 use ttyhmi::driver::modbus::codec::decode_point;
-use ttyhmi::driver::{BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock, UaItemInfo};
+use ttyhmi::driver::opcua::publishing_fact;
+use ttyhmi::driver::{BlockInfo, ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, ItemInfo, RawBlock};
 use ttyhmi::layout::{self, ConnId, Layout, Table, TagSource};
 use ttyhmi::tag::{Quality, Reason, Sample, TagId, Value};
 use ttyhmi::ui::keymap::{Action, BINDINGS, action};
@@ -127,6 +128,11 @@ fn key(state: &mut State, code: KeyCode) {
     update(state, Msg::Key(k), now());
 }
 
+/// A Modbus driver's diagnostics report: its read plan.
+fn plan_of(conn: u16, plan: Vec<BlockInfo>) -> DriverEvent {
+    DriverEvent::Diagnostics { conn: ConnId(conn), diag: ConnDiagnostics { plan, ..ConnDiagnostics::default() } }
+}
+
 fn samples(conn: u16, samples: Vec<(TagId, Sample)>, raw: Option<RawBlock>) -> DriverEvent {
     DriverEvent::Samples { conn: ConnId(conn), samples, raw }
 }
@@ -148,10 +154,10 @@ fn plant() -> State {
         BlockInfo { unit: 1, table: Table::Coil, start: 8, count: 1, poll: Duration::from_millis(500), tags: 1 },
         BlockInfo { unit: 1, table: Table::Discrete, start: 2, count: 1, poll: Duration::from_millis(500), tags: 1 },
     ];
-    send(&mut s, DriverEvent::Plan { conn: ConnId(0), blocks: plan });
+    send(&mut s, plan_of(0, plan));
     let plan2 =
         vec![BlockInfo { unit: 3, table: Table::Holding, start: 5, count: 96, poll: Duration::from_secs(1), tags: 2 }];
-    send(&mut s, DriverEvent::Plan { conn: ConnId(1), blocks: plan2 });
+    send(&mut s, plan_of(1, plan2));
     send(&mut s, DriverEvent::State { conn: ConnId(0), state: ConnectionState::Connected });
 
     // plc2 answered once, 30 s ago, then timed out and dropped.
@@ -687,24 +693,25 @@ screens:
     s
 }
 
-/// The driver's report of the monitored items: SPEED revised to 100 ms, GONE refused (its
+/// The OPC UA driver's diagnostics report, the monitored items: SPEED revised to 100 ms, GONE refused (its
 /// status with an escape sequence, as a hostile server might send).
 fn ua_items(s: &State) -> DriverEvent {
     let items = vec![
-        UaItemInfo {
+        ItemInfo {
             tag: id(s, "SPEED"),
             status: "Good".into(),
             revised_sampling: Duration::from_millis(100),
             revised_queue: 5,
         },
-        UaItemInfo {
+        ItemInfo {
             tag: id(s, "GONE"),
             status: "Bad_NodeIdUnknown\u{1b}[2J".into(),
             revised_sampling: Duration::ZERO,
             revised_queue: 0,
         },
     ];
-    DriverEvent::UaItems { conn: ConnId(0), items, publishing_interval: Some(Duration::from_millis(250)) }
+    let facts = vec![publishing_fact(Duration::from_millis(250))];
+    DriverEvent::Diagnostics { conn: ConnId(0), diag: ConnDiagnostics { plan: Vec::new(), items, facts } }
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! ([`runtime`]) or standard output ([`watch`]).
 
 pub mod alarms;
-pub mod drivers;
 pub mod msg;
 pub mod restore;
 pub mod runtime;

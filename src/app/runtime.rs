@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 
-use super::drivers;
+use crate::driver::spawn as drivers;
 use std::collections::HashMap;
 
 use tokio::sync::oneshot;

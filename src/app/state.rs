@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::driver::{BlockInfo, ConnStats, ConnectionState};
+use crate::driver::{ConnDiagnostics, ConnStats, ConnectionState};
 use crate::layout::{ConnId, Layout, Panel, Table, TagSource};
 use crate::tag::{TagId, TagStore};
 
@@ -13,11 +13,10 @@ use crate::tag::{TagId, TagStore};
 pub struct ConnView {
     pub state: ConnectionState,
     pub stats: ConnStats,
-    pub plan: Vec<BlockInfo>,
+    /// What its driver last reported for the diagnostics view (read plan, items, facts).
+    pub diag: ConnDiagnostics,
     /// Scans per second between the last two statistics reports.
     pub scan_rate: f64,
-    /// OPC UA: the publishing interval as the server revised it.
-    pub publishing_interval: Option<std::time::Duration>,
 }
 
 /// A line for the operator: a write result, a denial.
@@ -38,8 +37,6 @@ pub struct State {
     pub store: TagStore,
     pub conns: Vec<ConnView>,
     pub raw: HashMap<RawKey, Vec<u16>>,
-    /// OPC UA monitored items as the servers revised them, by tag.
-    pub ua_items: HashMap<TagId, crate::driver::UaItemInfo>,
     /// The layout screen shown (and whose selection the diagnostics view describes).
     pub screen: usize,
     /// The diagnostics view (connections, read plan, the selected tag's registers) is shown.
@@ -99,16 +96,14 @@ impl State {
             .map(|_| ConnView {
                 state: ConnectionState::Connecting,
                 stats: ConnStats::default(),
-                plan: Vec::new(),
+                diag: ConnDiagnostics::default(),
                 scan_rate: 0.0,
-                publishing_interval: None,
             })
             .collect();
         State {
             store: TagStore::new(layout.tags.len(), now),
             conns,
             raw: HashMap::new(),
-            ua_items: HashMap::new(),
             screen: 0,
             diagnostics: false,
             help: false,

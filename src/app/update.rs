@@ -58,8 +58,8 @@ fn quit(state: &mut State, why: &str) -> Vec<Effect> {
 }
 
 /// Driver events mark the screen dirty only for what an operator sees change at once: values,
-/// qualities and connection states. Statistics, raw words and the plan are shown as of the last
-/// clock tick, so an idle console draws once a second and no more. New samples go through the
+/// qualities and connection states. Statistics, raw words and diagnostics are shown as of the
+/// last clock tick, so an idle console draws once a second and no more. New samples go through the
 /// alarm engine.
 fn driver_event(state: &mut State, e: DriverEvent, now: SystemTime) -> Vec<Effect> {
     match e {
@@ -110,18 +110,10 @@ fn driver_event(state: &mut State, e: DriverEvent, now: SystemTime) -> Vec<Effec
                 c.stats = *stats;
             }
         }
-        DriverEvent::UaItems { conn, items, publishing_interval } => {
+        DriverEvent::Diagnostics { conn, diag } => {
             if let Some(c) = state.conns.get_mut(conn.index()) {
-                c.publishing_interval = publishing_interval;
-            }
-            for i in items {
-                state.ua_items.insert(i.tag, i);
-            }
-        }
-        DriverEvent::Plan { conn, blocks } => {
-            if let Some(c) = state.conns.get_mut(conn.index()) {
-                c.plan = blocks;
-                // A split block changes which raw blocks exist.
+                c.diag = diag;
+                // A new read plan (a split block) changes which raw blocks exist.
                 state.raw.retain(|k, _| k.0 != conn);
             }
         }
@@ -291,7 +283,7 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
     use super::*;
-    use crate::driver::{BlockInfo, ConnStats, ConnectionState, RawBlock};
+    use crate::driver::{BlockInfo, ConnDiagnostics, ConnStats, ConnectionState, RawBlock};
     use crate::layout::{self, ConnId, Table};
     use crate::tag::{Quality, Reason, Sample, TagId, Value};
 
@@ -846,9 +838,10 @@ mod tests {
             poll: Duration::from_millis(500),
             tags: 12,
         };
-        update(&mut s, Msg::Driver(DriverEvent::Plan { conn: ConnId(0), blocks: vec![block.clone()] }), t(1004));
+        let diag = ConnDiagnostics { plan: vec![block.clone()], ..ConnDiagnostics::default() };
+        update(&mut s, Msg::Driver(DriverEvent::Diagnostics { conn: ConnId(0), diag }), t(1004));
         assert!(!s.dirty, "plan");
-        assert_eq!(s.conns[0].plan, vec![block]);
+        assert_eq!(s.conns[0].diag.plan, vec![block]);
         assert!(s.raw.is_empty(), "a new plan drops the raw words of the old blocks");
 
         update(&mut s, Msg::Tick, t(1005));
@@ -925,12 +918,13 @@ mod tests {
         update(&mut s, Msg::Driver(DriverEvent::State { conn: ConnId(9), state: ConnectionState::Connected }), t(1001));
         let stats = Box::new(ConnStats { scans: 3, elapsed: Duration::from_secs(1), ..ConnStats::default() });
         update(&mut s, Msg::Driver(DriverEvent::Stats { conn: ConnId(9), stats }), t(1001));
-        update(&mut s, Msg::Driver(DriverEvent::Plan { conn: ConnId(9), blocks: vec![] }), t(1001));
+        let diag = ConnDiagnostics::default();
+        update(&mut s, Msg::Driver(DriverEvent::Diagnostics { conn: ConnId(9), diag }), t(1001));
         let raw = RawBlock { unit: 1, table: Table::Holding, start: 0, words: vec![1] };
         update(&mut s, Msg::Driver(DriverEvent::Samples { conn: ConnId(9), samples: vec![], raw: Some(raw) }), t(1001));
         assert!(!s.dirty);
         assert_eq!(s.conns.len(), 2);
-        assert!(s.conns.iter().all(|c| c.state == ConnectionState::Connecting && c.plan.is_empty()));
+        assert!(s.conns.iter().all(|c| c.state == ConnectionState::Connecting && c.diag.plan.is_empty()));
         assert_eq!(s.raw_words(TagId(0)), None, "raw words of an unknown connection belong to no tag");
     }
 

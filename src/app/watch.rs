@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::drivers;
+use crate::driver::spawn as drivers;
 use crate::driver::{ConnStats, ConnectionState, DriverEvent};
 use crate::layout::Layout;
 use crate::sanitize::push_json_str as json_str;
