@@ -21,8 +21,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use ttyhmi::driver::opcua::{UaJob, convert, pki, prepare, run, write};
-use ttyhmi::driver::{ConnectionState, DriverEvent, UaItemInfo};
+use ttyhmi::driver::opcua::{UaJob, convert, pki, prepare, publishing_fact, run, write};
+use ttyhmi::driver::{ConnectionState, DriverEvent, Fact, ItemInfo};
 use ttyhmi::layout::{self, ConnId, Layout};
 use ttyhmi::sim::opcua_server::{DEFAULT_PASSWORD, NAMESPACE_URI, USERNAME, node, test_values};
 use ttyhmi::sim::{self, SimHandle, SimOptions};
@@ -428,7 +428,8 @@ struct View {
     /// time of each state in `states`.
     arrivals: u64,
     arrivals_at_state: Vec<u64>,
-    items: Vec<(ConnId, Vec<UaItemInfo>, Option<Duration>)>,
+    /// The diagnostics reports: the monitored items as revised, and the facts (publishing interval).
+    items: Vec<(ConnId, Vec<ItemInfo>, Vec<Fact>)>,
     stats_events: usize,
 }
 
@@ -479,9 +480,9 @@ impl View {
                 self.arrivals_at_state.push(self.arrivals);
             }
             DriverEvent::Stats { .. } => self.stats_events += 1,
-            DriverEvent::Plan { .. } => panic!("an OPC UA driver makes no Modbus read plan"),
-            DriverEvent::UaItems { conn, items, publishing_interval } => {
-                self.items.push((conn, items, publishing_interval))
+            DriverEvent::Diagnostics { conn, diag } => {
+                assert!(diag.plan.is_empty(), "an OPC UA driver makes no Modbus read plan");
+                self.items.push((conn, diag.items, diag.facts))
             }
         }
     }
@@ -772,11 +773,11 @@ async fn every_value_type_decodes_with_security_none_and_anonymous() {
         assert!(age < secs(60), "{}: server timestamp {age:?} away from now", t.name);
     }
     // The monitored items as the server created them.
-    let (conn, items, publishing) = h.view.items.last().expect("a UaItems event").clone();
+    let (conn, items, publishing) = h.view.items.last().expect("a Diagnostics event").clone();
     assert_eq!(conn, ConnId(0));
     assert_eq!(items.len(), expect.len() + 1, "{items:?}");
     assert!(items.iter().all(|i| i.status == "Good"), "{items:?}");
-    assert_eq!(publishing, Some(ms(100)), "revised publishing interval");
+    assert_eq!(publishing, vec![publishing_fact(ms(100))], "revised publishing interval");
     // Unchanged values are confirmed as Fresh on every publish (keep-alives at least every 1 s).
     h.wait_for(secs(5), "two Fresh confirmations of every tag", |v| {
         v.layout.tags.iter().all(|t| v.fresh(&t.name) >= 2)
@@ -1007,8 +1008,8 @@ async fn nsu_resolves_and_unknown_namespaces_and_nodes_are_bad_on_that_tag_only(
     assert_eq!(h.view.state(0), Some(&ConnectionState::Connected), "bad tags do not break the connection");
 
     // The monitored items as revised: every requested item listed, with its status.
-    let (_, items, publishing) = h.view.items.last().expect("a UaItems event").clone();
-    assert_eq!(publishing, Some(ms(100)));
+    let (_, items, publishing) = h.view.items.last().expect("a Diagnostics event").clone();
+    assert_eq!(publishing, vec![publishing_fact(ms(100))]);
     let item = |name: &str| {
         let id = h.view.layout.tag_id(name).expect("tag");
         items.iter().find(|i| i.tag == id).unwrap_or_else(|| panic!("no item for {name}: {items:?}")).clone()
@@ -1047,11 +1048,11 @@ async fn items_sampled_at_the_publishing_interval_show_it_as_their_revised_sampl
         .tag("INT32", "ua", &sim_node(node::TEST_INT32), "")
         .build();
     let mut h = Harness::start(&src, &dir.client_pki()).await;
-    h.wait_for(secs(10), "a UaItems event", |v| !v.items.is_empty()).await;
+    h.wait_for(secs(10), "a Diagnostics event", |v| !v.items.is_empty()).await;
     let (_, items, publishing) = h.view.items.last().expect("just seen").clone();
     h.shutdown().await;
     sim.stop().await;
-    assert_eq!(publishing, Some(ms(100)));
+    assert_eq!(publishing, vec![publishing_fact(ms(100))]);
     assert_eq!(items.first().map(|i| i.revised_sampling), Some(ms(100)), "{items:?}");
 }
 
@@ -1110,7 +1111,7 @@ async fn unknown_nodes_are_refused_items_and_never_confirmed_fresh() {
         v.fresh("INT32") >= 2 && v.received("NO_NODE") > 0 && !v.is_good("NO_NODE")
     })
     .await;
-    let (_, items, _) = h.view.items.last().expect("a UaItems event").clone();
+    let (_, items, _) = h.view.items.last().expect("a Diagnostics event").clone();
     let no_node = h.view.layout.tag_id("NO_NODE").expect("tag");
     let status = items.iter().find(|i| i.tag == no_node).map(|i| i.status.clone());
     let fresh = h.view.fresh("NO_NODE");
@@ -1511,6 +1512,82 @@ async fn writes_through_the_connection_task_are_read_back_and_refused_while_down
     for t in h.tasks.drain(..) {
         let _ = tokio::time::timeout(secs(2), t).await;
     }
+    sim.stop().await;
+}
+
+/// A write sent while the connection is still being made (here: a discovery that waits for a
+/// server that never answers) is refused at once, not held until the attempt fails: the reply
+/// comes before the connection is reported down.
+#[tokio::test]
+async fn a_write_while_connecting_is_refused_at_once() {
+    let dir = TempDir::new("write-connecting");
+    let (silent, silent_task) = raw_server(Misbehave::Silent).await;
+    let src = LayoutSrc::default().conn("silent", &silent, &[NONE]).tag("QUIET", "silent", "i=2259", "").build();
+    let layout = parse(&src);
+    let (tx, rx) = mpsc::channel::<DriverEvent>(4096);
+    let (stop, stop_rx) = watch::channel(false);
+    let (wtx, wrx) = mpsc::channel(1);
+    let inbox = Some(std::sync::Arc::new(tokio::sync::Mutex::new(wrx)));
+    let task = tokio::spawn(run(job(&layout, 0, &dir.client_pki()), tx, stop_rx, inbox));
+    let mut h = Harness { view: View::new(layout.clone()), rx, stop, tasks: vec![task] };
+    h.wait_for(secs(5), "Connecting", |v| v.state(0) == Some(&ConnectionState::Connecting)).await;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let tag = layout.tag_id("QUIET").expect("tag");
+    let cmd = ttyhmi::driver::WriteCommand { tag, value: Value::Int(1), sent_at: std::time::Instant::now(), reply };
+    wtx.send(cmd).await.expect("the task takes commands");
+    let mut answer = std::pin::pin!(answer);
+    let down = |e: &DriverEvent| matches!(e, DriverEvent::State { state: ConnectionState::Disconnected { .. }, .. });
+    let e = loop {
+        tokio::select! {
+            biased;
+            e = h.rx.recv() => {
+                let e = e.expect("the driver runs");
+                assert!(!down(&e), "the write was held until the attempt failed\n{}", h.view.summary());
+                h.view.fold(e);
+            }
+            r = &mut answer => break r.expect("a reply").expect_err("refused"),
+        }
+    };
+    // What the driver said before it answered is in the channel already.
+    while let Ok(e) = h.rx.try_recv() {
+        assert!(!down(&e), "the write was held until the attempt failed\n{}", h.view.summary());
+        h.view.fold(e);
+    }
+    assert!(e.starts_with("not written") && e.contains("down"), "{e}");
+    h.shutdown().await;
+    silent_task.abort();
+}
+
+/// Issue 13: the panic-restarting supervisor took only Modbus connections, so an OPC UA task
+/// that panicked froze its tags at their last values. The session is made to panic through a
+/// hidden hook: its tags go Bad saying so, the connection says why, and the task is restarted.
+#[tokio::test]
+async fn the_opcua_driver_is_restarted_after_a_panic_and_its_tags_go_bad_meanwhile() {
+    let dir = TempDir::new("panic");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let src = LayoutSrc::default()
+        .conn("ua", &url(&sim), &[NONE])
+        .tag("INT32", "ua", &sim_node(node::TEST_INT32), "")
+        .build();
+    let mut h = Harness::start(&src, &dir.client_pki()).await;
+    h.wait_for(secs(10), "Good", View::all_good).await;
+    let from = h.view.states.len();
+    ttyhmi::driver::opcua::test_hook::panic_once(&url(&sim));
+    let failed = |v: &View| {
+        matches!(v.quality("INT32"), Quality::Bad(Reason::Other(r)) if r == "driver failed; restarting")
+            && matches!(v.state(0), Some(ConnectionState::Disconnected { .. }))
+    };
+    h.wait_for(secs(10), "Bad: driver failed; restarting, and Disconnected", failed).await;
+    assert_eq!(h.view.value("INT32"), Some(&Value::Int(test_values::INT32.into())), "the last value is kept");
+    let reasons = h.view.disconnects_since(0, from);
+    assert_eq!(reasons, vec!["driver failed (see the log); restarting"], "{}", h.view.summary());
+    h.wait_for(secs(15), "Good again after the restart", |v| {
+        v.all_good() && v.state(0) == Some(&ConnectionState::Connected)
+    })
+    .await;
+    h.assert_running();
+    h.shutdown().await;
     sim.stop().await;
 }
 

@@ -14,7 +14,7 @@ use ttyhmi::auth::Identity;
 use ttyhmi::front::hub::{Hub, Screen};
 use ttyhmi::plant::runtime::{PlantOptions, PlantRuntime};
 use ttyhmi::plant::{Plant, SessionId};
-use ttyhmi::session::drivers::DriverOptions;
+use ttyhmi::driver::spawn::DriverOptions;
 use ttyhmi::session::msg::Msg;
 use ttyhmi::session::state::{Person, Session};
 

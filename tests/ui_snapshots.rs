@@ -18,7 +18,8 @@ use ttyhmi::console::Console as State;
 use ttyhmi::console::Msg;
 use ttyhmi::console::update;
 use ttyhmi::driver::modbus::codec::decode_point;
-use ttyhmi::driver::{BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock};
+use ttyhmi::driver::opcua::publishing_fact;
+use ttyhmi::driver::{BlockInfo, ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, ItemInfo, RawBlock};
 use ttyhmi::layout::{self, ConnId, Layout, Table, TagSource};
 use ttyhmi::session::keymap::{Action, BINDINGS, action};
 use ttyhmi::tag::{Quality, Reason, Sample, TagId, Value};
@@ -127,6 +128,11 @@ fn key(state: &mut State, code: KeyCode) {
     update(state, Msg::Key(k), now());
 }
 
+/// A Modbus driver's diagnostics report: its read plan.
+fn plan_of(conn: u16, plan: Vec<BlockInfo>) -> DriverEvent {
+    DriverEvent::Diagnostics { conn: ConnId(conn), diag: ConnDiagnostics { plan, ..ConnDiagnostics::default() } }
+}
+
 fn samples(conn: u16, samples: Vec<(TagId, Sample)>, raw: Option<RawBlock>) -> DriverEvent {
     DriverEvent::Samples { conn: ConnId(conn), samples, raw }
 }
@@ -148,10 +154,10 @@ fn plant() -> State {
         BlockInfo { unit: 1, table: Table::Coil, start: 8, count: 1, poll: Duration::from_millis(500), tags: 1 },
         BlockInfo { unit: 1, table: Table::Discrete, start: 2, count: 1, poll: Duration::from_millis(500), tags: 1 },
     ];
-    send(&mut s, DriverEvent::Plan { conn: ConnId(0), blocks: plan });
+    send(&mut s, plan_of(0, plan));
     let plan2 =
         vec![BlockInfo { unit: 3, table: Table::Holding, start: 5, count: 96, poll: Duration::from_secs(1), tags: 2 }];
-    send(&mut s, DriverEvent::Plan { conn: ConnId(1), blocks: plan2 });
+    send(&mut s, plan_of(1, plan2));
     send(&mut s, DriverEvent::State { conn: ConnId(0), state: ConnectionState::Connected });
 
     // plc2 answered once, 30 s ago, then timed out and dropped.
@@ -639,6 +645,91 @@ fn diagnostics_of_a_coil() {
     for part in ["coil 8", "00009", "RUNNING"] {
         assert!(out.contains(part), "{part:?} in\n{out}");
     }
+}
+
+/// An OPC UA connection in the diagnostics view: the monitored items as the server revised them
+/// (one refused, its status from the server cleaned of control characters) and the publishing
+/// interval as revised. Built from driver events through `update`, as the runtime does.
+fn opcua_plant() -> State {
+    let src = r#"
+title: UA
+connections:
+  ua1:
+    opcua: { endpoint: "opc.tcp://127.0.0.1:4840", security: none }
+    publishing_interval: 250ms
+tags:
+  SPEED: { source: ua1, node: "ns=2;s=Pump1.Speed", sampling: 20ms, queue_size: 5, units: rpm, description: Pump 1 speed }
+  GONE:  { source: ua1, node: "ns=2;s=No.Such.Node", description: Unknown node }
+screens:
+  - title: UA
+    panels:
+      - grid: { tags: [SPEED, GONE] }
+"#;
+    let l = layout::parse(src, "ua.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut s = State::new(Arc::new(l), "alice".into(), true, at(60.0));
+    s.utc_offset = time::UtcOffset::UTC;
+    let items = ua_items(&s);
+    send(&mut s, items);
+    send(&mut s, DriverEvent::State { conn: ConnId(0), state: ConnectionState::Connected });
+    let speed = Sample {
+        value: Some(Value::Float(1450.5)),
+        quality: Quality::Good,
+        source_ts: Some(at(1.25)),
+        server_ts: Some(at(1.0)),
+        recv_ts: at(0.5),
+    };
+    let speed = samples(0, vec![(id(&s, "SPEED"), speed)], None);
+    send(&mut s, speed);
+    let gone = Sample {
+        value: None,
+        quality: Quality::Bad(Reason::Other("Bad_NodeIdUnknown".into())),
+        source_ts: None,
+        server_ts: None,
+        recv_ts: at(0.5),
+    };
+    let gone = samples(0, vec![(id(&s, "GONE"), gone)], None);
+    send(&mut s, gone);
+    send(&mut s, Msg::Tick);
+    s
+}
+
+/// The OPC UA driver's diagnostics report, the monitored items: SPEED revised to 100 ms, GONE refused (its
+/// status with an escape sequence, as a hostile server might send).
+fn ua_items(s: &State) -> DriverEvent {
+    let items = vec![
+        ItemInfo {
+            tag: id(s, "SPEED"),
+            status: "Good".into(),
+            revised_sampling: Duration::from_millis(100),
+            revised_queue: 5,
+        },
+        ItemInfo {
+            tag: id(s, "GONE"),
+            status: "Bad_NodeIdUnknown\u{1b}[2J".into(),
+            revised_sampling: Duration::ZERO,
+            revised_queue: 0,
+        },
+    ];
+    let facts = vec![publishing_fact(Duration::from_millis(250))];
+    DriverEvent::Diagnostics { conn: ConnId(0), diag: ConnDiagnostics { plan: Vec::new(), items, facts } }
+}
+
+#[test]
+fn diagnostics_of_opcua_items_as_the_server_revised_them() {
+    let mut s = opcua_plant();
+    key(&mut s, KeyCode::Char('d'));
+    assert_eq!(s.selected_tag(), Some(id(&s, "SPEED")));
+    let speed = screen(&s, 120, 30);
+    for part in ["20ms, queue 5 → server: 100.0ms, queue 5", "every 250.0ms (as revised by the server)"] {
+        assert!(speed.contains(part), "{part:?} in\n{speed}");
+    }
+    insta::assert_snapshot!("diagnostics_opcua_speed_120x30", speed);
+    key(&mut s, KeyCode::Down);
+    assert_eq!(s.selected_tag(), Some(id(&s, "GONE")));
+    let gone = screen(&s, 160, 30);
+    assert!(gone.contains("→ server: 0ns, queue 0, Bad_NodeIdUnknown"), "{gone}");
+    assert!(!gone.contains('\u{1b}'), "no control character from the server reaches the screen");
+    insta::assert_snapshot!("diagnostics_opcua_refused_item_160x30", gone);
 }
 
 // ---- sizes ----

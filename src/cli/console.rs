@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::auth;
 use crate::front::local::ConsoleOptions;
 use crate::paths;
-use crate::session::drivers::DriverOptions;
+use crate::driver::spawn::DriverOptions;
 
 /// What a console command decides; everything else of [`ConsoleOptions`] follows from it.
 pub(super) struct Console {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use super::common::{load, pki_dir, runtime};
 use crate::front::watch::{WatchOptions, run_watch};
 use crate::layout::duration::parse_duration;
-use crate::session::drivers::DriverOptions;
+use crate::driver::spawn::DriverOptions;
 
 #[derive(clap::Args)]
 pub(super) struct WatchArgs {

@@ -1,12 +1,21 @@
 //! Drivers: talk to devices, never to the terminal. A driver task reads its connection's tags and
 //! sends [`DriverEvent`]s into the application's bounded channel; it never prints.
+//!
+//! Every protocol runs under one [`supervisor`]: the protocol code ([`supervisor::Driver`])
+//! connects, reads or subscribes and writes; the supervisor does the rest (reconnects with
+//! backoff, Bad marking, write refusal while down, statistics, shutdown, panic restart).
+//! [`spawn`] starts the drivers of a layout.
 
 pub mod backoff;
+pub mod diagnostics;
 pub mod modbus;
+pub mod spawn;
 pub mod stats;
+pub mod supervisor;
 
 use crate::layout::{ConnId, Table};
 use crate::tag::{Sample, TagId};
+pub use diagnostics::{BlockInfo, ConnDiagnostics, Fact, ItemInfo};
 pub use stats::{ConnStats, Histogram};
 
 /// What a driver tells the application.
@@ -21,10 +30,9 @@ pub enum DriverEvent {
     State { conn: ConnId, state: ConnectionState },
     /// Statistics, about once a second and when the driver stops.
     Stats { conn: ConnId, stats: Box<ConnStats> },
-    /// The read plan, when made and whenever a block is split.
-    Plan { conn: ConnId, blocks: Vec<BlockInfo> },
-    /// OPC UA: the monitored items as the server revised them.
-    UaItems { conn: ConnId, items: Vec<UaItemInfo>, publishing_interval: Option<std::time::Duration> },
+    /// What the diagnostics view shows of the connection (the read plan, when made and whenever
+    /// a block is split; the monitored items as the server revised them, …): replaces the last.
+    Diagnostics { conn: ConnId, diag: ConnDiagnostics },
 }
 
 /// A write to one tag, sent to the driver task of its connection. Only the console's runtime
@@ -59,26 +67,8 @@ impl WriteDone {
     }
 }
 
-/// A driver's write inbox, shared with the task that restarts it after a panic.
+/// A driver's write inbox, shared with the supervisor that restarts it after a panic.
 pub type WriteInbox = std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<WriteCommand>>>;
-
-/// The next write command, or never when there is no inbox.
-pub async fn next_write(inbox: &Option<WriteInbox>) -> Option<WriteCommand> {
-    match inbox {
-        Some(i) => i.lock().await.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// One OPC UA monitored item as created, for the diagnostics view.
-#[derive(Clone, Debug, PartialEq)]
-pub struct UaItemInfo {
-    pub tag: TagId,
-    /// `Good`, or why the server refused the item (`Bad_NodeIdUnknown`, …).
-    pub status: String,
-    pub revised_sampling: std::time::Duration,
-    pub revised_queue: u32,
-}
 
 /// The words of one block as the device sent them (bits as 0/1), for the diagnostics view.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,17 +77,6 @@ pub struct RawBlock {
     pub table: Table,
     pub start: u16,
     pub words: Vec<u16>,
-}
-
-/// One planned read request, for the diagnostics view.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BlockInfo {
-    pub unit: u8,
-    pub table: Table,
-    pub start: u16,
-    pub count: u16,
-    pub poll: std::time::Duration,
-    pub tags: usize,
 }
 
 #[cfg(test)]

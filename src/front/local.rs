@@ -14,7 +14,7 @@ use crate::audit::Actor;
 use crate::layout::Layout;
 use crate::plant::runtime::{PlantOptions, PlantRuntime};
 use crate::plant::{Plant, SessionId};
-use crate::session::drivers;
+use crate::driver::spawn as drivers;
 use crate::session::msg::Msg;
 use crate::session::state::{Person, Session};
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::driver::spawn as drivers;
 use crate::driver::{ConnStats, ConnectionState, DriverEvent};
 use crate::layout::Layout;
 use crate::sanitize::push_json_str as json_str;
-use crate::session::drivers;
 use crate::tag::{Quality, Sample, TagId, Value};
 use crate::timefmt;
 

@@ -122,18 +122,10 @@ fn driver_event(plant: &mut Plant, e: DriverEvent, now: SystemTime) -> Vec<Plant
             }
         }
         DriverEvent::Stats { conn, stats } => stats_event(plant, conn, *stats),
-        DriverEvent::UaItems { conn, items, publishing_interval } => {
+        DriverEvent::Diagnostics { conn, diag } => {
             if let Some(c) = plant.conns.get_mut(conn.index()) {
-                c.publishing_interval = publishing_interval;
-            }
-            for i in items {
-                plant.ua_items.insert(i.tag, i);
-            }
-        }
-        DriverEvent::Plan { conn, blocks } => {
-            if let Some(c) = plant.conns.get_mut(conn.index()) {
-                c.plan = blocks;
-                // A split block changes which raw blocks exist.
+                c.diag = diag;
+                // A new read plan (a split block) changes which raw blocks exist.
                 plant.raw.retain(|k, _| k.0 != conn);
             }
         }

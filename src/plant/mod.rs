@@ -17,7 +17,7 @@ pub use apply::{Input, PlantEffect, PlantEvent, apply};
 pub use command::{AlarmAction, Command, SessionId, WriteOrder};
 
 use crate::alarm::AlarmEngine;
-use crate::driver::{BlockInfo, ConnStats, ConnectionState, UaItemInfo};
+use crate::driver::{ConnDiagnostics, ConnStats, ConnectionState};
 use crate::layout::{ConnId, Layout, Table, TagSource};
 use crate::tag::history::History;
 use crate::tag::{TagId, TagStore};
@@ -27,11 +27,10 @@ use crate::tag::{TagId, TagStore};
 pub struct ConnView {
     pub state: ConnectionState,
     pub stats: ConnStats,
-    pub plan: Vec<BlockInfo>,
+    /// What the driver last reported for the diagnostics view (read plan, items, facts).
+    pub diag: ConnDiagnostics,
     /// Scans per second between the last two statistics reports.
     pub scan_rate: f64,
-    /// OPC UA: the publishing interval as the server revised it.
-    pub publishing_interval: Option<std::time::Duration>,
 }
 
 /// Latest raw words per read block: (connection, unit, table, start) → words.
@@ -43,8 +42,6 @@ pub struct Plant {
     pub store: TagStore,
     pub conns: Vec<ConnView>,
     pub raw: HashMap<RawKey, Vec<u16>>,
-    /// OPC UA monitored items as the servers revised them, by tag.
-    pub ua_items: HashMap<TagId, UaItemInfo>,
     /// Every alarm of the layout and its state.
     pub alarms: AlarmEngine,
     /// Recent values of the tags trends, bars and sparklines show.
@@ -62,16 +59,14 @@ impl Plant {
             .map(|_| ConnView {
                 state: ConnectionState::Connecting,
                 stats: ConnStats::default(),
-                plan: Vec::new(),
+                diag: ConnDiagnostics::default(),
                 scan_rate: 0.0,
-                publishing_interval: None,
             })
             .collect();
         Plant {
             store: TagStore::new(layout.tags.len(), now),
             conns,
             raw: HashMap::new(),
-            ua_items: HashMap::new(),
             alarms: AlarmEngine::new(layout.alarms.clone()).with_max_shelve(layout.alarm_options.max_shelve),
             history: History::new(layout.tags.len(), &layout.history_tags(), layout.history, now),
             audit_broken: None,

@@ -29,7 +29,7 @@ pub struct PlantOptions {
     pub audit_path: PathBuf,
     /// The alarm journal: read at start to restore alarm states, appended to as they change.
     pub journal_path: PathBuf,
-    pub drivers: crate::session::drivers::DriverOptions,
+    pub drivers: crate::driver::spawn::DriverOptions,
 }
 
 /// What arrives on the plant's channel: driver events, records on disk, write answers.
@@ -84,7 +84,7 @@ impl PlantRuntime {
             let _ = tx.try_send(Outcome::Input(Input::JournalFailed(why)));
         }
         let (stop, stop_rx) = watch::channel(false);
-        let drivers = crate::session::drivers::spawn(&layout, &tx, &stop_rx, &opts.drivers);
+        let drivers = crate::driver::spawn::spawn(&layout, &tx, &stop_rx, &opts.drivers);
         Ok(PlantRuntime { plant, notes, records, writers: drivers.writers, tasks: drivers.tasks, stop, tx })
     }
 

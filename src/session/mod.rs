@@ -4,7 +4,6 @@
 //! changes only through plant commands ([`msg::Effect::Command`]).
 
 pub mod alarms;
-pub mod drivers;
 pub mod help;
 pub mod keymap;
 pub mod msg;

@@ -245,7 +245,7 @@ mod tests {
 
     use crate::console::{Console as State, Effect, Msg, update};
     use crate::driver::DriverEvent;
-    use crate::driver::{BlockInfo, ConnStats, ConnectionState, RawBlock};
+    use crate::driver::{BlockInfo, ConnDiagnostics, ConnStats, ConnectionState, RawBlock};
     use crate::layout::{self, ConnId, Table};
     use crate::session::state::Overlay;
     use crate::tag::{Quality, Reason, Sample, TagId, Value};
@@ -803,9 +803,10 @@ mod tests {
             poll: Duration::from_millis(500),
             tags: 12,
         };
-        update(&mut s, Msg::Driver(DriverEvent::Plan { conn: ConnId(0), blocks: vec![block.clone()] }), t(1004));
+        let diag = ConnDiagnostics { plan: vec![block.clone()], ..ConnDiagnostics::default() };
+        update(&mut s, Msg::Driver(DriverEvent::Diagnostics { conn: ConnId(0), diag }), t(1004));
         assert!(!s.dirty, "plan");
-        assert_eq!(s.plant.conns[0].plan, vec![block]);
+        assert_eq!(s.plant.conns[0].diag.plan, vec![block]);
         assert!(s.plant.raw.is_empty(), "a new plan drops the raw words of the old blocks");
 
         update(&mut s, Msg::Tick, t(1005));
@@ -882,12 +883,13 @@ mod tests {
         update(&mut s, Msg::Driver(DriverEvent::State { conn: ConnId(9), state: ConnectionState::Connected }), t(1001));
         let stats = Box::new(ConnStats { scans: 3, elapsed: Duration::from_secs(1), ..ConnStats::default() });
         update(&mut s, Msg::Driver(DriverEvent::Stats { conn: ConnId(9), stats }), t(1001));
-        update(&mut s, Msg::Driver(DriverEvent::Plan { conn: ConnId(9), blocks: vec![] }), t(1001));
+        let diag = ConnDiagnostics::default();
+        update(&mut s, Msg::Driver(DriverEvent::Diagnostics { conn: ConnId(9), diag }), t(1001));
         let raw = RawBlock { unit: 1, table: Table::Holding, start: 0, words: vec![1] };
         update(&mut s, Msg::Driver(DriverEvent::Samples { conn: ConnId(9), samples: vec![], raw: Some(raw) }), t(1001));
         assert!(!s.dirty);
         assert_eq!(s.plant.conns.len(), 2);
-        assert!(s.plant.conns.iter().all(|c| c.state == ConnectionState::Connecting && c.plan.is_empty()));
+        assert!(s.plant.conns.iter().all(|c| c.state == ConnectionState::Connecting && c.diag.plan.is_empty()));
         assert_eq!(s.plant.raw_words(TagId(0)), None, "raw words of an unknown connection belong to no tag");
     }
 

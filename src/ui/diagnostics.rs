@@ -139,9 +139,9 @@ fn connections(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
 
 fn blocks(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let header = Row::new(["Conn", "Unit", "Table", "Start", "Count", "Poll", "Tags"]).style(theme.header());
-    let total: usize = state.plant.conns.iter().map(|c| c.plan.len()).sum();
+    let total: usize = state.plant.conns.iter().map(|c| c.diag.plan.len()).sum();
     let rows = state.layout.connections.iter().zip(&state.plant.conns).flat_map(|(c, v)| {
-        v.plan.iter().map(move |b| {
+        v.diag.plan.iter().map(move |b| {
             Row::new(vec![
                 c.name.clone(),
                 b.unit.to_string(),
@@ -185,13 +185,16 @@ fn selected_tag(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let q = shown_quality(tag, &sample, state.now);
     let kv = |k: &str, v: String| Line::from(vec![Span::styled(format!("{k:<10}"), theme.muted()), Span::raw(v)]);
     let mut lines = vec![kv("tag", format!("{}  {}", tag.name, tag.description))];
+    // What the connection's driver last reported (the monitored items, facts like the
+    // publishing interval), whatever its protocol.
+    let diag = state.plant.conns.get(tag.conn.index()).map(|c| &c.diag);
     match &tag.source {
         TagSource::Modbus(p) => modbus_lines(state, id, p, &conn.name, &kv, &mut lines),
         TagSource::OpcUa(u) => {
             lines.push(kv("source", format!("{} {}", conn.name, conn.endpoint())));
             lines.push(kv("node", clean(&u.node.to_string()).into_owned()));
             let sampling = u.sampling.map(format_duration).unwrap_or_else(|| "publishing interval".into());
-            let revised = match state.plant.ua_items.get(&id) {
+            let revised = match diag.and_then(|d| d.item(id)) {
                 Some(i) => format!(
                     " → server: {}, queue {}{}",
                     timefmt::short(i.revised_sampling),
@@ -201,16 +204,16 @@ fn selected_tag(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
                 None => String::new(),
             };
             lines.push(kv("sampling", format!("{sampling}, queue {}{revised}", u.queue_size)));
-            if let Some(pi) = state.plant.conns.get(tag.conn.index()).and_then(|c| c.publishing_interval) {
-                lines.push(kv("publishing", format!("every {} (as revised by the server)", timefmt::short(pi))));
-            }
-            if let Some(ts) = sample.source_ts {
-                lines.push(kv("source ts", timefmt::clock_ms(ts, state.utc_offset)));
-            }
-            if let Some(ts) = sample.server_ts {
-                lines.push(kv("server ts", timefmt::clock_ms(ts, state.utc_offset)));
-            }
         }
+    }
+    for f in diag.iter().flat_map(|d| &d.facts) {
+        lines.push(kv(&clean(&f.label), clean(&f.value).into_owned()));
+    }
+    if let Some(ts) = sample.source_ts {
+        lines.push(kv("source ts", timefmt::clock_ms(ts, state.utc_offset)));
+    }
+    if let Some(ts) = sample.server_ts {
+        lines.push(kv("server ts", timefmt::clock_ms(ts, state.utc_offset)));
     }
     lines.push(Line::from(vec![
         Span::styled(format!("{:<10}", "value"), theme.muted()),

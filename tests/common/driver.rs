@@ -77,9 +77,11 @@ impl View {
                 }
             }
             DriverEvent::State { conn, state } => self.states.push((conn, state)),
-            DriverEvent::Plan { conn, blocks } => self.plans.push((conn, blocks)),
+            DriverEvent::Diagnostics { conn, diag } => {
+                assert!(diag.items.is_empty() && diag.facts.is_empty(), "a Modbus driver reports only its read plan");
+                self.plans.push((conn, diag.plan))
+            }
             DriverEvent::Stats { conn, stats } => self.stats.push((conn, *stats)),
-            DriverEvent::UaItems { .. } => panic!("a Modbus driver reports no OPC UA items"),
         }
     }
 

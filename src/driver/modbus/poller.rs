@@ -1,18 +1,20 @@
 //! The Modbus connection task (TCP, RTU on a serial line, RTU over TCP): connect, poll the
 //! planned blocks on schedule, decode, report.
 //!
-//! One request in flight per connection: on a serial line that serialises the bus, several units
-//! sharing it. Every request runs under the connection's timeout (tokio-modbus has none of its
-//! own). On a transport error the context is dropped, the tags go Bad with their last values
-//! kept, and the task reconnects (reopens the port) with exponential backoff and jitter (cap
-//! 30 s). A unit that does not answer costs one timeout a round after its first: its other
-//! unanswered blocks wait for the next round, taking turns (see `defer_unit`). A damaged RTU answer (CRC error, truncated, another unit answering, noise) marks
-//! that block's tags Bad with the reason and the line is kept. An RTU line that is never quiet
-//! (the client gives a request up within its budget of bytes) is dropped with the reason, and
-//! the task backs off before reopening it, even if reads worked before: reconnecting into a
-//! flood at once would be a busy loop. A block refused with exception 02
-//! is split in halves until the bad addresses are found; only their tags go Bad, and the split is
-//! kept.
+//! It runs under the driver [`supervisor`], which connects, reconnects and refuses writes while
+//! the connection is down. One request in flight per connection: on a serial line that
+//! serialises the bus, several units sharing it. Every request runs under the connection's
+//! timeout (tokio-modbus has none of its own). On a transport error the session ends: the
+//! context is dropped, the tags go Bad with their last values kept, and the connection is made
+//! again (the port reopened) with exponential backoff and jitter (cap 30 s). A unit that does
+//! not answer costs one timeout a round after its first: its other unanswered blocks wait for
+//! the next round, taking turns (see `defer_unit`). A damaged RTU answer (CRC error, truncated,
+//! another unit answering, noise) marks that block's tags Bad with the reason and the line is
+//! kept. An RTU line that is never quiet (the client gives a request up within its budget of
+//! bytes) is dropped with the reason, and the driver backs off before reopening it, even if
+//! reads worked before: reconnecting into a flood at once would be a busy loop. A block refused
+//! with exception 02 is split in halves until the bad addresses are found; only their tags go
+//! Bad, and the split is kept.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,21 +32,20 @@ use super::codec;
 use super::planner::{self, Block, Limits, MAX_READ_BITS, MAX_READ_REGISTERS};
 use super::rtu_link::{self, NeverQuiet, RtuClient, Timing};
 use super::serial;
-use crate::driver::backoff::Backoff;
+use crate::driver::supervisor::{self, Driver, Ended, Event, Out, Retry};
 use crate::driver::{
-    BlockInfo, ConnStats, ConnectionState, DriverEvent, RawBlock, WriteCommand, WriteDone, WriteInbox, next_write,
+    BlockInfo, ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, RawBlock, WriteCommand, WriteDone, WriteInbox,
 };
-use crate::layout::{ConnId, Connection, ConnectionKind, Layout, Modbus, ModbusLink, ModbusPoint, Table, TagSource};
+use crate::layout::{ConnId, ConnectionKind, Layout, Modbus, ModbusLink, ModbusPoint, Table, TagSource};
 use crate::tag::{Reason, Sample, TagId, Value};
 
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
-const STATS_EVERY: Duration = Duration::from_secs(1);
 /// Unchanged reads of a block refresh its tags' receive time at most this often. Staleness is
 /// judged over at least a second, so this is fine-grained enough.
 const FRESH_EVERY: Duration = Duration::from_millis(200);
 
 /// A planned block and what the task knows of it.
+#[derive(Clone)]
 struct Run {
     block: Block,
     /// Its tags, shared with every `Fresh` event.
@@ -92,9 +93,17 @@ pub struct ModbusJob {
 }
 
 impl ModbusJob {
+    /// The job of connection `conn`, if it is a Modbus connection.
     pub fn from_layout(layout: &Layout, conn: ConnId) -> Option<ModbusJob> {
-        let c: &Connection = layout.connection(conn);
-        let ConnectionKind::Modbus(modbus) = &c.kind else { return None };
+        match &layout.connection(conn).kind {
+            ConnectionKind::Modbus(modbus) => Some(ModbusJob::new(layout, conn, modbus)),
+            _ => None,
+        }
+    }
+
+    /// The job of Modbus connection `conn` (whose settings are `modbus`).
+    pub fn new(layout: &Layout, conn: ConnId, modbus: &Modbus) -> ModbusJob {
+        let c = layout.connection(conn);
         let points = layout
             .tags_of(conn)
             .filter_map(|(id, t)| match t.source {
@@ -102,14 +111,14 @@ impl ModbusJob {
                 _ => None,
             })
             .collect();
-        Some(ModbusJob {
+        ModbusJob {
             conn,
             name: c.name.clone(),
             modbus: modbus.clone(),
             timeout: c.timeout,
             points,
             poll_override: None,
-        })
+        }
     }
 
     pub fn plan(&self) -> Vec<Block> {
@@ -143,16 +152,6 @@ enum ReadError {
     Transport(String),
 }
 
-/// Why a session (one connection, from connect to failure) ended.
-struct Ended {
-    /// In words, for the operator.
-    reason: String,
-    /// Some read succeeded.
-    worked: bool,
-    /// The line was never quiet: the driver backs off even after reads that worked.
-    flooded: bool,
-}
-
 /// What the poll loop keeps between the requests of a session.
 struct Session {
     /// The unit the context currently addresses.
@@ -168,89 +167,72 @@ struct Lost {
     flooded: bool,
 }
 
-/// Runs a connection until `shutdown` turns true. Sends into `tx`; when the receiver is gone,
-/// the task ends.
+/// Why a session (one connection, from connect to failure) ended: `reason` in words for the
+/// operator; `worked` when some read succeeded; `flooded` when the line was never quiet.
+///
+/// A session that worked and then failed (one timeout, a server restart) is retried at once;
+/// one that never worked backs off, and so does one that ended on a line that was never quiet
+/// (retrying into a flood would spin).
+fn ended(reason: String, worked: bool, flooded: bool) -> Ended {
+    let retry = if worked && !flooded { Retry::AtOnce } else { Retry::Backoff };
+    Ended::Lost { reason, retry }
+}
+
+/// Runs a connection until `shutdown` turns true, under the driver supervisor. Sends into `tx`;
+/// when the receiver is gone, the task ends.
 pub async fn run<M: From<DriverEvent> + Send + 'static>(
     job: ModbusJob,
     tx: mpsc::Sender<M>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     writes: Option<WriteInbox>,
 ) {
-    let mut task = Task::new(job, tx);
-    task.writes = writes;
-    task.send_plan().await;
-    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
-    let mut backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP, seed ^ (task.job.conn.0 as u64) << 32);
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        task.state(ConnectionState::Connecting).await;
-        let connected = tokio::select! {
-            r = task.connect() => r,
-            _ = shutdown.changed() => break,
-        };
-        match connected {
-            Ok(ctx) => {
-                task.state(ConnectionState::Connected).await;
-                let Ended { reason, worked, flooded } = tokio::select! {
-                    o = task.poll(ctx) => o,
-                    _ = shutdown.changed() => break,
-                };
-                // A session that worked and then failed (one timeout, a server restart) is
-                // retried at once; one that never worked backs off, and so does one that
-                // ended on a line that was never quiet (retrying into a flood would spin).
-                if worked && !flooded {
-                    backoff.reset();
-                    task.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
-                    task.stats.reconnects += 1;
-                    continue;
-                }
-                let delay = backoff.next_delay();
-                task.state(ConnectionState::Disconnected { reason, retry_in: delay }).await;
-                task.stats.reconnects += 1;
-                if task.wait(delay, &mut shutdown).await {
-                    break;
-                }
-            }
-            Err(reason) => {
-                task.mark_all(Reason::Disconnected(reason.clone())).await;
-                let delay = backoff.next_delay();
-                tracing::warn!(connection = %task.job.name, %reason, retry_in = ?delay, "connect failed");
-                task.state(ConnectionState::Disconnected { reason, retry_in: delay }).await;
-                task.send_stats().await;
-                if task.wait(delay, &mut shutdown).await {
-                    break;
-                }
-            }
-        }
-    }
-    task.mark_all(Reason::NotConnected).await;
-    task.send_stats().await;
-    task.state(ConnectionState::Stopped).await;
+    supervisor::run(Task::new(job), tx, shutdown, writes).await;
 }
 
-struct Task<M> {
+/// The Modbus side of a connection: the plan, and what it knows of each block.
+#[derive(Clone)]
+struct Task {
     job: ModbusJob,
-    tx: mpsc::Sender<M>,
     /// The planned blocks, in plan order (a split appends its second half).
     runs: Vec<Run>,
-    stats: ConnStats,
-    started: Instant,
-    last_stats: Instant,
     scan_start: Instant,
-    /// Write commands from the console; `None` in read-only mode.
-    writes: Option<WriteInbox>,
-    /// When the current connection was made: older write commands are refused.
-    connected_at: Option<std::time::Instant>,
     /// The line's timing on RTU links (serial, or RTU over TCP); `None` for Modbus TCP.
     timing: Option<Timing>,
     /// When the last read ended: on a serial line, the next waits for the bus's silence after it.
     line_free: Instant,
 }
 
-impl<M: From<DriverEvent>> Task<M> {
-    fn new(job: ModbusJob, tx: mpsc::Sender<M>) -> Self {
+impl Driver for Task {
+    type Link = Context;
+    const BACKOFF_BASE: Duration = BACKOFF_BASE;
+
+    fn conn(&self) -> ConnId {
+        self.job.conn
+    }
+
+    fn name(&self) -> &str {
+        &self.job.name
+    }
+
+    fn tags(&self) -> Vec<TagId> {
+        self.job.points.iter().map(|(id, _, _)| *id).collect()
+    }
+
+    async fn start<M: Event>(&mut self, out: &mut Out<M>) {
+        self.send_plan(out).await;
+    }
+
+    async fn connect(&mut self) -> Result<Context, String> {
+        self.open().await
+    }
+
+    async fn session<M: Event>(&mut self, ctx: Context, out: &mut Out<M>) -> Ended {
+        self.poll(ctx, out).await
+    }
+}
+
+impl Task {
+    fn new(job: ModbusJob) -> Self {
         let now = Instant::now();
         let runs = job.plan().into_iter().map(|b| Run::new(b, now)).collect();
         let timing = match &job.modbus.link {
@@ -258,31 +240,10 @@ impl<M: From<DriverEvent>> Task<M> {
             ModbusLink::RtuOverTcp { .. } => Some(Timing::tcp(job.timeout)),
             ModbusLink::Serial(l) => Some(Timing::serial(l.baud, l.bits_per_char(), l.turnaround, job.timeout)),
         };
-        Task {
-            job,
-            tx,
-            runs,
-            stats: ConnStats::default(),
-            started: now,
-            last_stats: now,
-            scan_start: now,
-            writes: None,
-            connected_at: None,
-            timing,
-            line_free: now,
-        }
+        Task { job, runs, scan_start: now, timing, line_free: now }
     }
 
-    async fn send(&self, e: DriverEvent) {
-        // A closed channel means the application is gone; the task ends at the next shutdown check.
-        let _ = self.tx.send(e.into()).await;
-    }
-
-    async fn state(&self, state: ConnectionState) {
-        self.send(DriverEvent::State { conn: self.job.conn, state }).await;
-    }
-
-    async fn send_plan(&self) {
+    async fn send_plan<M: Event>(&self, out: &Out<M>) {
         let blocks = self
             .runs
             .iter()
@@ -296,26 +257,10 @@ impl<M: From<DriverEvent>> Task<M> {
                 tags: b.items.len(),
             })
             .collect();
-        self.send(DriverEvent::Plan { conn: self.job.conn, blocks }).await;
+        out.diagnostics(ConnDiagnostics { plan: blocks, ..ConnDiagnostics::default() }).await;
     }
 
-    async fn send_stats(&mut self) {
-        self.stats.elapsed = self.started.elapsed();
-        self.last_stats = Instant::now();
-        self.send(DriverEvent::Stats { conn: self.job.conn, stats: Box::new(self.stats.clone()) }).await;
-    }
-
-    async fn mark_all(&mut self, reason: Reason) {
-        self.runs.iter_mut().for_each(|r| r.last_words = None);
-        let now = SystemTime::now();
-        let samples: Vec<(TagId, Sample)> =
-            self.job.points.iter().map(|(id, _, _)| (*id, Sample::bad(reason.clone(), now))).collect();
-        if !samples.is_empty() {
-            self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
-        }
-    }
-
-    async fn connect(&self) -> Result<Context, String> {
+    async fn open(&self) -> Result<Context, String> {
         let modbus = &self.job.modbus;
         let unit = modbus.unit;
         let (host, port) = match &modbus.link {
@@ -362,27 +307,12 @@ impl<M: From<DriverEvent>> Task<M> {
         self.timing.map_or(self.job.timeout, |t| t.call_limit())
     }
 
-    /// Sleeps `d` (backoff), or less if shutdown comes; refuses writes meanwhile. True when
-    /// shutting down.
-    async fn wait(&mut self, d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
-        self.connected_at = None;
-        let until = Instant::now() + d;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(until) => return *shutdown.borrow(),
-                _ = shutdown.changed() => return true,
-                cmd = next_write(&self.writes) => {
-                    if let Some(cmd) = cmd {
-                        let _ = cmd.reply.send(Err(format!("not written: connection `{}` is down", self.job.name)));
-                    }
-                }
-            }
-        }
-    }
-
     /// Polls until the connection fails; returns why and how the session went.
-    async fn poll(&mut self, mut ctx: Context) -> Ended {
-        self.connected_at = Some(std::time::Instant::now());
+    async fn poll<M: Event>(&mut self, mut ctx: Context, out: &mut Out<M>) -> Ended {
+        out.state(ConnectionState::Connected).await;
+        out.up();
+        // The tags went Bad when the last connection was lost: deliver every block whole again.
+        self.runs.iter_mut().for_each(|r| r.last_words = None);
         let mut s = Session { unit: self.job.modbus.unit, worked: false, timeouts_in_a_row: 0 };
         loop {
             let Some((i, when)) = self.runs.iter().map(|r| r.due).enumerate().min_by_key(|(_, d)| *d) else {
@@ -393,20 +323,15 @@ impl<M: From<DriverEvent>> Task<M> {
             if when > Instant::now() {
                 tokio::select! {
                     _ = sleep_until(when) => {}
-                    cmd = next_write(&self.writes) => {
-                        if let Some(cmd) = cmd
-                            && let Err(lost) = self.write(&mut ctx, &mut s.unit, cmd).await
-                        {
-                            self.mark_all(Reason::Disconnected(lost.reason.clone())).await;
-                            return Ended { reason: lost.reason, worked: s.worked, flooded: lost.flooded };
+                    cmd = out.next_write() => {
+                        if let Err(lost) = self.write(&mut ctx, &mut s.unit, cmd, &mut out.stats).await {
+                            return ended(lost.reason, s.worked, lost.flooded);
                         }
                         continue;
                     }
                 }
             }
-            if self.last_stats.elapsed() >= STATS_EVERY {
-                self.send_stats().await;
-            }
+            out.stats_if_due().await;
             let block = &self.runs[i].block;
             if block.unit != s.unit {
                 ctx.set_slave(Slave(block.unit));
@@ -431,12 +356,12 @@ impl<M: From<DriverEvent>> Task<M> {
                 r => r,
             };
             self.runs[i].timed_out = matches!(result, Err(ReadError::Timeout));
-            self.stats.requests += 1;
+            out.stats.requests += 1;
             self.runs[i].due = if period.is_zero() { Instant::now() } else { (when + period).max(Instant::now()) };
             if !matches!(result, Err(ReadError::Timeout)) {
                 s.timeouts_in_a_row = 0;
             }
-            if let Some(ended) = self.settle(i, result, rtt, &mut s).await {
+            if let Some(ended) = self.settle(i, result, rtt, &mut s, out).await {
                 return ended;
             }
         }
@@ -444,25 +369,26 @@ impl<M: From<DriverEvent>> Task<M> {
 
     /// Takes the outcome of a read of block `i` into the tags and statistics; `Some` when it
     /// ends the session.
-    async fn settle(
+    async fn settle<M: Event>(
         &mut self,
         i: usize,
         result: Result<Vec<u16>, ReadError>,
         rtt: Duration,
         s: &mut Session,
+        out: &mut Out<M>,
     ) -> Option<Ended> {
         let block = &self.runs[i].block;
         let (start, count, table, unit) = (block.start, block.count, block.table, block.unit);
         match result {
             Ok(words) => {
-                self.stats.response.record(rtt);
+                out.stats.response.record(rtt);
                 s.worked = true;
-                self.got(i, words).await;
+                self.got(i, words, out).await;
             }
             Err(ReadError::Exception(code)) => {
-                self.stats.response.record(rtt);
-                self.stats.errors += 1;
-                self.stats.exceptions += 1;
+                out.stats.response.record(rtt);
+                out.stats.errors += 1;
+                out.stats.exceptions += 1;
                 // Illegal data address for a merged block: split it to find the bad
                 // addresses; the split is kept. A block that cannot be split is Bad.
                 if code == 2
@@ -472,18 +398,18 @@ impl<M: From<DriverEvent>> Task<M> {
                     let now = Instant::now();
                     self.runs[i] = Run::new(a, now);
                     self.runs.push(Run::new(b, now));
-                    self.send_plan().await;
+                    self.send_plan(out).await;
                     return None;
                 }
-                self.mark_block(i, Reason::Exception(code)).await;
-                self.scan_done(i);
+                self.mark_block(i, Reason::Exception(code), out).await;
+                self.scan_done(i, &mut out.stats);
             }
             Err(ReadError::Frame(why)) => {
-                self.stats.errors += 1;
-                self.stats.bad_frames += 1;
+                out.stats.errors += 1;
+                out.stats.bad_frames += 1;
                 tracing::info!(connection = %self.job.name, unit, start, count, %why, "bad answer");
-                self.mark_block(i, Reason::Frame(why)).await;
-                self.scan_done(i);
+                self.mark_block(i, Reason::Frame(why), out).await;
+                self.scan_done(i, &mut out.stats);
             }
             // (`Elapsed` was turned into a timeout or a transport failure by the caller.)
             Err(ReadError::Timeout | ReadError::Elapsed) => {
@@ -492,14 +418,13 @@ impl<M: From<DriverEvent>> Task<M> {
                 // other blocks wait for the next round, Bad). Over TCP, three timeouts in a
                 // row with no answer between mean the device (or the path to it) is gone:
                 // reconnect. A serial port that is still open is kept.
-                self.stats.errors += 1;
-                self.stats.timeouts += 1;
-                self.mark_block(i, Reason::Timeout).await;
+                out.stats.errors += 1;
+                out.stats.timeouts += 1;
+                self.mark_block(i, Reason::Timeout, out).await;
                 self.defer_unit(i);
-                self.scan_done(i);
+                self.scan_done(i, &mut out.stats);
                 s.timeouts_in_a_row += 1;
                 if s.timeouts_in_a_row >= 3 && !matches!(self.job.modbus.link, ModbusLink::Serial(_)) {
-                    self.send_stats().await;
                     let reason = format!(
                         "no answer within {:?} to {} requests in a row (last: unit {} {} {start}+{count})",
                         self.job.timeout,
@@ -507,61 +432,56 @@ impl<M: From<DriverEvent>> Task<M> {
                         unit,
                         table.name()
                     );
-                    return Some(Ended { reason, worked: s.worked, flooded: false });
+                    return Some(ended(reason, s.worked, false));
                 }
             }
             // A line that never goes quiet is left, and the driver backs off before it tries
             // again: reading a flood (or reconnecting into it at once) is a busy loop.
             Err(ReadError::Flooded(why)) => {
-                self.stats.errors += 1;
-                self.stats.bad_frames += 1;
+                out.stats.errors += 1;
+                out.stats.bad_frames += 1;
                 let reason = self.on_the_link(why.to_string());
                 tracing::warn!(connection = %self.job.name, %reason, "line never quiet: dropping it");
-                self.mark_all(Reason::Disconnected(reason.clone())).await;
-                self.send_stats().await;
-                return Some(Ended { reason, worked: s.worked, flooded: true });
+                return Some(ended(reason, s.worked, true));
             }
             Err(ReadError::Transport(e)) => {
-                self.stats.errors += 1;
-                let reason = self.link_failed(e);
-                self.mark_all(Reason::Disconnected(reason.clone())).await;
-                self.send_stats().await;
-                return Some(Ended { reason, worked: s.worked, flooded: false });
+                out.stats.errors += 1;
+                return Some(ended(self.link_failed(e), s.worked, false));
             }
         }
         None
     }
 
     /// Block `i` was read: its tags get the words (or a cheap `Fresh` if they did not change).
-    async fn got(&mut self, i: usize, words: Vec<u16>) {
+    async fn got<M: Event>(&mut self, i: usize, words: Vec<u16>, out: &mut Out<M>) {
         let received = Instant::now();
         let run = &mut self.runs[i];
         if run.last_words.as_ref() == Some(&words) {
-            self.stats.unchanged += 1;
+            out.stats.unchanged += 1;
             if run.fresh_sent.elapsed() >= FRESH_EVERY {
                 run.fresh_sent = Instant::now();
                 let tags = run.tags.clone();
                 let now = SystemTime::now();
-                self.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: now }).await;
+                out.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: now }).await;
             }
         } else {
-            self.deliver(i, words).await;
-            self.stats.processing_changed.record(received.elapsed());
+            self.deliver(i, words, out).await;
+            out.stats.processing_changed.record(received.elapsed());
         }
-        self.stats.processing.record(received.elapsed());
-        self.scan_done(i);
+        out.stats.processing.record(received.elapsed());
+        self.scan_done(i, &mut out.stats);
     }
 
-    /// Carries out one write and reads the value back. `Err` only when the connection broke
-    /// (the caller reconnects); the command's own outcome goes to its reply.
-    async fn write(&mut self, ctx: &mut Context, current_unit: &mut u8, cmd: WriteCommand) -> Result<(), Lost> {
-        let fresh = self.connected_at.is_some_and(|c| cmd.sent_at >= c);
-        if !fresh {
-            let _ = cmd
-                .reply
-                .send(Err("not written: the connection was re-established since the request; try again".into()));
-            return Ok(());
-        }
+    /// Carries out one write (sent while the connection is up: the supervisor refuses the
+    /// others) and reads the value back. `Err` only when the connection broke (the caller
+    /// reconnects); the command's own outcome goes to its reply.
+    async fn write(
+        &mut self,
+        ctx: &mut Context,
+        current_unit: &mut u8,
+        cmd: WriteCommand,
+        stats: &mut ConnStats,
+    ) -> Result<(), Lost> {
         let Some(&(_, point, _)) = self.job.points.iter().find(|(t, _, _)| *t == cmd.tag) else {
             let _ = cmd.reply.send(Err("not written: the tag is not on this connection".into()));
             return Ok(());
@@ -572,9 +492,9 @@ impl<M: From<DriverEvent>> Task<M> {
         }
         let (outcome, broken) =
             write_point(ctx, &point, &cmd.value, self.job.modbus.mask_write, self.call_limit()).await;
-        self.stats.requests += 1;
+        stats.requests += 1;
         if outcome.is_err() {
-            self.stats.errors += 1;
+            stats.errors += 1;
         }
         tracing::info!(connection = %self.job.name, tag = cmd.tag.0, ?outcome, "write");
         let _ = cmd.reply.send(outcome);
@@ -627,24 +547,24 @@ impl<M: From<DriverEvent>> Task<M> {
     }
 
     /// Block `i` was read (or answered): a scan is complete when every block has been.
-    fn scan_done(&mut self, i: usize) {
+    fn scan_done(&mut self, i: usize, stats: &mut ConnStats) {
         self.runs[i].seen = true;
         if self.runs.iter().all(|r| r.seen) {
-            self.stats.scans += 1;
-            self.stats.last_scan = Some(self.scan_start.elapsed());
+            stats.scans += 1;
+            stats.last_scan = Some(self.scan_start.elapsed());
             self.scan_start = Instant::now();
             self.runs.iter_mut().for_each(|r| r.seen = false);
         }
     }
 
-    async fn mark_block(&mut self, i: usize, reason: Reason) {
+    async fn mark_block<M: Event>(&mut self, i: usize, reason: Reason, out: &Out<M>) {
         self.runs[i].last_words = None;
         let now = SystemTime::now();
         let samples = self.runs[i].tags.iter().map(|&id| (id, Sample::bad(reason.clone(), now))).collect();
-        self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
+        out.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
     }
 
-    async fn deliver(&mut self, i: usize, words: Vec<u16>) {
+    async fn deliver<M: Event>(&mut self, i: usize, words: Vec<u16>, out: &Out<M>) {
         let now = SystemTime::now();
         let block = &self.runs[i].block;
         let samples: Vec<(TagId, Sample)> = block
@@ -673,7 +593,7 @@ impl<M: From<DriverEvent>> Task<M> {
         let run = &mut self.runs[i];
         run.last_words = all_good.then(|| raw.words.clone());
         run.fresh_sent = Instant::now();
-        self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: Some(raw) }).await;
+        out.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: Some(raw) }).await;
     }
 }
 

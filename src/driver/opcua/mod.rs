@@ -1,8 +1,10 @@
 //! The OPC UA driver: one session per connection, one subscription per connection (its
 //! publishing interval), one monitored item per tag.
 //!
-//! The session's own event loop reconnects (with backoff up to 30 s) and recreates the
-//! subscription; this task watches its events: tags go Bad(not connected) with their last values
+//! It runs under the driver [`supervisor`](crate::driver::supervisor), which makes a new session
+//! when one fails (with backoff), refuses writes while down, and restarts the task if it panics.
+//! Within a session, its own event loop reconnects (with backoff up to 30 s) and recreates the
+//! subscription; the task watches its events: tags go Bad(not connected) with their last values
 //! on a lost connection, and after every reconnect it triggers a publish at once (async-opcua
 //! 0.19 otherwise waits before data flows again) and re-resolves `nsu=` namespaces. Unchanged
 //! values are confirmed as `Fresh` on every publish response (keep-alives included), so
@@ -34,7 +36,7 @@ use opcua::types::{
 };
 use tokio::sync::{mpsc, watch};
 
-use crate::driver::{DriverEvent, WriteInbox};
+use crate::driver::{DriverEvent, Fact, WriteInbox, supervisor};
 use crate::layout::{
     ConnId, ConnectionKind, Deadband, Layout, OpcUaConn, SecretSource, TagSource, UaMode, UaPoint, UaPolicy,
     UaSecurity, UaUser,
@@ -55,9 +57,17 @@ pub struct UaJob {
 }
 
 impl UaJob {
+    /// The job of connection `conn`, if it is an OPC UA connection.
     pub fn from_layout(layout: &Layout, conn: ConnId, pki: PathBuf) -> Option<UaJob> {
+        match &layout.connection(conn).kind {
+            ConnectionKind::OpcUa(ua) => Some(UaJob::new(layout, conn, ua, pki)),
+            _ => None,
+        }
+    }
+
+    /// The job of OPC UA connection `conn` (whose settings are `ua`).
+    pub fn new(layout: &Layout, conn: ConnId, ua: &OpcUaConn, pki: PathBuf) -> UaJob {
         let c = layout.connection(conn);
-        let ConnectionKind::OpcUa(ua) = &c.kind else { return None };
         let points = layout
             .tags_of(conn)
             .filter_map(|(id, t)| match &t.source {
@@ -65,7 +75,7 @@ impl UaJob {
                 _ => None,
             })
             .collect();
-        Some(UaJob { conn, name: c.name.clone(), ua: ua.clone(), timeout: c.timeout, points, pki })
+        UaJob { conn, name: c.name.clone(), ua: ua.clone(), timeout: c.timeout, points, pki }
     }
 }
 
@@ -172,14 +182,20 @@ pub fn data_sample(dv: &DataValue) -> Sample {
     }
 }
 
-/// Runs a connection until `shutdown` turns true.
+/// Runs a connection until `shutdown` turns true, under the driver supervisor.
 pub async fn run<M: From<DriverEvent> + Send + 'static>(
     job: UaJob,
     tx: mpsc::Sender<M>,
     shutdown: watch::Receiver<bool>,
     writes: Option<WriteInbox>,
 ) {
-    task::Task::new(job, tx, writes).run(shutdown).await;
+    supervisor::run(task::Task::new(job), tx, shutdown, writes).await;
+}
+
+/// The diagnostics view's line for the subscription's publishing interval, as the server
+/// revised it.
+pub fn publishing_fact(interval: Duration) -> Fact {
+    Fact::new("publishing", format!("every {} (as revised by the server)", crate::timefmt::short(interval)))
 }
 
 /// Decoding limits of a client. async-opcua's defaults (65,535 bytes per String or ByteString,
@@ -349,6 +365,47 @@ fn item_request(tag: TagId, node_id: NodeId, p: &UaPoint) -> MonitoredItemCreate
             queue_size: p.queue_size,
             discard_oldest: true,
         },
+    }
+}
+
+/// A hidden hook for the tests that prove a panicking OPC UA task is restarted: nothing in the
+/// console calls it. While nothing is armed (always, outside those tests), a session pays one
+/// relaxed atomic load per event.
+#[doc(hidden)]
+pub mod test_hook {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static ENDPOINTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// The next session event of a connection to `endpoint` panics, once.
+    pub fn panic_once(endpoint: &str) {
+        if let Ok(mut e) = ENDPOINTS.lock() {
+            e.push(endpoint.to_string());
+            ARMED.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Panics if a panic was asked for `endpoint` (and forgets the request).
+    pub(super) fn check(endpoint: &str) {
+        if !ARMED.load(Ordering::Relaxed) {
+            return;
+        }
+        let hit = match ENDPOINTS.lock() {
+            Ok(mut e) => match e.iter().position(|x| x == endpoint) {
+                Some(i) => {
+                    e.remove(i);
+                    ARMED.store(!e.is_empty(), Ordering::SeqCst);
+                    true
+                }
+                None => false,
+            },
+            Err(_) => false,
+        };
+        if hit {
+            panic!("test hook: the session of {endpoint} panics");
+        }
     }
 }
 

@@ -1,6 +1,6 @@
-//! One connection's task: sessions one after the other (with backoff between failures); within
-//! a session, its events (data, reconnects, publishes), the console's writes, and the values
-//! the console cannot decode ([`super::probe`]).
+//! One connection's OPC UA side, run by the driver supervisor: a session (discovery, then the
+//! session's events: data, reconnects, publishes), the console's writes, and the values the
+//! console cannot decode ([`super::probe`]).
 //!
 //! The connection says Connected only once something arrived after a (re)connect (a value or a
 //! publish response), so it never says up while nothing comes.
@@ -13,16 +13,21 @@ use opcua::client::transport::TcpConnector;
 use opcua::client::{
     MonitoredItem, OnSubscriptionNotification, Session, SessionEventLoop, SessionPollResult, SubscriptionActivity,
 };
-use opcua::types::{DataValue, NodeId, StatusCode, TimestampsToReturn};
-use tokio::sync::{mpsc, watch};
+use opcua::types::{
+    DataValue, MonitoredItemCreateRequest, MonitoredItemCreateResult, NodeId, StatusCode, TimestampsToReturn,
+};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::probe::{self, RECHECK, undecodable};
-use super::{AbortOnDrop, Limits, UaJob, convert, data_sample, explain, is_fatal, item_request, prepare_with, write};
-use crate::driver::backoff::Backoff;
-use crate::driver::{
-    ConnStats, ConnectionState, DriverEvent, UaItemInfo, WriteCommand, WriteDone, WriteInbox, next_write,
+use super::{
+    AbortOnDrop, Limits, UaJob, convert, data_sample, explain, is_fatal, item_request, prepare_with, publishing_fact,
+    write,
 };
+use crate::driver::supervisor::{Driver, Ended, Event, Out, Retry};
+use crate::driver::{ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, ItemInfo, WriteCommand, WriteDone};
+use crate::layout::ConnId;
+use crate::sanitize::clean;
 use crate::tag::{Reason, Sample, TagId};
 
 /// Events from the subscription callback, the session event loop and value checks into the task.
@@ -48,7 +53,7 @@ impl OnSubscriptionNotification for Forward {
 }
 
 /// How a session ended.
-enum Ended {
+enum SessionEnd {
     /// Failed or lost; why, in words for the operator.
     Failed(String),
     /// A response could not be decoded and the connection closed on it: find which of the
@@ -57,6 +62,7 @@ enum Ended {
 }
 
 /// A tag whose value the console cannot decode: out of the subscription, Bad with `reason`.
+#[derive(Clone)]
 struct Quarantined {
     tag: TagId,
     node: NodeId,
@@ -70,6 +76,20 @@ struct Subscribed {
     resolved: Vec<(TagId, Result<NodeId, String>)>,
     /// Tags with a working monitored item, and its node: the tags confirmed Fresh.
     items: Vec<(TagId, NodeId)>,
+    /// The publishing interval in use (as the server revised it, when it said).
+    publishing: Duration,
+    /// What the diagnostics view was last told.
+    report: ConnDiagnostics,
+}
+
+/// The monitored items as the server created them.
+struct Created {
+    /// Each item as revised, for the diagnostics view.
+    infos: Vec<ItemInfo>,
+    /// The tags with a working item, and its node.
+    items: Vec<(TagId, NodeId)>,
+    /// The tags whose item the server refused, Bad with its status.
+    bad: Vec<(TagId, Sample)>,
 }
 
 /// The state of one session.
@@ -81,27 +101,36 @@ struct Live {
     /// (Re)connected and nothing received since: Connected is said with the first arrival.
     pending_up: bool,
     last_fresh: Instant,
-    last_stats: Instant,
     /// When the values that could not be decoded are read next, and the check running.
     next_recheck: Instant,
     recheck: Option<AbortOnDrop>,
 }
 
+impl Live {
+    fn new(session: Arc<Session>, itx: mpsc::UnboundedSender<Inner>) -> Live {
+        Live {
+            session,
+            itx,
+            subscribed: None,
+            ever_connected: false,
+            pending_up: false,
+            last_fresh: Instant::now() - Duration::from_secs(1),
+            next_recheck: Instant::now() + RECHECK,
+            recheck: None,
+        }
+    }
+}
+
 /// What to do after an event.
 enum Flow {
     Go,
-    End(Ended),
+    End(SessionEnd),
 }
 
-pub(super) struct Task<M> {
+/// The OPC UA side of a connection.
+#[derive(Clone)]
+pub(super) struct Task {
     job: UaJob,
-    tx: mpsc::Sender<M>,
-    stats: ConnStats,
-    started: Instant,
-    /// Write commands from the console; `None` in read-only mode.
-    writes: Option<WriteInbox>,
-    /// When the session last (re)connected; `None` while down. Older commands are refused.
-    connected_at: Option<std::time::Instant>,
     /// Tags whose values the console cannot decode (kept across sessions of this connection).
     quarantine: Vec<Quarantined>,
     /// The certificate the server's endpoint presented at the last discovery (DER; empty with
@@ -109,94 +138,49 @@ pub(super) struct Task<M> {
     server_cert: Vec<u8>,
 }
 
-impl<M: From<DriverEvent>> Task<M> {
-    pub(super) fn new(job: UaJob, tx: mpsc::Sender<M>, writes: Option<WriteInbox>) -> Self {
-        Task {
-            job,
-            tx,
-            stats: ConnStats::default(),
-            started: Instant::now(),
-            writes,
-            connected_at: None,
-            quarantine: Vec::new(),
-            server_cert: Vec::new(),
-        }
+impl Driver for Task {
+    type Link = (Arc<Session>, SessionEventLoop<TcpConnector>);
+    const BACKOFF_BASE: Duration = Duration::from_millis(500);
+
+    fn conn(&self) -> ConnId {
+        self.job.conn
     }
 
-    /// Runs the connection until `shutdown` turns true.
-    pub(super) async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
-        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30), seed);
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            self.state(ConnectionState::Connecting).await;
-            let ended = tokio::select! {
-                r = self.session(&mut backoff) => r,
-                _ = shutdown.changed() => break,
-            };
-            let outcome = match ended {
-                Ended::Failed(m) => m,
-                Ended::Undecodable { status, watched } => {
-                    let isolated = tokio::select! {
-                        r = self.isolate(status, &watched) => r,
-                        _ = shutdown.changed() => break,
-                    };
-                    match isolated {
-                        // Found: connect again at once, without them.
-                        Ok(()) => continue,
-                        Err(m) => m,
-                    }
-                }
-            };
-            if self.down_until_retry(outcome, &mut backoff, &mut shutdown).await {
-                break;
-            }
-        }
-        self.mark_all(Reason::NotConnected).await;
-        self.send_stats().await;
-        self.state(ConnectionState::Stopped).await;
+    fn name(&self) -> &str {
+        &self.job.name
     }
 
-    /// Reports the connection down and waits for the retry, refusing writes; true on shutdown.
-    async fn down_until_retry(
-        &mut self,
-        outcome: String,
-        backoff: &mut Backoff,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> bool {
-        self.mark_all(Reason::Disconnected(outcome.clone())).await;
-        let delay = backoff.next_delay();
-        tracing::warn!(connection = %self.job.name, reason = %outcome, retry_in = ?delay, "OPC UA connection failed");
-        self.state(ConnectionState::Disconnected { reason: outcome, retry_in: delay }).await;
-        self.send_stats().await;
-        let until = Instant::now() + delay;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(until) => break,
-                _ = shutdown.changed() => break,
-                cmd = next_write(&self.writes) => self.refuse(cmd),
-            }
-        }
-        *shutdown.borrow()
+    fn tags(&self) -> Vec<TagId> {
+        self.job.points.iter().map(|(id, _)| *id).collect()
     }
 
-    fn refuse(&self, cmd: Option<WriteCommand>) {
-        if let Some(cmd) = cmd {
-            let _ = cmd.reply.send(Err(format!("not written: connection `{}` is down", self.job.name)));
-        }
+    /// Discovers the server's endpoints and prepares a session (its event loop connects).
+    async fn connect(&mut self) -> Result<Self::Link, String> {
+        let prepared = prepare_with(&self.job, &Limits::CONNECTION, -1).await?;
+        self.server_cert = prepared.server_certificate;
+        Ok((prepared.session, prepared.event_loop))
     }
 
-    /// Carries out one write on the session and reads the value back.
-    async fn write(&mut self, session: &Session, resolved: Option<&Subscribed>, cmd: WriteCommand) {
-        let fresh = self.connected_at.is_some_and(|c| cmd.sent_at >= c);
-        if !fresh {
-            let _ = cmd
-                .reply
-                .send(Err("not written: the connection is down or was re-established since the request".into()));
-            return;
+    async fn session<M: Event>(&mut self, (session, event_loop): Self::Link, out: &mut Out<M>) -> Ended {
+        match self.run_session(session, event_loop, out).await {
+            SessionEnd::Failed(reason) => Ended::Lost { reason, retry: Retry::Backoff },
+            SessionEnd::Undecodable { status, watched } => match self.isolate(status, &watched, out).await {
+                // Found: connect again at once, without them.
+                Ok(()) => Ended::Again,
+                Err(reason) => Ended::Lost { reason, retry: Retry::Backoff },
+            },
         }
+    }
+}
+
+impl Task {
+    pub(super) fn new(job: UaJob) -> Self {
+        Task { job, quarantine: Vec::new(), server_cert: Vec::new() }
+    }
+
+    /// Carries out one write on the session (sent while the connection is up: the supervisor
+    /// refuses the others) and reads the value back.
+    async fn write(&self, session: &Session, resolved: Option<&Subscribed>, cmd: WriteCommand, stats: &mut ConnStats) {
         let node = resolved.and_then(|s| s.resolved.iter().find(|(t, _)| *t == cmd.tag)).map(|(_, n)| n.clone());
         let node = match node {
             Some(Ok(n)) => n,
@@ -209,7 +193,7 @@ impl<M: From<DriverEvent>> Task<M> {
                 return;
             }
         };
-        self.stats.requests += 1;
+        stats.requests += 1;
         let outcome = match write::write_value(session, &node, &cmd.value).await {
             Ok(back) => Ok(WriteDone {
                 expected: write::as_written(&cmd.value, back.as_ref()),
@@ -217,7 +201,7 @@ impl<M: From<DriverEvent>> Task<M> {
                 how: format!("OPC UA Write {node}"),
             }),
             Err(e) => {
-                self.stats.errors += 1;
+                stats.errors += 1;
                 Err(e)
             }
         };
@@ -225,47 +209,28 @@ impl<M: From<DriverEvent>> Task<M> {
         let _ = cmd.reply.send(outcome);
     }
 
-    async fn send(&self, e: DriverEvent) {
-        let _ = self.tx.send(e.into()).await;
-    }
-
-    async fn state(&self, state: ConnectionState) {
-        self.send(DriverEvent::State { conn: self.job.conn, state }).await;
-    }
-
-    async fn samples(&self, samples: Vec<(TagId, Sample)>) {
-        if !samples.is_empty() {
-            self.send(DriverEvent::Samples { conn: self.job.conn, samples, raw: None }).await;
-        }
-    }
-
-    async fn send_stats(&mut self) {
-        self.stats.elapsed = self.started.elapsed();
-        self.send(DriverEvent::Stats { conn: self.job.conn, stats: Box::new(self.stats.clone()) }).await;
-    }
-
-    async fn mark_all(&self, reason: Reason) {
-        let bad = Sample::bad(reason, SystemTime::now());
-        self.samples(self.job.points.iter().map(|(id, _)| (*id, bad.clone())).collect()).await;
-    }
-
     /// The quarantined tags, Bad with their reasons.
-    async fn mark_quarantined(&self) {
+    async fn mark_quarantined<M: Event>(&self, out: &Out<M>) {
         let now = SystemTime::now();
         let samples = self.quarantine.iter().map(|q| (q.tag, Sample::bad(Reason::Decode(q.reason.clone()), now)));
-        self.samples(samples.collect()).await;
+        out.samples(samples.collect()).await;
     }
 
     /// A session ended on a response it could not decode: finds the values that cannot be
     /// decoded (through a probe session) and takes them out of the subscription. Err when none
     /// is found (or the probe fails): the connection is then down with that reason.
-    async fn isolate(&mut self, status: StatusCode, watched: &[(TagId, NodeId)]) -> Result<(), String> {
+    async fn isolate<M: Event>(
+        &mut self,
+        status: StatusCode,
+        watched: &[(TagId, NodeId)],
+        out: &mut Out<M>,
+    ) -> Result<(), String> {
         let status = convert::status_name(status);
         let why = format!("the server sent a value the console cannot decode ({status}); finding which");
         tracing::warn!(connection = %self.job.name, %status, "undecodable response: finding the values");
-        self.mark_all(Reason::Disconnected(why.clone())).await;
-        self.state(ConnectionState::Disconnected { reason: why, retry_in: Duration::ZERO }).await;
-        let found = probe::culprits(&self.job, watched)
+        out.lost(why).await;
+        let found = out
+            .while_down(probe::culprits(&self.job, watched))
             .await
             .map_err(|m| format!("the server sent a value the console cannot decode ({status}); {m}"))?;
         if found.is_empty() {
@@ -278,48 +243,28 @@ impl<M: From<DriverEvent>> Task<M> {
             self.quarantine.retain(|q| q.tag != tag);
             self.quarantine.push(Quarantined { tag, node, reason });
         }
-        self.mark_quarantined().await;
+        self.mark_quarantined(out).await;
         Ok(())
     }
 
-    /// One session, from discovery to its end.
-    async fn session(&mut self, backoff: &mut Backoff) -> Ended {
-        let prepared = match prepare_with(&self.job, &Limits::CONNECTION, -1).await {
-            Ok(x) => x,
-            Err(m) => return Ended::Failed(m),
-        };
-        self.server_cert = prepared.server_certificate;
-        self.run_session(prepared.session, prepared.event_loop, backoff).await
-    }
-
-    async fn run_session(
+    /// One session, until it ends: its events, the console's writes, and the checks of the
+    /// values that could not be decoded.
+    async fn run_session<M: Event>(
         &mut self,
         session: Arc<Session>,
         event_loop: SessionEventLoop<TcpConnector>,
-        backoff: &mut Backoff,
-    ) -> Ended {
+        out: &mut Out<M>,
+    ) -> SessionEnd {
         let (itx, mut irx) = mpsc::unbounded_channel::<Inner>();
         let guard = forward_events(event_loop, itx.clone());
-        let mut live = Live {
-            session,
-            itx,
-            subscribed: None,
-            ever_connected: false,
-            pending_up: false,
-            last_fresh: Instant::now() - Duration::from_secs(1),
-            last_stats: Instant::now(),
-            next_recheck: Instant::now() + RECHECK,
-            recheck: None,
-        };
+        let mut live = Live::new(session, itx);
         loop {
             let recheck_at = (!self.quarantine.is_empty() && live.recheck.is_none() && live.subscribed.is_some())
                 .then_some(live.next_recheck);
             let ev = tokio::select! {
                 ev = irx.recv() => ev,
-                cmd = next_write(&self.writes) => {
-                    if let Some(cmd) = cmd {
-                        self.write(&live.session, live.subscribed.as_ref(), cmd).await;
-                    }
+                cmd = out.next_write() => {
+                    self.write(&live.session, live.subscribed.as_ref(), cmd, &mut out.stats).await;
                     continue;
                 }
                 _ = at(recheck_at) => {
@@ -327,13 +272,10 @@ impl<M: From<DriverEvent>> Task<M> {
                     continue;
                 }
             };
-            let Some(ev) = ev else { return Ended::Failed("session ended".into()) };
-            if live.last_stats.elapsed() >= Duration::from_secs(1) {
-                live.last_stats = Instant::now();
-                self.send_stats().await;
-            }
-            if let Flow::End(ended) = self.handle(&mut live, ev, backoff).await {
-                if matches!(ended, Ended::Undecodable { .. }) {
+            let Some(ev) = ev else { return SessionEnd::Failed("session ended".into()) };
+            out.stats_if_due().await;
+            if let Flow::End(ended) = self.handle(&mut live, ev, out).await {
+                if matches!(ended, SessionEnd::Undecodable { .. }) {
                     retire(live.session, irx, guard);
                 }
                 return ended;
@@ -341,82 +283,80 @@ impl<M: From<DriverEvent>> Task<M> {
         }
     }
 
-    async fn handle(&mut self, live: &mut Live, ev: Inner, backoff: &mut Backoff) -> Flow {
+    async fn handle<M: Event>(&mut self, live: &mut Live, ev: Inner, out: &mut Out<M>) -> Flow {
+        super::test_hook::check(&self.job.ua.endpoint);
         match ev {
             Inner::Data(samples) => {
-                self.stats.requests += samples.len() as u64;
-                self.arrived(live).await;
-                self.samples(samples).await;
+                out.stats.requests += samples.len() as u64;
+                arrived(live, out).await;
+                out.samples(samples).await;
             }
-            Inner::LoopEnded(status) => return Flow::End(Ended::Failed(explain(status, &self.job, &self.server_cert))),
-            Inner::Rechecked(found) => self.rechecked(live, found).await,
-            Inner::Poll(SessionPollResult::BeginConnect) => {
-                if live.ever_connected {
-                    self.state(ConnectionState::Connecting).await;
-                }
+            Inner::LoopEnded(status) => {
+                return Flow::End(SessionEnd::Failed(explain(status, &self.job, &self.server_cert)));
             }
-            Inner::Poll(SessionPollResult::Reconnected(_)) => return self.reconnected(live, backoff).await,
-            Inner::Poll(SessionPollResult::ConnectionLost(status)) => {
-                self.connected_at = None;
-                self.stats.errors += 1;
-                live.pending_up = false;
-                if undecodable(status) && live.subscribed.is_some() {
-                    return Flow::End(Ended::Undecodable { status, watched: watched(live) });
-                }
-                let reason = format!("connection lost: {}", convert::status_name(status));
-                self.mark_all(Reason::Disconnected(reason.clone())).await;
-                self.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
-            }
-            Inner::Poll(SessionPollResult::ReconnectFailed(status)) => {
-                self.stats.errors += 1;
-                let reason = explain(status, &self.job, &self.server_cert);
-                tracing::warn!(connection = %self.job.name, %reason, "OPC UA reconnect failed");
-                self.mark_all(Reason::Disconnected(reason.clone())).await;
-                self.state(ConnectionState::Disconnected { reason, retry_in: Duration::ZERO }).await;
-                if !live.ever_connected && is_fatal(status) {
-                    // A wrong password or an untrusted certificate does not fix itself:
-                    // say so now, then retry slowly from the outer loop.
-                    return Flow::End(Ended::Failed(explain(status, &self.job, &self.server_cert)));
-                }
-            }
-            Inner::Poll(SessionPollResult::Subscription(SubscriptionActivity::Publish)) => {
-                self.arrived(live).await;
-                if live.last_fresh.elapsed() >= Duration::from_millis(200) {
-                    live.last_fresh = Instant::now();
-                    let tags: Arc<[TagId]> =
-                        live.subscribed.iter().flat_map(|s| s.items.iter().map(|(t, _)| *t)).collect();
-                    self.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: SystemTime::now() }).await;
-                }
-            }
-            Inner::Poll(SessionPollResult::Subscription(SubscriptionActivity::PublishFailed(s)))
-            | Inner::Poll(SessionPollResult::Subscription(SubscriptionActivity::FatalFailure(s))) => {
-                self.stats.errors += 1;
-                tracing::info!(connection = %self.job.name, status = %convert::status_name(s), "publish failed");
-                if undecodable(s) && live.subscribed.is_some() {
-                    return Flow::End(Ended::Undecodable { status: s, watched: watched(live) });
-                }
-            }
-            Inner::Poll(_) => {}
+            Inner::Rechecked(found) => self.rechecked(live, found, out).await,
+            Inner::Poll(p) => return self.polled(live, p, out).await,
         }
         Flow::Go
     }
 
-    /// Something arrived: after a (re)connect, the connection is up now.
-    async fn arrived(&self, live: &mut Live) {
-        if live.pending_up {
-            live.pending_up = false;
-            self.state(ConnectionState::Connected).await;
+    /// An event of the session's event loop.
+    async fn polled<M: Event>(&mut self, live: &mut Live, p: SessionPollResult, out: &mut Out<M>) -> Flow {
+        match p {
+            SessionPollResult::BeginConnect if live.ever_connected => out.state(ConnectionState::Connecting).await,
+            SessionPollResult::Reconnected(_) => return self.reconnected(live, out).await,
+            SessionPollResult::ConnectionLost(status) => {
+                out.stats.errors += 1;
+                live.pending_up = false;
+                if undecodable(status) && live.subscribed.is_some() {
+                    return Flow::End(SessionEnd::Undecodable { status, watched: watched(live) });
+                }
+                out.lost(format!("connection lost: {}", convert::status_name(status))).await;
+            }
+            SessionPollResult::ReconnectFailed(status) => {
+                out.stats.errors += 1;
+                let reason = explain(status, &self.job, &self.server_cert);
+                tracing::warn!(connection = %self.job.name, reason = %clean(&reason), "OPC UA reconnect failed");
+                out.lost(reason.clone()).await;
+                if !live.ever_connected && is_fatal(status) {
+                    // A wrong password or an untrusted certificate does not fix itself:
+                    // say so now, then retry slowly from the supervisor.
+                    return Flow::End(SessionEnd::Failed(reason));
+                }
+            }
+            SessionPollResult::Subscription(SubscriptionActivity::Publish) => self.published(live, out).await,
+            SessionPollResult::Subscription(
+                SubscriptionActivity::PublishFailed(s) | SubscriptionActivity::FatalFailure(s),
+            ) => {
+                out.stats.errors += 1;
+                tracing::info!(connection = %self.job.name, status = %convert::status_name(s), "publish failed");
+                if undecodable(s) && live.subscribed.is_some() {
+                    return Flow::End(SessionEnd::Undecodable { status: s, watched: watched(live) });
+                }
+            }
+            _ => {}
+        }
+        Flow::Go
+    }
+
+    /// A publish response (data or keep-alive): the subscribed values are current.
+    async fn published<M: Event>(&self, live: &mut Live, out: &Out<M>) {
+        arrived(live, out).await;
+        if live.last_fresh.elapsed() >= Duration::from_millis(200) {
+            live.last_fresh = Instant::now();
+            let tags: Arc<[TagId]> = live.subscribed.iter().flat_map(|s| s.items.iter().map(|(t, _)| *t)).collect();
+            out.send(DriverEvent::Fresh { conn: self.job.conn, tags, recv_ts: SystemTime::now() }).await;
         }
     }
 
     /// The session is (again) connected: subscribes, or checks the subscription it resumed.
-    async fn reconnected(&mut self, live: &mut Live, backoff: &mut Backoff) -> Flow {
+    async fn reconnected<M: Event>(&mut self, live: &mut Live, out: &mut Out<M>) -> Flow {
         live.ever_connected = true;
         live.pending_up = true;
-        self.connected_at = Some(std::time::Instant::now());
-        backoff.reset();
+        out.up();
+        out.reset_backoff();
         if let Some(current) = &live.subscribed {
-            self.stats.reconnects += 1;
+            out.stats.reconnects += 1;
             // The server may have renumbered its namespaces: if an `nsu=` node now has another
             // index, the recreated items watch the wrong nodes.
             let moved = match live.session.read_namespace_array().await {
@@ -434,9 +374,9 @@ impl<M: From<DriverEvent>> Task<M> {
             }
         }
         if live.subscribed.is_none() {
-            match self.subscribe(&live.session, live.itx.clone()).await {
+            match self.subscribe(&live.session, live.itx.clone(), out).await {
                 Ok(s) => live.subscribed = Some(s),
-                Err(m) => return Flow::End(Ended::Failed(m)),
+                Err(m) => return Flow::End(SessionEnd::Failed(m)),
             }
         }
         Flow::Go
@@ -455,7 +395,7 @@ impl<M: From<DriverEvent>> Task<M> {
 
     /// Values that decode again go back into the subscription (their value, as read, shown at
     /// once); the others stay out until the next check.
-    async fn rechecked(&mut self, live: &mut Live, found: Result<probe::Found, String>) {
+    async fn rechecked<M: Event>(&mut self, live: &mut Live, found: Result<probe::Found, String>, out: &Out<M>) {
         live.recheck = None;
         live.next_recheck = Instant::now() + RECHECK;
         let found = match found {
@@ -466,6 +406,7 @@ impl<M: From<DriverEvent>> Task<M> {
             }
         };
         let Some(sub) = live.subscribed.as_mut() else { return };
+        let mut back = Vec::new();
         for (tag, dv) in found.good {
             let Some(i) = self.quarantine.iter().position(|q| q.tag == tag) else { continue };
             let Some((_, point)) = self.job.points.iter().find(|(t, _)| *t == tag) else { continue };
@@ -477,10 +418,16 @@ impl<M: From<DriverEvent>> Task<M> {
                     tracing::info!(connection = %self.job.name, tag = tag.0, "value decodes again: subscribed");
                     self.quarantine.remove(i);
                     sub.items.push((tag, node));
-                    self.samples(vec![(tag, data_sample(&dv))]).await;
+                    sub.report.items.retain(|i| i.tag != tag);
+                    sub.report.items.push(item_info(tag, &r.result, sub.publishing));
+                    back.push((tag, data_sample(&dv)));
                 }
                 _ => tracing::info!(connection = %self.job.name, tag = tag.0, "cannot subscribe the value again"),
             }
+        }
+        if !back.is_empty() {
+            out.diagnostics(sub.report.clone()).await;
+            out.samples(back).await;
         }
     }
 
@@ -490,18 +437,18 @@ impl<M: From<DriverEvent>> Task<M> {
     }
 
     /// Creates the subscription and the monitored items (not for the quarantined tags); reports
-    /// each refused item and each quarantined tag on its tag.
-    async fn subscribe(
+    /// each refused item and each quarantined tag on its tag, and the items as the server
+    /// created them to the diagnostics view.
+    async fn subscribe<M: Event>(
         &mut self,
         session: &Arc<Session>,
         itx: mpsc::UnboundedSender<Inner>,
+        out: &Out<M>,
     ) -> Result<Subscribed, String> {
-        let namespaces = match session.read_namespace_array().await {
-            Ok(n) => n,
-            Err(e) => {
-                return Err(format!("cannot read the server's NamespaceArray: {}", convert::status_name(e.status())));
-            }
-        };
+        let namespaces = session
+            .read_namespace_array()
+            .await
+            .map_err(|e| format!("cannot read the server's NamespaceArray: {}", convert::status_name(e.status())))?;
         let interval = self.job.ua.publishing_interval;
         // A keep-alive at least every second, so quiet values are confirmed current.
         let keep_alive = (1000 / interval.as_millis().max(1)).max(1) as u32;
@@ -509,15 +456,37 @@ impl<M: From<DriverEvent>> Task<M> {
             .create_subscription(interval, keep_alive * 10, keep_alive, 0, 0, true, Forward { tx: itx })
             .await
             .map_err(|e| format!("cannot create the subscription: {}", convert::status_name(e.status())))?;
-        let now = SystemTime::now();
-        let mut bad = Vec::new();
-        let mut requests = Vec::new();
-        let mut asked = Vec::new();
         let resolved = self.resolve(&namespaces);
+        let (requests, asked) = self.requests(&resolved, out).await;
+        let results = session
+            .create_monitored_items(sub, TimestampsToReturn::Both, requests)
+            .await
+            .map_err(|e| format!("cannot create the monitored items: {}", convert::status_name(e.status())))?;
+        let revised = session.subscription_state().lock().get(sub).map(|x| x.publishing_interval());
+        let publishing = revised.unwrap_or(interval);
+        let created = created(asked, results.iter().map(|r| &r.result), publishing);
+        let facts = revised.map(publishing_fact).into_iter().collect();
+        let report = ConnDiagnostics { plan: Vec::new(), items: created.infos, facts };
+        out.diagnostics(report.clone()).await;
+        out.samples(created.bad).await;
+        let items = created.items;
+        tracing::info!(connection = %self.job.name, items = items.len(), quarantined = self.quarantine.len(), "subscribed");
+        Ok(Subscribed { id: sub, resolved, items, publishing, report })
+    }
+
+    /// The monitored items to ask for, one per resolved tag that is not quarantined (and which
+    /// tag and node each is). A tag whose node cannot be resolved goes Bad with why; a
+    /// quarantined one stays Bad with its reason, its node as resolved now kept for the checks.
+    async fn requests<M: Event>(
+        &mut self,
+        resolved: &[(TagId, Result<NodeId, String>)],
+        out: &Out<M>,
+    ) -> (Vec<MonitoredItemCreateRequest>, Vec<(TagId, NodeId)>) {
+        let now = SystemTime::now();
+        let (mut bad, mut requests, mut asked) = (Vec::new(), Vec::new(), Vec::new());
         for ((tag, node), (_, p)) in resolved.iter().zip(&self.job.points) {
             match node {
                 Ok(node_id) => match self.quarantine.iter_mut().find(|q| q.tag == *tag) {
-                    // Out of the subscription (its node as resolved now, for the checks).
                     Some(q) => q.node = node_id.clone(),
                     None => {
                         requests.push(item_request(*tag, node_id.clone(), p));
@@ -527,42 +496,46 @@ impl<M: From<DriverEvent>> Task<M> {
                 Err(m) => bad.push((*tag, Sample::bad(Reason::Other(m.clone()), now))),
             }
         }
-        self.samples(std::mem::take(&mut bad)).await;
-        self.mark_quarantined().await;
-        let results = session
-            .create_monitored_items(sub, TimestampsToReturn::Both, requests)
-            .await
-            .map_err(|e| format!("cannot create the monitored items: {}", convert::status_name(e.status())))?;
-        let mut infos = Vec::new();
-        let mut items = Vec::new();
-        let revised_publishing = session.subscription_state().lock().get(sub).map(|x| x.publishing_interval());
-        for ((tag, node), r) in asked.into_iter().zip(results.iter()) {
-            let status = r.result.status_code;
-            // A negative revised interval means "the publishing interval".
-            let sampling = r.result.revised_sampling_interval;
-            let revised_sampling = if sampling < 0.0 {
-                revised_publishing.unwrap_or(interval)
-            } else {
-                Duration::from_secs_f64(sampling / 1000.0)
-            };
-            infos.push(UaItemInfo {
-                tag,
-                status: convert::status_name(status),
-                revised_sampling,
-                revised_queue: r.result.revised_queue_size,
-            });
-            if status.is_good() {
-                items.push((tag, node));
-            } else {
-                let quality = convert::quality(status);
-                bad.push((tag, Sample { value: None, quality, source_ts: None, server_ts: None, recv_ts: now }));
-            }
+        out.samples(bad).await;
+        self.mark_quarantined(out).await;
+        (requests, asked)
+    }
+}
+
+/// The items the server created for `asked` (in order), `publishing` being the interval in use.
+fn created<'a>(
+    asked: Vec<(TagId, NodeId)>,
+    results: impl Iterator<Item = &'a MonitoredItemCreateResult>,
+    publishing: Duration,
+) -> Created {
+    let now = SystemTime::now();
+    let mut c = Created { infos: Vec::new(), items: Vec::new(), bad: Vec::new() };
+    for ((tag, node), r) in asked.into_iter().zip(results) {
+        c.infos.push(item_info(tag, r, publishing));
+        if r.status_code.is_good() {
+            c.items.push((tag, node));
+        } else {
+            let quality = convert::quality(r.status_code);
+            c.bad.push((tag, Sample { value: None, quality, source_ts: None, server_ts: None, recv_ts: now }));
         }
-        self.send(DriverEvent::UaItems { conn: self.job.conn, items: infos, publishing_interval: revised_publishing })
-            .await;
-        self.samples(bad).await;
-        tracing::info!(connection = %self.job.name, items = items.len(), quarantined = self.quarantine.len(), "subscribed");
-        Ok(Subscribed { id: sub, resolved, items })
+    }
+    c
+}
+
+/// One monitored item as the server revised it. A negative revised sampling interval means "the
+/// publishing interval"; one that is not a duration at all (NaN, infinite) is read the same.
+fn item_info(tag: TagId, r: &MonitoredItemCreateResult, publishing: Duration) -> ItemInfo {
+    let sampling = r.revised_sampling_interval;
+    let revised_sampling =
+        if sampling < 0.0 { publishing } else { Duration::try_from_secs_f64(sampling / 1000.0).unwrap_or(publishing) };
+    ItemInfo { tag, status: convert::status_name(r.status_code), revised_sampling, revised_queue: r.revised_queue_size }
+}
+
+/// Something arrived: after a (re)connect, the connection is up now.
+async fn arrived<M: Event>(live: &mut Live, out: &Out<M>) {
+    if live.pending_up {
+        live.pending_up = false;
+        out.state(ConnectionState::Connected).await;
     }
 }
 
@@ -618,4 +591,49 @@ fn retire(session: Arc<Session>, mut irx: mpsc::UnboundedReceiver<Inner>, guard:
             let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(status: StatusCode, sampling: f64, queue: u32) -> MonitoredItemCreateResult {
+        MonitoredItemCreateResult {
+            status_code: status,
+            revised_sampling_interval: sampling,
+            revised_queue_size: queue,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn items_as_the_server_revised_them() {
+        let publishing = Duration::from_millis(250);
+        let asked = vec![(TagId(0), NodeId::new(2, 1)), (TagId(1), NodeId::new(2, 2)), (TagId(2), NodeId::new(2, 3))];
+        let results = [
+            result(StatusCode::Good, 100.0, 5),
+            result(StatusCode::Good, -1.0, 1),
+            result(StatusCode::BadNodeIdUnknown, 0.0, 0),
+        ];
+        let c = created(asked, results.iter(), publishing);
+        let sampling: Vec<Duration> = c.infos.iter().map(|i| i.revised_sampling).collect();
+        assert_eq!(sampling, [Duration::from_millis(100), publishing, Duration::ZERO]);
+        assert_eq!(c.infos[0].revised_queue, 5);
+        assert_eq!(c.infos[2].status, "Bad_NodeIdUnknown");
+        assert_eq!(c.items.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [TagId(0), TagId(1)]);
+        assert_eq!(c.bad.len(), 1);
+        assert_eq!(c.bad[0].0, TagId(2));
+        assert!(!c.bad[0].1.quality.is_good());
+    }
+
+    /// A server's revised sampling interval is untrusted input: one that is no duration at all
+    /// made `Duration::from_secs_f64` panic.
+    #[test]
+    fn a_revised_sampling_that_is_no_duration_reads_as_the_publishing_interval() {
+        let publishing = Duration::from_millis(250);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX, -0.5] {
+            let i = item_info(TagId(0), &result(StatusCode::Good, bad, 1), publishing);
+            assert_eq!(i.revised_sampling, publishing, "{bad}");
+        }
+    }
 }
