@@ -3,10 +3,14 @@
 
 pub mod backoff;
 pub mod modbus;
+pub mod plan;
+pub mod reply;
 pub mod stats;
 
 use crate::layout::{ConnId, Table};
 use crate::tag::{Sample, TagId};
+pub use plan::{PlanError, UaType, WritePlan};
+pub use reply::{NotSent, Refusal, Unknown, WriteError};
 pub use stats::{ConnStats, Histogram};
 
 /// What a driver tells the application.
