@@ -3,8 +3,7 @@
 use crossterm::event::KeyEvent;
 
 use crate::audit::RecordInput;
-use crate::driver::{DriverEvent, WriteDone};
-use crate::layout::ConnId;
+use crate::driver::{DriverEvent, WriteDone, WriteError, WritePlan};
 use crate::tag::{TagId, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +20,7 @@ pub enum Msg {
     WriteDone {
         tag: TagId,
         requested: Value,
-        result: Result<WriteDone, String>,
+        result: Result<WriteDone, WriteError>,
     },
     /// The audit log could not be written: writing stops.
     AuditFailed(String),
@@ -66,11 +65,11 @@ pub struct AlarmOrder {
     pub audit: Vec<RecordInput>,
 }
 
-/// A confirmed write, with the audit record of its attempt.
+/// A confirmed write, with the audit record of its attempt. The plan is the one the operator
+/// confirmed; it goes to the driver unchanged (its tag, connection and the value the device will
+/// hold are in it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct WriteOrder {
-    pub conn: ConnId,
-    pub tag: TagId,
-    pub value: Value,
+    pub plan: WritePlan,
     pub audit: RecordInput,
 }

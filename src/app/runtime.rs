@@ -21,7 +21,7 @@ use crate::alarm::Transition;
 use crate::alarm::journal::Journal;
 use crate::audit::{Action, Actor, AuditLog, RecordInput};
 use crate::auth::Role;
-use crate::driver::WriteCommand;
+use crate::driver::{NotSent, Unknown, WriteCommand};
 use crate::layout::ConnId;
 use crate::layout::Layout;
 use crate::ui::{self, terminal::TerminalGuard};
@@ -306,25 +306,28 @@ fn send_write(
     tx: &mpsc::Sender<Msg>,
     order: WriteOrder,
 ) -> Option<Msg> {
-    let WriteOrder { conn, tag, value, audit: record } = order;
+    let WriteOrder { plan, audit: record } = order;
     if let Err(e) = append(audit, record) {
         return Some(Msg::AuditFailed(e));
     }
-    let fail = |why: &str| Msg::WriteDone { tag, requested: value.clone(), result: Err(why.to_string()) };
-    let Some(writer) = writers.get(&conn) else {
-        return Some(fail("not written: this console cannot write (read-only)"));
+    let (tag, value) = (plan.tag(), plan.expected().clone());
+    let fail = |why: NotSent| Msg::WriteDone { tag, requested: value.clone(), result: Err(why.into()) };
+    let Some(writer) = writers.get(&plan.conn()) else {
+        return Some(fail(NotSent::ReadOnly));
     };
     let (reply, rx) = oneshot::channel();
-    let cmd = WriteCommand { tag, value: value.clone(), sent_at: std::time::Instant::now(), reply };
-    if writer.try_send(cmd).is_err() {
-        return Some(fail("not written: another write to this connection is still in progress"));
+    let cmd = WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
+    match writer.try_send(cmd) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => return Some(fail(NotSent::Busy)),
+        Err(mpsc::error::TrySendError::Closed(_)) => return Some(fail(NotSent::DriverGone)),
     }
     let tx = tx.clone();
     tokio::spawn(async move {
         let result = match tokio::time::timeout(Duration::from_secs(30), rx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err("no answer: the driver stopped".to_string()),
-            Err(_) => Err("no answer within 30 s".to_string()),
+            Ok(Err(_)) => Err(Unknown::DriverStopped.into()),
+            Err(_) => Err(Unknown::NoAnswer("no answer within 30 s".into()).into()),
         };
         let _ = tx.send(Msg::WriteDone { tag, requested: value, result }).await;
     });

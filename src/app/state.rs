@@ -40,6 +40,9 @@ pub struct State {
     pub raw: HashMap<RawKey, Vec<u16>>,
     /// OPC UA monitored items as the servers revised them, by tag.
     pub ua_items: HashMap<TagId, crate::driver::UaItemInfo>,
+    /// OPC UA nodes' DataTypes as the servers declare them (or why a write cannot use one), by
+    /// tag: what write plans are made for.
+    pub data_types: HashMap<TagId, Result<crate::driver::UaType, String>>,
     /// The layout screen shown (and whose selection the diagnostics view describes).
     pub screen: usize,
     /// The diagnostics view (connections, read plan, the selected tag's registers) is shown.
@@ -109,6 +112,7 @@ impl State {
             conns,
             raw: HashMap::new(),
             ua_items: HashMap::new(),
+            data_types: HashMap::new(),
             screen: 0,
             diagnostics: false,
             help: false,

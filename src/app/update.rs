@@ -118,6 +118,7 @@ fn driver_event(state: &mut State, e: DriverEvent, now: SystemTime) -> Vec<Effec
                 state.ua_items.insert(i.tag, i);
             }
         }
+        DriverEvent::DataTypes { types, .. } => state.data_types.extend(types),
         DriverEvent::Plan { conn, blocks } => {
             if let Some(c) = state.conns.get_mut(conn.index()) {
                 c.plan = blocks;

@@ -29,6 +29,9 @@ pub enum DriverEvent {
     Plan { conn: ConnId, blocks: Vec<BlockInfo> },
     /// OPC UA: the monitored items as the server revised them.
     UaItems { conn: ConnId, items: Vec<UaItemInfo>, publishing_interval: Option<std::time::Duration> },
+    /// OPC UA, when writes are possible: each node's DataType as the server declares it (or why
+    /// it has none a write can use), read when the connection subscribes. Write plans need it.
+    DataTypes { conn: ConnId, types: Vec<(TagId, Result<UaType, String>)> },
 }
 
 /// A write to one tag, sent to the driver task of its connection. Only the console's runtime
@@ -36,13 +39,13 @@ pub enum DriverEvent {
 /// write inbox, so no write can reach a device.
 #[derive(Debug)]
 pub struct WriteCommand {
-    pub tag: TagId,
-    /// In engineering units, checked against the tag's limits by the caller.
-    pub value: crate::tag::Value,
+    /// What goes on the wire, as the operator confirmed it (the value checked against the tag's
+    /// limits by the caller). The driver sends exactly this, or refuses it.
+    pub plan: WritePlan,
     /// When the console sent it: a command older than the driver's current connection is
     /// refused (writes are never queued across a reconnect).
     pub sent_at: std::time::Instant,
-    pub reply: tokio::sync::oneshot::Sender<Result<WriteDone, String>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<WriteDone, WriteError>>,
 }
 
 /// A write the device accepted, and what it holds now.
@@ -57,6 +60,11 @@ pub struct WriteDone {
 }
 
 impl WriteDone {
+    /// `plan` was carried out; `readback` is what the device reads now.
+    pub fn of(plan: &WritePlan, readback: Option<crate::tag::Value>) -> WriteDone {
+        WriteDone { expected: plan.expected().clone(), readback, how: plan.how() }
+    }
+
     /// The readback confirms the write.
     pub fn confirmed(&self) -> bool {
         self.readback.as_ref() == Some(&self.expected)

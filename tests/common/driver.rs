@@ -80,6 +80,7 @@ impl View {
             DriverEvent::Plan { conn, blocks } => self.plans.push((conn, blocks)),
             DriverEvent::Stats { conn, stats } => self.stats.push((conn, *stats)),
             DriverEvent::UaItems { .. } => panic!("a Modbus driver reports no OPC UA items"),
+            DriverEvent::DataTypes { .. } => panic!("a Modbus driver reports no OPC UA data types"),
         }
     }
 

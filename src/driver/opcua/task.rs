@@ -20,8 +20,10 @@ use tokio::time::Instant;
 use super::probe::{self, RECHECK, undecodable};
 use super::{AbortOnDrop, Limits, UaJob, convert, data_sample, explain, is_fatal, item_request, prepare_with, write};
 use crate::driver::backoff::Backoff;
+use crate::driver::plan::UaWrite;
 use crate::driver::{
-    ConnStats, ConnectionState, DriverEvent, UaItemInfo, WriteCommand, WriteDone, WriteInbox, next_write,
+    ConnStats, ConnectionState, DriverEvent, NotSent, UaItemInfo, WriteCommand, WriteDone, WriteError, WriteInbox,
+    WritePlan, next_write,
 };
 use crate::tag::{Reason, Sample, TagId};
 
@@ -184,45 +186,59 @@ impl<M: From<DriverEvent>> Task<M> {
 
     fn refuse(&self, cmd: Option<WriteCommand>) {
         if let Some(cmd) = cmd {
-            let _ = cmd.reply.send(Err(format!("not written: connection `{}` is down", self.job.name)));
+            let _ = cmd.reply.send(Err(NotSent::ConnectionDown(self.job.name.clone()).into()));
         }
     }
 
-    /// Carries out one write on the session and reads the value back.
+    /// Carries out one write (exactly its plan) on the session and reads the value back.
     async fn write(&mut self, session: &Session, resolved: Option<&Subscribed>, cmd: WriteCommand) {
-        let fresh = self.connected_at.is_some_and(|c| cmd.sent_at >= c);
+        let WriteCommand { plan, sent_at, reply } = cmd;
+        let outcome = match self.target(resolved, &plan, sent_at) {
+            Ok((node, w)) => {
+                self.stats.requests += 1;
+                let sent = write::send(session, &node, w).await.map(|back| WriteDone::of(&plan, back));
+                if sent.is_err() {
+                    self.stats.errors += 1;
+                }
+                sent
+            }
+            Err(e) => Err(e),
+        };
+        tracing::info!(connection = %self.job.name, tag = plan.tag().0, ?outcome, "write");
+        let _ = reply.send(outcome);
+    }
+
+    /// The node a plan writes, as resolved on this server, and the write; or why it is not sent.
+    fn target<'p>(
+        &self,
+        resolved: Option<&Subscribed>,
+        plan: &'p WritePlan,
+        sent_at: std::time::Instant,
+    ) -> Result<(NodeId, &'p UaWrite), WriteError> {
+        let fresh = self.connected_at.is_some_and(|c| sent_at >= c);
         if !fresh {
-            let _ = cmd
-                .reply
-                .send(Err("not written: the connection is down or was re-established since the request".into()));
+            return Err(NotSent::Reconnected.into());
+        }
+        let tag = plan.tag();
+        let point = self.job.points.iter().find(|(t, _)| *t == tag).ok_or(NotSent::NotOnConnection)?;
+        let w = plan.opcua_for(self.job.conn, &point.1.node).map_err(NotSent::PlanMismatch)?;
+        match resolved.and_then(|s| s.resolved.iter().find(|(t, _)| *t == tag)).map(|(_, n)| n) {
+            Some(Ok(node)) => Ok((node.clone(), w)),
+            Some(Err(m)) => Err(NotSent::Before(m.clone()).into()),
+            None => Err(NotSent::NotOnConnection.into()),
+        }
+    }
+
+    /// When writes are possible: each node's DataType, for the write plans.
+    async fn report_data_types(&self, session: &Session, resolved: &[(TagId, Result<NodeId, String>)]) {
+        if self.writes.is_none() {
             return;
         }
-        let node = resolved.and_then(|s| s.resolved.iter().find(|(t, _)| *t == cmd.tag)).map(|(_, n)| n.clone());
-        let node = match node {
-            Some(Ok(n)) => n,
-            Some(Err(m)) => {
-                let _ = cmd.reply.send(Err(format!("not written: {m}")));
-                return;
-            }
-            None => {
-                let _ = cmd.reply.send(Err("not written: the tag is not on this connection".into()));
-                return;
-            }
-        };
-        self.stats.requests += 1;
-        let outcome = match write::write_value(session, &node, &cmd.value).await {
-            Ok(back) => Ok(WriteDone {
-                expected: write::as_written(&cmd.value, back.as_ref()),
-                readback: back,
-                how: format!("OPC UA Write {node}"),
-            }),
-            Err(e) => {
-                self.stats.errors += 1;
-                Err(e)
-            }
-        };
-        tracing::info!(connection = %self.job.name, tag = cmd.tag.0, ?outcome, "write");
-        let _ = cmd.reply.send(outcome);
+        let nodes: Vec<(TagId, NodeId)> =
+            resolved.iter().filter_map(|(t, n)| n.as_ref().ok().map(|n| (*t, n.clone()))).collect();
+        let mut types = write::data_types(session, &nodes).await;
+        types.extend(resolved.iter().filter_map(|(t, n)| n.as_ref().err().map(|m| (*t, Err(m.clone())))));
+        self.send(DriverEvent::DataTypes { conn: self.job.conn, types }).await;
     }
 
     async fn send(&self, e: DriverEvent) {
@@ -561,6 +577,7 @@ impl<M: From<DriverEvent>> Task<M> {
         self.send(DriverEvent::UaItems { conn: self.job.conn, items: infos, publishing_interval: revised_publishing })
             .await;
         self.samples(bad).await;
+        self.report_data_types(session, &resolved).await;
         tracing::info!(connection = %self.job.name, items = items.len(), quarantined = self.quarantine.len(), "subscribed");
         Ok(Subscribed { id: sub, resolved, items })
     }
