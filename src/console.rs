@@ -12,7 +12,7 @@ use crossterm::event::KeyEvent;
 
 use crate::alarm::Transition;
 use crate::audit::RecordInput;
-use crate::driver::{DriverEvent, WriteDone};
+use crate::driver::{DriverEvent, WriteDone, WriteError};
 use crate::layout::Layout;
 use crate::plant::{AlarmAction, Command, Input, Plant, PlantEffect, SessionId, WriteOrder, apply};
 use crate::session::msg::{Effect as SessionEffect, Msg as SessionMsg};
@@ -50,7 +50,7 @@ pub enum Msg {
     WriteDone {
         tag: TagId,
         requested: Value,
-        result: Result<WriteDone, String>,
+        result: Result<WriteDone, WriteError>,
     },
     /// The audit log could not be written.
     AuditFailed(String),

@@ -255,9 +255,12 @@ async fn a_write_into_a_flood_says_the_outcome_is_unknown_and_the_driver_backs_o
     peer.set(Mode::Flood);
     let (reply, answer) = oneshot::channel();
     let tag = l.tag_id("H0").expect("tag");
-    wtx.send(WriteCommand { tag, value: Value::UInt(42), sent_at: std::time::Instant::now(), reply }).await.unwrap();
+    let plan = ttyhmi::driver::plan::plan(&l, tag, &Value::UInt(42), None).expect("42 fits a u16");
+    wtx.send(WriteCommand { plan, sent_at: std::time::Instant::now(), reply }).await.unwrap();
     let outcome = tokio::time::timeout_at(within(5), answer).await.expect("a reply in time").expect("a reply");
     let e = outcome.expect_err("not confirmed");
+    assert!(matches!(e, ttyhmi::driver::WriteError::OutcomeUnknown(_)), "the outcome is unknown: {e:?}");
+    let e = e.to_string();
     assert!(e.starts_with("not confirmed: noise on the line: never quiet"), "{e}");
     assert!(e.contains("after the request to unit 1") && e.ends_with("may or may not have been written"), "{e}");
     let deadline = within(5);

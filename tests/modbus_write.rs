@@ -1,7 +1,9 @@
 //! Modbus writes at driver level, against the simulated plant (which counts function codes):
 //! every kind of point is written with the right function code and read back; a value that does
-//! not fit sends nothing; a write while the connection is down is refused at once and nothing is
-//! sent later when it comes back. Writes over a serial line (RTU) too.
+//! not fit has no write plan, and a plan made for another tag definition is refused, so nothing is
+//! sent; a write while the connection is down is refused at once and nothing is sent later when it
+//! comes back. Writes over a serial line (RTU) too. The registers written are the plan's words,
+//! for every type and byte order.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use ttyhmi::driver::modbus::poller::{ModbusJob, run};
-use ttyhmi::driver::{DriverEvent, WriteCommand, WriteDone};
+use ttyhmi::driver::plan::{self, ModbusOp, PlanError, Wire, WritePlan};
+use ttyhmi::driver::{DriverEvent, NotSent, WriteCommand, WriteDone, WriteError};
 use ttyhmi::layout::{self, ConnId};
 use ttyhmi::sim::{self, SimHandle, SimOptions};
 use ttyhmi::tag::Value;
@@ -27,6 +30,16 @@ fn writes(s: &SimHandle) -> u64 {
     WRITE_FCS.iter().map(|f| c.get(f).copied().unwrap_or(0)).sum()
 }
 
+/// The tags of most tests.
+const TAGS: &str = "  U16: { source: plc, holding: 500 }
+  I16: { source: plc, holding: 501, type: i16 }
+  F32: { source: plc, holding: 502, type: f32 }
+  F64: { source: plc, holding: 504, type: f64, byte_order: DCBA }
+  SCALED: { source: plc, holding: 508, type: u16, scale: { raw: [0, 1000], eu: [0, 100] } }
+  BIT: { source: plc, holding: 509, bit: 5 }
+  COIL: { source: plc, coil: 16 }
+";
+
 struct Driver {
     wtx: mpsc::Sender<WriteCommand>,
     events: mpsc::Receiver<DriverEvent>,
@@ -40,18 +53,14 @@ impl Driver {
         Self::start_on(&format!("modbus_tcp: {{ host: 127.0.0.1, port: {port} }}, timeout: 300ms, poll: 50ms{extra}"))
     }
 
-    /// The tags below on a connection with `keys`.
+    /// [`TAGS`] on a connection with `keys`.
     fn start_on(keys: &str) -> Driver {
-        let src = format!(
-            "connections:\n  plc: {{ {keys} }}\ntags:\n\
-             \x20 U16: {{ source: plc, holding: 500 }}\n\
-             \x20 I16: {{ source: plc, holding: 501, type: i16 }}\n\
-             \x20 F32: {{ source: plc, holding: 502, type: f32 }}\n\
-             \x20 F64: {{ source: plc, holding: 504, type: f64, byte_order: DCBA }}\n\
-             \x20 SCALED: {{ source: plc, holding: 508, type: u16, scale: {{ raw: [0, 1000], eu: [0, 100] }} }}\n\
-             \x20 BIT: {{ source: plc, holding: 509, bit: 5 }}\n\
-             \x20 COIL: {{ source: plc, coil: 16 }}\n"
-        );
+        Self::start_with_tags(keys, TAGS)
+    }
+
+    /// `tags` (lines of a layout's `tags:`) on a connection with `keys`.
+    fn start_with_tags(keys: &str, tags: &str) -> Driver {
+        let src = format!("connections:\n  plc: {{ {keys} }}\ntags:\n{tags}");
         let layout = layout::parse(&src, "w.yaml").unwrap_or_else(|e| panic!("{e}"));
         let job = ModbusJob::from_layout(&layout, ConnId(0)).unwrap();
         let (tx, events) = mpsc::channel(1024);
@@ -73,10 +82,19 @@ impl Driver {
         }
     }
 
-    async fn write(&mut self, tag: &str, value: Value) -> Result<WriteDone, String> {
+    /// The plan of writing `value` to `tag` of this driver's layout.
+    fn plan(&self, tag: &str, value: Value) -> Result<WritePlan, PlanError> {
+        plan::plan(&self.layout, self.layout.tag_id(tag).unwrap(), &value, None)
+    }
+
+    async fn write(&mut self, tag: &str, value: Value) -> Result<WriteDone, WriteError> {
+        let plan = self.plan(tag, value).unwrap_or_else(|e| panic!("{tag}: no plan: {e}"));
+        self.send(plan).await
+    }
+
+    async fn send(&mut self, plan: WritePlan) -> Result<WriteDone, WriteError> {
         let (reply, rx) = oneshot::channel();
-        let tag = self.layout.tag_id(tag).unwrap();
-        let cmd = WriteCommand { tag, value, sent_at: std::time::Instant::now(), reply };
+        let cmd = WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
         self.wtx.send(cmd).await.unwrap();
         // Keep draining events so the driver never blocks on a full channel.
         let mut rx = rx;
@@ -183,17 +201,120 @@ async fn values_that_do_not_fit_send_nothing() {
     let mut d = Driver::start(sim.modbus_addr.port(), "");
     d.until_connected().await;
     let before = writes(&sim);
-    for (tag, v) in [
-        ("U16", Value::UInt(70_000)),
-        ("I16", Value::Float(1.5)),
-        ("F32", Value::Float(f64::NAN)),
-        ("COIL", Value::Int(7)),
-        ("U16", Value::Text("x".into())),
+    for (tag, v, why) in [
+        ("U16", Value::UInt(70_000), "does not fit u16"),
+        ("I16", Value::Float(1.5), "not a whole number"),
+        ("F32", Value::Float(f64::NAN), "NaN cannot be written"),
+        ("COIL", Value::Int(7), "not a boolean"),
+        ("U16", Value::Text("x".into()), "expected a number"),
     ] {
-        let e = d.write(tag, v.clone()).await.unwrap_err();
-        assert!(e.starts_with("not written"), "{tag} {v:?}: {e}");
+        // No plan, so there is nothing a driver could send.
+        let e = d.plan(tag, v.clone()).unwrap_err().to_string();
+        assert!(e.contains(why), "{tag} {v:?}: {e}");
     }
     assert_eq!(writes(&sim), before, "no write function code reached the device");
+    d.stop().await;
+    sim.stop().await;
+}
+
+/// The driver sends a plan as it is or not at all: a plan made for another definition of the tag
+/// (another type, byte order, address or mask-write option) is refused, and nothing is sent.
+#[tokio::test]
+async fn a_plan_made_for_another_tag_definition_is_refused_and_nothing_is_sent() {
+    let sim = sim_at("127.0.0.1:0".parse().unwrap()).await;
+    let port = sim.modbus_addr.port();
+    let mut d = Driver::start(port, "");
+    d.until_connected().await;
+    let before = writes(&sim);
+    for (tag, other) in [
+        ("F32", "F32: { source: plc, holding: 502, type: f32, byte_order: CDAB }"),
+        ("F32", "F32: { source: plc, holding: 502, type: i32 }"),
+        ("U16", "U16: { source: plc, holding: 501 }"),
+        ("U16", "U16: { source: plc, holding: 500, scale: { raw: [0, 10], eu: [0, 1] } }"),
+    ] {
+        // The same tag (same id) in a layout that defines it differently.
+        let tags: String =
+            TAGS.lines()
+                .map(|l| {
+                    if l.trim_start().starts_with(&format!("{tag}:")) {
+                        format!("  {other}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+        let src = format!("connections:\n  plc: {{ modbus_tcp: {{ host: 127.0.0.1, port: {port} }} }}\ntags:\n{tags}");
+        let l = layout::parse(&src, "other.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let id = l.tag_id(tag).unwrap();
+        assert_eq!(d.layout.tag_id(tag), Some(id), "the same id in the driver's layout");
+        let foreign = plan::plan(&l, id, &Value::UInt(1), None).unwrap();
+        match d.send(foreign).await {
+            Err(WriteError::NotSent(NotSent::PlanMismatch(why))) => assert!(why.contains("differ"), "{why}"),
+            other => panic!("{tag} as {other:?}"),
+        }
+    }
+    // The bit of holding 509 planned as a mask write, for a connection that has mask_write off.
+    let mut rmw = Driver::start(port, ", mask_write: false");
+    rmw.until_connected().await;
+    let e = rmw.send(d.plan("BIT", Value::Bool(true)).unwrap()).await.unwrap_err();
+    assert!(e.to_string().starts_with("not written: the write plan no longer matches the tag"), "{e}");
+    assert_eq!(writes(&sim), before, "no write function code reached the device");
+    rmw.stop().await;
+    d.stop().await;
+    sim.stop().await;
+}
+
+/// The registers a write leaves in the device are exactly its plan's words, for every type and
+/// byte order (and a scale): what the confirmation shows is what the device receives.
+#[tokio::test]
+async fn the_registers_written_are_the_plans_words() {
+    let sim = sim_at("127.0.0.1:0".parse().unwrap()).await;
+    let port = sim.modbus_addr.port();
+    let types = ["u16", "i16", "u32", "i32", "u64", "i64", "f32", "f64", "bcd16", "bcd32"];
+    let mut tags = String::new();
+    let mut cases = Vec::new();
+    // The simulator's scratch registers are 500..=599.
+    let mut address = 510;
+    for ty in types {
+        for (j, order) in ["ABCD", "CDAB", "BADC", "DCBA"].iter().enumerate() {
+            let (wide, count) = match ty {
+                "u16" | "i16" | "bcd16" => (false, 1),
+                "u64" | "i64" | "f64" => (true, 4),
+                _ => (true, 2),
+            };
+            if !wide && j > 0 {
+                continue; // byte_order applies to 32- and 64-bit values only
+            }
+            let name = format!("T_{ty}_{order}");
+            let order = if wide { format!(", byte_order: {order}") } else { String::new() };
+            tags.push_str(&format!("  {name}: {{ source: plc, holding: {address}, type: {ty}{order} }}\n"));
+            address += count;
+            let value = if ty.starts_with('f') { Value::Float(-1234.5625) } else { Value::UInt(4321) };
+            cases.push((name, value));
+        }
+    }
+    assert!(address + 2 <= 600, "{address}");
+    tags.push_str(&format!("  SCALED: {{ source: plc, holding: {address}, type: i32, byte_order: DCBA, scale: {{ raw: [0, 1000], eu: [0, 100] }} }}\n"));
+    cases.push(("SCALED".into(), Value::Float(-42.34)));
+    let mut d = Driver::start_with_tags(
+        &format!("modbus_tcp: {{ host: 127.0.0.1, port: {port} }}, timeout: 300ms, poll: 50ms"),
+        &tags,
+    );
+    d.until_connected().await;
+    for (name, value) in cases {
+        let plan = d.plan(&name, value.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let Wire::Modbus(w) = plan.wire() else { panic!("{plan:?}") };
+        let words = match &w.op {
+            ModbusOp::Register(word) => vec![*word],
+            ModbusOp::Registers(words) => words.clone(),
+            other => panic!("{name}: {other:?}"),
+        };
+        let done = d.send(plan.clone()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let held = sim.with_device(|dev| dev.read_holding(w.address, words.len() as u16).unwrap());
+        assert_eq!(held, words, "{name} ← {value:?}: the device holds the plan's words");
+        assert_eq!(&done.expected, plan.expected(), "{name}");
+        assert!(done.confirmed(), "{name}: read back {:?} ≠ {:?}", done.readback, done.expected);
+    }
     d.stop().await;
     sim.stop().await;
 }
@@ -217,7 +338,8 @@ async fn a_write_while_down_is_refused_at_once_and_never_sent_later() {
     let t0 = Instant::now();
     let e = d.write("U16", Value::UInt(1)).await.unwrap_err();
     assert!(t0.elapsed() < Duration::from_millis(500), "refused at once, took {:?}", t0.elapsed());
-    assert!(e.contains("down"), "{e}");
+    assert!(e.to_string().contains("down"), "{e}");
+    assert!(matches!(e, WriteError::NotSent(NotSent::ConnectionDown(_))), "{e:?}");
     // The device comes back: nothing written arrives.
     let sim = sim_at(addr).await;
     d.until_connected().await;

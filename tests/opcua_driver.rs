@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use ttyhmi::driver::opcua::{UaJob, convert, pki, prepare, publishing_fact, run, write};
-use ttyhmi::driver::{ConnectionState, DriverEvent, Fact, ItemInfo};
+use ttyhmi::driver::{ConnectionState, DriverEvent, Fact, ItemInfo, WriteError};
 use ttyhmi::layout::{self, ConnId, Layout};
 use ttyhmi::sim::opcua_server::{DEFAULT_PASSWORD, NAMESPACE_URI, USERNAME, node, test_values};
 use ttyhmi::sim::{self, SimHandle, SimOptions};
@@ -430,6 +430,8 @@ struct View {
     arrivals_at_state: Vec<u64>,
     /// The diagnostics reports: the monitored items as revised, and the facts (publishing interval).
     items: Vec<(ConnId, Vec<ItemInfo>, Vec<Fact>)>,
+    /// The nodes' DataTypes the drivers reported, by tag (the latest report).
+    data_types: std::collections::HashMap<ttyhmi::tag::TagId, Result<ttyhmi::driver::UaType, String>>,
     stats_events: usize,
 }
 
@@ -447,6 +449,7 @@ impl View {
             arrivals: 0,
             arrivals_at_state: Vec::new(),
             items: Vec::new(),
+            data_types: std::collections::HashMap::new(),
             stats_events: 0,
         }
     }
@@ -484,6 +487,7 @@ impl View {
                 assert!(diag.plan.is_empty(), "an OPC UA driver makes no Modbus read plan");
                 self.items.push((conn, diag.items, diag.facts))
             }
+            DriverEvent::DataTypes { types, .. } => self.data_types.extend(types),
         }
     }
 
@@ -1330,14 +1334,15 @@ async fn writes_convert_to_the_node_type_read_back_and_refuse_what_does_not_fit(
         let before = read_value(&session, &id(node_id)).await;
         let got = write::write_value(&session, &id(node_id), value).await;
         match &got {
-            Err(m) => assert!(m.contains(why), "{node_id} ← {value:?}: {m:?} should name {why:?}"),
+            Err(m) => assert!(m.to_string().contains(why), "{node_id} ← {value:?}: {m:?} should name {why:?}"),
             Ok(back) => panic!("{node_id} ← {value:?} was written (read back {back:?})"),
         }
         assert_eq!(read_value(&session, &id(node_id)).await, before, "{node_id}: nothing written");
     }
     assert_eq!(sim.with_plant(|p| p.cmd.pressure_sp), 12.5, "the refused setpoint changed nothing");
     let ro = write::write_value(&session, &id(node::TEST_INT32), &Value::Int(1)).await;
-    assert!(ro.as_ref().is_err_and(|m| m.contains("refused")), "a read-only node: {ro:?}");
+    assert!(ro.as_ref().is_err_and(|m| m.to_string().contains("refused")), "a read-only node: {ro:?}");
+    assert!(matches!(ro, Err(WriteError::Refused(_))), "the server refused it: {ro:?}");
 
     h.shutdown().await;
     let _ = tokio::time::timeout(secs(5), session.disconnect()).await;
@@ -1452,13 +1457,24 @@ async fn shutdown_while_connected_and_while_a_server_is_silent_stops_promptly() 
 // ---------------------------------------------------------------------------------------------
 // 11. Writes through the connection task (the console's path)
 
+/// Plans writing `value` to `tag` (with the DataTypes the driver reported) and sends the plan.
 async fn send_write(
     wtx: &mpsc::Sender<ttyhmi::driver::WriteCommand>,
+    h: &Harness,
     tag: ttyhmi::tag::TagId,
     value: Value,
-) -> Result<ttyhmi::driver::WriteDone, String> {
+) -> Result<ttyhmi::driver::WriteDone, WriteError> {
+    let plan = ttyhmi::driver::plan::plan(&h.view.layout, tag, &value, h.view.data_types.get(&tag))
+        .unwrap_or_else(|e| panic!("no plan for {value:?}: {e}"));
+    send_plan(wtx, plan).await
+}
+
+async fn send_plan(
+    wtx: &mpsc::Sender<ttyhmi::driver::WriteCommand>,
+    plan: ttyhmi::driver::WritePlan,
+) -> Result<ttyhmi::driver::WriteDone, WriteError> {
     let (reply, rx) = tokio::sync::oneshot::channel();
-    let cmd = ttyhmi::driver::WriteCommand { tag, value, sent_at: std::time::Instant::now(), reply };
+    let cmd = ttyhmi::driver::WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
     wtx.send(cmd).await.expect("the task takes commands");
     tokio::time::timeout(secs(10), rx).await.expect("an answer in time").expect("a reply")
 }
@@ -1483,25 +1499,27 @@ async fn writes_through_the_connection_task_are_read_back_and_refused_while_down
     let inbox = Some(std::sync::Arc::new(tokio::sync::Mutex::new(wrx)));
     let task = tokio::spawn(run(j, tx, stop_rx, inbox));
     let mut h = Harness { view: View::new(layout.clone()), rx, stop, tasks: vec![task] };
-    h.wait_for(secs(10), "all Good", View::all_good).await;
+    h.wait_for(secs(10), "all Good and the DataTypes", |v| v.all_good() && v.data_types.len() == 3).await;
     let id = |n: &str| layout.tag_id(n).unwrap();
 
-    let done = send_write(&wtx, id("W_DOUBLE"), Value::Float(42.25)).await.expect("written");
+    let done = send_write(&wtx, &h, id("W_DOUBLE"), Value::Float(42.25)).await.expect("written");
     assert!(done.confirmed(), "{done:?}");
     assert!(done.how.contains("OPC UA Write"), "{}", done.how);
     h.wait_for(secs(5), "the subscription sees it", |v| v.value("W_DOUBLE") == Some(&Value::Float(42.25))).await;
-    let done = send_write(&wtx, id("W_INT16"), Value::Float(7.0)).await.expect("7.0 fits an Int16");
+    let done = send_write(&wtx, &h, id("W_INT16"), Value::Float(7.0)).await.expect("7.0 fits an Int16");
     assert!(done.confirmed(), "{done:?}");
-    let e = send_write(&wtx, id("RO"), Value::Int(1)).await.unwrap_err();
-    assert!(!e.is_empty());
+    let e = send_write(&wtx, &h, id("RO"), Value::Int(1)).await.unwrap_err();
+    assert!(!e.to_string().is_empty());
+    assert!(matches!(e, WriteError::Refused(_)), "a read-only node refuses: {e:?}");
 
     // Down: refused at once, and nothing written when the server is back.
     sim.stop().await;
     h.wait_for(secs(10), "Bad", |v| !v.is_good("W_DOUBLE")).await;
     let t0 = std::time::Instant::now();
-    let e = send_write(&wtx, id("W_DOUBLE"), Value::Float(1.0)).await.unwrap_err();
+    let e = send_write(&wtx, &h, id("W_DOUBLE"), Value::Float(1.0)).await.unwrap_err();
     assert!(t0.elapsed() < secs(2), "refused at once: {:?}", t0.elapsed());
-    assert!(e.contains("not written"), "{e}");
+    assert!(e.to_string().contains("not written"), "{e}");
+    assert!(matches!(e, WriteError::NotSent(_)), "{e:?}");
     let sim = start_sim(&dir, port, None).await;
     h.wait_for(secs(10), "Good again", |v| v.is_good("W_INT16")).await;
     // The restarted simulator starts from its initial values: nothing was replayed.
@@ -1533,7 +1551,9 @@ async fn a_write_while_connecting_is_refused_at_once() {
     h.wait_for(secs(5), "Connecting", |v| v.state(0) == Some(&ConnectionState::Connecting)).await;
     let (reply, answer) = tokio::sync::oneshot::channel();
     let tag = layout.tag_id("QUIET").expect("tag");
-    let cmd = ttyhmi::driver::WriteCommand { tag, value: Value::Int(1), sent_at: std::time::Instant::now(), reply };
+    let plan = ttyhmi::driver::plan::plan(&layout, tag, &Value::Int(1), Some(&Ok(ttyhmi::driver::UaType::Int32)))
+        .expect("a plan");
+    let cmd = ttyhmi::driver::WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
     wtx.send(cmd).await.expect("the task takes commands");
     let mut answer = std::pin::pin!(answer);
     let down = |e: &DriverEvent| matches!(e, DriverEvent::State { state: ConnectionState::Disconnected { .. }, .. });
@@ -1553,6 +1573,7 @@ async fn a_write_while_connecting_is_refused_at_once() {
         assert!(!down(&e), "the write was held until the attempt failed\n{}", h.view.summary());
         h.view.fold(e);
     }
+    let e = e.to_string();
     assert!(e.starts_with("not written") && e.contains("down"), "{e}");
     h.shutdown().await;
     silent_task.abort();
@@ -1588,6 +1609,86 @@ async fn the_opcua_driver_is_restarted_after_a_panic_and_its_tags_go_bad_meanwhi
     .await;
     h.assert_running();
     h.shutdown().await;
+}
+
+/// A node's value as the server holds it: the Variant itself, not converted.
+async fn read_variant(session: &opcua::client::Session, node: &NodeId) -> Option<opcua::types::Variant> {
+    let r = ReadValueId { node_id: node.clone(), attribute_id: AttributeId::Value as u32, ..Default::default() };
+    let dv = tokio::time::timeout(secs(5), session.read(&[r], TimestampsToReturn::Neither, 0.0))
+        .await
+        .expect("read in time")
+        .expect("read");
+    dv.first().and_then(|d| d.value.clone())
+}
+
+/// Issue 13 item 4: the Variant a write sends is the plan's, a Variant of the node's DataType as
+/// the driver reported it, and the server (which refuses a Variant of another type) holds exactly
+/// that Variant. A plan whose DataType is no longer the node's is refused and nothing is written.
+#[tokio::test]
+async fn the_variant_written_is_the_plans_of_the_nodes_data_type() {
+    use ttyhmi::driver::UaType;
+    use ttyhmi::driver::plan::{self, Wire};
+    let dir = TempDir::new("ua-write-plan");
+    let sim = start_sim(&dir, 0, None).await;
+    trust_sim(&dir, &sim);
+    let ns = sim.opcua_namespace_index().expect("OPC UA runs");
+    let cases = [
+        ("W_BOOLEAN", node::WRITABLE_BOOLEAN, UaType::Boolean, Value::Bool(true)),
+        ("W_INT16", node::WRITABLE_INT16, UaType::Int16, Value::Float(-7.0)),
+        ("W_UINT16", node::WRITABLE_UINT16, UaType::UInt16, Value::Float(65535.0)),
+        ("W_INT32", node::WRITABLE_INT32, UaType::Int32, Value::Float(-123_456.0)),
+        ("W_UINT32", node::WRITABLE_UINT32, UaType::UInt32, Value::Float(4.0e9)),
+        ("W_FLOAT", node::WRITABLE_FLOAT, UaType::Float, Value::Float(0.1)),
+        ("W_DOUBLE", node::WRITABLE_DOUBLE, UaType::Double, Value::Float(-1.0e300)),
+        ("W_STRING", node::WRITABLE_STRING, UaType::String, Value::Float(12.5)),
+        ("SP", node::PRESSURE_SP, UaType::Double, Value::Float(9.5)),
+    ];
+    let mut src = LayoutSrc::default().conn("ua", &url(&sim), &[NONE]);
+    for (name, n, _, _) in &cases {
+        src = src.tag(name, "ua", &sim_node(n), "");
+    }
+    let layout = parse(&src.build());
+    let j = job(&layout, 0, &dir.client_pki());
+    let (session, event_loop) = prepare(&j).await.expect("prepare a session");
+    let event_loop = event_loop.spawn();
+    assert_eq!(tokio::time::timeout(secs(10), session.wait_for_connection()).await, Ok(true));
+    let (tx, rx) = mpsc::channel::<DriverEvent>(4096);
+    let (stop, stop_rx) = watch::channel(false);
+    let (wtx, wrx) = mpsc::channel(1);
+    let task = tokio::spawn(run(j, tx, stop_rx, Some(std::sync::Arc::new(tokio::sync::Mutex::new(wrx)))));
+    let mut h = Harness { view: View::new(layout.clone()), rx, stop, tasks: vec![task] };
+    h.wait_for(secs(10), "all Good and every DataType", |v| v.all_good() && v.data_types.len() == cases.len()).await;
+    for (name, n, ty, value) in &cases {
+        let tag = layout.tag_id(name).unwrap();
+        assert_eq!(h.view.data_types.get(&tag), Some(&Ok(*ty)), "{name}: the DataType the driver reported");
+        let p = plan::plan(&layout, tag, value, h.view.data_types.get(&tag)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let Wire::OpcUa(w) = p.wire() else { panic!("{p:?}") };
+        assert_eq!(w.value.data_type(), *ty, "{name}");
+        let done = send_plan(&wtx, p.clone()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(done.confirmed(), "{name}: {done:?}");
+        let held = read_variant(&session, &NodeId::new(ns, *n)).await;
+        assert_eq!(held, Some(convert::variant(&w.value)), "{name}: the server holds the plan's Variant");
+    }
+    assert_eq!(sim.with_plant(|p| p.cmd.pressure_sp), 9.5);
+
+    // Planned as an Int32, the Double node refuses the plan at the driver: nothing is written.
+    let tag = layout.tag_id("W_DOUBLE").unwrap();
+    let stale = plan::plan(&layout, tag, &Value::Float(5.0), Some(&Ok(UaType::Int32))).unwrap();
+    match send_plan(&wtx, stale).await {
+        Err(WriteError::NotSent(ttyhmi::driver::NotSent::PlanMismatch(why))) => {
+            assert!(why.contains("Int32") && why.contains("Double"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let held = read_variant(&session, &NodeId::new(ns, node::WRITABLE_DOUBLE)).await;
+    assert_eq!(held, Some(opcua::types::Variant::Double(-1.0e300)), "nothing written");
+
+    let _ = h.stop.send(true);
+    for t in h.tasks.drain(..) {
+        let _ = tokio::time::timeout(secs(2), t).await;
+    }
+    let _ = tokio::time::timeout(secs(5), session.disconnect()).await;
+    event_loop.abort();
     sim.stop().await;
 }
 

@@ -10,9 +10,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifi
 use ttyhmi::console::Console as State;
 use ttyhmi::console::update;
 use ttyhmi::console::{Effect, Msg};
-use ttyhmi::driver::{ConnectionState, DriverEvent};
-use ttyhmi::layout::{self, ConnId};
+use ttyhmi::driver::{ConnectionState, DriverEvent, UaType};
 use ttyhmi::session::write::Dialog;
+use ttyhmi::layout::{self, ConnId};
 use ttyhmi::tag::{Sample, Value};
 
 mod common;
@@ -54,7 +54,8 @@ fn typed(s: &mut State, text: &str) {
     }
 }
 
-/// Both connections up, every tag Good; an operator with a PIN.
+/// Both connections up, every tag Good (SPEED's node a Double, as its server says); an operator
+/// with a PIN.
 fn plant() -> State {
     let l = layout::parse(&layout_src(), "dialogs.yaml").unwrap_or_else(|e| panic!("{e}"));
     let person = ttyhmi::session::state::Person::viewer("alice", false)
@@ -71,6 +72,9 @@ fn plant() -> State {
         let e = DriverEvent::Samples { conn: ConnId(conn), samples: vec![(id, Sample::good(v, now()))], raw: None };
         update(&mut s, Msg::Driver(e), now());
     }
+    let speed = s.layout.tag_id("SPEED").expect("a tag");
+    let types = DriverEvent::DataTypes { conn: ConnId(1), types: vec![(speed, Ok(UaType::Double))] };
+    update(&mut s, Msg::Driver(types), now());
     s
 }
 
@@ -160,7 +164,7 @@ fn the_confirmation_shows_what_the_device_will_hold() {
         let effects = key(&mut s, KeyCode::Enter);
         let [Effect::Write(w)] = effects.as_slice() else { panic!("{effects:?}") };
         let held_value: f64 = held.parse().expect("a number");
-        assert_eq!(w.value, Value::Float(held_value), "what is sent is what was confirmed");
+        assert_eq!(w.plan.expected(), &Value::Float(held_value), "what is sent is what was confirmed");
         assert!(w.audit.raw.as_ref().and_then(|r| r.as_str()).is_some_and(|r| r.contains(&format!("typed {typed}"))));
     }
     // A value the register holds exactly says nothing more.

@@ -39,9 +39,12 @@
 //!
 //! - `seq` counts from 1 and continues across processes and restarts.
 //! - `time` is UTC, RFC 3339 with milliseconds, given by the caller (no clock in here).
-//! - `action` is one of [`Action`] in snake_case; `tag`, `old`, `new`, `raw`, `result` and
-//!   `ssh_client` are optional. `old`/`new`/`raw` are JSON values: strings as shown on screen
-//!   (`"2.50"`) are the most useful.
+//! - `action` is one of [`Action`] in snake_case; `tag`, `old`, `new`, `raw`, `result`,
+//!   `outcome` and `ssh_client` are optional. `old`/`new`/`raw` are JSON values: strings as shown
+//!   on screen (`"2.50"`) are the most useful.
+//! - `outcome`, after `result` on a `write_result`, says which way the write went: one of
+//!   [`WriteOutcome`] (`written`, `not_sent`, `refused`, `unknown`, `connection_lost`). Logs
+//!   written before it existed have none, and verify as before.
 //! - `prev` is the SHA-256 (lowercase hex) of the previous line's exact bytes without its
 //!   newline; the first record's `prev` is 64 zeros.
 //! - `skipped` appears only after a crash, see below.
@@ -141,7 +144,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use log::{AuditLog, tail};
-pub use record::{Action, Actor, Record, RecordInput, parse_ssh_client, ssh_client_from_env};
+pub use record::{Action, Actor, Record, RecordInput, WriteOutcome, parse_ssh_client, ssh_client_from_env};
 pub use verify::{Problem, VerifyReport, verify, verify_visiting};
 
 /// Longest line `append` writes (and `verify` accepts as a record): far beyond any real record.

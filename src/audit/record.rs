@@ -76,6 +76,55 @@ impl fmt::Display for Action {
     }
 }
 
+/// What became of a write, on a `write_result` record: the device took it (`result` says whether
+/// the read-back confirmed it), or which way it failed. Serialized in snake_case (`not_sent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOutcome {
+    /// The device accepted the write.
+    Written,
+    /// Nothing reached the device.
+    NotSent,
+    /// The device (or server) refused it.
+    Refused,
+    /// Sent, and no usable answer: the value may or may not have been written.
+    Unknown,
+    /// The connection broke after the write was sent.
+    ConnectionLost,
+}
+
+impl WriteOutcome {
+    pub const ALL: [WriteOutcome; 5] = [
+        WriteOutcome::Written,
+        WriteOutcome::NotSent,
+        WriteOutcome::Refused,
+        WriteOutcome::Unknown,
+        WriteOutcome::ConnectionLost,
+    ];
+
+    /// The name written to the log: `not_sent`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteOutcome::Written => "written",
+            WriteOutcome::NotSent => "not_sent",
+            WriteOutcome::Refused => "refused",
+            WriteOutcome::Unknown => "unknown",
+            WriteOutcome::ConnectionLost => "connection_lost",
+        }
+    }
+
+    /// For people: `not sent`, `outcome unknown`.
+    pub fn words(self) -> &'static str {
+        match self {
+            WriteOutcome::Written => "written",
+            WriteOutcome::NotSent => "not sent",
+            WriteOutcome::Refused => "refused",
+            WriteOutcome::Unknown => "outcome unknown",
+            WriteOutcome::ConnectionLost => "connection lost",
+        }
+    }
+}
+
 /// Who acts: fixed for a console session, so built once at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
@@ -100,11 +149,23 @@ pub struct RecordInput {
     pub new: Option<Value>,
     pub raw: Option<Value>,
     pub result: Option<String>,
+    /// On a `write_result`: which way the write went.
+    pub outcome: Option<WriteOutcome>,
 }
 
 impl RecordInput {
     pub fn new(time: SystemTime, actor: &Actor, action: Action) -> Self {
-        RecordInput { time, actor: actor.clone(), action, tag: None, old: None, new: None, raw: None, result: None }
+        RecordInput {
+            time,
+            actor: actor.clone(),
+            action,
+            tag: None,
+            old: None,
+            new: None,
+            raw: None,
+            result: None,
+            outcome: None,
+        }
     }
 
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
@@ -135,6 +196,12 @@ impl RecordInput {
         self.result = Some(result.into());
         self
     }
+
+    /// Which way a write went (`write_result` records).
+    pub fn outcome(mut self, outcome: WriteOutcome) -> Self {
+        self.outcome = Some(outcome);
+        self
+    }
 }
 
 /// A record as stored: one line of the log. Reading accepts fields it does not know (the hashes
@@ -159,6 +226,9 @@ pub struct Record {
     pub raw: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// On a `write_result`: which way the write went. Absent in logs written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<WriteOutcome>,
     /// SHA-256 of the damaged lines (joined by `\n`) between the previous record and this one,
     /// left by an interrupted append. Absent normally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,7 +245,7 @@ impl Record {
         prev: String,
         skipped: Option<String>,
     ) -> Self {
-        let RecordInput { actor, action, tag, old, new, raw, result, .. } = input;
+        let RecordInput { actor, action, tag, old, new, raw, result, outcome, .. } = input;
         Record {
             seq,
             time,
@@ -189,6 +259,7 @@ impl Record {
             new,
             raw,
             result,
+            outcome,
             skipped,
             prev,
         }
@@ -241,6 +312,12 @@ impl Record {
         if let Some(result) = &self.result {
             s.push(' ');
             push_clean(&mut s, result);
+        }
+        // A write that failed says which way (the result is in words already when it worked).
+        if let Some(o) = self.outcome.filter(|o| *o != WriteOutcome::Written) {
+            s.push_str(" [");
+            s.push_str(o.words());
+            s.push(']');
         }
         s
     }
@@ -386,6 +463,33 @@ mod tests {
         assert!(s.contains(r"eve\x1b[2J@hmi1"), "{s}");
         assert!(s.contains(r"P\u{202e}101\n"), "{s}");
         assert!(!s.chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn write_outcomes_are_snake_case_and_a_failed_one_is_shown() {
+        for o in WriteOutcome::ALL {
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{}\"", o.as_str()));
+            assert_eq!(serde_json::from_str::<WriteOutcome>(&format!("\"{}\"", o.as_str())).unwrap(), o);
+        }
+        let r = Record {
+            new: None,
+            raw: None,
+            result: Some("not written: connection `plc1` is down".into()),
+            outcome: Some(WriteOutcome::NotSent),
+            ..record()
+        };
+        assert_eq!(
+            r.for_people(),
+            "2026-11-29T19:10:00.123Z alice@hmi1 operator write_result P_101 2.50 not written: connection `plc1` is down [not sent]"
+        );
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(
+            line.contains(r#""result":"not written: connection `plc1` is down","outcome":"not_sent","prev""#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
+        let ok = Record { outcome: Some(WriteOutcome::Written), ..record() };
+        assert!(ok.for_people().ends_with(" ok"), "a write that worked reads as before: {}", ok.for_people());
     }
 
     #[test]

@@ -543,3 +543,27 @@ fn verify_and_tail_never_print_control_characters_from_the_file() {
     assert!(!lines[0].chars().any(char::is_control), "{lines:?}");
     assert!(lines[0].contains(r"\x1b[2J"), "{lines:?}");
 }
+
+#[test]
+fn write_outcomes_continue_a_log_written_before_they_existed() {
+    // Three records as an older version wrote them (no `outcome`: the same bytes as today's
+    // records without one), then write results with each outcome.
+    let t = Temp::with("outcomes", 3);
+    assert!(t.lines().iter().all(|l| !l.contains("outcome")), "{:?}", t.lines());
+    let mut log = AuditLog::open(&t.path).unwrap();
+    for (i, o) in WriteOutcome::ALL.into_iter().enumerate() {
+        log.append(input(4 + i as u64).result(format!("result {i}")).outcome(o)).unwrap();
+    }
+    let r = t.report();
+    assert!(r.is_intact(), "{r}");
+    assert_eq!(r.records, 3 + WriteOutcome::ALL.len() as u64);
+    let lines = t.lines();
+    for (line, o) in lines[3..].iter().zip(WriteOutcome::ALL) {
+        let rec: Record = serde_json::from_str(line).unwrap();
+        assert_eq!(rec.outcome, Some(o));
+        assert!(line.contains(&format!(r#","outcome":"{}","prev":"#, o.as_str())), "{line}");
+    }
+    let tail = tail(&t.path, 10).unwrap();
+    assert!(tail.iter().any(|l| l.ends_with("result 1 [not sent]")), "{tail:#?}");
+    assert!(tail.iter().any(|l| l.ends_with("result 0")), "a write the device took reads as before: {tail:#?}");
+}

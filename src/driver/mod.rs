@@ -9,6 +9,8 @@
 pub mod backoff;
 pub mod diagnostics;
 pub mod modbus;
+pub mod plan;
+pub mod reply;
 pub mod spawn;
 pub mod stats;
 pub mod supervisor;
@@ -16,6 +18,8 @@ pub mod supervisor;
 use crate::layout::{ConnId, Table};
 use crate::tag::{Sample, TagId};
 pub use diagnostics::{BlockInfo, ConnDiagnostics, Fact, ItemInfo};
+pub use plan::{PlanError, UaType, WritePlan};
+pub use reply::{NotSent, Refusal, Unknown, WriteError};
 pub use stats::{ConnStats, Histogram};
 
 /// What a driver tells the application.
@@ -33,6 +37,9 @@ pub enum DriverEvent {
     /// What the diagnostics view shows of the connection (the read plan, when made and whenever
     /// a block is split; the monitored items as the server revised them, …): replaces the last.
     Diagnostics { conn: ConnId, diag: ConnDiagnostics },
+    /// OPC UA, when writes are possible: each node's DataType as the server declares it (or why
+    /// it has none a write can use), read when the connection subscribes. Write plans need it.
+    DataTypes { conn: ConnId, types: Vec<(TagId, Result<UaType, String>)> },
 }
 
 /// A write to one tag, sent to the driver task of its connection. Only the console's runtime
@@ -40,13 +47,13 @@ pub enum DriverEvent {
 /// write inbox, so no write can reach a device.
 #[derive(Debug)]
 pub struct WriteCommand {
-    pub tag: TagId,
-    /// In engineering units, checked against the tag's limits by the caller.
-    pub value: crate::tag::Value,
+    /// What goes on the wire, as the operator confirmed it (the value checked against the tag's
+    /// limits by the caller). The driver sends exactly this, or refuses it.
+    pub plan: WritePlan,
     /// When the console sent it: a command older than the driver's current connection is
     /// refused (writes are never queued across a reconnect).
     pub sent_at: std::time::Instant,
-    pub reply: tokio::sync::oneshot::Sender<Result<WriteDone, String>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<WriteDone, WriteError>>,
 }
 
 /// A write the device accepted, and what it holds now.
@@ -61,6 +68,11 @@ pub struct WriteDone {
 }
 
 impl WriteDone {
+    /// `plan` was carried out; `readback` is what the device reads now.
+    pub fn of(plan: &WritePlan, readback: Option<crate::tag::Value>) -> WriteDone {
+        WriteDone { expected: plan.expected().clone(), readback, how: plan.how() }
+    }
+
     /// The readback confirms the write.
     pub fn confirmed(&self) -> bool {
         self.readback.as_ref() == Some(&self.expected)

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::backoff::Backoff;
-use super::{ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, WriteCommand, WriteInbox};
+use super::{NotSent, ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, WriteCommand, WriteInbox};
 use crate::layout::ConnId;
 use crate::sanitize::clean;
 use crate::tag::{Reason, Sample, TagId};
@@ -99,11 +99,11 @@ enum Refusal<'a> {
 /// Answers, at once, a write the connection cannot take now. Every refusal of a write because
 /// the connection is down (or came up again after it was sent) goes through here.
 fn refuse(cmd: WriteCommand, why: Refusal) {
-    let text = match why {
-        Refusal::Down(name) => format!("not written: connection `{name}` is down"),
-        Refusal::Reconnected => "not written: the connection was re-established since the request; try again".into(),
+    let why = match why {
+        Refusal::Down(name) => NotSent::ConnectionDown(name.to_string()),
+        Refusal::Reconnected => NotSent::Reconnected,
     };
-    let _ = cmd.reply.send(Err(text));
+    let _ = cmd.reply.send(Err(why.into()));
 }
 
 /// The supervisor's side of a connection, lent to its driver: events out, writes in, statistics.
@@ -137,6 +137,11 @@ impl<M: Event> Out<M> {
             started: now,
             last_stats: now,
         }
+    }
+
+    /// Whether this connection takes writes at all (read-only: never).
+    pub fn writable(&self) -> bool {
+        self.writes.is_some()
     }
 
     pub fn conn(&self) -> ConnId {

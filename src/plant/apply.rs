@@ -122,6 +122,7 @@ fn driver_event(plant: &mut Plant, e: DriverEvent, now: SystemTime) -> Vec<Plant
             }
         }
         DriverEvent::Stats { conn, stats } => stats_event(plant, conn, *stats),
+        DriverEvent::DataTypes { types, .. } => plant.data_types.extend(types),
         DriverEvent::Diagnostics { conn, diag } => {
             if let Some(c) = plant.conns.get_mut(conn.index()) {
                 c.diag = diag;

@@ -4,8 +4,6 @@
 
 use crate::alarm::{AlarmId, Shelve};
 use crate::audit::{Actor, RecordInput};
-use crate::layout::ConnId;
-use crate::tag::{TagId, Value};
 
 /// One session of the plant (a terminal, an SSH channel): where answers go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,12 +19,10 @@ pub enum AlarmAction {
     ReturnToService(AlarmId),
 }
 
-/// A confirmed write, with the audit record of its attempt.
+/// A confirmed write: exactly what goes on the wire, with the audit record of its attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WriteOrder {
-    pub conn: ConnId,
-    pub tag: TagId,
-    pub value: Value,
+    pub plan: crate::driver::WritePlan,
     pub audit: RecordInput,
 }
 

@@ -15,6 +15,8 @@ use std::time::SystemTime;
 
 pub use apply::{Input, PlantEffect, PlantEvent, apply};
 pub use command::{AlarmAction, Command, SessionId, WriteOrder};
+/// The plant's write vocabulary, as sessions see it: the plan confirmed and sent, and the answer.
+pub use crate::driver::{NotSent, Refusal, UaType, Unknown, WriteDone, WriteError, WritePlan};
 
 use crate::alarm::AlarmEngine;
 use crate::driver::{ConnDiagnostics, ConnStats, ConnectionState};
@@ -42,6 +44,9 @@ pub struct Plant {
     pub store: TagStore,
     pub conns: Vec<ConnView>,
     pub raw: HashMap<RawKey, Vec<u16>>,
+    /// OPC UA: each node's DataType as its server declares it (or why a write cannot use it):
+    /// write plans need it.
+    pub data_types: HashMap<TagId, Result<crate::driver::UaType, String>>,
     /// Every alarm of the layout and its state.
     pub alarms: AlarmEngine,
     /// Recent values of the tags trends, bars and sparklines show.
@@ -67,6 +72,7 @@ impl Plant {
             store: TagStore::new(layout.tags.len(), now),
             conns,
             raw: HashMap::new(),
+            data_types: HashMap::new(),
             alarms: AlarmEngine::new(layout.alarms.clone()).with_max_shelve(layout.alarm_options.max_shelve),
             history: History::new(layout.tags.len(), &layout.history_tags(), layout.history, now),
             audit_broken: None,

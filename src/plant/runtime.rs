@@ -15,7 +15,7 @@ use super::command::{Command, SessionId, WriteOrder};
 use super::records::Records;
 use super::{Input, Plant, PlantEffect, PlantEvent, apply};
 use crate::audit::{Action, Actor, AuditLog, RecordInput};
-use crate::driver::{DriverEvent, WriteCommand, WriteDone};
+use crate::driver::{DriverEvent, NotSent, Unknown, WriteCommand, WriteDone, WriteError, WritePlan};
 use crate::layout::{ConnId, ConnectionKind, Layout};
 use crate::tag::{TagId, Value};
 
@@ -38,7 +38,7 @@ pub enum Outcome {
     /// Apply to the plant.
     Input(Input),
     /// A session's write was answered (or could not be sent).
-    WriteDone { to: SessionId, tag: TagId, requested: Value, result: Result<WriteDone, String> },
+    WriteDone { to: SessionId, tag: TagId, requested: Value, result: Result<WriteDone, WriteError> },
 }
 
 impl From<DriverEvent> for Outcome {
@@ -169,17 +169,18 @@ impl PlantRuntime {
     /// Records the attempt, then sends the write; the answer comes back on the channel. Nothing
     /// is sent unless the attempt is on record.
     fn write(&mut self, from: SessionId, order: WriteOrder) {
-        let WriteOrder { conn, tag, value, audit } = order;
+        let WriteOrder { plan, audit } = order;
         let on_disk = self.records.append(vec![audit]);
-        let writer = self.writers.get(&conn).cloned();
+        let writer = self.writers.get(&plan.conn()).cloned();
         let tx = self.tx.clone();
         tokio::spawn(async move {
             if let Err(e) = answer(on_disk).await {
                 let _ = tx.send(Outcome::Input(Input::AuditFailed(e))).await;
                 return;
             }
-            let result = send(writer, tag, value.clone()).await;
-            let _ = tx.send(Outcome::WriteDone { to: from, tag, requested: value, result }).await;
+            let (tag, requested) = (plan.tag(), plan.expected().clone());
+            let result = send(writer, plan).await;
+            let _ = tx.send(Outcome::WriteDone { to: from, tag, requested, result }).await;
         });
     }
 
@@ -193,20 +194,20 @@ impl PlantRuntime {
     }
 }
 
-/// Sends a write to its connection's driver and waits for the answer.
-async fn send(writer: Option<mpsc::Sender<WriteCommand>>, tag: TagId, value: Value) -> Result<WriteDone, String> {
-    let Some(writer) = writer else {
-        return Err("not written: this console cannot write (read-only)".into());
-    };
+/// Sends a write plan to its connection's driver and waits for the answer.
+async fn send(writer: Option<mpsc::Sender<WriteCommand>>, plan: WritePlan) -> Result<WriteDone, WriteError> {
+    let Some(writer) = writer else { return Err(NotSent::ReadOnly.into()) };
     let (reply, rx) = oneshot::channel();
-    let cmd = WriteCommand { tag, value, sent_at: std::time::Instant::now(), reply };
-    if writer.try_send(cmd).is_err() {
-        return Err("not written: another write to this connection is still in progress".into());
+    let cmd = WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
+    match writer.try_send(cmd) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => return Err(NotSent::Busy.into()),
+        Err(mpsc::error::TrySendError::Closed(_)) => return Err(NotSent::DriverGone.into()),
     }
     match tokio::time::timeout(WRITE_ANSWER, rx).await {
         Ok(Ok(r)) => r,
-        Ok(Err(_)) => Err("no answer: the driver stopped".to_string()),
-        Err(_) => Err("no answer within 30 s".to_string()),
+        Ok(Err(_)) => Err(Unknown::DriverStopped.into()),
+        Err(_) => Err(Unknown::NoAnswer("no answer within 30 s".into()).into()),
     }
 }
 

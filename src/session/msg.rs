@@ -3,7 +3,7 @@
 use crossterm::event::KeyEvent;
 
 use crate::audit::RecordInput;
-use crate::driver::WriteDone;
+use crate::plant::{WriteDone, WriteError};
 use crate::plant::{Command, PlantEvent};
 use crate::tag::{TagId, Value};
 
@@ -22,7 +22,7 @@ pub enum Msg {
     WriteDone {
         tag: TagId,
         requested: Value,
-        result: Result<WriteDone, String>,
+        result: Result<WriteDone, WriteError>,
     },
     /// A trend export was written (what to say), or why not.
     Exported(Result<String, String>),

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::alarm::{AlarmId, AlarmState};
 use crate::layout::TrendPanel;
+use crate::plant::WritePlan;
 use crate::tag::{TagId, Value};
 
 /// The write dialog.
@@ -21,17 +22,14 @@ pub enum WriteDialog {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Confirm {
-    pub tag: TagId,
     pub old: Option<Value>,
-    /// What is written: the value the device will hold after encoding (what was typed when the
-    /// register holds it exactly).
-    pub new: Value,
+    /// What goes on the wire, made once when the value was entered: shown here, and sent as is.
+    /// Its tag, its description, a warning when it is not atomic, and the value the device will
+    /// hold after it (what was typed when the register holds that exactly).
+    pub plan: WritePlan,
     /// What was typed (as typed), when the device cannot hold it exactly (a scaled register's
     /// resolution, an f32's precision): the confirmation says so.
     pub typed: Option<String>,
-    /// What goes on the wire, for people.
-    pub raw: String,
-    pub warning: Option<String>,
     /// Typed so far (shown masked when it is a PIN).
     pub secret: String,
     pub needs_pin: bool,
@@ -43,8 +41,15 @@ impl WriteDialog {
     pub fn tag(&self) -> TagId {
         match self {
             WriteDialog::Edit { tag, .. } | WriteDialog::Pending { tag, .. } => *tag,
-            WriteDialog::Confirm(c) => c.tag,
+            WriteDialog::Confirm(c) => c.plan.tag(),
         }
+    }
+}
+
+impl Confirm {
+    /// The value the device will hold after the write.
+    pub fn new_value(&self) -> &Value {
+        self.plan.expected()
     }
 }
 

@@ -1,9 +1,11 @@
 //! The write flow, pure like the rest of `update`: select a writable tag → edit the value →
-//! confirm (tag, old → new, raw, role; PIN or the value typed again) → the write → its result.
-//! Role, limits and step are checked when the editor opens, when the value is entered, and
-//! again at confirmation. Every attempt, result, denial and PIN failure becomes an audit record;
-//! the write itself leaves `update` only as an [`Effect::Write`] that carries its audit record,
-//! which the runtime makes durable before anything is sent.
+//! confirm (tag, old → new, what will be sent, role; PIN or the value typed again) → the write →
+//! its result. Role, limits and step are checked when the editor opens, when the value is
+//! entered, and again at confirmation. The write plan (`driver::plan`) is made once, when the
+//! value is entered: the confirmation shows it and the write order carries it to the driver
+//! unchanged. Every attempt, result, denial and PIN failure becomes an audit record; the write
+//! itself leaves `update` only as an [`Effect::Write`] that carries its audit record, which the
+//! runtime makes durable before anything is sent.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,10 +14,10 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::msg::Effect;
 use super::state::{Overlay, Session};
 pub use super::views::{Confirm, WriteDialog as Dialog};
-use crate::audit::{Action, RecordInput};
+use crate::audit::{Action, RecordInput, WriteOutcome};
 use crate::auth::Role;
-use crate::driver::WriteDone;
-use crate::driver::modbus::codec;
+use crate::driver::plan;
+use crate::plant::{WriteDone, WriteError, WritePlan};
 use crate::layout::{Tag, TagSource};
 use crate::plant::{Command, Plant, WriteOrder};
 use crate::tag::{Quality, TagId, Value};
@@ -148,9 +150,10 @@ fn entered(
             return Vec::new();
         }
     };
-    let held = check_limits(&tag, current.as_ref(), &new).and_then(|_| held_value(&tag, &new));
-    let held = match held.and_then(|h| check_limits(&tag, current.as_ref(), &h).map(|_| h)) {
-        Ok(h) => h,
+    // The plan is made here, once: what the confirmation shows is what is sent.
+    let planned = check_limits(&tag, current.as_ref(), &new).and_then(|_| plan_for(state, plant, id, &new));
+    let plan = match planned.and_then(|p| check_limits(&tag, current.as_ref(), p.expected()).map(|_| p)) {
+        Ok(p) => p,
         Err(why) => {
             // Shown in the editor; a value out of limits is a denial on record.
             state.overlay =
@@ -162,19 +165,11 @@ fn entered(
     if let Err(why) = may_write(state, plant, id, now) {
         return deny(state, id, Some(&new), why, now);
     }
-    let mask_write = match &state.layout.connection(tag.conn).kind {
-        crate::layout::ConnectionKind::Modbus(m) => m.mask_write,
-        _ => true,
-    };
-    let (raw, warning) = preview(&tag, &held, mask_write);
-    let typed = (!same_reading(&held, &new)).then(|| input.trim().to_string());
+    let typed = (!same_reading(plan.expected(), &new)).then(|| input.trim().to_string());
     state.overlay = Overlay::Write(Dialog::Confirm(Confirm {
-        tag: id,
         old: current,
-        new: held,
+        plan,
         typed,
-        raw,
-        warning,
         secret: String::new(),
         needs_pin: state.identity.pin_hash.is_some(),
         error: None,
@@ -183,14 +178,11 @@ fn entered(
     Vec::new()
 }
 
-/// The value the device will hold once `new` is written: a Modbus value must fit the tag's type
-/// (after scaling) before anyone is asked to confirm it, and the register may hold it only
-/// rounded. (OPC UA: the node's DataType is known only when the write is sent.)
-fn held_value(tag: &Tag, new: &Value) -> Result<Value, String> {
-    match &tag.source {
-        TagSource::Modbus(p) => codec::held_value(p, new).map_err(|e| format!("cannot be written: {e}")),
-        TagSource::OpcUa(_) => Ok(new.clone()),
-    }
+/// The write plan of `value` for tag `id`: exactly what will go on the wire, and the value the
+/// device will hold after it. A Modbus value must fit the tag's type (after scaling) before anyone
+/// is asked to confirm it; an OPC UA value must fit its node's DataType, as the server reported it.
+pub fn plan_for(state: &Session, plant: &Plant, id: TagId, value: &Value) -> Result<WritePlan, String> {
+    plan::plan(&state.layout, id, value, plant.data_types.get(&id)).map_err(|e| format!("cannot be written: {e}"))
 }
 
 /// Whether two values read the same to a person (floats to their shown precision): an f32
@@ -206,52 +198,23 @@ fn check_limits(tag: &Tag, current: Option<&Value>, new: &Value) -> Result<(), S
     let Some(spec) = tag.write else { return Err(format!("{} is not writable", tag.name)) };
     match new {
         Value::Bool(_) => Ok(()),
+        // An OPC UA String node holds the number typed as its text: the limits apply to it.
+        Value::Text(t) => match t.trim().parse::<f64>() {
+            Ok(n) => spec.check(current.and_then(Value::as_f64), n),
+            Err(_) => Err(format!("`{t}` is not a number; the limits of {} cannot be checked", tag.name)),
+        },
         v => spec.check(current.and_then(Value::as_f64), v.as_f64().unwrap_or(f64::NAN)),
-    }
-}
-
-/// What will go on the wire, and a warning when the write is not atomic.
-fn preview(tag: &Tag, new: &Value, mask_write: bool) -> (String, Option<String>) {
-    match &tag.source {
-        TagSource::Modbus(p) => {
-            let (raw, warning) = if p.table.is_bits() {
-                (format!("FC05 coil {} ← {}", p.address, if new == &Value::Bool(true) { "FF00" } else { "0000" }), None)
-            } else if let Some(bit) = p.bit {
-                let on = u8::from(new == &Value::Bool(true));
-                if mask_write {
-                    (format!("FC22 holding {} bit {bit} ← {on}", p.address), None)
-                } else {
-                    (
-                        format!("FC03 + FC06 holding {} bit {bit} ← {on}", p.address),
-                        Some(format!(
-                            "read-modify-write: a change to the other bits of holding {} between the read and the write would be undone",
-                            p.address
-                        )),
-                    )
-                }
-            } else {
-                match codec::encode_point(p, new) {
-                    Ok(w) => {
-                        let fc = if w.len() == 1 { "FC06" } else { "FC16" };
-                        let hex: Vec<String> = w.iter().map(|x| format!("{x:04X}")).collect();
-                        (format!("{fc} holding {} ← {}", p.address, hex.join(" ")), None)
-                    }
-                    Err(e) => (format!("cannot encode: {e}"), None),
-                }
-            };
-            (raw, warning)
-        }
-        TagSource::OpcUa(u) => (format!("OPC UA Write {} (as the node's DataType)", u.node), None),
     }
 }
 
 fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
     // Values, roles and connections may have changed while the dialog was open.
-    let current = plant.store.get(c.tag).and_then(|s| s.value.clone());
-    let tag = state.layout.tag(c.tag).clone();
-    if let Err(why) = may_write(state, plant, c.tag, now).and_then(|_| check_limits(&tag, current.as_ref(), &c.new)) {
-        let new = c.new.clone();
-        return deny(state, c.tag, Some(&new), why, now);
+    let id = c.plan.tag();
+    let current = plant.store.get(id).and_then(|s| s.value.clone());
+    let tag = state.layout.tag(id).clone();
+    if let Err(why) = may_write(state, plant, id, now).and_then(|_| check_limits(&tag, current.as_ref(), c.new_value())) {
+        let new = c.new_value().clone();
+        return deny(state, id, Some(&new), why, now);
     }
     if c.needs_pin {
         // A PIN of the wrong length is a typing slip, not a guess: no failure is counted.
@@ -264,11 +227,11 @@ fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) 
         if !state.identity.verify_pin(&c.secret) {
             let mut effects = vec![Effect::record(
                 state,
-                record(state, c.tag, Action::PinFailure, now).new_value(c.new.to_string()).result("wrong PIN"),
+                record(state, id, Action::PinFailure, now).new_value(c.new_value().to_string()).result("wrong PIN"),
             )];
             if let Some(locked) = state.pin_guard.record_failure(now) {
                 let msg = locked.message(now);
-                effects.push(Effect::record(state, record(state, c.tag, Action::Lockout, now).result(msg.clone())));
+                effects.push(Effect::record(state, record(state, id, Action::Lockout, now).result(msg.clone())));
                 state.overlay = Overlay::None;
                 state.say(msg, true, now);
                 return effects;
@@ -281,10 +244,10 @@ fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) 
         }
         state.pin_guard.record_success();
     } else {
-        // The value again: as the device will hold it, or as it was first typed.
-        let again = parse_value(&tag, current.as_ref(), &c.secret);
-        let as_typed = c.typed.as_deref().is_some_and(|t| parse_value(&tag, current.as_ref(), t) == again);
-        if again.as_ref() != Ok(&c.new) && !as_typed {
+        // The value again (as the device will hold it, or as it was first typed, or written
+        // another way): it must make exactly the write shown.
+        let again = parse_value(&tag, current.as_ref(), &c.secret).and_then(|v| plan_for(state, plant, id, &v));
+        if again.as_ref() != Ok(&c.plan) {
             c.secret.clear();
             c.error = Some("that is not the same value; type the new value again to confirm".into());
             state.overlay = Overlay::Write(Dialog::Confirm(c));
@@ -292,15 +255,15 @@ fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) 
         }
     }
     let raw = match &c.typed {
-        Some(t) => format!("{} (typed {t})", c.raw),
-        None => c.raw.clone(),
+        Some(t) => format!("{} (typed {t})", c.plan.description()),
+        None => c.plan.description(),
     };
-    let audit = record(state, c.tag, Action::WriteAttempt, now)
+    let audit = record(state, id, Action::WriteAttempt, now)
         .old(c.old.as_ref().map(|v| tag.format(v)).unwrap_or_else(|| "-".into()))
-        .new_value(tag.format(&c.new))
+        .new_value(tag.format(c.new_value()))
         .raw(raw);
-    state.overlay = Overlay::Write(Dialog::Pending { tag: c.tag, new: c.new.clone() });
-    let order = WriteOrder { conn: tag.conn, tag: c.tag, value: c.new, audit };
+    state.overlay = Overlay::Write(Dialog::Pending { tag: id, new: c.new_value().clone() });
+    let order = WriteOrder { plan: c.plan, audit };
     vec![Effect::Command(Command::Write { from: state.id, actor: state.actor.clone(), order })]
 }
 
@@ -309,7 +272,7 @@ pub fn done(
     state: &mut Session,
     id: TagId,
     requested: &Value,
-    result: Result<WriteDone, String>,
+    result: Result<WriteDone, WriteError>,
     now: SystemTime,
 ) -> Vec<Effect> {
     if state.write_dialog().is_some_and(|d| d.tag() == id) {
@@ -317,7 +280,7 @@ pub fn done(
     }
     state.dirty = true;
     let tag = state.layout.tag(id).clone();
-    let rec = record(state, id, Action::WriteResult, now).new_value(tag.format(requested));
+    let rec = record(state, id, Action::WriteResult, now).new_value(tag.format(requested)).outcome(outcome(&result));
     let (text, bad, rec) = match &result {
         Ok(d) if d.confirmed() => {
             let shown = d.readback.as_ref().map(|v| tag.format(v)).unwrap_or_default();
@@ -332,10 +295,21 @@ pub fn done(
             let why = format!("written, but the device reads back {back} ({})", d.how);
             (format!("{}: {why}", tag.name), true, rec.result(why))
         }
-        Err(e) => (format!("{}: {e}", tag.name), true, rec.result(e.clone())),
+        Err(e) => (format!("{}: {e}", tag.name), true, rec.result(e.to_string())),
     };
     state.say(text, bad, now);
     vec![Effect::record(state, rec)]
+}
+
+/// Which way a write went, for its audit record.
+fn outcome(result: &Result<WriteDone, WriteError>) -> WriteOutcome {
+    match result {
+        Ok(_) => WriteOutcome::Written,
+        Err(WriteError::NotSent(_)) => WriteOutcome::NotSent,
+        Err(WriteError::Refused(_)) => WriteOutcome::Refused,
+        Err(WriteError::OutcomeUnknown(_)) => WriteOutcome::Unknown,
+        Err(WriteError::ConnectionLost(_)) => WriteOutcome::ConnectionLost,
+    }
 }
 
 /// The audit log cannot be written: writing stops (fail secure).
@@ -667,7 +641,7 @@ tags:
             let mut s = state();
             set_sample(&mut s, "SP_101", Sample::good(Value::Float(current), t(0)));
             let c = to_confirm(&mut s, 1, "SP_101", input);
-            assert_eq!(c.new, Value::Float(expect));
+            assert_eq!(c.new_value(), &Value::Float(expect));
             assert_eq!(c.old, Some(Value::Float(current)));
             assert!(c.needs_pin);
         }
@@ -711,7 +685,7 @@ tags:
         assert_eq!(edit_error(&s), None);
         typed(&mut s, 1, "6");
         assert_eq!(send(&mut s, 1, [enter()]), vec![]);
-        assert!(matches!(&s.write_dialog(), Some(Dialog::Confirm(c)) if c.new == Value::Float(6.0)));
+        assert!(matches!(s.write_dialog(), Some(Dialog::Confirm(c)) if c.new_value() == &Value::Float(6.0)));
     }
 
     #[test]
@@ -757,14 +731,15 @@ tags:
         send(&mut s, 1, (0..5).map(|_| k(KeyCode::Backspace)));
         typed(&mut s, 1, "start");
         send(&mut s, 1, [enter()]);
-        let Some(Dialog::Confirm(c)) = s.write_dialog().clone() else { panic!("{:?}", s.write_dialog()) };
-        assert_eq!(c.new, Value::Bool(true));
-        assert_eq!(c.raw, "FC05 coil 3 ← FF00");
+        let Some(Dialog::Confirm(c)) = s.write_dialog().cloned() else { panic!("{:?}", s.write_dialog()) };
+        assert_eq!(c.new_value(), &Value::Bool(true));
+        assert_eq!(c.plan.description(), "FC05 coil 3 ← FF00");
         typed(&mut s, 1, PIN);
         let effects = send(&mut s, 1, [enter()]);
         let w = writes(&effects);
         assert_eq!(w.len(), 1, "{effects:?}");
-        assert_eq!((w[0].tag, &w[0].value), (id(&s, "PUMP_CMD"), &Value::Bool(true)));
+        assert_eq!((w[0].plan.tag(), w[0].plan.expected()), (id(&s, "PUMP_CMD"), &Value::Bool(true)));
+        assert_eq!(w[0].plan, c.plan, "what was shown is what is sent");
         assert_eq!((w[0].audit.old.clone(), w[0].audit.new.clone()), (json("STOP"), json("START")));
         assert_eq!(w[0].audit.raw, json("FC05 coil 3 ← FF00"));
     }
@@ -844,15 +819,16 @@ tags:
     fn the_right_pin_gives_exactly_one_write_with_its_audit_record() {
         let mut s = state();
         let c = to_confirm(&mut s, 1, "SP_101", "6.5");
-        assert_eq!(c.raw, "FC16 holding 50 ← 40D0 0000", "6.5 as f32 is 0x40D00000");
-        assert_eq!(c.warning, None);
+        assert_eq!(c.plan.description(), "FC16 holding 50 ← 40D0 0000", "6.5 as f32 is 0x40D00000");
+        assert_eq!(c.plan.warning(), None);
         typed(&mut s, 2, PIN);
         let effects = send(&mut s, 2, [enter()]);
         assert_eq!(effects.len(), 1, "{effects:?}");
         let Effect::Write(w) = &effects[0] else { panic!("{effects:?}") };
-        assert_eq!(w.conn, ConnId(0));
-        assert_eq!(w.tag, id(&s, "SP_101"));
-        assert_eq!(w.value, Value::Float(6.5));
+        assert_eq!(w.plan.conn(), ConnId(0));
+        assert_eq!(w.plan.tag(), id(&s, "SP_101"));
+        assert_eq!(w.plan.expected(), &Value::Float(6.5));
+        assert_eq!(w.plan, c.plan, "what was shown is what is sent");
         let a = &w.audit;
         assert_eq!(a.action, Action::WriteAttempt);
         assert_eq!(a.time, t(2));
@@ -873,7 +849,7 @@ tags:
         let effects = send(&mut s, 1, [enter()]);
         let w = writes(&effects);
         assert_eq!(w.len(), 1);
-        assert_eq!((w[0].conn, &w[0].value), (ConnId(1), &Value::Bool(true)));
+        assert_eq!((w[0].plan.conn(), w[0].plan.expected()), (ConnId(1), &Value::Bool(true)));
     }
 
     #[test]
@@ -959,7 +935,7 @@ tags:
         let effects = send(&mut s, 1, [enter()]);
         let w = writes(&effects);
         assert_eq!(w.len(), 1, "the same number, typed differently: {effects:?}");
-        assert_eq!(w[0].value, Value::Float(6.5));
+        assert_eq!(w[0].plan.expected(), &Value::Float(6.5));
         assert_eq!(effects.len(), 1);
     }
 
@@ -1236,7 +1212,7 @@ tags:
         id(s, "SP_101")
     }
 
-    fn done_msg(tag: TagId, result: Result<WriteDone, String>) -> Msg {
+    fn done_msg(tag: TagId, result: Result<WriteDone, WriteError>) -> Msg {
         Msg::WriteDone { tag, requested: Value::Float(6.5), result }
     }
 
@@ -1276,13 +1252,58 @@ tags:
     fn a_failed_write_is_reported_and_audited_with_the_device_error() {
         let mut s = state();
         let tag = pending(&mut s);
-        let err = "exception 02 (illegal data address)".to_string();
+        let err = WriteError::Refused(crate::driver::Refusal::Exception(2));
         let effects = send(&mut s, 2, [done_msg(tag, Err(err.clone()))]);
         assert_eq!(actions(&effects), [Action::WriteResult]);
-        assert_eq!(audits(&effects)[0].result.as_deref(), Some(err.as_str()));
-        assert_eq!(message(&s), (format!("SP_101: {err}"), true));
+        let text = "the device refused: exception 02 (illegal data address)";
+        assert_eq!(audits(&effects)[0].result.as_deref(), Some(text));
+        assert_eq!(audits(&effects)[0].outcome, Some(WriteOutcome::Refused));
+        assert_eq!(message(&s), (format!("SP_101: {text}"), true));
         assert_eq!(s.write_dialog(), None);
         assert!(writes(&effects).is_empty(), "a failure is never retried by itself");
+    }
+
+    #[test]
+    fn each_way_a_write_fails_is_audited_as_such_and_said_in_words() {
+        use crate::driver::{NotSent, Unknown};
+        let cases = [
+            (
+                WriteError::NotSent(NotSent::ConnectionDown("plc1".into())),
+                WriteOutcome::NotSent,
+                "SP_101: not written: connection `plc1` is down",
+            ),
+            (
+                WriteError::Refused(crate::driver::Refusal::Status("Bad_OutOfRange".into())),
+                WriteOutcome::Refused,
+                "SP_101: the server refused the write: Bad_OutOfRange",
+            ),
+            (
+                WriteError::OutcomeUnknown(Unknown::NoAnswer("no answer within 300ms".into())),
+                WriteOutcome::Unknown,
+                "SP_101: no answer within 300ms: the value may or may not have been written",
+            ),
+            (
+                WriteError::ConnectionLost("the device closed the connection".into()),
+                WriteOutcome::ConnectionLost,
+                "SP_101: not confirmed, the connection broke: the device closed the connection",
+            ),
+        ];
+        for (err, outcome, text) in cases {
+            let mut s = state();
+            let tag = pending(&mut s);
+            let effects = send(&mut s, 2, [done_msg(tag, Err(err.clone()))]);
+            let r = audits(&effects)[0];
+            assert_eq!((r.action, r.outcome), (Action::WriteResult, Some(outcome)), "{err:?}");
+            assert_eq!(r.result, Some(err.to_string()));
+            assert_eq!(message(&s), (text.to_string(), true));
+        }
+        // A write the device took is `written`, confirmed or not.
+        for readback in [Some(Value::Float(6.5)), None] {
+            let mut s = state();
+            let tag = pending(&mut s);
+            let effects = send(&mut s, 2, [done_msg(tag, Ok(written(readback)))]);
+            assert_eq!(audits(&effects)[0].outcome, Some(WriteOutcome::Written));
+        }
     }
 
     // ---- the audit log fails ----
@@ -1345,7 +1366,7 @@ tags:
     fn a_read_modify_write_is_warned_about_in_the_confirmation() {
         let mut s = state();
         let c = to_confirm(&mut s, 1, "BIT", "1");
-        assert!(c.warning.as_deref().is_some_and(|w| w.contains("read-modify-write")), "{c:?}");
+        assert!(c.plan.warning().is_some_and(|w| w.contains("read-modify-write")), "{c:?}");
     }
 }
 
@@ -1411,7 +1432,11 @@ mod viewer_never_writes {
             1 => (0u32..3, any::<bool>()).prop_map(|(tag, ok)| Msg::WriteDone {
                 tag: TagId(tag),
                 requested: Value::Float(1.0),
-                result: if ok { Err("x".into()) } else { Err("refused".into()) },
+                result: if ok {
+                    Err(crate::plant::NotSent::Busy.into())
+                } else {
+                    Err(crate::plant::Refusal::Exception(2).into())
+                },
             }),
             1 => Just(Msg::Plant(PlantEvent::AlarmDone { to: crate::plant::SessionId(1), result: Ok("done".into()) })),
         ]

@@ -182,7 +182,7 @@ fn confirm_lines<'a>(
 ) {
     let old = c.old.as_ref().map(|v| tag.format(v)).unwrap_or("-".into());
     // A value the device holds only rounded is shown to its last digit.
-    let new = if c.typed.is_some() { c.new.to_string() } else { tag.format(&c.new) };
+    let new = if c.typed.is_some() { c.new_value().to_string() } else { tag.format(c.new_value()) };
     info.push(Line::from(vec![
         Span::styled(format!("{:<11}", "change"), theme.muted()),
         Span::raw(format!("{old} → ")),
@@ -195,10 +195,10 @@ fn confirm_lines<'a>(
             theme.uncertain(),
         ));
     }
-    info.push(kv("will send", c.raw.clone()));
+    info.push(kv("will send", c.plan.description()));
     info.push(kv("allowed", limits(tag)));
     info.push(kv("you", format!("{} ({})", state.identity.user, state.identity.role)));
-    if let Some(wn) = &c.warning {
+    if let Some(wn) = c.plan.warning() {
         info.push(Line::styled(format!("? {wn}"), theme.uncertain()));
     }
     let (label, shown) =

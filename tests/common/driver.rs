@@ -82,6 +82,7 @@ impl View {
                 self.plans.push((conn, diag.plan))
             }
             DriverEvent::Stats { conn, stats } => self.stats.push((conn, *stats)),
+            DriverEvent::DataTypes { .. } => panic!("a Modbus driver reports no OPC UA data types"),
         }
     }
 

@@ -32,9 +32,11 @@ use super::codec;
 use super::planner::{self, Block, Limits, MAX_READ_BITS, MAX_READ_REGISTERS};
 use super::rtu_link::{self, NeverQuiet, RtuClient, Timing};
 use super::serial;
+use crate::driver::plan::{ModbusOp, ModbusWrite};
 use crate::driver::supervisor::{self, Driver, Ended, Event, Out, Retry};
 use crate::driver::{
-    BlockInfo, ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, RawBlock, WriteCommand, WriteDone, WriteInbox,
+    BlockInfo, ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, NotSent, RawBlock, Refusal, Unknown,
+    WriteCommand, WriteDone, WriteError, WriteInbox,
 };
 use crate::layout::{ConnId, ConnectionKind, Layout, Modbus, ModbusLink, ModbusPoint, Table, TagSource};
 use crate::tag::{Reason, Sample, TagId, Value};
@@ -472,9 +474,9 @@ impl Task {
         self.scan_done(i, &mut out.stats);
     }
 
-    /// Carries out one write (sent while the connection is up: the supervisor refuses the
-    /// others) and reads the value back. `Err` only when the connection broke (the caller
-    /// reconnects); the command's own outcome goes to its reply.
+    /// Carries out one write (exactly its plan; sent while the connection is up: the supervisor
+    /// refuses the others) and reads the value back. `Err` only when the connection broke (the
+    /// caller reconnects); the command's own outcome goes to its reply.
     async fn write(
         &mut self,
         ctx: &mut Context,
@@ -482,24 +484,33 @@ impl Task {
         cmd: WriteCommand,
         stats: &mut ConnStats,
     ) -> Result<(), Lost> {
-        let Some(&(_, point, _)) = self.job.points.iter().find(|(t, _, _)| *t == cmd.tag) else {
-            let _ = cmd.reply.send(Err("not written: the tag is not on this connection".into()));
+        let WriteCommand { plan, reply, .. } = cmd;
+        let tag = plan.tag();
+        let Some(&(_, point, _)) = self.job.points.iter().find(|(t, _, _)| *t == tag) else {
+            let _ = reply.send(Err(NotSent::NotOnConnection.into()));
             return Ok(());
         };
-        if point.unit != *current_unit {
-            ctx.set_slave(Slave(point.unit));
-            *current_unit = point.unit;
+        let w = match plan.modbus_for(self.job.conn, &point, self.job.modbus.mask_write) {
+            Ok(w) => w,
+            Err(why) => {
+                let _ = reply.send(Err(NotSent::PlanMismatch(why).into()));
+                return Ok(());
+            }
+        };
+        if w.unit != *current_unit {
+            ctx.set_slave(Slave(w.unit));
+            *current_unit = w.unit;
         }
-        let (outcome, broken) =
-            write_point(ctx, &point, &cmd.value, self.job.modbus.mask_write, self.call_limit()).await;
+        let (outcome, broken) = write_point(ctx, w, self.call_limit()).await;
+        let outcome = outcome.map(|readback| WriteDone::of(&plan, readback));
         stats.requests += 1;
         if outcome.is_err() {
             stats.errors += 1;
         }
-        tracing::info!(connection = %self.job.name, tag = cmd.tag.0, ?outcome, "write");
-        let _ = cmd.reply.send(outcome);
+        tracing::info!(connection = %self.job.name, tag = tag.0, ?outcome, "write");
+        let _ = reply.send(outcome);
         // The next poll reads the new value; force it now for a quick screen update.
-        for run in self.runs.iter_mut().filter(|r| r.tags.contains(&cmd.tag)) {
+        for run in self.runs.iter_mut().filter(|r| r.tags.contains(&tag)) {
             run.due = Instant::now();
             run.last_words = None;
         }
@@ -597,96 +608,63 @@ impl Task {
     }
 }
 
-/// Writes a value to a point and reads it back. Returns the outcome, and `Some` when the
-/// connection broke on the way.
+/// Sends a planned write and reads the point back. Returns the value read back (`None` when the
+/// readback failed), and `Some` when the connection broke on the way.
 async fn write_point(
     ctx: &mut Context,
-    p: &ModbusPoint,
-    value: &Value,
-    mask_write: bool,
+    w: &ModbusWrite,
     limit: Duration,
-) -> (Result<WriteDone, String>, Option<Lost>) {
-    let a = p.address;
-    // Encode first: nothing is sent for a value that does not fit.
-    let (how, sent): (String, Sent) = match (p.table, p.bit) {
-        (Table::Coil, _) => {
-            let bit = match codec::encode_bit(value) {
-                Ok(b) => b,
-                Err(e) => return (Err(format!("not written: {e}")), None),
-            };
-            let r = timeout(limit, ctx.call(Request::WriteSingleCoil(a, bit))).await;
-            (format!("FC05 coil {a}"), flatten(r, limit))
+) -> (Result<Option<Value>, WriteError>, Option<Lost>) {
+    let a = w.address;
+    let sent = match &w.op {
+        ModbusOp::Coil(on) => flatten(timeout(limit, ctx.call(Request::WriteSingleCoil(a, *on))).await, limit),
+        ModbusOp::MaskWrite { and, or, .. } => {
+            flatten(timeout(limit, ctx.call(Request::MaskWriteRegister(a, *and, *or))).await, limit)
         }
-        (Table::Holding, Some(_)) => {
-            let (and, or) = match codec::encode_bit_mask(p, value) {
-                Ok(m) => m,
-                Err(e) => return (Err(format!("not written: {e}")), None),
+        ModbusOp::ReadModifyWrite { and, or, .. } => {
+            // Read-modify-write: another writer between the two requests would be overwritten.
+            let word = match read_for_change(ctx, a, limit).await {
+                Ok(word) => word,
+                Err((e, lost)) => return (Err(e), lost),
             };
-            if mask_write {
-                let r = timeout(limit, ctx.call(Request::MaskWriteRegister(a, and, or))).await;
-                (format!("FC22 holding {a} bit {}", p.bit.unwrap_or(0)), flatten(r, limit))
-            } else {
-                // Read-modify-write: another writer between the two requests would be overwritten.
-                let word = match read(ctx, Table::Holding, a, 1, limit).await {
-                    Ok(w) if w.len() == 1 => w[0],
-                    Ok(_) => return (Err("not written: short answer to the read".into()), None),
-                    Err(ReadError::Exception(c)) => {
-                        return (Err(format!("not written: the read refused: exception {c:02}")), None);
-                    }
-                    Err(ReadError::Timeout | ReadError::Elapsed) => {
-                        return (Err("not written: no answer to the read".into()), None);
-                    }
-                    Err(ReadError::Frame(why)) => return (Err(format!("not written: the read failed: {why}")), None),
-                    Err(ReadError::Flooded(why)) => return (Err(format!("not written: {why}")), Lost::flooded(&why)),
-                    Err(ReadError::Transport(e)) => return (Err(format!("not written: {e}")), Lost::broke(e)),
-                };
-                let new = (word & and) | (or & !and);
-                let r = timeout(limit, ctx.call(Request::WriteSingleRegister(a, new))).await;
-                (format!("FC03+FC06 holding {a} bit {} (read-modify-write)", p.bit.unwrap_or(0)), flatten(r, limit))
-            }
+            let new = (word & and) | (or & !and);
+            flatten(timeout(limit, ctx.call(Request::WriteSingleRegister(a, new))).await, limit)
         }
-        (Table::Holding, None) => {
-            let words = match codec::encode_point(p, value) {
-                Ok(w) => w,
-                Err(e) => return (Err(format!("not written: {e}")), None),
-            };
-            if words.len() == 1 {
-                let r = timeout(limit, ctx.call(Request::WriteSingleRegister(a, words[0]))).await;
-                (format!("FC06 holding {a}"), flatten(r, limit))
-            } else {
-                let n = words.len();
-                let r = timeout(limit, ctx.call(Request::WriteMultipleRegisters(a, words.into()))).await;
-                (format!("FC16 holding {a}+{n}"), flatten(r, limit))
-            }
+        ModbusOp::Register(word) => {
+            flatten(timeout(limit, ctx.call(Request::WriteSingleRegister(a, *word))).await, limit)
         }
-        (Table::Input | Table::Discrete, _) => {
-            return (Err(format!("not written: a {} is read-only", p.table.name())), None);
+        ModbusOp::Registers(words) => {
+            let request = Request::WriteMultipleRegisters(a, std::borrow::Cow::Borrowed(words.as_slice()));
+            flatten(timeout(limit, ctx.call(request)).await, limit)
         }
     };
-    if let Some((what, lost)) = sent.failure() {
-        return (Err(what), lost);
+    if let Some((e, lost)) = sent.failure() {
+        return (Err(e), lost);
     }
-    // What the device should now hold, as the console decodes it.
-    let expected = match expected_value(p, value) {
-        Ok(v) => v,
-        Err(e) => return (Err(e), None),
-    };
-    let count = p.count();
-    let back = read(ctx, p.table, a, count, limit).await;
-    let readback = match back {
-        Ok(words) if p.table.is_bits() => codec::decode_bit(&words.iter().map(|&w| w != 0).collect::<Vec<_>>()).ok(),
-        Ok(words) => codec::decode_point(p, &words).ok(),
-        Err(ReadError::Flooded(why)) => return (Ok(WriteDone { expected, readback: None, how }), Lost::flooded(&why)),
-        Err(ReadError::Transport(e)) => return (Ok(WriteDone { expected, readback: None, how }), Lost::broke(e)),
-        Err(_) => None,
-    };
-    (Ok(WriteDone { expected, readback, how }), None)
+    let p = &w.point;
+    match read(ctx, p.table, a, p.count(), limit).await {
+        Ok(words) if p.table.is_bits() => {
+            (Ok(codec::decode_bit(&words.iter().map(|&w| w != 0).collect::<Vec<_>>()).ok()), None)
+        }
+        Ok(words) => (Ok(codec::decode_point(p, &words).ok()), None),
+        Err(ReadError::Flooded(why)) => (Ok(None), Lost::flooded(&why)),
+        Err(ReadError::Transport(e)) => (Ok(None), Lost::broke(e)),
+        Err(_) => (Ok(None), None),
+    }
 }
 
-/// The value a point holds after `value` is written: encoded and decoded again (scaling and
-/// integer rounding applied), so a readback can be compared exactly.
-fn expected_value(p: &ModbusPoint, value: &Value) -> Result<Value, String> {
-    codec::held_value(p, value).map_err(|e| format!("not written: {e}"))
+/// The register a read-modify-write changes, read first; nothing is written when that fails.
+async fn read_for_change(ctx: &mut Context, a: u16, limit: Duration) -> Result<u16, (WriteError, Option<Lost>)> {
+    let before = |why: String| WriteError::NotSent(NotSent::Before(why));
+    match read(ctx, Table::Holding, a, 1, limit).await {
+        Ok(w) if w.len() == 1 => Ok(w[0]),
+        Ok(_) => Err((before("short answer to the read".into()), None)),
+        Err(ReadError::Exception(c)) => Err((before(format!("the read refused: exception {c:02}")), None)),
+        Err(ReadError::Timeout | ReadError::Elapsed) => Err((before("no answer to the read".into()), None)),
+        Err(ReadError::Frame(why)) => Err((before(format!("the read failed: {why}")), None)),
+        Err(ReadError::Flooded(why)) => Err((before(why.to_string()), Lost::flooded(&why))),
+        Err(ReadError::Transport(e)) => Err((before(e.clone()), Lost::broke(e))),
+    }
 }
 
 impl Lost {
@@ -702,23 +680,15 @@ impl Lost {
 impl Sent {
     /// What the operator is told of a write the device did not confirm, and whether the link
     /// was lost; `None` when it confirmed.
-    fn failure(self) -> Option<(String, Option<Lost>)> {
+    fn failure(self) -> Option<(WriteError, Option<Lost>)> {
         Some(match self {
             Sent::Ok => return None,
-            Sent::Refused(code) => {
-                let c = exception_code(code);
-                (format!("the device refused: exception {c:02} ({})", Reason::exception_name(c)), None)
-            }
-            Sent::NoAnswer(what) => (format!("{what}: the value may or may not have been written"), None),
-            Sent::BadAnswer(why) => {
-                (format!("the answer was damaged ({why}): the value may or may not have been written"), None)
-            }
-            Sent::Flooded(why) if !why.sent => (format!("not written: {why}"), Lost::flooded(&why)),
-            Sent::Flooded(why) => {
-                let what = format!("not confirmed: {why}; the value may or may not have been written");
-                (what, Lost::flooded(&why))
-            }
-            Sent::Broken(e) => (format!("not confirmed, the connection broke: {e}"), Lost::broke(e)),
+            Sent::Refused(code) => (Refusal::Exception(exception_code(code)).into(), None),
+            Sent::NoAnswer(what) => (Unknown::NoAnswer(what).into(), None),
+            Sent::BadAnswer(why) => (Unknown::Damaged(why).into(), None),
+            Sent::Flooded(why) if !why.sent => (NotSent::Before(why.to_string()).into(), Lost::flooded(&why)),
+            Sent::Flooded(why) => (Unknown::Dropped(why.to_string()).into(), Lost::flooded(&why)),
+            Sent::Broken(e) => (WriteError::ConnectionLost(e.clone()), Lost::broke(e)),
         })
     }
 }

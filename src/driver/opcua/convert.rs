@@ -8,6 +8,7 @@ use opcua::types::{
     Variant,
 };
 
+use crate::driver::plan::{self, UaType, UaValue};
 use crate::layout::nodeid::{Identifier, Namespace, NodeRef};
 use crate::tag::{Quality, Reason, Value};
 
@@ -115,58 +116,50 @@ pub fn node_id(r: &NodeRef, namespaces: &NamespaceMap) -> Result<NodeId, String>
     Ok(NodeId::new(ns, id))
 }
 
-/// A tag value as a Variant of the node's DataType, for the Write service. Refuses what does not
-/// fit the type exactly (no silent rounding or truncation).
-pub fn variant_for(data_type: &NodeId, v: &Value) -> Result<Variant, String> {
-    let id = data_type.as_data_type_id().ok();
-    let int = |lo: i128, hi: i128| -> Result<i128, String> {
-        let x: i128 = match v {
-            Value::Int(i) => *i as i128,
-            Value::UInt(u) => *u as i128,
-            Value::Float(f) if f.fract() == 0.0 && f.is_finite() => *f as i128,
-            Value::Float(f) => return Err(format!("{f} is not a whole number")),
-            Value::Bool(_) | Value::Text(_) => return Err("expected a number".into()),
-        };
-        if x < lo || x > hi { Err(format!("{x} is out of range {lo}..{hi}")) } else { Ok(x) }
-    };
-    let float = || -> Result<f64, String> {
-        match v {
-            Value::Int(i) => Ok(*i as f64),
-            Value::UInt(u) => Ok(*u as f64),
-            Value::Float(f) if f.is_finite() => Ok(*f),
-            Value::Float(_) => Err("NaN and infinity cannot be written".into()),
-            Value::Bool(_) | Value::Text(_) => Err("expected a number".into()),
-        }
-    };
-    Ok(match id {
-        Some(DataTypeId::Boolean) => match v {
-            Value::Bool(b) => Variant::Boolean(*b),
-            Value::Int(0) | Value::UInt(0) => Variant::Boolean(false),
-            Value::Int(1) | Value::UInt(1) => Variant::Boolean(true),
-            _ => return Err("expected true or false".into()),
-        },
-        Some(DataTypeId::SByte) => Variant::SByte(int(i8::MIN as i128, i8::MAX as i128)? as i8),
-        Some(DataTypeId::Byte) => Variant::Byte(int(0, u8::MAX as i128)? as u8),
-        Some(DataTypeId::Int16) => Variant::Int16(int(i16::MIN as i128, i16::MAX as i128)? as i16),
-        Some(DataTypeId::UInt16) => Variant::UInt16(int(0, u16::MAX as i128)? as u16),
-        Some(DataTypeId::Int32) => Variant::Int32(int(i32::MIN as i128, i32::MAX as i128)? as i32),
-        Some(DataTypeId::UInt32) => Variant::UInt32(int(0, u32::MAX as i128)? as u32),
-        Some(DataTypeId::Int64) => Variant::Int64(int(i64::MIN as i128, i64::MAX as i128)? as i64),
-        Some(DataTypeId::UInt64) => Variant::UInt64(int(0, u64::MAX as i128)? as u64),
-        Some(DataTypeId::Float) => {
-            let f = float()?;
-            if f.abs() > f32::MAX as f64 {
-                return Err(format!("{f} does not fit a Float"));
-            }
-            Variant::Float(f as f32)
-        }
-        Some(DataTypeId::Double) => Variant::Double(float()?),
-        Some(DataTypeId::String) => match v {
-            Value::Text(t) => Variant::String(UAString::from(t.as_str())),
-            other => Variant::String(UAString::from(other.to_string())),
-        },
+/// The write-plan DataType of a node whose DataType attribute is `data_type`, or why a write
+/// cannot use it.
+pub fn ua_type(data_type: &NodeId) -> Result<UaType, String> {
+    Ok(match data_type.as_data_type_id().ok() {
+        Some(DataTypeId::Boolean) => UaType::Boolean,
+        Some(DataTypeId::SByte) => UaType::SByte,
+        Some(DataTypeId::Byte) => UaType::Byte,
+        Some(DataTypeId::Int16) => UaType::Int16,
+        Some(DataTypeId::UInt16) => UaType::UInt16,
+        Some(DataTypeId::Int32) => UaType::Int32,
+        Some(DataTypeId::UInt32) => UaType::UInt32,
+        Some(DataTypeId::Int64) => UaType::Int64,
+        Some(DataTypeId::UInt64) => UaType::UInt64,
+        Some(DataTypeId::Float) => UaType::Float,
+        Some(DataTypeId::Double) => UaType::Double,
+        Some(DataTypeId::String) => UaType::String,
         _ => return Err(format!("writing a node of data type {data_type} is not supported")),
     })
+}
+
+/// A planned value as the Variant it is, one to one.
+pub fn variant(v: &UaValue) -> Variant {
+    match v {
+        UaValue::Boolean(b) => Variant::Boolean(*b),
+        UaValue::SByte(x) => Variant::SByte(*x),
+        UaValue::Byte(x) => Variant::Byte(*x),
+        UaValue::Int16(x) => Variant::Int16(*x),
+        UaValue::UInt16(x) => Variant::UInt16(*x),
+        UaValue::Int32(x) => Variant::Int32(*x),
+        UaValue::UInt32(x) => Variant::UInt32(*x),
+        UaValue::Int64(x) => Variant::Int64(*x),
+        UaValue::UInt64(x) => Variant::UInt64(*x),
+        UaValue::Float(x) => Variant::Float(*x),
+        UaValue::Double(x) => Variant::Double(*x),
+        UaValue::String(t) => Variant::String(UAString::from(t.as_str())),
+    }
+}
+
+/// A tag value as a Variant of the node's DataType, for the Write service. Refuses what does not
+/// fit the type exactly (no silent rounding or truncation): the write plan's conversion
+/// ([`plan::ua_value`]).
+pub fn variant_for(data_type: &NodeId, v: &Value) -> Result<Variant, String> {
+    let ty = ua_type(data_type)?;
+    plan::ua_value(ty, v).map(|u| variant(&u)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -218,6 +211,33 @@ mod tests {
         assert_eq!(variant_for(&t(DataTypeId::Boolean), &Value::Bool(true)), Ok(Variant::Boolean(true)));
         assert!(variant_for(&t(DataTypeId::Boolean), &Value::Int(7)).is_err());
         assert!(variant_for(&t(DataTypeId::Guid), &Value::Int(7)).is_err());
+    }
+
+    #[test]
+    fn a_planned_value_reads_back_as_the_value_the_plan_expects() {
+        let values = [
+            UaValue::Boolean(true),
+            UaValue::SByte(-8),
+            UaValue::Byte(200),
+            UaValue::Int16(-300),
+            UaValue::UInt16(65535),
+            UaValue::Int32(i32::MIN),
+            UaValue::UInt32(u32::MAX),
+            UaValue::Int64(i64::MIN),
+            UaValue::UInt64(u64::MAX),
+            UaValue::Float(0.1),
+            UaValue::Double(-1e300),
+            UaValue::String("Grüße".into()),
+        ];
+        for (u, ty) in values.iter().zip(UaType::ALL) {
+            assert_eq!(u.data_type(), ty);
+            let v = variant(u);
+            assert_eq!(value(&v), Some(u.value()), "{u:?}");
+            let opcua::types::VariantTypeId::Scalar(t) = v.type_id() else { panic!("{v:?} is not a scalar") };
+            // A scalar Variant's type id is its built-in DataType's numeric id.
+            let dt = NodeId::new(0, t as u32);
+            assert_eq!(ua_type(&dt), Ok(ty), "{u:?}: the Variant is of the DataType");
+        }
     }
 
     #[test]

@@ -24,6 +24,8 @@ use super::{
     AbortOnDrop, Limits, UaJob, convert, data_sample, explain, is_fatal, item_request, prepare_with, publishing_fact,
     write,
 };
+use crate::driver::plan::UaWrite;
+use crate::driver::{NotSent, WriteError, WritePlan};
 use crate::driver::supervisor::{Driver, Ended, Event, Out, Retry};
 use crate::driver::{ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, ItemInfo, WriteCommand, WriteDone};
 use crate::layout::ConnId;
@@ -178,35 +180,52 @@ impl Task {
         Task { job, quarantine: Vec::new(), server_cert: Vec::new() }
     }
 
-    /// Carries out one write on the session (sent while the connection is up: the supervisor
-    /// refuses the others) and reads the value back.
+    /// Carries out one write (exactly its plan; sent while the connection is up: the supervisor
+    /// refuses the others) on the session and reads the value back.
     async fn write(&self, session: &Session, resolved: Option<&Subscribed>, cmd: WriteCommand, stats: &mut ConnStats) {
-        let node = resolved.and_then(|s| s.resolved.iter().find(|(t, _)| *t == cmd.tag)).map(|(_, n)| n.clone());
-        let node = match node {
-            Some(Ok(n)) => n,
-            Some(Err(m)) => {
-                let _ = cmd.reply.send(Err(format!("not written: {m}")));
-                return;
+        let WriteCommand { plan, reply, .. } = cmd;
+        let outcome = match self.target(resolved, &plan) {
+            Ok((node, w)) => {
+                stats.requests += 1;
+                let sent = write::send(session, &node, w).await.map(|back| WriteDone::of(&plan, back));
+                if sent.is_err() {
+                    stats.errors += 1;
+                }
+                sent
             }
-            None => {
-                let _ = cmd.reply.send(Err("not written: the tag is not on this connection".into()));
-                return;
-            }
+            Err(e) => Err(e),
         };
-        stats.requests += 1;
-        let outcome = match write::write_value(session, &node, &cmd.value).await {
-            Ok(back) => Ok(WriteDone {
-                expected: write::as_written(&cmd.value, back.as_ref()),
-                readback: back,
-                how: format!("OPC UA Write {node}"),
-            }),
-            Err(e) => {
-                stats.errors += 1;
-                Err(e)
-            }
-        };
-        tracing::info!(connection = %self.job.name, tag = cmd.tag.0, ?outcome, "write");
-        let _ = cmd.reply.send(outcome);
+        tracing::info!(connection = %self.job.name, tag = plan.tag().0, ?outcome, "write");
+        let _ = reply.send(outcome);
+    }
+
+    /// The node a plan writes, as resolved on this server, and the write; or why it is not sent.
+    fn target<'p>(&self, resolved: Option<&Subscribed>, plan: &'p WritePlan) -> Result<(NodeId, &'p UaWrite), WriteError> {
+        let tag = plan.tag();
+        let point = self.job.points.iter().find(|(t, _)| *t == tag).ok_or(NotSent::NotOnConnection)?;
+        let w = plan.opcua_for(self.job.conn, &point.1.node).map_err(NotSent::PlanMismatch)?;
+        match resolved.and_then(|s| s.resolved.iter().find(|(t, _)| *t == tag)).map(|(_, n)| n) {
+            Some(Ok(node)) => Ok((node.clone(), w)),
+            Some(Err(m)) => Err(NotSent::Before(m.clone()).into()),
+            None => Err(NotSent::NotOnConnection.into()),
+        }
+    }
+
+    /// When writes are possible: each node's DataType, for the write plans.
+    async fn report_data_types<M: Event>(
+        &self,
+        session: &Session,
+        resolved: &[(TagId, Result<NodeId, String>)],
+        out: &Out<M>,
+    ) {
+        if !out.writable() {
+            return;
+        }
+        let nodes: Vec<(TagId, NodeId)> =
+            resolved.iter().filter_map(|(t, n)| n.as_ref().ok().map(|n| (*t, n.clone()))).collect();
+        let mut types = write::data_types(session, &nodes).await;
+        types.extend(resolved.iter().filter_map(|(t, n)| n.as_ref().err().map(|m| (*t, Err(m.clone())))));
+        out.send(DriverEvent::DataTypes { conn: out.conn(), types }).await;
     }
 
     /// The quarantined tags, Bad with their reasons.
@@ -469,6 +488,7 @@ impl Task {
         let report = ConnDiagnostics { plan: Vec::new(), items: created.infos, facts };
         out.diagnostics(report.clone()).await;
         out.samples(created.bad).await;
+        self.report_data_types(session, &resolved, out).await;
         let items = created.items;
         tracing::info!(connection = %self.job.name, items = items.len(), quarantined = self.quarantine.len(), "subscribed");
         Ok(Subscribed { id: sub, resolved, items, publishing, report })

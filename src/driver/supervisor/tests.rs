@@ -9,7 +9,14 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::*;
-use crate::driver::WriteDone;
+use crate::driver::{WriteDone, WriteError, WritePlan};
+
+/// A write of `value` to the first tag (an i32 holding register).
+fn plan_of(value: i64) -> WritePlan {
+    let src = "connections:\n  c: { modbus_tcp: { host: h } }\ntags:\n  T: { source: c, holding: 0, type: i32 }\n";
+    let layout = crate::layout::parse(src, "fake.yaml").unwrap_or_else(|e| panic!("{e}"));
+    crate::driver::plan::plan(&layout, TAGS[0], &Value::Int(value), None).unwrap_or_else(|e| panic!("{e}"))
+}
 use crate::tag::{Quality, Value};
 
 const BASE: Duration = Duration::from_millis(100);
@@ -108,8 +115,8 @@ impl Driver for Fake {
                     return Ended::Lost { reason: reason.to_string(), retry };
                 }
                 cmd = out.next_write() => {
-                    self.written.lock().unwrap().push(cmd.value.clone());
-                    let done = WriteDone { expected: cmd.value.clone(), readback: Some(cmd.value), how: "fake".into() };
+                    self.written.lock().unwrap().push(cmd.plan.expected().clone());
+                    let done = WriteDone::of(&cmd.plan, Some(cmd.plan.expected().clone()));
                     let _ = cmd.reply.send(Ok(done));
                 }
             }
@@ -209,20 +216,21 @@ impl Run {
         &self,
         value: i64,
         sent_at: std::time::Instant,
-    ) -> oneshot::Receiver<Result<WriteDone, String>> {
+    ) -> oneshot::Receiver<Result<WriteDone, WriteError>> {
         let (reply, answer) = oneshot::channel();
-        let cmd = WriteCommand { tag: TAGS[0], value: Value::Int(value), sent_at, reply };
+        let cmd = WriteCommand { plan: plan_of(value), sent_at, reply };
         self.writes.send(cmd).await.expect("the supervisor holds the inbox");
         answer
     }
 
     /// Writes `value` now; the answer, which must come without time passing.
     async fn write(&self, value: i64) -> Result<WriteDone, String> {
+        // The refusals are compared as the operator reads them.
         let answer = self.write_sent_at(value, std::time::Instant::now()).await;
         let t0 = Instant::now();
         let reply = tokio::time::timeout(Duration::from_secs(3600), answer).await.expect("answered").expect("a reply");
         assert_eq!(Instant::now(), t0, "answered at once, not after some wait");
-        reply
+        reply.map_err(|e| e.to_string())
     }
 
     async fn stop(mut self) -> Vec<DriverEvent> {
@@ -316,7 +324,7 @@ async fn writes_are_refused_while_down_and_never_sent_after_the_reconnect() {
     r.state(&ConnectionState::Connected).await;
     // Sent before the connection came up, arriving after: refused, not carried out.
     let answer = r.write_sent_at(2, before_up).await;
-    let e = answer.await.expect("a reply").expect_err("refused");
+    let e = answer.await.expect("a reply").expect_err("refused").to_string();
     assert_eq!(e, "not written: the connection was re-established since the request; try again");
     // Up: carried out.
     let done = r.write(3).await.expect("written while up");
