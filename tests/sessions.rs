@@ -11,10 +11,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 use ttyhmi::auth::Identity;
+use ttyhmi::driver::spawn::DriverOptions;
 use ttyhmi::front::hub::{Hub, Screen};
 use ttyhmi::plant::runtime::{PlantOptions, PlantRuntime};
 use ttyhmi::plant::{Plant, SessionId};
-use ttyhmi::driver::spawn::DriverOptions;
 use ttyhmi::session::msg::Msg;
 use ttyhmi::session::state::{Person, Session};
 
@@ -128,7 +128,8 @@ fn two_sessions_share_one_plant_acknowledges_and_writes() {
         keys(&input, bob, "\n").await;
         let b = wait_for(&bob_screen, "bob's acknowledge answered", |t| t.contains("acknowledged")).await;
         assert!(!alarm_row(&b).contains("UNACK"), "{b}");
-        let a = wait_for(&alice_screen, "the acknowledge in alice's session", |t| !alarm_row(t).contains("UNACK")).await;
+        let a =
+            wait_for(&alice_screen, "the acknowledge in alice's session", |t| !alarm_row(t).contains("UNACK")).await;
         assert!(alarm_row(&a).contains("ack"), "{a}");
         assert!(!a.contains("1 alarm acknowledged"), "the answer is bob's alone:\n{a}");
 

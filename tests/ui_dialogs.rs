@@ -11,8 +11,8 @@ use ttyhmi::console::Console as State;
 use ttyhmi::console::update;
 use ttyhmi::console::{Effect, Msg};
 use ttyhmi::driver::{ConnectionState, DriverEvent, UaType};
-use ttyhmi::session::write::Dialog;
 use ttyhmi::layout::{self, ConnId};
+use ttyhmi::session::write::Dialog;
 use ttyhmi::tag::{Sample, Value};
 
 mod common;

@@ -12,14 +12,14 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use ttyhmi::auth::{Identity, Role};
 use ttyhmi::console::Console as State;
 use ttyhmi::console::{Effect, Msg, update};
-use ttyhmi::session::write::Dialog;
-use ttyhmi::auth::{Identity, Role};
 use ttyhmi::driver::modbus::codec;
 use ttyhmi::driver::plan::{ModbusOp, Wire};
 use ttyhmi::driver::{ConnectionState, DriverEvent, UaType};
 use ttyhmi::layout::{self, ConnId, TagSource};
+use ttyhmi::session::write::Dialog;
 use ttyhmi::tag::{Sample, TagId, Value};
 
 mod common;

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use crate::auth;
+use crate::driver::spawn::DriverOptions;
 use crate::front::local::ConsoleOptions;
 use crate::paths;
-use crate::driver::spawn::DriverOptions;
 
 /// What a console command decides; everything else of [`ConsoleOptions`] follows from it.
 pub(super) struct Console {

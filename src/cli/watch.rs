@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::common::{load, pki_dir, runtime};
+use crate::driver::spawn::DriverOptions;
 use crate::front::watch::{WatchOptions, run_watch};
 use crate::layout::duration::parse_duration;
-use crate::driver::spawn::DriverOptions;
 
 #[derive(clap::Args)]
 pub(super) struct WatchArgs {

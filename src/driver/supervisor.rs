@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::backoff::Backoff;
-use super::{NotSent, ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, WriteCommand, WriteInbox};
+use super::{ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, NotSent, WriteCommand, WriteInbox};
 use crate::layout::ConnId;
 use crate::sanitize::clean;
 use crate::tag::{Reason, Sample, TagId};

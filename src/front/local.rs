@@ -12,9 +12,9 @@ use super::hub::{BURST, Hub, Screen};
 use super::terminal::TerminalGuard;
 use crate::audit::Actor;
 use crate::layout::Layout;
+use crate::plant::runtime::DriverOptions;
 use crate::plant::runtime::{PlantOptions, PlantRuntime};
 use crate::plant::{Plant, SessionId};
-use crate::driver::spawn as drivers;
 use crate::session::msg::Msg;
 use crate::session::state::{Person, Session};
 
@@ -33,7 +33,7 @@ pub struct ConsoleOptions {
     pub demo_pin: Option<String>,
     pub color: bool,
     pub utc_offset: time::UtcOffset,
-    pub drivers: drivers::DriverOptions,
+    pub drivers: DriverOptions,
 }
 
 /// The local terminal as a hub screen.

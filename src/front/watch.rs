@@ -2,23 +2,24 @@
 //! output (text or JSON lines), and one summary line per connection at the end.
 
 use std::io::{self, Write};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::driver::spawn as drivers;
-use crate::driver::{ConnStats, ConnectionState, DriverEvent};
 use crate::layout::Layout;
+use crate::plant::runtime::{DriverOptions, DriverSet, Outcome};
+use crate::plant::{ConnStats, ConnectionState, Input, Plant, PlantEffect, PlantEvent, apply};
 use crate::sanitize::push_json_str as json_str;
-use crate::tag::{Quality, Sample, TagId, Value};
+use crate::tag::{Sample, TagId, Value};
 use crate::timefmt;
 
 pub struct WatchOptions {
     pub json: bool,
     /// Stop after this long; `None` runs until Ctrl-C.
     pub duration: Option<Duration>,
-    pub drivers: drivers::DriverOptions,
+    pub drivers: DriverOptions,
 }
 
 /// Per-connection totals at the end of a watch.
@@ -31,95 +32,62 @@ pub struct Summary {
     pub last_failure: Option<String>,
 }
 
-pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut W) -> io::Result<Vec<Summary>> {
-    let (tx, mut rx) = mpsc::channel::<DriverEvent>(4096);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    // `watch` never writes: no write inbox, whatever the options say.
-    let no_writes = drivers::DriverOptions { writable: false, ..opts.drivers.clone() };
-    let tasks = drivers::spawn(layout, &tx, &stop_rx, &no_writes).tasks;
-    drop(tx);
+/// What a watch has seen so far.
+struct Watch<'a, W: Write> {
+    layout: &'a Layout,
+    json: bool,
+    out: &'a mut W,
+    plant: Plant,
+    failures: Vec<(u64, Option<String>)>,
+    stopped: usize,
+    /// Printing failed (a closed pipe: `| head`).
+    write_failed: bool,
+}
 
-    let mut last: Vec<Option<(Option<Value>, Quality)>> = vec![None; layout.tags.len()];
-    let mut stats: Vec<ConnStats> = vec![ConnStats::default(); layout.connections.len()];
-    let mut failures: Vec<(u64, Option<String>)> = vec![(0, None); layout.connections.len()];
-    let mut stopped = 0;
+/// A plant core with no session: the layout's drivers feed a [`Plant`]; every change an
+/// operator would see is printed as it arrives.
+pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut W) -> io::Result<Vec<Summary>> {
+    let (tx, mut rx) = mpsc::channel::<Outcome>(4096);
+    // `watch` never writes: no write inbox, whatever the options say.
+    let no_writes = DriverOptions { writable: false, ..opts.drivers.clone() };
+    let drivers = DriverSet::start(layout, &tx, &no_writes);
+    drop(tx);
+    let n = layout.connections.len();
+    let plant = Plant::new(Arc::new(layout.clone()), SystemTime::now());
+    let mut w =
+        Watch { layout, json: opts.json, out, plant, failures: vec![(0, None); n], stopped: 0, write_failed: false };
     let deadline = opts.duration.map(|d| Instant::now() + d);
     let mut stopping = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    let mut write_failed = false;
     loop {
-        let event = tokio::select! {
-            e = rx.recv() => e,
+        let outcome = tokio::select! {
+            o = rx.recv() => o,
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() && !stopping => {
                 stopping = true;
-                let _ = stop_tx.send(true);
+                drivers.signal_stop();
                 continue;
             }
             _ = &mut ctrl_c, if !stopping => {
                 stopping = true;
-                let _ = stop_tx.send(true);
+                drivers.signal_stop();
                 continue;
             }
         };
-        let Some(event) = event else { break };
-        match event {
-            // After a stop the drivers mark their tags not connected: that is us, not the device.
-            DriverEvent::Samples { samples, .. } if !write_failed && !stopping => {
-                // Samples of one read share their receive time: format it once.
-                let mut ts_cache: Option<(std::time::SystemTime, String)> = None;
-                for (id, s) in samples {
-                    let Some(slot) = last.get_mut(id.index()) else { continue };
-                    // A Bad update keeps the last value; compare what a person would see.
-                    let value = s.value.clone().or_else(|| slot.as_ref().and_then(|(v, _)| v.clone()));
-                    let seen = (value, s.quality.clone());
-                    if slot.as_ref() != Some(&seen) {
-                        *slot = Some(seen);
-                        let ts = match &ts_cache {
-                            Some((t, text)) if *t == s.recv_ts => text.clone(),
-                            _ => {
-                                let text = timefmt::rfc3339_utc(s.recv_ts);
-                                ts_cache = Some((s.recv_ts, text.clone()));
-                                text
-                            }
-                        };
-                        let line =
-                            if opts.json { json_line(layout, id, &s, &ts) } else { text_line(layout, id, &s, &ts) };
-                        if writeln!(out, "{line}").is_err() {
-                            // A closed pipe (`| head`): stop printing, stop cleanly.
-                            write_failed = true;
-                            stopping = true;
-                            let _ = stop_tx.send(true);
-                            break;
-                        }
-                    }
-                }
-            }
-            DriverEvent::Stats { conn, stats: s } => {
-                if let Some(slot) = stats.get_mut(conn.index()) {
-                    *slot = *s;
-                }
-            }
-            DriverEvent::State { state: ConnectionState::Stopped, .. } => {
-                stopped += 1;
-                if stopped == tasks.len() {
-                    break;
-                }
-            }
-            DriverEvent::State { conn, state: ConnectionState::Disconnected { reason, .. } } if !stopping => {
-                tracing::warn!(connection = %layout.connection(conn).name, %reason, "disconnected");
-                if let Some(f) = failures.get_mut(conn.index()) {
-                    *f = (f.0 + 1, Some(reason));
-                }
-            }
-            _ => {}
+        let Some(Outcome::Input(input)) = outcome else { break };
+        if w.step(input, stopping) && !stopping {
+            // A closed pipe: stop printing, stop cleanly.
+            stopping = true;
+            drivers.signal_stop();
+        }
+        if w.stopped == drivers.len() {
+            break;
         }
     }
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
-    }
-    let summaries = summaries(layout, stats, failures);
-    if !write_failed {
+    drivers.stop(Duration::from_secs(2)).await;
+    let stats = w.plant.conns.iter().map(|c| c.stats.clone()).collect();
+    let summaries = summaries(layout, stats, w.failures);
+    if !w.write_failed {
         for s in &summaries {
             let line = if opts.json { summary_json(s) } else { summary_text(s) };
             let _ = writeln!(out, "{line}");
@@ -127,6 +95,62 @@ pub async fn run_watch<W: Write>(layout: &Layout, opts: WatchOptions, out: &mut 
         let _ = out.flush();
     }
     Ok(summaries)
+}
+
+impl<W: Write> Watch<'_, W> {
+    /// One driver event through the plant; prints what changed. True when printing failed.
+    fn step(&mut self, input: Input, stopping: bool) -> bool {
+        // The samples as they came: a Bad update is printed as it is, not with the last value.
+        let incoming: Vec<(TagId, Sample)> = match &input {
+            Input::Driver(crate::plant::DriverEvent::Samples { samples, .. }) if !stopping && !self.write_failed => {
+                samples.clone()
+            }
+            _ => Vec::new(),
+        };
+        for effect in apply(&mut self.plant, input, SystemTime::now()) {
+            match effect {
+                // After a stop the drivers mark their tags not connected: that is us, not the device.
+                PlantEffect::Event(PlantEvent::Values(ids)) if !incoming.is_empty() => {
+                    if self.print(&incoming, &ids).is_err() {
+                        self.write_failed = true;
+                        return true;
+                    }
+                }
+                PlantEffect::Event(PlantEvent::Connection { conn, state }) => match state {
+                    ConnectionState::Stopped => self.stopped += 1,
+                    ConnectionState::Disconnected { reason, .. } if !stopping => {
+                        tracing::warn!(connection = %self.layout.connection(conn).name, %reason, "disconnected");
+                        if let Some(f) = self.failures.get_mut(conn.index()) {
+                            *f = (f.0 + 1, Some(reason));
+                        }
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// The lines of the samples whose tags changed (samples of one read share their receive
+    /// time: it is formatted once).
+    fn print(&mut self, incoming: &[(TagId, Sample)], changed: &[TagId]) -> io::Result<()> {
+        let mut ts_cache: Option<(SystemTime, String)> = None;
+        for (id, s) in incoming.iter().filter(|(id, _)| changed.contains(id)) {
+            let ts = match &ts_cache {
+                Some((t, text)) if *t == s.recv_ts => text.clone(),
+                _ => {
+                    let text = timefmt::rfc3339_utc(s.recv_ts);
+                    ts_cache = Some((s.recv_ts, text.clone()));
+                    text
+                }
+            };
+            let line =
+                if self.json { json_line(self.layout, *id, s, &ts) } else { text_line(self.layout, *id, s, &ts) };
+            writeln!(self.out, "{line}")?;
+        }
+        Ok(())
+    }
 }
 
 /// One summary per connection: its statistics, and how often (and last why) it went down.
@@ -259,8 +283,7 @@ fn summary_json(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tag::Reason;
-    use std::time::SystemTime;
+    use crate::tag::{Quality, Reason};
 
     #[test]
     fn json_lines_are_valid_json_with_every_field() {

@@ -13,13 +13,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+/// What sessions read of connections, and the plant's write vocabulary: the plan confirmed and
+/// sent (made by [`write_plan`]), and the answer.
+pub use crate::driver::plan::plan as write_plan;
+pub use crate::driver::{
+    ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, NotSent, Refusal, UaType, Unknown, WriteDone, WriteError,
+    WritePlan,
+};
 pub use apply::{Input, PlantEffect, PlantEvent, apply};
 pub use command::{AlarmAction, Command, SessionId, WriteOrder};
-/// The plant's write vocabulary, as sessions see it: the plan confirmed and sent, and the answer.
-pub use crate::driver::{NotSent, Refusal, UaType, Unknown, WriteDone, WriteError, WritePlan};
 
 use crate::alarm::AlarmEngine;
-use crate::driver::{ConnDiagnostics, ConnStats, ConnectionState};
 use crate::layout::{ConnId, Layout, Table, TagSource};
 use crate::tag::history::History;
 use crate::tag::{TagId, TagStore};

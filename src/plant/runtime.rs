@@ -19,6 +19,50 @@ use crate::driver::{DriverEvent, NotSent, Unknown, WriteCommand, WriteDone, Writ
 use crate::layout::{ConnId, ConnectionKind, Layout};
 use crate::tag::{TagId, Value};
 
+pub use crate::driver::spawn::DriverOptions;
+
+/// The drivers of a layout, running: one task per connection, their events sent on the
+/// channel they were started with.
+pub struct DriverSet {
+    tasks: Vec<JoinHandle<()>>,
+    writers: HashMap<ConnId, mpsc::Sender<WriteCommand>>,
+    stop: watch::Sender<bool>,
+}
+
+impl DriverSet {
+    pub fn start<M: From<DriverEvent> + Send + 'static>(
+        layout: &Layout,
+        tx: &mpsc::Sender<M>,
+        opts: &DriverOptions,
+    ) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let d = crate::driver::spawn::spawn(layout, tx, &stop_rx, opts);
+        DriverSet { tasks: d.tasks, writers: d.writers, stop }
+    }
+
+    /// How many connections run.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Tells every driver to stop (each reports `Stopped` when it has).
+    pub fn signal_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Stops the drivers and waits for them (a second each at most).
+    pub async fn stop(self, wait: Duration) {
+        self.signal_stop();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(wait, t).await;
+        }
+    }
+}
+
 /// How long a write may wait for the device's answer.
 const WRITE_ANSWER: Duration = Duration::from_secs(30);
 
@@ -29,7 +73,7 @@ pub struct PlantOptions {
     pub audit_path: PathBuf,
     /// The alarm journal: read at start to restore alarm states, appended to as they change.
     pub journal_path: PathBuf,
-    pub drivers: crate::driver::spawn::DriverOptions,
+    pub drivers: DriverOptions,
 }
 
 /// What arrives on the plant's channel: driver events, records on disk, write answers.
@@ -52,9 +96,7 @@ pub struct PlantRuntime {
     /// Said to every session when it starts (what the start-up found: a damaged journal).
     pub notes: Vec<String>,
     records: Records,
-    writers: HashMap<ConnId, mpsc::Sender<WriteCommand>>,
-    tasks: Vec<JoinHandle<()>>,
-    stop: watch::Sender<bool>,
+    drivers: DriverSet,
     tx: mpsc::Sender<Outcome>,
 }
 
@@ -83,9 +125,8 @@ impl PlantRuntime {
             // Said in every session once it is there (the plant's first input).
             let _ = tx.try_send(Outcome::Input(Input::JournalFailed(why)));
         }
-        let (stop, stop_rx) = watch::channel(false);
-        let drivers = crate::driver::spawn::spawn(&layout, &tx, &stop_rx, &opts.drivers);
-        Ok(PlantRuntime { plant, notes, records, writers: drivers.writers, tasks: drivers.tasks, stop, tx })
+        let drivers = DriverSet::start(&layout, &tx, &opts.drivers);
+        Ok(PlantRuntime { plant, notes, records, drivers, tx })
     }
 
     /// Puts a session's start on record (with the exceptions the layout makes to security: an
@@ -171,7 +212,7 @@ impl PlantRuntime {
     fn write(&mut self, from: SessionId, order: WriteOrder) {
         let WriteOrder { plan, audit } = order;
         let on_disk = self.records.append(vec![audit]);
-        let writer = self.writers.get(&plan.conn()).cloned();
+        let writer = self.drivers.writers.get(&plan.conn()).cloned();
         let tx = self.tx.clone();
         tokio::spawn(async move {
             if let Err(e) = answer(on_disk).await {
@@ -186,10 +227,7 @@ impl PlantRuntime {
 
     /// Stops the drivers and the writer thread, once what is queued is on disk.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
-        }
+        self.drivers.stop(Duration::from_secs(1)).await;
         self.records.finish().await;
     }
 }

@@ -3,8 +3,8 @@
 use crossterm::event::KeyEvent;
 
 use crate::audit::RecordInput;
-use crate::plant::{WriteDone, WriteError};
 use crate::plant::{Command, PlantEvent};
+use crate::plant::{WriteDone, WriteError};
 use crate::tag::{TagId, Value};
 
 #[derive(Clone, Debug, PartialEq)]

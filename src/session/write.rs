@@ -16,10 +16,10 @@ use super::state::{Overlay, Session};
 pub use super::views::{Confirm, WriteDialog as Dialog};
 use crate::audit::{Action, RecordInput, WriteOutcome};
 use crate::auth::Role;
-use crate::driver::plan;
-use crate::plant::{WriteDone, WriteError, WritePlan};
+
 use crate::layout::{Tag, TagSource};
 use crate::plant::{Command, Plant, WriteOrder};
+use crate::plant::{WriteDone, WriteError, WritePlan};
 use crate::tag::{Quality, TagId, Value};
 
 /// An open dialog cancels itself after this long.
@@ -182,7 +182,8 @@ fn entered(
 /// device will hold after it. A Modbus value must fit the tag's type (after scaling) before anyone
 /// is asked to confirm it; an OPC UA value must fit its node's DataType, as the server reported it.
 pub fn plan_for(state: &Session, plant: &Plant, id: TagId, value: &Value) -> Result<WritePlan, String> {
-    plan::plan(&state.layout, id, value, plant.data_types.get(&id)).map_err(|e| format!("cannot be written: {e}"))
+    crate::plant::write_plan(&state.layout, id, value, plant.data_types.get(&id))
+        .map_err(|e| format!("cannot be written: {e}"))
 }
 
 /// Whether two values read the same to a person (floats to their shown precision): an f32
@@ -212,7 +213,8 @@ fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) 
     let id = c.plan.tag();
     let current = plant.store.get(id).and_then(|s| s.value.clone());
     let tag = state.layout.tag(id).clone();
-    if let Err(why) = may_write(state, plant, id, now).and_then(|_| check_limits(&tag, current.as_ref(), c.new_value())) {
+    if let Err(why) = may_write(state, plant, id, now).and_then(|_| check_limits(&tag, current.as_ref(), c.new_value()))
+    {
         let new = c.new_value().clone();
         return deny(state, id, Some(&new), why, now);
     }

@@ -9,8 +9,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 use super::View;
 use super::format::{quality_text, shown_quality, value_text};
 use super::theme::Theme;
-use crate::driver::ConnectionState;
 use crate::layout::{TagSource, duration::format_duration};
+use crate::plant::ConnectionState;
 use crate::sanitize::clean;
 use crate::timefmt;
 

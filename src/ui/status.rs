@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use super::View;
 use super::format::{fit_text, width};
 use super::theme::Theme;
-use crate::driver::ConnectionState;
+use crate::plant::ConnectionState;
 use crate::sanitize::clean;
 use crate::timefmt;
 

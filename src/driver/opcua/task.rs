@@ -25,9 +25,9 @@ use super::{
     write,
 };
 use crate::driver::plan::UaWrite;
-use crate::driver::{NotSent, WriteError, WritePlan};
 use crate::driver::supervisor::{Driver, Ended, Event, Out, Retry};
 use crate::driver::{ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, ItemInfo, WriteCommand, WriteDone};
+use crate::driver::{NotSent, WriteError, WritePlan};
 use crate::layout::ConnId;
 use crate::sanitize::clean;
 use crate::tag::{Reason, Sample, TagId};
@@ -200,7 +200,11 @@ impl Task {
     }
 
     /// The node a plan writes, as resolved on this server, and the write; or why it is not sent.
-    fn target<'p>(&self, resolved: Option<&Subscribed>, plan: &'p WritePlan) -> Result<(NodeId, &'p UaWrite), WriteError> {
+    fn target<'p>(
+        &self,
+        resolved: Option<&Subscribed>,
+        plan: &'p WritePlan,
+    ) -> Result<(NodeId, &'p UaWrite), WriteError> {
         let tag = plan.tag();
         let point = self.job.points.iter().find(|(t, _)| *t == tag).ok_or(NotSent::NotOnConnection)?;
         let w = plan.opcua_for(self.job.conn, &point.1.node).map_err(NotSent::PlanMismatch)?;
