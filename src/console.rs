@@ -168,8 +168,8 @@ fn effect(e: SessionEffect) -> Effect {
         SessionEffect::Quit(why) => Effect::Quit(why),
         SessionEffect::Bell => Effect::Bell,
         SessionEffect::Export { name, contents, rows } => Effect::Export { name, contents, rows },
-        SessionEffect::Command(Command::Record { record, .. }) => Effect::Audit(record),
-        SessionEffect::Command(Command::Write { order, .. }) => Effect::Write(order),
+        SessionEffect::Command(Command::Record { record, .. }) => Effect::Audit(*record),
+        SessionEffect::Command(Command::Write { order, .. }) => Effect::Write(*order),
         SessionEffect::Command(Command::Alarm { action, audit, .. }) => {
             Effect::AlarmAction(AlarmOrder { action, audit })
         }

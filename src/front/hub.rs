@@ -90,7 +90,7 @@ impl Hub {
                     None => break,
                 },
                 m = inputs.recv() => match m {
-                    Some((id, m)) => self.to_session(id, m),
+                    Some((id, m)) => self.deliver(id, m),
                     None => break,
                 },
                 _ = sleep_until(next_tick) => {
@@ -104,7 +104,7 @@ impl Hub {
                 match outcomes.try_recv() {
                     Ok(o) => self.outcome(o),
                     Err(_) => match inputs.try_recv() {
-                        Ok((id, m)) => self.to_session(id, m),
+                        Ok((id, m)) => self.deliver(id, m),
                         Err(_) => break,
                     },
                 }
@@ -136,7 +136,7 @@ impl Hub {
                 self.tell(events, now);
             }
             Outcome::WriteDone { to, tag, requested, result } => {
-                self.to_session(to, Msg::WriteDone { tag, requested, result })
+                self.deliver(to, Msg::WriteDone { tag, requested, result })
             }
         }
     }
@@ -150,7 +150,7 @@ impl Hub {
         }
     }
 
-    fn to_session(&mut self, id: SessionId, m: Msg) {
+    fn deliver(&mut self, id: SessionId, m: Msg) {
         if let Some(i) = self.slots.iter().position(|s| s.session.id == id) {
             self.step(i, m, SystemTime::now());
         }
@@ -199,10 +199,13 @@ impl Hub {
         }
     }
 
+    fn first_stopped(&self) -> Option<usize> {
+        self.slots.iter().position(|s| s.stop.is_some())
+    }
+
     /// Ends the sessions that stopped: on record before their screens are given back.
     async fn end_stopped(&mut self) {
-        loop {
-            let Some(i) = self.slots.iter().position(|s| s.stop.is_some()) else { break };
+        while let Some(i) = self.first_stopped() {
             let slot = self.slots.remove(i);
             let why = slot.stop.unwrap_or_default();
             self.runtime.session_stopped(&slot.session.actor, why).await;

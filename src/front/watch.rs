@@ -111,7 +111,8 @@ impl<W: Write> Watch<'_, W> {
             match effect {
                 // After a stop the drivers mark their tags not connected: that is us, not the device.
                 PlantEffect::Event(PlantEvent::Values(ids)) if !incoming.is_empty() => {
-                    if self.print(&incoming, &ids).is_err() {
+                    let printed = self.print(&incoming, &ids);
+                    if printed.is_err() {
                         self.write_failed = true;
                         return true;
                     }

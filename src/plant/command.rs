@@ -30,11 +30,11 @@ pub struct WriteOrder {
 pub enum Command {
     /// Put the attempt on record, then — only if that succeeded — send the write; its result
     /// goes back to `from`.
-    Write { from: SessionId, actor: Actor, order: WriteOrder },
+    Write { from: SessionId, actor: Actor, order: Box<WriteOrder> },
     /// Put the records on disk, then — only if that succeeded — apply the operation.
     Alarm { from: SessionId, actor: Actor, action: AlarmAction, audit: Vec<RecordInput> },
     /// Put a record on disk: a denial, a PIN failure, a write's result.
-    Record { from: SessionId, record: RecordInput },
+    Record { from: SessionId, record: Box<RecordInput> },
 }
 
 impl Command {

@@ -186,7 +186,7 @@ impl PlantRuntime {
         let tx = self.tx.clone();
         match cmd {
             Command::Record { record, .. } => {
-                let on_disk = self.records.append(vec![record]);
+                let on_disk = self.records.append(vec![*record]);
                 tokio::spawn(async move {
                     if let Err(e) = answer(on_disk).await {
                         let _ = tx.send(Outcome::Input(Input::AuditFailed(e))).await;
@@ -203,7 +203,7 @@ impl PlantRuntime {
                     let _ = tx.send(Outcome::Input(input)).await;
                 });
             }
-            Command::Write { from, order, .. } => self.write(from, order),
+            Command::Write { from, order, .. } => self.write(from, *order),
         }
     }
 

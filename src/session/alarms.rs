@@ -489,7 +489,7 @@ mod tests {
     }
 
     fn row_keys(s: &State) -> Vec<String> {
-        rows(&s, &s.plant)
+        rows(s, &s.plant)
             .into_iter()
             .map(|id| s.plant.alarms.alarm(id).map(|a| a.rule.key.clone()).unwrap_or_default())
             .collect()
@@ -682,7 +682,7 @@ mod tests {
         value(&mut s, T1, 90.0, 1);
         s.screen = 1;
         assert_eq!(key(&mut s, KeyCode::Char('s'), 2), vec![]);
-        let d = s.alarm_dialog().clone().unwrap();
+        let d = s.alarm_dialog().cloned().unwrap();
         assert_eq!(
             (d.id, d.kind, d.field, d.duration.as_str()),
             (AlarmId(0), DialogKind::Shelve, Field::Duration, "1h")

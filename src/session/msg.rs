@@ -48,6 +48,6 @@ pub enum Effect {
 impl Effect {
     /// An audit record from `session` (a denial, a PIN failure, a write result).
     pub fn record(session: &super::state::Session, record: RecordInput) -> Effect {
-        Effect::Command(Command::Record { from: session.id, record })
+        Effect::Command(Command::Record { from: session.id, record: Box::new(record) })
     }
 }

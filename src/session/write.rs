@@ -265,7 +265,7 @@ fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) 
         .new_value(tag.format(c.new_value()))
         .raw(raw);
     state.overlay = Overlay::Write(Dialog::Pending { tag: id, new: c.new_value().clone() });
-    let order = WriteOrder { plan: c.plan, audit };
+    let order = Box::new(WriteOrder { plan: c.plan, audit });
     vec![Effect::Command(Command::Write { from: state.id, actor: state.actor.clone(), order })]
 }
 
