@@ -25,12 +25,10 @@ pub(super) struct Console {
 
 impl Console {
     pub(super) fn options(self) -> ConsoleOptions {
-        let user = self.identity.user.clone();
         // Structurally: a viewer's or a read-only console's drivers get no write inbox.
         let writable = !self.read_only && self.identity.role.at_least(auth::Role::Operator);
         ConsoleOptions {
             read_only: self.read_only,
-            user,
             identity: self.identity,
             audit_path: self.audit_path,
             journal_path: self.journal_path,
@@ -75,7 +73,7 @@ mod tests {
                 let want = role != Role::Viewer && !read_only;
                 assert_eq!(o.drivers.writable, want, "{role:?} read_only={read_only}");
                 assert_eq!(o.read_only, read_only);
-                assert_eq!(o.user, "ann");
+                assert_eq!(o.identity.user, "ann");
                 assert_eq!(o.identity.role, role);
             }
         }

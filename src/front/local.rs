@@ -20,7 +20,6 @@ use crate::session::state::{Person, Session};
 
 pub struct ConsoleOptions {
     pub read_only: bool,
-    pub user: String,
     /// Who the user is and their role (from the users file, or the demo's operator).
     pub identity: crate::auth::Identity,
     /// Where audit records go.
