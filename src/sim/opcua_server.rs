@@ -630,7 +630,19 @@ impl SpaceBuilder<'_> {
     }
 
     fn build(mut self, load_items: usize) -> SimNodes {
-        use VariableTypeId::BaseDataVariableType as Base;
+        let f = self.folders();
+        self.plant_variables(&f.plant);
+        self.boiler(&f.boiler);
+        self.tanks(&f.tanks);
+        self.pumps(&f.pumps);
+        self.fixed_test_values(&f.test);
+        self.writable_test_values(&f.writable);
+        self.load(&f.load, load_items);
+        self.nodes
+    }
+
+    /// Every folder, `Plant` under `Objects` and the rest under it.
+    fn folders(&mut self) -> Folders {
         let objects: NodeId = ObjectId::ObjectsFolder.into();
         let plant = self.folder(node::PLANT, &objects);
         let boiler = self.folder(node::BOILER, &plant);
@@ -639,17 +651,18 @@ impl SpaceBuilder<'_> {
         let test = self.folder(node::TEST, &plant);
         let writable = self.folder(node::WRITABLE, &test);
         let load = self.folder(node::LOAD, &plant);
+        Folders { plant, boiler, tanks, pumps, test, writable, load }
+    }
 
-        self.discrete(node::NAME, &plant, DataTypeId::String, Live::Name, "Plant name, as the PLC reports it");
-        self.discrete(node::CLOCK, &plant, DataTypeId::DateTime, Live::Clock, "Simulated plant time");
-        self.discrete(
-            node::COUNTER,
-            &plant,
-            DataTypeId::UInt32,
-            Live::Counter,
-            "Physics step counter (wraps at 65535)",
-        );
+    /// `Plant.Name`, `Plant.Clock`, `Plant.Counter`.
+    fn plant_variables(&mut self, plant: &NodeId) {
+        self.discrete(node::NAME, plant, DataTypeId::String, Live::Name, "Plant name, as the PLC reports it");
+        self.discrete(node::CLOCK, plant, DataTypeId::DateTime, Live::Clock, "Simulated plant time");
+        self.discrete(node::COUNTER, plant, DataTypeId::UInt32, Live::Counter, "Physics step counter (wraps at 65535)");
+    }
 
+    /// `Plant.Boiler.*`: pressure, temperature, feed flow, their setpoints, burner flame.
+    fn boiler(&mut self, boiler: &NodeId) {
         let boiler_vars = [
             Analog {
                 id: node::PRESSURE,
@@ -693,10 +706,13 @@ impl SpaceBuilder<'_> {
             },
         ];
         for a in boiler_vars {
-            self.analog(&boiler, a);
+            self.analog(boiler, a);
         }
-        self.discrete(node::BURNER_ON, &boiler, DataTypeId::Boolean, Live::BurnerOn, "Burner flame on");
+        self.discrete(node::BURNER_ON, boiler, DataTypeId::Boolean, Live::BurnerOn, "Burner flame on");
+    }
 
+    /// `Plant.Tank1.Level`, `Plant.Tank2.Level`.
+    fn tanks(&mut self, tanks: &[NodeId; 2]) {
         for (i, (tank, level)) in tanks.iter().zip([node::TANK1_LEVEL, node::TANK2_LEVEL]).enumerate() {
             let description = ["Tank 1 level", "Tank 2 level"][i];
             let a = Analog {
@@ -709,7 +725,10 @@ impl SpaceBuilder<'_> {
             };
             self.analog(tank, a);
         }
+    }
 
+    /// `Plant.Pump1.*`, `Plant.Pump2.*`: speed, running feedback, fault, run command.
+    fn pumps(&mut self, pumps: &[NodeId; 2]) {
         let pump_ids = [
             [node::PUMP1_SPEED, node::PUMP1_RUNNING, node::PUMP1_FAULT, node::PUMP1_RUN],
             [node::PUMP2_SPEED, node::PUMP2_RUNNING, node::PUMP2_FAULT, node::PUMP2_RUN],
@@ -729,7 +748,11 @@ impl SpaceBuilder<'_> {
             self.discrete(fault, pump, DataTypeId::Boolean, Live::Fault(i), "Pump fault (latched until fault reset)");
             self.discrete(run, pump, DataTypeId::Boolean, Live::Run(i), "Run command");
         }
+    }
 
+    /// `Plant.Test.*`: one read-only variable per [`test_values`] constant.
+    fn fixed_test_values(&mut self, test: &NodeId) {
+        use VariableTypeId::BaseDataVariableType as Base;
         use test_values as t;
         let fixed: [(&str, DataTypeId, Variant); 16] = [
             (node::TEST_BOOLEAN, DataTypeId::Boolean, t::BOOLEAN.into()),
@@ -750,9 +773,14 @@ impl SpaceBuilder<'_> {
             (node::TEST_INT32_ARRAY, DataTypeId::Int32, t::INT32_ARRAY.to_vec().into()),
         ];
         for (id, data_type, value) in fixed {
-            self.variable(id, &test, data_type, value, "Fixed test value", Base, None);
+            self.variable(id, test, data_type, value, "Fixed test value", Base, None);
         }
+    }
 
+    /// `Plant.Test.Writable.*`: one variable per DataType a test writes, initially zero, `false`
+    /// or empty.
+    fn writable_test_values(&mut self, writable: &NodeId) {
+        use VariableTypeId::BaseDataVariableType as Base;
         use VariantScalarTypeId as S;
         let writables: [(&str, DataTypeId, Variant, S); 8] = [
             (node::WRITABLE_BOOLEAN, DataTypeId::Boolean, false.into(), S::Boolean),
@@ -765,17 +793,31 @@ impl SpaceBuilder<'_> {
             (node::WRITABLE_STRING, DataTypeId::String, "".into(), S::String),
         ];
         for (id, data_type, value, s) in writables {
-            self.variable(id, &writable, data_type, value, "Writable test value", Base, Some(s));
+            self.variable(id, writable, data_type, value, "Writable test value", Base, Some(s));
         }
+    }
 
+    /// `Plant.Load.V0000` … : `load_items` Double variables the publisher changes every period.
+    fn load(&mut self, load: &NodeId, load_items: usize) {
+        use VariableTypeId::BaseDataVariableType as Base;
         for i in 0..load_items {
             let id = load_node_id(i);
             let node_id =
-                self.variable(&id, &load, DataTypeId::Double, load_value(i, 0).into(), "Load test value", Base, None);
+                self.variable(&id, load, DataTypeId::Double, load_value(i, 0).into(), "Load test value", Base, None);
             self.nodes.load.push(node_id);
         }
-        self.nodes
     }
+}
+
+/// The folders of the address space, made by [`SpaceBuilder::folders`].
+struct Folders {
+    plant: NodeId,
+    boiler: NodeId,
+    tanks: [NodeId; 2],
+    pumps: [NodeId; 2],
+    test: NodeId,
+    writable: NodeId,
+    load: NodeId,
 }
 
 /// Options of the OPC UA server (from `SimOptions`).

@@ -17,8 +17,8 @@ use futures_util::StreamExt;
 use opcua::client::{Session, SessionPollResult};
 use opcua::types::{
     AttributeId, BrowseDescription, BrowseDirection, BrowseResult, BrowseResultMask, ByteString, DataValue,
-    EUInformation, ExpandedNodeId, Identifier as UaIdentifier, NodeClass, NodeClassMask, NodeId, Range, ReadValueId,
-    ReferenceTypeId, StatusCode, TimestampsToReturn, Variant,
+    EUInformation, ExpandedNodeId, Identifier as UaIdentifier, NamespaceMap, NodeClass, NodeClassMask, NodeId, Range,
+    ReadValueId, ReferenceTypeId, StatusCode, TimestampsToReturn, Variant,
 };
 use tokio::sync::oneshot;
 
@@ -206,6 +206,29 @@ async fn scan(session: &Session, opts: &BrowseOptions, refs_per_node: u32) -> Re
         .read_namespace_array()
         .await
         .map_err(|e| format!("cannot read the server's NamespaceArray: {}", convert::status_name(e.status())))?;
+    let uris = namespace_uris(&namespaces);
+    let root_ref =
+        opts.root.clone().unwrap_or(NodeRef { namespace: Namespace::Index(0), identifier: Identifier::Numeric(85) });
+    let root = convert::node_id(&root_ref, &namespaces)?;
+    let root = visit_root(session, root, &root_ref).await?;
+
+    let walked = Walk::new(session, &namespaces, refs_per_node, &root.id).run(root, opts.depth).await?;
+    let values = read_attributes(session, &walked.variables, walked.props).await?;
+    let type_names = read_type_names(session, &values).await?;
+
+    let mut found = Found { root: root_ref.to_string(), truncated: walked.truncated, ..Found::default() };
+    for (v, chunk) in walked.variables.into_iter().zip(values.chunks(PER_VAR)) {
+        let Some(node) = node_text(&v.id, &uris) else {
+            found.skipped.push(format!("{} ({})", v.path.join("/"), v.id));
+            continue;
+        };
+        found.vars.push(var_from(v.path, node, chunk, &type_names));
+    }
+    Ok(found)
+}
+
+/// The namespace URIs by index (`None` for an index the NamespaceArray leaves out).
+fn namespace_uris(namespaces: &NamespaceMap) -> Vec<Option<String>> {
     let mut uris: Vec<Option<String>> = Vec::new();
     for (uri, &i) in namespaces.known_namespaces() {
         if uris.len() <= i as usize {
@@ -213,11 +236,12 @@ async fn scan(session: &Session, opts: &BrowseOptions, refs_per_node: u32) -> Re
         }
         uris[i as usize] = Some(uri.clone());
     }
-    let root_ref =
-        opts.root.clone().unwrap_or(NodeRef { namespace: Namespace::Index(0), identifier: Identifier::Numeric(85) });
-    let root = convert::node_id(&root_ref, &namespaces)?;
+    uris
+}
 
-    // The root: its class and name.
+/// The root node with its class and path: its browse name, or none when it is the Objects or
+/// Root folder (or has no name). An error when the server does not know it.
+async fn visit_root(session: &Session, root: NodeId, root_ref: &NodeRef) -> Result<Visit, String> {
     let attrs = read(session, vec![rv(&root, AttributeId::NodeClass), rv(&root, AttributeId::BrowseName)]).await?;
     let status = attrs[1].status.unwrap_or(StatusCode::Good);
     if !status.is_good() {
@@ -232,16 +256,68 @@ async fn scan(session: &Session, opts: &BrowseOptions, refs_per_node: u32) -> Re
         _ => String::new(),
     };
     let standard_folder = root.namespace == 0 && matches!(root.identifier, UaIdentifier::Numeric(84 | 85));
-    let root_path = if standard_folder || name.is_empty() { vec![] } else { vec![name] };
+    let path = if standard_folder || name.is_empty() { vec![] } else { vec![name] };
+    Ok(Visit { id: root, class, path, order: vec![] })
+}
 
-    let mut found = Found { root: root_ref.to_string(), ..Found::default() };
-    let mut visited: HashSet<NodeId> = HashSet::from([root.clone()]);
-    let mut properties: HashSet<NodeId> = HashSet::new();
-    let mut props: HashMap<NodeId, Props> = HashMap::new();
-    let mut variables: Vec<Visit> = Vec::new();
-    let mut level = vec![Visit { id: root, class, path: root_path, order: vec![] }];
-    for depth in 0.. {
-        let descend = depth < opts.depth;
+/// The walk through the address space, level by level.
+struct Walk<'a> {
+    session: &'a Session,
+    namespaces: &'a NamespaceMap,
+    refs_per_node: u32,
+    /// Nodes reached so far (the root included): none is visited twice.
+    visited: HashSet<NodeId>,
+    /// Targets of HasProperty references: never tags.
+    properties: HashSet<NodeId>,
+    /// The EngineeringUnits and EURange properties of each variable browsed.
+    props: HashMap<NodeId, Props>,
+    /// The walk stopped at [`MAX_NODES`].
+    truncated: bool,
+}
+
+/// What the walk found: the variables in tree order, their properties, and whether it stopped
+/// at [`MAX_NODES`].
+struct Walked {
+    variables: Vec<Visit>,
+    props: HashMap<NodeId, Props>,
+    truncated: bool,
+}
+
+impl<'a> Walk<'a> {
+    fn new(session: &'a Session, namespaces: &'a NamespaceMap, refs_per_node: u32, root: &NodeId) -> Walk<'a> {
+        Walk {
+            session,
+            namespaces,
+            refs_per_node,
+            visited: HashSet::from([root.clone()]),
+            properties: HashSet::new(),
+            props: HashMap::new(),
+            truncated: false,
+        }
+    }
+
+    /// Follows references from `root` for `max_depth` levels; the variables reached (properties
+    /// left out), sorted by path.
+    async fn run(mut self, root: Visit, max_depth: usize) -> Result<Walked, String> {
+        let mut variables: Vec<Visit> = Vec::new();
+        let mut level = vec![root];
+        for depth in 0.. {
+            let next = self.level(&level, depth < max_depth).await?;
+            let done = std::mem::replace(&mut level, next);
+            variables.extend(done.into_iter().filter(|v| v.class == NodeClass::Variable));
+            if level.is_empty() || self.truncated {
+                variables.extend(level.drain(..).filter(|v| v.class == NodeClass::Variable));
+                break;
+            }
+        }
+        variables.retain(|v| !self.properties.contains(&v.id));
+        // Tree order by name, the same on every run (servers may list references in any order).
+        variables.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.order.cmp(&b.order)));
+        Ok(Walked { variables, props: self.props, truncated: self.truncated })
+    }
+
+    /// Browses one level; the nodes of the next one (none unless `descend`).
+    async fn level(&mut self, level: &[Visit], descend: bool) -> Result<Vec<Visit>, String> {
         // Objects and views are browsed for children; variables also for their properties.
         let to_browse: Vec<&Visit> = level
             .iter()
@@ -250,55 +326,74 @@ async fn scan(session: &Session, opts: &BrowseOptions, refs_per_node: u32) -> Re
                     || (descend && matches!(v.class, NodeClass::Object | NodeClass::View))
             })
             .collect();
-        let results = browse_all(session, &to_browse, refs_per_node).await?;
+        let results = browse_all(self.session, &to_browse, self.refs_per_node).await?;
         let mut next = Vec::new();
         for (parent, refs) in to_browse.iter().zip(results) {
-            let mut sibling = 0u32;
-            for r in refs {
-                let Some(id) = local_id(&r.node_id, &namespaces) else { continue };
-                let name = r.browse_name.name.value().clone().unwrap_or_default();
-                if r.reference_type_id == ReferenceTypeId::HasProperty {
-                    if parent.class == NodeClass::Variable {
-                        let p = props.entry(parent.id.clone()).or_default();
-                        match name.as_str() {
-                            "EngineeringUnits" => p.units = Some(id.clone()),
-                            "EURange" => p.range = Some(id.clone()),
-                            _ => {}
-                        }
-                    }
-                    properties.insert(id);
-                    continue;
-                }
-                if !descend || !visited.insert(id.clone()) {
-                    continue;
-                }
-                if visited.len() > MAX_NODES {
-                    found.truncated = true;
-                    break;
-                }
-                let mut path = parent.path.clone();
-                path.push(name);
-                let mut order = parent.order.clone();
-                order.push(sibling);
-                sibling += 1;
-                next.push(Visit { id, class: r.node_class, path, order });
-            }
+            self.follow(parent, refs, descend, &mut next);
         }
-        let done = std::mem::replace(&mut level, next);
-        variables.extend(done.into_iter().filter(|v| v.class == NodeClass::Variable));
-        if level.is_empty() || found.truncated {
-            variables.extend(level.drain(..).filter(|v| v.class == NodeClass::Variable));
-            break;
+        Ok(next)
+    }
+
+    /// Takes the references of `parent`: properties are noted, children not yet visited are
+    /// added to `next` (when descending) until [`MAX_NODES`].
+    fn follow(
+        &mut self,
+        parent: &Visit,
+        refs: Vec<opcua::types::ReferenceDescription>,
+        descend: bool,
+        next: &mut Vec<Visit>,
+    ) {
+        let mut sibling = 0u32;
+        for r in refs {
+            let Some(id) = local_id(&r.node_id, self.namespaces) else { continue };
+            let name = r.browse_name.name.value().clone().unwrap_or_default();
+            if r.reference_type_id == ReferenceTypeId::HasProperty {
+                self.property(parent, &name, id);
+                continue;
+            }
+            if !descend || !self.visited.insert(id.clone()) {
+                continue;
+            }
+            if self.visited.len() > MAX_NODES {
+                self.truncated = true;
+                return;
+            }
+            let mut path = parent.path.clone();
+            path.push(name);
+            let mut order = parent.order.clone();
+            order.push(sibling);
+            sibling += 1;
+            next.push(Visit { id, class: r.node_class, path, order });
         }
     }
-    variables.retain(|v| !properties.contains(&v.id));
-    // Tree order by name, the same on every run (servers may list references in any order).
-    variables.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.order.cmp(&b.order)));
 
-    // Attributes of every variable and the values of its properties.
-    const PER_VAR: usize = 6;
+    /// Notes a HasProperty target `id` named `name` of `parent` (its units or range when
+    /// `parent` is a variable).
+    fn property(&mut self, parent: &Visit, name: &str, id: NodeId) {
+        if parent.class == NodeClass::Variable {
+            let p = self.props.entry(parent.id.clone()).or_default();
+            match name {
+                "EngineeringUnits" => p.units = Some(id.clone()),
+                "EURange" => p.range = Some(id.clone()),
+                _ => {}
+            }
+        }
+        self.properties.insert(id);
+    }
+}
+
+/// Values read per variable by [`read_attributes`]: Description, DisplayName, DataType,
+/// ValueRank, and the values of its EngineeringUnits and EURange properties.
+const PER_VAR: usize = 6;
+
+/// The attributes of every variable and the values of its properties, [`PER_VAR`] a variable.
+async fn read_attributes(
+    session: &Session,
+    variables: &[Visit],
+    mut props: HashMap<NodeId, Props>,
+) -> Result<Vec<DataValue>, String> {
     let mut ids = Vec::with_capacity(variables.len() * PER_VAR);
-    for v in &variables {
+    for v in variables {
         let p = props.remove(&v.id).unwrap_or_default();
         ids.push(rv(&v.id, AttributeId::Description));
         ids.push(rv(&v.id, AttributeId::DisplayName));
@@ -307,8 +402,11 @@ async fn scan(session: &Session, opts: &BrowseOptions, refs_per_node: u32) -> Re
         ids.push(p.units.map_or_else(ReadValueId::default, |n| rv(&n, AttributeId::Value)));
         ids.push(p.range.map_or_else(ReadValueId::default, |n| rv(&n, AttributeId::Value)));
     }
-    let values = read_many(session, ids).await?;
-    // Names of the DataTypes.
+    read_many(session, ids).await
+}
+
+/// The names of the DataTypes that [`read_attributes`] found.
+async fn read_type_names(session: &Session, values: &[DataValue]) -> Result<HashMap<NodeId, String>, String> {
     let mut type_ids: Vec<NodeId> = Vec::new();
     for chunk in values.chunks(PER_VAR) {
         if let Some(Variant::NodeId(t)) = &chunk[2].value
@@ -318,39 +416,35 @@ async fn scan(session: &Session, opts: &BrowseOptions, refs_per_node: u32) -> Re
         }
     }
     let type_names = read_many(session, type_ids.iter().map(|t| rv(t, AttributeId::BrowseName)).collect()).await?;
-    let type_names: HashMap<&NodeId, String> = type_ids
-        .iter()
+    Ok(type_ids
+        .into_iter()
         .zip(type_names)
         .filter_map(|(id, dv)| match dv.value {
             Some(Variant::QualifiedName(q)) => Some((id, q.name.value().clone()?)),
             _ => None,
         })
-        .collect();
+        .collect())
+}
 
-    for (v, chunk) in variables.into_iter().zip(values.chunks(PER_VAR)) {
-        let Some(node) = node_text(&v.id, &uris) else {
-            found.skipped.push(format!("{} ({})", v.path.join("/"), v.id));
-            continue;
-        };
-        let data_type = match &chunk[2].value {
-            Some(Variant::NodeId(t)) => type_names.get(&**t).map(|n| {
-                let array = matches!(chunk[3].value, Some(Variant::Int32(r)) if r >= 0);
-                if array { format!("{n}[]") } else { n.clone() }
-            }),
-            _ => None,
-        };
-        let units = match &chunk[4].value {
-            Some(Variant::ExtensionObject(e)) => e.inner_as::<EUInformation>().and_then(|u| text(&u.display_name.text)),
-            _ => None,
-        };
-        let range = match &chunk[5].value {
-            Some(Variant::ExtensionObject(e)) => e.inner_as::<Range>().map(|r| (r.low, r.high)),
-            _ => None,
-        };
-        let description = localized(&chunk[0]).or_else(|| localized(&chunk[1]));
-        found.vars.push(Var { path: v.path, node, description, units, data_type, range });
-    }
-    Ok(found)
+/// The variable at `path` with NodeId text `node`, from its [`PER_VAR`] values read.
+fn var_from(path: Vec<String>, node: String, chunk: &[DataValue], type_names: &HashMap<NodeId, String>) -> Var {
+    let data_type = match &chunk[2].value {
+        Some(Variant::NodeId(t)) => type_names.get(&**t).map(|n| {
+            let array = matches!(chunk[3].value, Some(Variant::Int32(r)) if r >= 0);
+            if array { format!("{n}[]") } else { n.clone() }
+        }),
+        _ => None,
+    };
+    let units = match &chunk[4].value {
+        Some(Variant::ExtensionObject(e)) => e.inner_as::<EUInformation>().and_then(|u| text(&u.display_name.text)),
+        _ => None,
+    };
+    let range = match &chunk[5].value {
+        Some(Variant::ExtensionObject(e)) => e.inner_as::<Range>().map(|r| (r.low, r.high)),
+        _ => None,
+    };
+    let description = localized(&chunk[0]).or_else(|| localized(&chunk[1]));
+    Var { path, node, description, units, data_type, range }
 }
 
 fn rv(id: &NodeId, attribute: AttributeId) -> ReadValueId {
