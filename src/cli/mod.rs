@@ -37,7 +37,7 @@ pub use logging::init_logging;
 
 /// The command line.
 #[derive(Parser)]
-#[command(name = "ttyhmi", version, about = "Terminal SCADA operator console for Modbus TCP devices")]
+#[command(name = "ttyhmi", version, about = "Terminal SCADA operator console for Modbus (TCP, RTU) and OPC UA devices")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

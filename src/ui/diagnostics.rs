@@ -183,7 +183,7 @@ fn selected_tag(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let conn = state.layout.connection(tag.conn);
     let sample = state.plant.store.get(id).cloned().unwrap_or_else(|| crate::tag::Sample::no_data(state.now));
     let q = shown_quality(tag, &sample, state.now);
-    let kv = |k: &str, v: String| Line::from(vec![Span::styled(format!("{k:<10}"), theme.muted()), Span::raw(v)]);
+    let kv = |k: &str, v: String| Line::from(vec![Span::styled(format!("{k:<9} "), theme.muted()), Span::raw(v)]);
     let mut lines = vec![kv("tag", format!("{}  {}", tag.name, tag.description))];
     // What the connection's driver last reported (the monitored items, facts like the
     // publishing interval), whatever its protocol.
