@@ -110,8 +110,9 @@ impl Hub {
                 }
             }
         }
+        let why = if self.stop_when_empty { "the console's input ended" } else { "the console server stopped" };
         for slot in &mut self.slots {
-            slot.stop.get_or_insert_with(|| "the console server stopped".into());
+            slot.stop.get_or_insert_with(|| why.into());
         }
         self.end_stopped().await;
         self.runtime.stop().await;
