@@ -149,7 +149,7 @@ pub fn resolve(person: &Person, process_uid: u32, files: &UsersFiles) -> Identit
 /// The role and PIN the trusted `users` give `user`.
 fn granted(user: &str, path: PathBuf, users: &UsersFile) -> Identity {
     match users.users.get(user) {
-        Some(UserEntry { role: Some(role), pin }) => Identity {
+        Some(UserEntry { role: Some(role), pin, .. }) => Identity {
             user: user.to_string(),
             role: *role,
             source: RoleSource::UsersFile { path },

@@ -29,6 +29,7 @@ mod identity;
 mod passwd;
 mod pin;
 mod role;
+mod ssh_key;
 mod trust;
 mod users_file;
 mod yaml_edit;
@@ -42,6 +43,7 @@ pub use pin::{
     PinGuard, check_pin_rules, hash_pin, prompt_new_pin, read_new_pin, verify_pin,
 };
 pub use role::{Role, UnknownRole};
+pub use ssh_key::PublicKey;
 pub use trust::{Standing, load_trusted, standing};
 pub use users_file::{
     MAX_USERS_FILE_BYTES, SYSTEM_USERS_FILE, UserChange, UserEntry, UsersFile, UsersFiles, load, locate, locate_in,

@@ -3,13 +3,15 @@
 //! ```yaml
 //! default_role: viewer
 //! users:
-//!   alice: { role: operator, pin: "$argon2id$v=19$m=19456,t=2,p=1$..." }   # standard PHC string
+//!   alice: { role: operator, pin: "$argon2id$v=19$m=19456,t=2,p=1$...", keys: ["ssh-ed25519 AAAA… alice@laptop"] }
 //!   bob:   { role: engineer }
 //! ```
 //!
 //! Both keys are optional (an empty file makes everyone a viewer); an entry without `role` gets
-//! `default_role`. Unknown keys, unknown roles, duplicate users and PINs that are not argon2 PHC
-//! strings are errors with the file, line and column.
+//! `default_role`. `keys` lists the SSH public keys a console server accepts for that user (one
+//! OpenSSH public key line each); a key belongs to one user only. Unknown keys, unknown roles,
+//! duplicate users, PINs that are not argon2 PHC strings and SSH keys that are not public keys
+//! are errors with the file, line and column.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +22,7 @@ use serde_saphyr::Spanned;
 use super::AuthError;
 use super::pin::check_pin_hash;
 use super::role::Role;
+use super::ssh_key::PublicKey;
 
 /// The system-wide users file, used when `--users` is not given and it exists.
 pub const SYSTEM_USERS_FILE: &str = "/etc/ttyhmi/users.yaml";
@@ -52,12 +55,19 @@ pub struct UserEntry {
     pub role: Option<Role>,
     /// An argon2 PHC string (checked when the file is parsed).
     pub pin: Option<String>,
+    /// The SSH public keys a console server accepts for this user.
+    pub keys: Vec<PublicKey>,
 }
 
 impl UsersFile {
     /// The role of `user` under this file.
     pub fn role_of(&self, user: &str) -> Role {
         self.users.get(user).and_then(|e| e.role).unwrap_or(self.default_role)
+    }
+
+    /// The user `key` is listed under, if any (the comment does not count).
+    pub fn user_of_key(&self, key: &PublicKey) -> Option<&str> {
+        self.users.iter().find(|(_, e)| e.keys.iter().any(|k| k.same_key(key))).map(|(name, _)| name.as_str())
     }
 }
 
@@ -99,6 +109,8 @@ pub(crate) struct RawUser {
     pub role: Option<Spanned<Role>>,
     #[serde(default)]
     pub pin: Option<Spanned<String>>,
+    #[serde(default)]
+    pub keys: Option<Vec<Spanned<String>>>,
 }
 
 /// Parses users-file text; `file` is only used in messages.
@@ -145,11 +157,49 @@ pub(crate) fn parse_located(src: &str, file: &Path, pins: Pins) -> Result<(RawFi
                 }
                 None => None,
             };
-            users.insert(name.clone(), UserEntry { role: entry.value.role.as_ref().map(|r| r.value), pin });
+            let keys = keys_of(name, &entry.value, &users, file)?;
+            users.insert(name.clone(), UserEntry { role: entry.value.role.as_ref().map(|r| r.value), pin, keys });
         }
     }
     let model = UsersFile { default_role: raw.default_role.unwrap_or_default(), users };
     Ok((raw, model))
+}
+
+/// The SSH keys of `name`'s entry, each a public key and listed under no other user (`before`:
+/// the entries read so far).
+fn keys_of(
+    name: &str,
+    entry: &RawUser,
+    before: &IndexMap<String, UserEntry>,
+    file: &Path,
+) -> Result<Vec<PublicKey>, AuthError> {
+    let mut keys: Vec<PublicKey> = Vec::new();
+    for (i, text) in entry.keys.iter().flatten().enumerate() {
+        let at = |message: String| AuthError::Syntax {
+            path: file.to_path_buf(),
+            line: text.referenced.line(),
+            col: text.referenced.column(),
+            message,
+        };
+        let key = PublicKey::parse(&text.value).map_err(|why| {
+            at(format!(
+                "key {} of `{name}` is not an SSH public key ({why}); copy the whole line of the user's \
+                 public key file, e.g. ~/.ssh/id_ed25519.pub",
+                i + 1
+            ))
+        })?;
+        let other = before.iter().find(|(_, e)| e.keys.iter().any(|k| k.same_key(&key))).map(|(n, _)| n.as_str());
+        let twice = keys.iter().any(|k| k.same_key(&key));
+        if let Some(other) = other.or(twice.then_some(name)) {
+            return Err(at(format!(
+                "key {} of `{name}` ({}) is also listed for `{other}`: a key belongs to one user; remove one",
+                i + 1,
+                key.fingerprint()
+            )));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
 }
 
 /// Reads and parses a users file without checking who may write it (see
@@ -212,6 +262,49 @@ mod tests {
         parse(src, Path::new("u.yaml")).map_err(|e| e.to_string())
     }
 
+    const ALICE: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINvxqTtf0RBAJn27pTStb2bx+yTkezj8maFkUq7gor0Y alice@laptop";
+    const BOB: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBH7Wtd0r6vKsJPqqKvFtc9hTLBP9JN466dbwEPsQE5CaHnLwbJG4u84kY+YJ1vJGiUyZCq5tDB4lu9/U1HMgFaU= bob@hmi";
+
+    #[test]
+    fn ssh_keys_map_to_the_one_user_they_are_listed_under() {
+        let src = format!(
+            "users:\n  alice: {{ role: operator, keys: [\"{ALICE}\"] }}\n  bob:\n    role: engineer\n    keys:\n      - \"{BOB}\"\n  carol: {{}}\n"
+        );
+        let f = p(&src).unwrap_or_else(|e| panic!("{e}"));
+        let alice = PublicKey::parse(ALICE).unwrap();
+        assert_eq!(f.users["alice"].keys, vec![alice.clone()]);
+        assert_eq!(f.user_of_key(&alice), Some("alice"));
+        let renamed = PublicKey { comment: "alice@other-laptop".into(), ..alice };
+        assert_eq!(f.user_of_key(&renamed), Some("alice"), "the comment does not matter");
+        assert_eq!(f.user_of_key(&PublicKey::parse(BOB).unwrap()), Some("bob"));
+        assert!(f.users["carol"].keys.is_empty());
+        let stranger = PublicKey { blob: vec![0, 0, 0, 11], ..PublicKey::parse(ALICE).unwrap() };
+        assert_eq!(f.user_of_key(&stranger), None, "an unknown key is nobody's");
+        // passwd's rewrite keeps them.
+        assert_eq!(p(&crate::auth::yaml_edit::render("", &f)).unwrap(), f);
+    }
+
+    #[test]
+    fn a_key_that_is_not_one_or_is_listed_twice_is_an_error_at_its_line() {
+        let bad = p("users:\n  alice:\n    keys:\n      - ssh-ed25519 AAAA\n").unwrap_err();
+        assert!(bad.starts_with("u.yaml:4:"), "{bad}");
+        assert!(bad.contains("key 1 of `alice` is not an SSH public key") && bad.contains("id_ed25519.pub"), "{bad}");
+        let twice =
+            p(&format!("users:\n  alice: {{ keys: [\"{ALICE}\"] }}\n  bob: {{ keys: [\"{BOB}\", \"{ALICE}\"] }}\n"))
+                .unwrap_err();
+        assert!(twice.starts_with("u.yaml:3:"), "{twice}");
+        assert!(
+            twice.contains(
+                "key 2 of `bob` (SHA256:uJOO0sD65zYSL2QJcko7bF4CRAYwhai9IjtSzcN6B3Y) is also listed for `alice`"
+            ),
+            "{twice}"
+        );
+        let same = p(&format!("users:\n  alice: {{ keys: [\"{ALICE}\", \"{ALICE}\"] }}\n")).unwrap_err();
+        assert!(same.contains("is also listed for `alice`"), "{same}");
+        let not_a_list = p("users:\n  alice: { keys: \"ssh-ed25519 x\" }\n").unwrap_err();
+        assert!(not_a_list.starts_with("u.yaml:2:"), "{not_a_list}");
+    }
+
     #[test]
     fn reads_roles_and_defaults() {
         let f = p("default_role: operator\nusers:\n  alice: { role: admin }\n  bob: {}\n").unwrap();
@@ -235,7 +328,7 @@ mod tests {
         );
         assert_eq!(
             p("users:\n  alice: { role: viewer, colour: red }\n").unwrap_err(),
-            "u.yaml:2:26: unknown field `colour` (allowed here: role, pin) (remove it, or fix its name)"
+            "u.yaml:2:26: unknown field `colour` (allowed here: role, pin, keys) (remove it, or fix its name)"
         );
         // Issue 12 D.23: no library option names (it said `set DuplicateKeyPolicy in Options`).
         let dup = p("users:\n  a: {}\n  a: {}\n").unwrap_err();

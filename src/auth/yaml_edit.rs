@@ -34,6 +34,10 @@ pub(crate) fn render(header: &str, model: &UsersFile) -> String {
         if let Some(p) = &e.pin {
             fields.push(format!("pin: {}", quoted(p)));
         }
+        if !e.keys.is_empty() {
+            let keys: Vec<String> = e.keys.iter().map(|k| quoted(&k.line())).collect();
+            fields.push(format!("keys: [{}]", keys.join(", ")));
+        }
         let body = if fields.is_empty() { "{}".to_string() } else { format!("{{ {} }}", fields.join(", ")) };
         out.push_str(&format!("  {}: {body}\n", yaml_key(name)));
     }
@@ -243,13 +247,25 @@ mod tests {
     }
 
     #[test]
+    fn a_role_changed_in_place_keeps_the_users_ssh_keys() {
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINvxqTtf0RBAJn27pTStb2bx+yTkezj8maFkUq7gor0Y alice@laptop";
+        let src = format!("users:\n  alice: {{ role: viewer, keys: [\"{key}\"] }}  # shift A\n");
+        let change = UserChange { role: Some(Role::Operator), pin_hash: None };
+        let out = edit_in_place(&src, "alice", &change).expect("in place");
+        assert!(out.contains("# shift A"), "{out}");
+        let f = parse(&out, Path::new("u.yaml")).unwrap();
+        assert_eq!(f.users["alice"].role, Some(Role::Operator));
+        assert_eq!(f.users["alice"].keys.len(), 1, "{out}");
+    }
+
+    #[test]
     fn an_empty_users_key_is_rewritten() {
         let src = "default_role: viewer\nusers:\n";
         let out = edit_in_place(src, "carol", &UserChange { role: None, pin_hash: Some(H2.into()) }).unwrap();
         assert!(parse(&out, Path::new("u.yaml")).is_err(), "a duplicate key, caught by the check");
         let mut model = UsersFile::default();
-        model.users.insert("carol".into(), UserEntry { role: None, pin: Some(H2.into()) });
-        model.users.insert("x y\"z".into(), UserEntry { role: Some(Role::Admin), pin: None });
+        model.users.insert("carol".into(), UserEntry { role: None, pin: Some(H2.into()), keys: Vec::new() });
+        model.users.insert("x y\"z".into(), UserEntry { role: Some(Role::Admin), pin: None, keys: Vec::new() });
         assert_eq!(parse(&render("# header\n", &model), Path::new("u.yaml")).unwrap(), model);
     }
 }
