@@ -1,48 +1,71 @@
 //! Issue 13: one plant core, many sessions. Two people on one plant — the real hub, the real
 //! plant runtime (audit log and journal on disk, a Modbus driver), a simulated PLC on loopback —
 //! each drawn on a screen of their own. An acknowledge in one session is seen by the other on its
-//! next frame; a write from one is answered in that one, and its new value shows in both.
+//! next frame; a write from one is answered in that one, and its new value shows in both; a third
+//! whose terminal takes nothing holds nobody up, and only its newest frame waits for it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use tokio::sync::mpsc;
 use ttyhmi::auth::Identity;
 use ttyhmi::driver::spawn::DriverOptions;
 use ttyhmi::front::hub::{Hub, Screen};
+use ttyhmi::front::mailbox::Mailbox;
+use ttyhmi::plant::SessionId;
 use ttyhmi::plant::runtime::{PlantOptions, PlantRuntime};
-use ttyhmi::plant::{Plant, SessionId};
 use ttyhmi::session::msg::Msg;
-use ttyhmi::session::state::{Person, Session};
+use ttyhmi::session::state::Person;
 
 mod common;
 use common::{TempDir, tui};
 
 /// A session's screen: a test terminal both the hub and the test can see.
 #[derive(Clone)]
-struct Shared(Arc<Mutex<Terminal<TestBackend>>>);
+struct Shared(Arc<Mutex<Buffer>>);
 
 impl Shared {
     fn new() -> Shared {
-        Shared(Arc::new(Mutex::new(Terminal::new(TestBackend::new(100, 30)).expect("a test backend"))))
+        Shared(Arc::new(Mutex::new(Buffer::empty(Rect::new(0, 0, 100, 30)))))
     }
 
     fn text(&self) -> String {
-        tui::text(self.0.lock().expect("not poisoned").backend().buffer())
+        tui::text(&self.0.lock().expect("not poisoned"))
     }
 }
 
 impl Screen for Shared {
-    fn draw(&mut self, session: &Session, plant: &Plant) -> std::io::Result<()> {
-        let mut t = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-        t.draw(|f| ttyhmi::ui::render(session, plant, f)).map(|_| ()).map_err(|e| match e {})
+    fn size(&mut self) -> std::io::Result<Rect> {
+        Ok(Rect::new(0, 0, 100, 30))
+    }
+
+    fn show(&mut self, frame: Buffer) -> std::io::Result<()> {
+        *self.0.lock().map_err(|_| std::io::Error::other("poisoned"))? = frame;
+        Ok(())
     }
 
     fn bell(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// A terminal that never takes what it is sent (a stalled link): frames wait in its mailbox.
+struct Stalled(Arc<Mailbox<Buffer>>);
+
+impl Screen for Stalled {
+    fn size(&mut self) -> std::io::Result<Rect> {
+        Ok(Rect::new(0, 0, 80, 24))
+    }
+
+    fn show(&mut self, frame: Buffer) -> std::io::Result<()> {
+        self.0.post(frame).map_err(std::io::Error::other)
+    }
+
+    fn bell(&mut self) -> std::io::Result<()> {
+        self.0.bell().map_err(std::io::Error::other)
     }
 }
 
@@ -105,6 +128,9 @@ fn two_sessions_share_one_plant_acknowledges_and_writes() {
         let (alice_screen, bob_screen) = (Shared::new(), Shared::new());
         let alice = hub.add(operator("alice", "1234"), Box::new(alice_screen.clone())).await;
         let bob = hub.add(operator("bob", "4321"), Box::new(bob_screen.clone())).await;
+        // A third person whose terminal takes nothing: the others are not held up by it.
+        let stalled = Arc::new(Mailbox::default());
+        hub.add(operator("carol", "5678"), Box::new(Stalled(stalled.clone()))).await;
         let (input, inputs) = mpsc::channel(64);
         let hub = tokio::spawn(hub.run(outcomes, inputs));
 
@@ -132,6 +158,11 @@ fn two_sessions_share_one_plant_acknowledges_and_writes() {
             wait_for(&alice_screen, "the acknowledge in alice's session", |t| !alarm_row(t).contains("UNACK")).await;
         assert!(alarm_row(&a).contains("ack"), "{a}");
         assert!(!a.contains("1 alarm acknowledged"), "the answer is bob's alone:\n{a}");
+
+        // What waits for the stalled terminal is its newest frame, not every frame since.
+        let waiting = stalled.take(Duration::ZERO).expect("open");
+        assert!(waiting.frame.is_some_and(|f| f.area == Rect::new(0, 0, 80, 24)));
+        assert!(stalled.take(Duration::ZERO).is_some_and(|p| p.frame.is_none()), "one frame, not a queue");
 
         drop(input);
         hub.await.expect("the hub ends").expect("cleanly");

@@ -8,6 +8,10 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
@@ -22,10 +26,29 @@ pub const FRAME: Duration = Duration::from_millis(50);
 /// Messages handled before a draw gets its turn.
 pub const BURST: usize = 4096;
 
-/// Where a session is drawn: a terminal, an SSH channel, a test buffer.
+/// Where a session is shown: a terminal, an SSH channel, a test buffer. The hub draws each frame
+/// itself and hands it over; a screen never makes the hub wait (one that cannot keep up keeps
+/// the newest frame only, see [`super::mailbox`]).
 pub trait Screen: Send {
-    fn draw(&mut self, session: &Session, plant: &Plant) -> io::Result<()>;
+    /// Its size now, in cells.
+    fn size(&mut self) -> io::Result<Rect>;
+    /// Takes a frame to show, without waiting. Err: the screen is gone.
+    fn show(&mut self, frame: Buffer) -> io::Result<()>;
+    /// Rings the bell, without waiting.
     fn bell(&mut self) -> io::Result<()>;
+}
+
+/// Draws `session` over `plant` into a frame of `area`'s size.
+pub fn frame(session: &Session, plant: &Plant, area: Rect) -> Buffer {
+    // An off-screen terminal cannot fail (its errors are `Infallible`).
+    let mut canvas = match Terminal::new(TestBackend::new(area.width.max(1), area.height.max(1))) {
+        Ok(t) => t,
+        Err(e) => match e {},
+    };
+    if let Err(e) = canvas.draw(|f| crate::ui::render(session, plant, f)) {
+        match e {}
+    }
+    canvas.backend().buffer().clone()
 }
 
 struct Slot {
@@ -190,7 +213,8 @@ impl Hub {
             if slot.next_frame() > Instant::now() {
                 continue;
             }
-            match slot.screen.draw(&slot.session, plant) {
+            let shown = slot.screen.size().and_then(|area| slot.screen.show(frame(&slot.session, plant, area)));
+            match shown {
                 Ok(()) => {
                     slot.session.dirty = false;
                     slot.last_draw = Some(Instant::now());

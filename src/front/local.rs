@@ -5,18 +5,23 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 
 use tokio::sync::mpsc;
 
 use super::hub::{BURST, Hub, Screen};
+use super::mailbox::Mailbox;
 use super::terminal::TerminalGuard;
 use crate::audit::Actor;
 use crate::layout::Layout;
+use crate::plant::SessionId;
 use crate::plant::runtime::DriverOptions;
 use crate::plant::runtime::{PlantOptions, PlantRuntime};
-use crate::plant::{Plant, SessionId};
 use crate::session::msg::Msg;
-use crate::session::state::{Person, Session};
+use crate::session::state::Person;
 
 pub struct ConsoleOptions {
     pub read_only: bool,
@@ -35,18 +40,85 @@ pub struct ConsoleOptions {
     pub drivers: DriverOptions,
 }
 
-/// The local terminal as a hub screen.
-struct Local(TerminalGuard);
+/// The local terminal as a hub screen: frames go through a mailbox to a writer thread that owns
+/// the terminal, so a terminal that blocks (a stalled SSH link) never holds up the plant.
+struct Local {
+    mailbox: Arc<Mailbox<Buffer>>,
+    /// The writer says here that it has ended (and the terminal is given back).
+    ended: std::sync::mpsc::Receiver<()>,
+}
+
+impl Local {
+    fn start(guard: TerminalGuard) -> io::Result<Local> {
+        let mailbox = Arc::new(Mailbox::default());
+        let (done, ended) = std::sync::mpsc::channel();
+        let m = mailbox.clone();
+        std::thread::Builder::new().name("terminal".into()).spawn(move || {
+            write_frames(guard, &m);
+            let _ = done.send(());
+        })?;
+        Ok(Local { mailbox, ended })
+    }
+}
 
 impl Screen for Local {
-    fn draw(&mut self, session: &Session, plant: &Plant) -> io::Result<()> {
-        self.0.terminal()?.draw(|f| crate::ui::render(session, plant, f)).map(|_| ())
+    fn size(&mut self) -> io::Result<Rect> {
+        let (w, h) = crossterm::terminal::size()?;
+        Ok(Rect::new(0, 0, w, h))
+    }
+
+    fn show(&mut self, frame: Buffer) -> io::Result<()> {
+        self.mailbox.post(frame).map_err(io::Error::other)
     }
 
     fn bell(&mut self) -> io::Result<()> {
-        use std::io::Write;
-        let out = self.0.terminal()?.backend_mut();
-        out.write_all(b"\x07").and_then(|()| out.flush())
+        self.mailbox.bell().map_err(io::Error::other)
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.mailbox.close();
+        // The writer sends what waits and gives the terminal back; one that is stuck on a
+        // terminal that does not take bytes any more is not waited for long.
+        if self.ended.recv_timeout(Duration::from_secs(1)).is_err() {
+            super::terminal::restore();
+        }
+    }
+}
+
+/// The writer thread: draws each frame it takes (ratatui sends only the cells that changed) and
+/// rings the bell; ends when the mailbox is closed, or when the terminal fails (said in the
+/// mailbox, so the session ends).
+fn write_frames(mut guard: TerminalGuard, mailbox: &Mailbox<Buffer>) {
+    while let Some(post) = mailbox.take(Duration::from_secs(1)) {
+        let written = guard.terminal().and_then(|t| {
+            if let Some(frame) = &post.frame {
+                t.draw(|f| copy(frame, f.buffer_mut()))?;
+            }
+            if post.bells > 0 {
+                use std::io::Write;
+                let out = t.backend_mut();
+                out.write_all(b"\x07").and_then(|()| out.flush())?;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            mailbox.fail(e.to_string());
+            return;
+        }
+    }
+}
+
+/// Copies what fits of `frame` into the terminal's buffer (the terminal may have been resized
+/// since the frame was drawn: the next frame has the new size).
+fn copy(frame: &Buffer, to: &mut Buffer) {
+    let w = frame.area.width.min(to.area.width);
+    let h = frame.area.height.min(to.area.height);
+    for y in 0..h {
+        for x in 0..w {
+            to[(x, y)] = frame[(x, y)].clone();
+        }
     }
 }
 
@@ -61,8 +133,8 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     };
     let runtime = PlantRuntime::start(layout, &plant_opts, tx)?;
     let mut hub = Hub::new(runtime, opts.export_dir.clone(), true);
-    let guard = TerminalGuard::enter()?;
-    let id = hub.add(person(&opts), Box::new(Local(guard))).await;
+    let screen = Local::start(TerminalGuard::enter()?)?;
+    let id = hub.add(person(&opts), Box::new(screen)).await;
     let (keys, inputs) = mpsc::channel(BURST);
     spawn_input(id, keys.clone());
     spawn_signals(id, keys);

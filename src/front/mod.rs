@@ -5,5 +5,6 @@
 
 pub mod hub;
 pub mod local;
+pub mod mailbox;
 pub mod terminal;
 pub mod watch;
