@@ -1,10 +1,12 @@
-//! Alarms in the console: feeding the engine, the alarm list (its keys, sorting, filter and the
-//! shelve / out-of-service dialog), role checks, audit records and the bell. Pure like `update`.
+//! Alarms in a session: the alarm list (its keys, sorting, filter and the shelve /
+//! out-of-service dialog), role checks, audit records and the bell. Pure like `update`; the
+//! alarm states themselves are the plant's.
 //!
-//! An operator action is not applied when the key is pressed: `update` asks the runtime to
-//! record it in the audit log first ([`Effect::AlarmAction`]), and applies it when the runtime
-//! reports it on record ([`Msg::Alarm`](super::msg::Msg::Alarm)). Without an audit record there
-//! is no acknowledge, shelve or out of service.
+//! An operator action is not applied when the key is pressed: the session asks the plant with a
+//! [`Command::Alarm`] carrying its audit records; the plant's runtime puts them on disk and only
+//! then applies the operation, and its answer comes back to this session
+//! ([`PlantEvent::AlarmDone`](crate::plant::PlantEvent::AlarmDone)). Without an audit record
+//! there is no acknowledge, shelve or out of service.
 
 use std::time::{Duration, SystemTime};
 

@@ -1,11 +1,11 @@
 //! The write flow, pure like the rest of `update`: select a writable tag → edit the value →
 //! confirm (tag, old → new, what will be sent, role; PIN or the value typed again) → the write →
 //! its result. Role, limits and step are checked when the editor opens, when the value is
-//! entered, and again at confirmation. The write plan (`driver::plan`) is made once, when the
-//! value is entered: the confirmation shows it and the write order carries it to the driver
-//! unchanged. Every attempt, result, denial and PIN failure becomes an audit record; the write
-//! itself leaves `update` only as an [`Effect::Write`] that carries its audit record, which the
-//! runtime makes durable before anything is sent.
+//! entered, and again at confirmation. The write plan ([`crate::plant::write_plan`]) is made
+//! once, when the value is entered: the confirmation shows it and the write order carries it to
+//! the driver unchanged. Every attempt, result, denial and PIN failure becomes an audit record;
+//! the write itself leaves `update` only as a [`Command::Write`] that carries its audit record,
+//! which the plant's runtime makes durable before anything is sent.
 
 use std::time::{Duration, SystemTime};
 
