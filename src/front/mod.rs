@@ -3,6 +3,7 @@
 //! `ttyhmi demo`) with its terminal guard ([`terminal`]) and signals; [`watch`] prints a plant's
 //! values on standard output, with no session at all.
 
+pub mod ansi;
 pub mod hub;
 pub mod local;
 pub mod mailbox;
