@@ -117,8 +117,10 @@ impl PlantRuntime {
         let (journal, restored) = super::restore::open_journal(&mut plant, &opts.journal_path, &opts.audit_path);
         let notes: Vec<String> = restored.note.into_iter().collect();
         let report_tx = tx.clone();
+        // Never waits: the writer must not block on a full channel while the loop that drains
+        // it waits for the writer (a failure not said now is said with the next batch).
         let report = Box::new(move |why: String| {
-            let _ = report_tx.blocking_send(Outcome::Input(Input::JournalFailed(why)));
+            let _ = report_tx.try_send(Outcome::Input(Input::JournalFailed(why)));
         });
         let records = Records::start(audit, journal, opts.journal_path.clone(), report)?;
         if let Some(why) = restored.journal_failed {
