@@ -95,7 +95,7 @@ pub fn record(state: &mut Session, plant: &Plant, ts: &[Transition], now: System
     }
     state.dirty = true;
     let bell = &plant.layout.alarm_options.bell;
-    let ring = can_acknowledge(state)
+    let ring = state.can_acknowledge()
         && ts
             .iter()
             .any(|t| t.to == AlarmState::Unacknowledged && !t.from.is_unacknowledged() && bell.contains(&t.priority));
@@ -113,22 +113,13 @@ pub fn tick(state: &mut Session, plant: &Plant, now: SystemTime) -> Vec<Effect> 
     if !v.horn {
         return Vec::new();
     }
-    if !bell_waiting(state, plant) {
+    if !state.bell_waiting(plant) {
         state.alarm_view.horn = false;
     } else if v.last_bell.is_none_or(|t| now.duration_since(t).is_ok_and(|d| d >= BELL_REPEAT) || t > now) {
         state.alarm_view.last_bell = Some(now);
         return vec![Effect::Bell];
     }
     Vec::new()
-}
-
-/// Whether the bell has something to ring for (see [`Session::bell_waiting`]).
-pub fn bell_waiting(state: &Session, plant: &Plant) -> bool {
-    state.bell_waiting(plant)
-}
-
-fn can_acknowledge(state: &Session) -> bool {
-    state.can_acknowledge()
 }
 
 /// Keys that mean something for alarms; `None` when `a` is not an alarm key here.
