@@ -47,16 +47,7 @@ impl<W: Write> AnsiTerminal<W> {
     /// Sends what changed since the last frame. A frame of another size is cut or padded to
     /// this terminal's size.
     pub fn show(&mut self, frame: &Buffer) -> io::Result<()> {
-        self.term.draw(|f| {
-            let to = f.buffer_mut();
-            let w = frame.area.width.min(to.area.width);
-            let h = frame.area.height.min(to.area.height);
-            for y in 0..h {
-                for x in 0..w {
-                    to[(x, y)] = frame[(x, y)].clone();
-                }
-            }
-        })?;
+        self.term.draw(|f| copy(frame, f.buffer_mut()))?;
         Ok(())
     }
 
@@ -64,6 +55,18 @@ impl<W: Write> AnsiTerminal<W> {
         let out = self.term.backend_mut();
         out.write_all(b"\x07")?;
         out.flush()
+    }
+}
+
+/// Copies what fits of `frame` into a terminal's buffer (the terminal may have been resized
+/// since the frame was drawn: the next frame has the new size).
+pub fn copy(frame: &Buffer, to: &mut Buffer) {
+    let w = frame.area.width.min(to.area.width);
+    let h = frame.area.height.min(to.area.height);
+    for y in 0..h {
+        for x in 0..w {
+            to[(x, y)] = frame[(x, y)].clone();
+        }
     }
 }
 

@@ -38,21 +38,36 @@ pub trait Screen: Send {
     fn bell(&mut self) -> io::Result<()>;
 }
 
-/// Draws `session` over `plant` into a frame of `area`'s size.
-pub fn frame(session: &Session, plant: &Plant, area: Rect) -> Buffer {
-    // An off-screen terminal cannot fail (its errors are `Infallible`).
-    let mut canvas = match Terminal::new(TestBackend::new(area.width.max(1), area.height.max(1))) {
-        Ok(t) => t,
-        Err(e) => match e {},
-    };
-    if let Err(e) = canvas.draw(|f| crate::ui::render(session, plant, f)) {
-        match e {}
+/// The off-screen terminal a session's frames are drawn in, kept between frames.
+pub struct Canvas(Terminal<TestBackend>);
+
+impl Default for Canvas {
+    fn default() -> Self {
+        // An off-screen terminal cannot fail (its errors are `Infallible`).
+        match Terminal::new(TestBackend::new(1, 1)) {
+            Ok(t) => Canvas(t),
+            Err(e) => match e {},
+        }
     }
-    canvas.backend().buffer().clone()
+}
+
+impl Canvas {
+    /// Draws `session` over `plant` into a frame of `area`'s size.
+    pub fn frame(&mut self, session: &Session, plant: &Plant, area: Rect) -> Buffer {
+        let (w, h) = (area.width.max(1), area.height.max(1));
+        if self.0.backend().buffer().area != Rect::new(0, 0, w, h) {
+            self.0.backend_mut().resize(w, h);
+        }
+        if let Err(e) = self.0.draw(|f| crate::ui::render(session, plant, f)) {
+            match e {}
+        }
+        self.0.backend().buffer().clone()
+    }
 }
 
 struct Slot {
     session: Session,
+    canvas: Canvas,
     screen: Box<dyn Screen>,
     last_draw: Option<Instant>,
     /// Why the session ends, once it does.
@@ -89,7 +104,7 @@ impl Hub {
         for note in self.runtime.notes.clone() {
             update(&mut session, &self.runtime.plant, Msg::Note(note), now);
         }
-        self.slots.push(Slot { session, screen, last_draw: None, stop: None });
+        self.slots.push(Slot { session, canvas: Canvas::default(), screen, last_draw: None, stop: None });
         id
     }
 
@@ -213,7 +228,8 @@ impl Hub {
             if slot.next_frame() > Instant::now() {
                 continue;
             }
-            let shown = slot.screen.size().and_then(|area| slot.screen.show(frame(&slot.session, plant, area)));
+            let shown =
+                slot.screen.size().and_then(|area| slot.screen.show(slot.canvas.frame(&slot.session, plant, area)));
             match shown {
                 Ok(()) => {
                     slot.session.dirty = false;

@@ -94,7 +94,7 @@ fn write_frames(mut guard: TerminalGuard, mailbox: &Mailbox<Buffer>) {
     while let Some(post) = mailbox.take(Duration::from_secs(1)) {
         let written = guard.terminal().and_then(|t| {
             if let Some(frame) = &post.frame {
-                t.draw(|f| copy(frame, f.buffer_mut()))?;
+                t.draw(|f| super::ansi::copy(frame, f.buffer_mut()))?;
             }
             if post.bells > 0 {
                 use std::io::Write;
@@ -106,18 +106,6 @@ fn write_frames(mut guard: TerminalGuard, mailbox: &Mailbox<Buffer>) {
         if let Err(e) = written {
             mailbox.fail(e.to_string());
             return;
-        }
-    }
-}
-
-/// Copies what fits of `frame` into the terminal's buffer (the terminal may have been resized
-/// since the frame was drawn: the next frame has the new size).
-fn copy(frame: &Buffer, to: &mut Buffer) {
-    let w = frame.area.width.min(to.area.width);
-    let h = frame.area.height.min(to.area.height);
-    for y in 0..h {
-        for x in 0..w {
-            to[(x, y)] = frame[(x, y)].clone();
         }
     }
 }
