@@ -5,6 +5,7 @@
 
 pub mod ansi;
 pub mod hub;
+pub mod keys;
 pub mod local;
 pub mod mailbox;
 pub mod terminal;
