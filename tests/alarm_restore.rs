@@ -26,7 +26,7 @@ fn state() -> State {
 }
 
 fn actor(user: &str, role: &str) -> Actor {
-    Actor { user: user.into(), host: "hmi1".into(), ssh_client: None, role: role.into() }
+    Actor { user: user.into(), host: "hmi1".into(), ssh_client: None, role: role.into(), session: None, via: None }
 }
 
 /// A journal holding the alarm raised by P = 10, then `more`; an audit log holding `records`.

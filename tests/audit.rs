@@ -30,6 +30,8 @@ fn writer_process() {
         host: "hmi1".into(),
         ssh_client: Some(format!("10.0.0.{writer}:5000{writer}").parse().unwrap()),
         role: "operator".into(),
+        session: None,
+        via: None,
     };
     let mut log = AuditLog::open(path).unwrap();
     for i in 0..count {

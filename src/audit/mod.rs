@@ -15,6 +15,8 @@
 //!     host: "hmi1".into(),
 //!     ssh_client: ssh_client_from_env(),
 //!     role: "operator".into(),
+//!     session: None,
+//!     via: None,
 //! };
 //! let mut log = AuditLog::open("/var/lib/ttyhmi/audit.jsonl")?;
 //! let rec = RecordInput::new(SystemTime::now(), &actor, Action::WriteAttempt)

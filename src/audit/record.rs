@@ -135,6 +135,10 @@ pub struct Actor {
     pub ssh_client: Option<SocketAddr>,
     /// The role at the time of the record (`operator`).
     pub role: String,
+    /// The console server's session number (several sessions of one user at once).
+    pub session: Option<u64>,
+    /// How the server knows the user: `key SHA256:…` (SSH) or `uid 1001` (the attach socket).
+    pub via: Option<String>,
 }
 
 /// One record to append. `seq` and `prev` are the log's business.
@@ -215,6 +219,12 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_client: Option<String>,
     pub role: String,
+    /// The console server's session (absent for a console of its own, and in older logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<u64>,
+    /// How the server identified the user: `key SHA256:…` or `uid 1001`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub action: Action,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
@@ -253,6 +263,8 @@ impl Record {
             host: actor.host,
             ssh_client: actor.ssh_client.map(|a| a.to_string()),
             role: actor.role,
+            session: actor.session,
+            via: actor.via,
             action,
             tag,
             old,
@@ -278,6 +290,14 @@ impl Record {
         if let Some(from) = &self.ssh_client {
             s.push_str(" from ");
             push_clean(&mut s, from);
+        }
+        if let Some(via) = &self.via {
+            s.push_str(" (");
+            push_clean(&mut s, via);
+            s.push(')');
+        }
+        if let Some(n) = self.session {
+            s.push_str(&format!(" session {n}"));
         }
         s.push(' ');
         push_clean(&mut s, &self.role);
@@ -414,7 +434,7 @@ mod tests {
     }
 
     fn record() -> Record {
-        let actor = Actor { user: "alice".into(), host: "hmi1".into(), ssh_client: None, role: "operator".into() };
+        let actor = Actor { user: "alice".into(), host: "hmi1".into(), ssh_client: None, role: "operator".into(), session: None, via: None };
         let input = RecordInput::new(SystemTime::UNIX_EPOCH, &actor, Action::WriteResult)
             .tag("P_101")
             .old("2.50")

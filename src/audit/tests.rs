@@ -72,7 +72,7 @@ impl Drop for Temp {
 }
 
 fn actor() -> Actor {
-    Actor { user: "alice".into(), host: "hmi1".into(), ssh_client: None, role: "operator".into() }
+    Actor { user: "alice".into(), host: "hmi1".into(), ssh_client: None, role: "operator".into(), session: None, via: None }
 }
 
 fn input(i: u64) -> RecordInput {

@@ -91,7 +91,7 @@ impl Person {
                 source: crate::auth::RoleSource::NoUsersFile,
                 pin_hash: None,
             },
-            actor: Actor { user: user.to_string(), host: String::new(), ssh_client: None, role: "viewer".into() },
+            actor: Actor { user: user.to_string(), host: String::new(), ssh_client: None, role: "viewer".into(), session: None, via: None },
             read_only,
             color: true,
             utc_offset: time::UtcOffset::UTC,
