@@ -13,7 +13,7 @@ use ratatui::layout::Rect;
 use tokio::sync::mpsc;
 use ttyhmi::auth::Identity;
 use ttyhmi::driver::spawn::DriverOptions;
-use ttyhmi::front::hub::{Hub, Screen};
+use ttyhmi::front::hub::{Hub, Screen, ToHub};
 use ttyhmi::front::mailbox::Mailbox;
 use ttyhmi::plant::SessionId;
 use ttyhmi::plant::runtime::{PlantOptions, PlantRuntime};
@@ -96,13 +96,13 @@ async fn wait_for(screen: &Shared, what: &str, ok: impl Fn(&str) -> bool) -> Str
     }
 }
 
-async fn keys(tx: &mpsc::Sender<(SessionId, Msg)>, id: SessionId, text: &str) {
+async fn keys(tx: &mpsc::Sender<ToHub>, id: SessionId, text: &str) {
     for c in text.chars() {
         let code = match c {
             '\n' => KeyCode::Enter,
             c => KeyCode::Char(c),
         };
-        tx.send((id, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))).await.expect("the hub runs");
+        tx.send(ToHub::Msg(id, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))).await.expect("the hub runs");
     }
 }
 
@@ -126,11 +126,11 @@ fn two_sessions_share_one_plant_acknowledges_and_writes() {
         let runtime = PlantRuntime::start(layout, &opts, tx).expect("the plant starts");
         let mut hub = Hub::new(runtime, dir.0.join("exports"), false);
         let (alice_screen, bob_screen) = (Shared::new(), Shared::new());
-        let alice = hub.add(operator("alice", "1234"), Box::new(alice_screen.clone())).await;
-        let bob = hub.add(operator("bob", "4321"), Box::new(bob_screen.clone())).await;
+        let alice = hub.add(operator("alice", "1234"), "test".into(), Box::new(alice_screen.clone())).await;
+        let bob = hub.add(operator("bob", "4321"), "test".into(), Box::new(bob_screen.clone())).await;
         // A third person whose terminal takes nothing: the others are not held up by it.
         let stalled = Arc::new(Mailbox::default());
-        hub.add(operator("carol", "5678"), Box::new(Stalled(stalled.clone()))).await;
+        hub.add(operator("carol", "5678"), "test".into(), Box::new(Stalled(stalled.clone()))).await;
         let (input, inputs) = mpsc::channel(64);
         let hub = tokio::spawn(hub.run(outcomes, inputs));
 

@@ -1,7 +1,9 @@
 //! The hub: one plant runtime and every session on it, in one task. Plant outcomes are applied
 //! and told to every session; a session's keys go through its own `update`; its effects become
 //! plant commands. Each session is drawn on its own screen, at most every [`FRAME`] and only
-//! when something it shows changed. Bursts are drained before drawing.
+//! when something it shows changed. Bursts are drained before drawing. Front ends reach the hub
+//! through one channel of [`ToHub`]: keys for a session, a new session (an SSH channel, an
+//! attach socket), a session whose terminal went away, who is connected, and the server's stop.
 
 use std::collections::VecDeque;
 use std::io;
@@ -12,11 +14,11 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
 use crate::plant::runtime::{Outcome, PlantRuntime};
-use crate::plant::{Plant, PlantEvent, SessionId};
+use crate::plant::{Plant, PlantEvent, SessionId, SessionInfo};
 use crate::session::msg::{Effect, Msg};
 use crate::session::state::{Person, Session};
 use crate::session::update::update;
@@ -36,6 +38,32 @@ pub trait Screen: Send {
     fn show(&mut self, frame: Buffer) -> io::Result<()>;
     /// Rings the bell, without waiting.
     fn bell(&mut self) -> io::Result<()>;
+    /// The session ends (why): a remote terminal is told so before its connection closes.
+    fn end(&mut self, _why: &str) {}
+}
+
+/// What front ends tell the hub.
+pub enum ToHub {
+    /// A message for one session (a key, a resize).
+    Msg(SessionId, Msg),
+    /// A new session.
+    Join(Box<Join>),
+    /// A session's terminal went away (a closed channel, a dropped connection): the session
+    /// ends; a dialog it had open goes with it and nothing is written.
+    Leave(SessionId, String),
+    /// Who is connected (for `ttyhmi sessions`).
+    List(oneshot::Sender<Vec<SessionInfo>>),
+    /// The server stops: every session is told why and ends, then the plant.
+    Shutdown(String),
+}
+
+/// A session to start: who, from where, on which screen; its id goes back on `reply`.
+pub struct Join {
+    pub person: Person,
+    /// Where the person connects from (`10.0.0.5:52144`, `local socket`).
+    pub from: String,
+    pub screen: Box<dyn Screen>,
+    pub reply: oneshot::Sender<SessionId>,
 }
 
 /// The off-screen terminal a session's frames are drawn in, kept between frames.
@@ -70,6 +98,8 @@ struct Slot {
     canvas: Canvas,
     screen: Box<dyn Screen>,
     last_draw: Option<Instant>,
+    /// The last key: idle sessions may be logged out.
+    last_input: Instant,
     /// Why the session ends, once it does.
     stop: Option<String>,
 }
@@ -82,11 +112,29 @@ pub struct Hub {
     export_dir: PathBuf,
     /// Stop when the last session has gone (a console); a server keeps running.
     stop_when_empty: bool,
+    /// Log a session out after this long without a key (off by default).
+    idle_logout: Option<Duration>,
+    /// Why the hub stops, once it does.
+    shutdown: Option<String>,
 }
 
 impl Hub {
     pub fn new(runtime: PlantRuntime, export_dir: PathBuf, stop_when_empty: bool) -> Hub {
-        Hub { runtime, slots: Vec::new(), next_id: 1, export_dir, stop_when_empty }
+        Hub {
+            runtime,
+            slots: Vec::new(),
+            next_id: 1,
+            export_dir,
+            stop_when_empty,
+            idle_logout: None,
+            shutdown: None,
+        }
+    }
+
+    /// Sessions without a key for `after` are logged out.
+    pub fn idle_logout(mut self, after: Option<Duration>) -> Hub {
+        self.idle_logout = after;
+        self
     }
 
     /// The plant as it is now.
@@ -95,30 +143,43 @@ impl Hub {
     }
 
     /// A new session for `person`, drawn on `screen`; its start goes on record.
-    pub async fn add(&mut self, person: Person, screen: Box<dyn Screen>) -> SessionId {
+    pub async fn add(&mut self, mut person: Person, from: String, screen: Box<dyn Screen>) -> SessionId {
         let id = SessionId(self.next_id);
         self.next_id += 1;
+        person.actor.session = Some(id.0);
         self.runtime.session_started(&person.actor, person.read_only).await;
         let now = SystemTime::now();
+        let info = SessionInfo {
+            id,
+            user: person.actor.user.clone(),
+            role: if person.read_only { "viewer (read-only)".into() } else { person.identity.role.as_str().into() },
+            from,
+            via: person.actor.via.clone(),
+            since: now,
+        };
         let mut session = Session::new(id, &self.runtime.plant, person, now);
         for note in self.runtime.notes.clone() {
             update(&mut session, &self.runtime.plant, Msg::Note(note), now);
         }
-        self.slots.push(Slot { session, canvas: Canvas::default(), screen, last_draw: None, stop: None });
+        let last_input = Instant::now();
+        self.slots.push(Slot { session, canvas: Canvas::default(), screen, last_draw: None, last_input, stop: None });
+        self.runtime.plant.sessions.push(info);
+        self.tell(vec![PlantEvent::Sessions], now);
         id
     }
 
-    /// Runs until every session has ended (or, for a server, until `inputs` closes).
+    /// Runs until every session has ended (a console), or until the server is told to stop
+    /// (or `inputs` closes).
     pub async fn run(
         mut self,
         mut outcomes: mpsc::Receiver<Outcome>,
-        mut inputs: mpsc::Receiver<(SessionId, Msg)>,
+        mut inputs: mpsc::Receiver<ToHub>,
     ) -> io::Result<()> {
         let mut next_tick = next_second();
         loop {
             self.draw();
             self.end_stopped().await;
-            if self.slots.is_empty() && self.stop_when_empty {
+            if (self.slots.is_empty() && self.stop_when_empty) || self.shutdown.is_some() {
                 break;
             }
             let deadline = self.slots.iter().filter(|s| s.session.dirty).map(|s| s.next_frame()).min();
@@ -128,7 +189,7 @@ impl Hub {
                     None => break,
                 },
                 m = inputs.recv() => match m {
-                    Some((id, m)) => self.deliver(id, m),
+                    Some(m) => self.from_front(m).await,
                     None => break,
                 },
                 _ = sleep_until(next_tick) => {
@@ -142,23 +203,66 @@ impl Hub {
                 match outcomes.try_recv() {
                     Ok(o) => self.outcome(o),
                     Err(_) => match inputs.try_recv() {
-                        Ok((id, m)) => self.deliver(id, m),
+                        Ok(m) => self.from_front(m).await,
                         Err(_) => break,
                     },
                 }
             }
         }
-        let why = if self.stop_when_empty { "the console's input ended" } else { "the console server stopped" };
+        let why = match self.shutdown.take() {
+            Some(why) => why,
+            None if self.stop_when_empty => "the console's input ended".into(),
+            None => "the console server stopped".into(),
+        };
         for slot in &mut self.slots {
-            slot.stop.get_or_insert_with(|| why.into());
+            slot.stop.get_or_insert_with(|| why.clone());
         }
         self.end_stopped().await;
         self.runtime.stop().await;
         Ok(())
     }
 
-    /// The clock ticked: the plant's alarm delays and shelves, then every session.
+    async fn from_front(&mut self, m: ToHub) {
+        match m {
+            ToHub::Msg(id, m) => {
+                if matches!(m, Msg::Key(_)) {
+                    if let Some(slot) = self.slots.iter_mut().find(|s| s.session.id == id) {
+                        slot.last_input = Instant::now();
+                    }
+                }
+                self.deliver(id, m)
+            }
+            ToHub::Join(join) => {
+                let Join { person, from, screen, reply } = *join;
+                let id = self.add(person, from, screen).await;
+                if reply.send(id).is_err() {
+                    // The front end went away while the session started.
+                    self.leave(id, "the connection closed while the session started".into());
+                }
+            }
+            ToHub::Leave(id, why) => self.leave(id, why),
+            ToHub::List(reply) => {
+                let _ = reply.send(self.runtime.plant.sessions.clone());
+            }
+            ToHub::Shutdown(why) => self.shutdown = Some(why),
+        }
+    }
+
+    fn leave(&mut self, id: SessionId, why: String) {
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.session.id == id) {
+            slot.stop.get_or_insert(why);
+        }
+    }
+
+    /// The clock ticked: the plant's alarm delays and shelves, then every session; idle sessions
+    /// are logged out.
     fn tick(&mut self) {
+        if let Some(after) = self.idle_logout {
+            let now = Instant::now();
+            for slot in self.slots.iter_mut().filter(|s| now.duration_since(s.last_input) >= after) {
+                slot.stop.get_or_insert_with(|| format!("logged out after {} without a key", idle_words(after)));
+            }
+        }
         let now = SystemTime::now();
         let events = self.runtime.apply(crate::plant::Input::Tick, now);
         self.tell(events, now);
@@ -247,10 +351,15 @@ impl Hub {
     /// Ends the sessions that stopped: on record before their screens are given back.
     async fn end_stopped(&mut self) {
         while let Some(i) = self.first_stopped() {
-            let slot = self.slots.remove(i);
-            let why = slot.stop.unwrap_or_default();
-            self.runtime.session_stopped(&slot.session.actor, why).await;
+            let mut slot = self.slots.remove(i);
+            let why = slot.stop.take().unwrap_or_default();
+            tracing::info!("session {} of {} ended: {why}", slot.session.id.0, slot.session.actor.user);
+            self.runtime.session_stopped(&slot.session.actor, why.clone()).await;
+            slot.screen.end(&why);
             drop(slot.screen);
+            let id = slot.session.id;
+            self.runtime.plant.sessions.retain(|s| s.id != id);
+            self.tell(vec![PlantEvent::Sessions], SystemTime::now());
         }
     }
 }
@@ -258,6 +367,17 @@ impl Hub {
 impl Slot {
     fn next_frame(&self) -> Instant {
         self.last_draw.map_or_else(Instant::now, |t| t + FRAME)
+    }
+}
+
+/// "15 min", "1 h 30 min", "45 s".
+fn idle_words(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, _) => format!("{m} min"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
     }
 }
 

@@ -12,7 +12,7 @@ use ratatui::layout::Rect;
 
 use tokio::sync::mpsc;
 
-use super::hub::{BURST, Hub, Screen};
+use super::hub::{BURST, Hub, Screen, ToHub};
 use super::mailbox::Mailbox;
 use super::terminal::TerminalGuard;
 use crate::audit::Actor;
@@ -122,7 +122,7 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     let runtime = PlantRuntime::start(layout, &plant_opts, tx)?;
     let mut hub = Hub::new(runtime, opts.export_dir.clone(), true);
     let screen = Local::start(TerminalGuard::enter()?)?;
-    let id = hub.add(person(&opts), Box::new(screen)).await;
+    let id = hub.add(person(&opts), "this terminal".into(), Box::new(screen)).await;
     let (keys, inputs) = mpsc::channel(BURST);
     spawn_input(id, keys.clone());
     spawn_signals(id, keys);
@@ -137,6 +137,8 @@ fn person(opts: &ConsoleOptions) -> Person {
         host,
         ssh_client: crate::audit::ssh_client_from_env(),
         role: opts.identity.role.as_str().to_string(),
+        session: None,
+        via: None,
     };
     Person {
         identity: opts.identity.clone(),
@@ -149,7 +151,7 @@ fn person(opts: &ConsoleOptions) -> Person {
 }
 
 /// Terminal events on a thread of their own (crossterm's read blocks).
-fn spawn_input(id: SessionId, tx: mpsc::Sender<(SessionId, Msg)>) {
+fn spawn_input(id: SessionId, tx: mpsc::Sender<ToHub>) {
     std::thread::Builder::new()
         .name("input".into())
         .spawn(move || {
@@ -162,7 +164,7 @@ fn spawn_input(id: SessionId, tx: mpsc::Sender<(SessionId, Msg)>) {
                     Err(_) => Msg::Signal("terminal lost"),
                 };
                 let lost = matches!(msg, Msg::Signal(_));
-                if tx.blocking_send((id, msg)).is_err() || lost {
+                if tx.blocking_send(ToHub::Msg(id, msg)).is_err() || lost {
                     break;
                 }
             }
@@ -172,7 +174,7 @@ fn spawn_input(id: SessionId, tx: mpsc::Sender<(SessionId, Msg)>) {
 }
 
 /// SIGTERM, SIGHUP (the SSH connection dropped) and SIGINT end the console cleanly.
-fn spawn_signals(id: SessionId, tx: mpsc::Sender<(SessionId, Msg)>) {
+fn spawn_signals(id: SessionId, tx: mpsc::Sender<ToHub>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -188,6 +190,6 @@ fn spawn_signals(id: SessionId, tx: mpsc::Sender<(SessionId, Msg)>) {
             _ = int.recv() => "SIGINT",
         };
         tracing::info!("{name}: leaving");
-        let _ = tx.send((id, Msg::Signal(name))).await;
+        let _ = tx.send(ToHub::Msg(id, Msg::Signal(name))).await;
     });
 }

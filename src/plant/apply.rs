@@ -51,6 +51,8 @@ pub enum PlantEvent {
     AuditBroken(String),
     /// The alarm journal cannot be written (why).
     JournalBroken(String),
+    /// A session started or ended (the list is `Plant::sessions`).
+    Sessions,
 }
 
 pub fn apply(plant: &mut Plant, input: Input, now: SystemTime) -> Vec<PlantEffect> {

@@ -9,6 +9,19 @@ use crate::audit::{Actor, RecordInput};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub u64);
 
+/// A session as the server lists it (the diagnostics view, `ttyhmi sessions`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub user: String,
+    pub role: String,
+    /// Where from: a client address, `local socket`, `this terminal`.
+    pub from: String,
+    /// How the user was identified (`key SHA256:…`, `uid 1001`), when a server did.
+    pub via: Option<String>,
+    pub since: std::time::SystemTime,
+}
+
 /// An operator's alarm operation, applied once its audit records are on disk.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AlarmAction {

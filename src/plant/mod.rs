@@ -21,7 +21,7 @@ pub use crate::driver::{
     WritePlan,
 };
 pub use apply::{Input, PlantEffect, PlantEvent, apply};
-pub use command::{AlarmAction, Command, SessionId, WriteOrder};
+pub use command::{AlarmAction, Command, SessionId, SessionInfo, WriteOrder};
 
 use crate::alarm::AlarmEngine;
 use crate::layout::{ConnId, Layout, Table, TagSource};
@@ -58,6 +58,8 @@ pub struct Plant {
     /// Why the audit log cannot be written, if so: no write and no alarm operation then, in
     /// any session.
     pub audit_broken: Option<String>,
+    /// Who is connected to this plant (a console server's sessions), oldest first.
+    pub sessions: Vec<SessionInfo>,
 }
 
 impl Plant {
@@ -80,6 +82,7 @@ impl Plant {
             alarms: AlarmEngine::new(layout.alarms.clone()).with_max_shelve(layout.alarm_options.max_shelve),
             history: History::new(layout.tags.len(), &layout.history_tags(), layout.history, now),
             audit_broken: None,
+            sessions: Vec::new(),
             layout,
         }
     }

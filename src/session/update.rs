@@ -53,6 +53,10 @@ fn plant_event(s: &mut Session, p: &Plant, e: PlantEvent, now: SystemTime) -> Ve
             s.dirty = true;
             Vec::new()
         }
+        PlantEvent::Sessions => {
+            s.dirty |= s.diagnostics;
+            Vec::new()
+        }
         PlantEvent::Alarms(ts) => super::alarms::record(s, p, &ts, now),
         PlantEvent::AlarmDone { to, result } => {
             if to == s.id {

@@ -1,5 +1,5 @@
 //! The diagnostics view: per-connection statistics, the planned read blocks, and the selected
-//! tag's address (both forms) and raw registers.
+//! tag's address (both forms) and raw registers; on a console server, who is connected.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -20,13 +20,20 @@ pub fn render(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
     let notes = notes(state, theme);
     let width = area.width.max(1) as usize;
     let note_rows = notes.iter().map(|l| l.width().max(1).div_ceil(width)).sum::<usize>() as u16;
-    let [conns, notes_area, middle] = Layout::vertical([
+    // A console server's sessions (a console of its own has none with a server identity).
+    let served = state.plant.sessions.iter().any(|s| s.via.is_some());
+    let session_rows = if served { (state.plant.sessions.len() as u16 + 1).min(area.height / 4 + 1) } else { 0 };
+    let [conns, notes_area, sessions_area, middle] = Layout::vertical([
         Constraint::Length(conn_rows),
         Constraint::Length(note_rows.min(area.height / 2)),
+        Constraint::Length(session_rows),
         Constraint::Min(4),
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(notes).wrap(Wrap { trim: false }), notes_area);
+    if served {
+        sessions(state, theme, frame, sessions_area);
+    }
     // Side by side when there is room, else stacked (the selected tag first).
     let [plan, tag] = if area.width >= 120 {
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle)
@@ -61,6 +68,42 @@ fn notes(state: &View, theme: Theme) -> Vec<Line<'static>> {
         }
     }
     lines
+}
+
+/// Who is connected to this console server: session, user, role, from where, since when (this
+/// session marked); what does not fit is counted.
+fn sessions(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
+    let all = &state.plant.sessions;
+    let room = (area.height as usize).saturating_sub(1);
+    let shown = if all.len() > room { room.saturating_sub(1) } else { all.len() };
+    let header = Row::new(["Session", "User", "Role", "From", "Since", "Identified by"]).style(theme.header());
+    let mut rows: Vec<Row> = all
+        .iter()
+        .take(shown)
+        .map(|s| {
+            let me = if s.id == state.id { " (you)" } else { "" };
+            Row::new([
+                format!("{}{me}", s.id.0),
+                clean(&s.user).into_owned(),
+                s.role.clone(),
+                clean(&s.from).into_owned(),
+                timefmt::clock(s.since, state.utc_offset),
+                s.via.as_deref().map(|v| clean(v).into_owned()).unwrap_or_default(),
+            ])
+        })
+        .collect();
+    if shown < all.len() {
+        rows.push(Row::new([format!("+{} more", all.len() - shown)]).style(theme.muted()));
+    }
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(12),
+        Constraint::Length(10),
+        Constraint::Length(22),
+        Constraint::Length(8),
+        Constraint::Min(10),
+    ];
+    frame.render_widget(Table::new(rows, widths).header(header), area);
 }
 
 fn dur(d: Option<std::time::Duration>) -> String {
