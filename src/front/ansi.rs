@@ -58,6 +58,27 @@ impl<W: Write> AnsiTerminal<W> {
     }
 }
 
+/// Bytes kept for whoever sends them on (the terminal writes into it, the sender takes).
+#[derive(Clone, Debug, Default)]
+pub struct Pending(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Pending {
+    /// The bytes written since the last call.
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Write for Pending {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Copies what fits of `frame` into a terminal's buffer (the terminal may have been resized
 /// since the frame was drawn: the next frame has the new size).
 pub fn copy(frame: &Buffer, to: &mut Buffer) {

@@ -1,6 +1,7 @@
 //! A mailbox for one terminal's frames: the hub posts, the terminal's writer takes. It holds the
 //! newest frame only, so a terminal that cannot keep up (a slow or stalled link) gets fewer
 //! frames, never an ever-growing queue, and posting never waits. Bells are counted, never lost.
+//! A writer may be a thread ([`Mailbox::take`]) or a task ([`Mailbox::next`]).
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -25,6 +26,8 @@ struct Inner<F> {
 pub struct Mailbox<F> {
     inner: Mutex<Inner<F>>,
     ready: Condvar,
+    /// The same news for a writer that is a task.
+    wake: tokio::sync::Notify,
 }
 
 impl<F> Default for Mailbox<F> {
@@ -32,6 +35,7 @@ impl<F> Default for Mailbox<F> {
         Mailbox {
             inner: Mutex::new(Inner { post: Post { frame: None, bells: 0 }, closed: false, failed: None }),
             ready: Condvar::new(),
+            wake: tokio::sync::Notify::new(),
         }
     }
 }
@@ -51,7 +55,7 @@ impl<F> Mailbox<F> {
         }
         i.post.frame = Some(frame);
         drop(i);
-        self.ready.notify_one();
+        self.wakeup();
         Ok(())
     }
 
@@ -63,14 +67,42 @@ impl<F> Mailbox<F> {
         }
         i.post.bells = i.post.bells.saturating_add(1);
         drop(i);
-        self.ready.notify_one();
+        self.wakeup();
         Ok(())
     }
 
     /// The hub is done: the writer sends what waits and ends.
     pub fn close(&self) {
         self.lock().closed = true;
+        self.wakeup();
+    }
+
+    fn wakeup(&self) {
         self.ready.notify_one();
+        // Stores a permit when the task is not waiting yet: no news is lost.
+        self.wake.notify_one();
+    }
+
+    /// The writer's side, for a task: waits for something to send; `None` once closed and
+    /// everything is taken.
+    pub async fn next(&self) -> Option<Post<F>> {
+        loop {
+            {
+                let mut i = self.lock();
+                if i.post.frame.is_some() || i.post.bells > 0 {
+                    return Some(std::mem::replace(&mut i.post, Post { frame: None, bells: 0 }));
+                }
+                if i.closed {
+                    return None;
+                }
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    /// Whether the hub is done with this terminal.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
     }
 
     /// The writer's side: waits (up to `wait`) for something to send. `None` once closed and
@@ -124,6 +156,28 @@ mod tests {
         m.fail("broken pipe".into());
         assert_eq!(m.post(2), Err("broken pipe".into()));
         assert_eq!(m.bell(), Err("broken pipe".into()));
+    }
+
+    #[tokio::test]
+    async fn a_task_writer_takes_the_newest_frame_and_ends_when_closed() {
+        let m = Arc::new(Mailbox::default());
+        let w = m.clone();
+        let writer = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(p) = w.next().await {
+                got.push((p.frame, p.bells));
+            }
+            got
+        });
+        m.post(1).unwrap();
+        m.post(2).unwrap();
+        m.bell().unwrap();
+        tokio::task::yield_now().await;
+        m.close();
+        let got = writer.await.expect("the writer");
+        assert!(!got.is_empty() && got.len() <= 2, "{got:?}");
+        assert_eq!(got.iter().map(|g| g.1).sum::<u32>(), 1, "the bell arrives once");
+        assert!(got.iter().any(|g| g.0 == Some(2)), "the newest frame is sent: {got:?}");
     }
 
     #[test]
