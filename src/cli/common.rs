@@ -36,3 +36,10 @@ pub(super) fn pki_dir() -> PathBuf {
 pub(super) fn default_audit_path() -> PathBuf {
     paths::state_dir().join("audit.jsonl")
 }
+
+/// `alarms/<layout file name>.jsonl` in the state folder: one journal per layout, so the alarm
+/// keys in it are the layout's.
+pub(super) fn journal_path(layout: &Path) -> PathBuf {
+    let stem = layout.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "layout".into());
+    paths::state_dir().join("alarms").join(format!("{stem}.jsonl"))
+}

@@ -13,6 +13,7 @@ macro_rules! say {
     }};
 }
 
+mod attach;
 mod audit;
 mod browse;
 mod check;
@@ -23,6 +24,7 @@ mod logging;
 mod ports;
 mod run;
 mod schema;
+mod serve;
 mod sim;
 mod trust;
 mod users;
@@ -47,6 +49,12 @@ pub struct Cli {
 enum Command {
     /// Run the console on a layout file.
     Run(run::RunArgs),
+    /// Run one console server for many operators: one plant, a session per SSH login or attach.
+    Serve(serve::ServeArgs),
+    /// Connect this terminal to a running console server through its local socket.
+    Attach(attach::AttachArgs),
+    /// List who is connected to a running console server (from its local socket).
+    Sessions(attach::AttachArgs),
     /// Set a user's role and PIN in the users file (the PIN is asked twice, not shown); run as root.
     Passwd(users::PasswdArgs),
     /// Show who you are to the console, your role, where the role comes from, and how to get one.
@@ -78,6 +86,9 @@ enum Command {
 pub fn dispatch(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args, utc_offset),
+        Command::Serve(args) => serve::serve(args, utc_offset),
+        Command::Attach(args) => attach::attach(args),
+        Command::Sessions(args) => attach::sessions(args),
         Command::Passwd(args) => users::passwd(args),
         Command::Whoami(args) => users::whoami(args),
         Command::Audit { what } => audit::audit(what),

@@ -1,14 +1,14 @@
 //! `ttyhmi run`: the console on a layout file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use super::common::{default_audit_path, load, pki_dir, runtime};
+use super::common::{default_audit_path, journal_path, load, pki_dir, runtime};
 use super::console::Console;
 use crate::front::local::run_console;
-use crate::{auth, paths};
+use crate::auth;
 
 #[derive(clap::Args)]
 pub(super) struct RunArgs {
@@ -46,11 +46,4 @@ pub(super) fn run(args: RunArgs, utc_offset: time::UtcOffset) -> Result<ExitCode
     };
     runtime()?.block_on(run_console(l, console.options())).context("console")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `alarms/<layout file name>.jsonl` in the state folder: one journal per layout, so the alarm
-/// keys in it are the layout's.
-fn journal_path(layout: &Path) -> PathBuf {
-    let stem = layout.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "layout".into());
-    paths::state_dir().join("alarms").join(format!("{stem}.jsonl"))
 }
