@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub mod driver;
 pub mod serial_line;
+pub mod ssh;
 pub mod tui;
 
 use nix::pty::{Winsize, openpty};
@@ -96,12 +97,17 @@ pub struct Console {
 impl Console {
     /// `ttyhmi ARGS` in a pseudo-terminal, its XDG folders inside `dir`.
     pub fn start(dir: &Path, args: &[&str]) -> Console {
+        Console::start_program(BIN, dir, args)
+    }
+
+    /// `PROGRAM ARGS` (`ssh`, say) in a pseudo-terminal, its XDG folders inside `dir`.
+    pub fn start_program(program: &str, dir: &Path, args: &[&str]) -> Console {
         let ws = Winsize { ws_row: ROWS, ws_col: COLS, ws_xpixel: 0, ws_ypixel: 0 };
         let pty = openpty(Some(&ws), None).expect("openpty");
         // The console must not inherit the terminal's side (sshd's never does): closing it here
         // is then a hang-up for the console.
         nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).expect("cloexec");
-        let child = Command::new(BIN)
+        let child = Command::new(program)
             .args(args)
             .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
             .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
