@@ -1,5 +1,5 @@
 //! What several commands need: the async runtime, a layout loaded for running, and the default
-//! places of the PKI folder and the audit log.
+//! places of the PKI folder, the audit log and the PIN lockouts.
 
 use std::path::{Path, PathBuf};
 
@@ -35,4 +35,9 @@ pub(super) fn pki_dir() -> PathBuf {
 /// `audit.jsonl` in the state folder.
 pub(super) fn default_audit_path() -> PathBuf {
     paths::state_dir().join("audit.jsonl")
+}
+
+/// `lockouts.json` in the state folder: the PIN lockouts of every user, next to the audit log.
+pub(super) fn default_lockouts_path() -> PathBuf {
+    paths::state_dir().join("lockouts.json")
 }

@@ -25,6 +25,11 @@ pub enum Input {
     AuditFailed(String),
     /// The alarm journal cannot be written (its records wait in memory).
     JournalFailed(String),
+    /// A PIN of `user` was right or wrong: counted in the lockouts every session of `user` reads.
+    Pin {
+        user: String,
+        ok: bool,
+    },
 }
 
 /// What `apply` asks the runtime to do, and what it tells the sessions.
@@ -34,6 +39,9 @@ pub enum PlantEffect {
     Journal(Vec<Transition>),
     /// Tell the sessions (and any other subscriber).
     Event(PlantEvent),
+    /// The lockouts changed: keep this text form of them (see [`crate::auth::Lockouts`]) in
+    /// the lockouts file, replacing what it held.
+    SaveLockouts(String),
 }
 
 /// What subscribers hear. Never coalesced away: alarm transitions and answers are all delivered.
@@ -63,7 +71,20 @@ pub fn apply(plant: &mut Plant, input: Input, now: SystemTime) -> Vec<PlantEffec
             vec![PlantEffect::Event(PlantEvent::AuditBroken(why))]
         }
         Input::JournalFailed(why) => vec![PlantEffect::Event(PlantEvent::JournalBroken(why))],
+        Input::Pin { user, ok } => pin(plant, &user, ok, now),
     }
+}
+
+/// A PIN result counted. Nothing is told: every session reads the lockouts from the plant
+/// (before a write, and at the next PIN it checks), so all sessions of the user see the same
+/// count and lock at once. What changed is saved.
+fn pin(plant: &mut Plant, user: &str, ok: bool, now: SystemTime) -> Vec<PlantEffect> {
+    let before = plant.lockouts.clone();
+    plant.lockouts.record(user, ok, now);
+    if plant.lockouts == before {
+        return Vec::new();
+    }
+    vec![PlantEffect::SaveLockouts(plant.lockouts.to_json(now))]
 }
 
 /// Transitions the engine produced: journalled, and told.

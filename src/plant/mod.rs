@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod command;
+pub mod lockouts;
 pub mod records;
 pub mod restore;
 pub mod runtime;
@@ -58,6 +59,9 @@ pub struct Plant {
     /// Why the audit log cannot be written, if so: no write and no alarm operation then, in
     /// any session.
     pub audit_broken: Option<String>,
+    /// Wrong PINs and locks per user, shared by every session of that user (changed by
+    /// [`Input::Pin`], kept in a file across a restart).
+    pub lockouts: crate::auth::Lockouts,
 }
 
 impl Plant {
@@ -80,6 +84,7 @@ impl Plant {
             alarms: AlarmEngine::new(layout.alarms.clone()).with_max_shelve(layout.alarm_options.max_shelve),
             history: History::new(layout.tags.len(), &layout.history_tags(), layout.history, now),
             audit_broken: None,
+            lockouts: crate::auth::Lockouts::default(),
             layout,
         }
     }
