@@ -253,3 +253,37 @@ fn a_pin_lockout_is_shared_by_a_users_sessions_and_survives_a_restart() {
         hub.await.expect("the hub ends").expect("cleanly");
     });
 }
+
+/// A lockouts file that makes no sense is said to every session; the plant starts without
+/// lockouts, and the next wrong PIN replaces the file with a good one.
+#[test]
+fn a_damaged_lockouts_file_is_said_and_replaced() {
+    let (rt, sim) = common::plant();
+    let dir = TempDir::new("lockout-damaged");
+    let opts = PlantOptions {
+        audit_path: dir.0.join("audit.jsonl"),
+        journal_path: dir.0.join("alarms.jsonl"),
+        lockouts_path: dir.0.join("lockouts.json"),
+        drivers: DriverOptions { writable: true, ..Default::default() },
+    };
+    std::fs::write(&opts.lockouts_path, "{\"version\":1,\"users\":{\"alice\":{\"fail").expect("written");
+    rt.block_on(async {
+        let (tx, outcomes) = mpsc::channel(4096);
+        let runtime = PlantRuntime::start(Arc::new(layout(sim.modbus_addr.port())), &opts, tx).expect("starts");
+        assert!(runtime.notes.iter().any(|n| n.starts_with("PIN lockouts not restored from")), "{:?}", runtime.notes);
+        let mut hub = Hub::new(runtime, dir.0.join("exports"), false);
+        let screen = Shared::new();
+        let alice = hub.add(operator("alice", "1234"), Box::new(screen.clone())).await;
+        let (input, inputs) = mpsc::channel(64);
+        let hub = tokio::spawn(hub.run(outcomes, inputs));
+        wait_for(&screen, "the note", |t| t.contains("PIN lockouts not restored")).await;
+        wait_for(&screen, "the setpoint as read", |t| t.contains("8.00")).await;
+        keys(&input, alice, "w9.5\n0000\n").await;
+        wait_for(&screen, "the wrong PIN counted", |t| t.contains("wrong PIN; 4 tries left")).await;
+        drop(input);
+        hub.await.expect("the hub ends").expect("cleanly");
+    });
+    let text = std::fs::read_to_string(&opts.lockouts_path).expect("the lockouts file");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON again");
+    assert_eq!(v["users"]["alice"]["failures"], 1, "{text}");
+}
