@@ -949,7 +949,7 @@ tags:
 
     impl Other {
         fn new(s: &State, id: u64, identity: Identity) -> Other {
-            let person = crate::session::state::Person::viewer(&identity.user.clone(), false).with_identity(identity);
+            let person = crate::session::state::Person::viewer(&identity.user, false).with_identity(identity);
             Other(Session::new(crate::plant::SessionId(id), &s.plant, person, t(0)))
         }
 
