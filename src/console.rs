@@ -153,26 +153,42 @@ impl Console {
             match e {
                 PlantEffect::Journal(ts) => effects.push(Effect::Journal(ts)),
                 PlantEffect::Event(e) => effects.extend(self.session_msg(SessionMsg::Plant(e), now)),
+                // The console keeps the lockouts in its plant only.
+                PlantEffect::SaveLockouts(_) => {}
             }
         }
         effects
     }
 
     fn session_msg(&mut self, msg: SessionMsg, now: SystemTime) -> Vec<Effect> {
-        crate::session::update::update(&mut self.session, &self.plant, msg, now).into_iter().map(effect).collect()
+        let effects = crate::session::update::update(&mut self.session, &self.plant, msg, now);
+        effects.into_iter().flat_map(|e| self.effect(e)).collect()
     }
-}
 
-fn effect(e: SessionEffect) -> Effect {
-    match e {
-        SessionEffect::Quit(why) => Effect::Quit(why),
-        SessionEffect::Bell => Effect::Bell,
-        SessionEffect::Export { name, contents, rows } => Effect::Export { name, contents, rows },
-        SessionEffect::Command(Command::Record { record, .. }) => Effect::Audit(*record),
-        SessionEffect::Command(Command::Write { order, .. }) => Effect::Write(*order),
-        SessionEffect::Command(Command::Alarm { action, audit, .. }) => {
-            Effect::AlarmAction(AlarmOrder { action, audit })
-        }
+    /// What a session's effect becomes. A PIN result is counted in the plant at once (as the
+    /// runtime does) and leaves only its audit records; the lockouts are not saved anywhere.
+    fn effect(&mut self, e: SessionEffect) -> Vec<Effect> {
+        let one = match e {
+            SessionEffect::Quit(why) => Effect::Quit(why),
+            SessionEffect::Bell => Effect::Bell,
+            SessionEffect::Export { name, contents, rows } => Effect::Export { name, contents, rows },
+            SessionEffect::Command(Command::Record { record, .. }) => Effect::Audit(*record),
+            SessionEffect::Command(Command::Write { order, .. }) => Effect::Write(*order),
+            SessionEffect::Command(Command::Alarm { action, audit, .. }) => {
+                Effect::AlarmAction(AlarmOrder { action, audit })
+            }
+            SessionEffect::Command(Command::Pin { user, ok, at, audit, .. }) => {
+                let _ = apply(&mut self.plant, Input::Pin { user, ok }, at);
+                return audit.into_iter().map(Effect::Audit).collect();
+            }
+        };
+        vec![one]
+    }
+
+    /// Carries out a command of another session on this console's plant (two sessions of one
+    /// plant, in tests): what the console does with its own session's commands.
+    pub fn command(&mut self, cmd: Command) -> Vec<Effect> {
+        self.effect(SessionEffect::Command(cmd))
     }
 }
 

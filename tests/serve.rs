@@ -67,6 +67,7 @@ async fn start(dir: &Path, plc_port: u16, socket: bool) -> Server {
         plant: PlantOptions {
             audit_path: dir.join("state/audit.jsonl"),
             journal_path: dir.join("state/alarms.jsonl"),
+            lockouts_path: dir.join("state/lockouts.json"),
             drivers: DriverOptions { writable: true, ..Default::default() },
         },
         export_dir: dir.join("exports"),

@@ -121,6 +121,7 @@ fn two_sessions_share_one_plant_acknowledges_and_writes() {
         let opts = PlantOptions {
             audit_path: dir.0.join("audit.jsonl"),
             journal_path: dir.0.join("alarms.jsonl"),
+            lockouts_path: dir.0.join("lockouts.json"),
             drivers: DriverOptions { writable: true, ..Default::default() },
         };
         let runtime = PlantRuntime::start(layout, &opts, tx).expect("the plant starts");
@@ -178,4 +179,111 @@ fn two_sessions_share_one_plant_acknowledges_and_writes() {
     // The journal holds the alarm and bob's acknowledge.
     let journal = std::fs::read_to_string(dir.0.join("alarms.jsonl")).expect("the journal");
     assert!(journal.contains("\"user\":\"bob\"") || journal.contains("bob"), "{journal}");
+}
+
+/// Issue 14: a user's PIN lockout is one for all of that user's sessions, and it survives a
+/// restart of the server (the lockouts file in its state folder).
+#[test]
+fn a_pin_lockout_is_shared_by_a_users_sessions_and_survives_a_restart() {
+    let (rt, sim) = common::plant();
+    let dir = TempDir::new("lockout");
+    let layout = Arc::new(layout(sim.modbus_addr.port()));
+    let opts = PlantOptions {
+        audit_path: dir.0.join("audit.jsonl"),
+        journal_path: dir.0.join("alarms.jsonl"),
+        lockouts_path: dir.0.join("state").join("lockouts.json"),
+        drivers: DriverOptions { writable: true, ..Default::default() },
+    };
+    rt.block_on(async {
+        let (tx, outcomes) = mpsc::channel(4096);
+        let runtime = PlantRuntime::start(layout.clone(), &opts, tx).expect("the plant starts");
+        let mut hub = Hub::new(runtime, dir.0.join("exports"), false);
+        let (one, two, bob_screen) = (Shared::new(), Shared::new(), Shared::new());
+        let alice1 = hub.add(operator("alice", "1234"), "test".into(), Box::new(one.clone())).await;
+        let alice2 = hub.add(operator("alice", "1234"), "test".into(), Box::new(two.clone())).await;
+        let bob = hub.add(operator("bob", "4321"), "test".into(), Box::new(bob_screen.clone())).await;
+        let (input, inputs) = mpsc::channel(64);
+        let hub = tokio::spawn(hub.run(outcomes, inputs));
+        for s in [&one, &two, &bob_screen] {
+            wait_for(s, "the setpoint as read", |t| t.contains("8.00")).await;
+        }
+        // Three wrong PINs in alice's first session, then two in her second: locked in both.
+        keys(&input, alice1, "w9.5\n0000\n0000\n0000\n").await;
+        wait_for(&one, "two tries left", |t| t.contains("wrong PIN; 2 tries left")).await;
+        keys(&input, alice2, "w9.5\n0000\n").await;
+        wait_for(&two, "the count of both sessions", |t| t.contains("wrong PIN; 1 try left")).await;
+        keys(&input, alice2, "0000\n").await;
+        wait_for(&two, "the lockout", |t| t.contains("5 wrong PINs: writing is locked for")).await;
+        // The first session's confirmation is still open: the right PIN is refused there too.
+        keys(&input, alice1, "1234\n").await;
+        wait_for(&one, "the lock in the first session", |t| t.contains("5 wrong PINs: writing is locked for")).await;
+        // Bob is not locked.
+        keys(&input, bob, "w9.5\n4321\n").await;
+        wait_for(&bob_screen, "bob's write", |t| t.contains("written and read back")).await;
+        drop(input);
+        hub.await.expect("the hub ends").expect("cleanly");
+    });
+
+    let text = std::fs::read_to_string(&opts.lockouts_path).expect("the lockouts file");
+    assert!(text.contains("\"alice\"") && text.contains("locked_until") && !text.contains("bob"), "{text}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&opts.lockouts_path).expect("there").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let log = std::fs::read_to_string(dir.0.join("audit.jsonl")).expect("the audit log");
+    let count = |action: &str| log.lines().filter(|l| l.contains(&format!("\"action\":\"{action}\""))).count();
+    assert_eq!((count("pin_failure"), count("lockout")), (5, 1), "{log}");
+
+    // Restarted on the same state folder: alice is still locked, bob may write.
+    rt.block_on(async {
+        let (tx, outcomes) = mpsc::channel(4096);
+        let runtime = PlantRuntime::start(layout, &opts, tx).expect("the plant starts again");
+        assert!(runtime.plant.lockouts.check("alice", std::time::SystemTime::now()).is_err());
+        assert!(runtime.notes.is_empty(), "{:?}", runtime.notes);
+        let mut hub = Hub::new(runtime, dir.0.join("exports"), false);
+        let screen = Shared::new();
+        let alice = hub.add(operator("alice", "1234"), "test".into(), Box::new(screen.clone())).await;
+        let (input, inputs) = mpsc::channel(64);
+        let hub = tokio::spawn(hub.run(outcomes, inputs));
+        wait_for(&screen, "the setpoint as read", |t| t.contains("9.50")).await;
+        keys(&input, alice, "w").await;
+        wait_for(&screen, "the lock after the restart", |t| t.contains("5 wrong PINs: writing is locked for")).await;
+        drop(input);
+        hub.await.expect("the hub ends").expect("cleanly");
+    });
+}
+
+/// A lockouts file that makes no sense is said to every session; the plant starts without
+/// lockouts, and the next wrong PIN replaces the file with a good one.
+#[test]
+fn a_damaged_lockouts_file_is_said_and_replaced() {
+    let (rt, sim) = common::plant();
+    let dir = TempDir::new("lockout-damaged");
+    let opts = PlantOptions {
+        audit_path: dir.0.join("audit.jsonl"),
+        journal_path: dir.0.join("alarms.jsonl"),
+        lockouts_path: dir.0.join("lockouts.json"),
+        drivers: DriverOptions { writable: true, ..Default::default() },
+    };
+    std::fs::write(&opts.lockouts_path, "{\"version\":1,\"users\":{\"alice\":{\"fail").expect("written");
+    rt.block_on(async {
+        let (tx, outcomes) = mpsc::channel(4096);
+        let runtime = PlantRuntime::start(Arc::new(layout(sim.modbus_addr.port())), &opts, tx).expect("starts");
+        assert!(runtime.notes.iter().any(|n| n.starts_with("PIN lockouts not restored from")), "{:?}", runtime.notes);
+        let mut hub = Hub::new(runtime, dir.0.join("exports"), false);
+        let screen = Shared::new();
+        let alice = hub.add(operator("alice", "1234"), "test".into(), Box::new(screen.clone())).await;
+        let (input, inputs) = mpsc::channel(64);
+        let hub = tokio::spawn(hub.run(outcomes, inputs));
+        wait_for(&screen, "the note", |t| t.contains("PIN lockouts not restored")).await;
+        wait_for(&screen, "the setpoint as read", |t| t.contains("8.00")).await;
+        keys(&input, alice, "w9.5\n0000\n").await;
+        wait_for(&screen, "the wrong PIN counted", |t| t.contains("wrong PIN; 4 tries left")).await;
+        drop(input);
+        hub.await.expect("the hub ends").expect("cleanly");
+    });
+    let text = std::fs::read_to_string(&opts.lockouts_path).expect("the lockouts file");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON again");
+    assert_eq!(v["users"]["alice"]["failures"], 1, "{text}");
 }

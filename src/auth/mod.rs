@@ -14,8 +14,10 @@
 //!   bar) and [`role_hint`] what to do.
 //! - PINs: 4 to 32 characters without control characters ([`check_pin_rules`]), hashed with
 //!   argon2id at no less than the OWASP minimum ([`hash_pin`], [`verify_pin`]); [`PinGuard`]
-//!   locks writing for five minutes after five wrong PINs in a row. [`set_user`] is `ttyhmi
-//!   passwd USER [--role ROLE]`, [`describe`] and [`role_hint`] are `ttyhmi whoami`.
+//!   locks writing for five minutes after five wrong PINs in a row; the plant keeps one per user
+//!   in [`Lockouts`], shared by all of that user's sessions and kept across a restart.
+//!   [`set_user`] is `ttyhmi passwd USER [--role ROLE]`, [`describe`] and [`role_hint`] are
+//!   `ttyhmi whoami`.
 //!
 //! ```
 //! use ttyhmi::auth::{Person, Role, UsersFiles, describe, resolve};
@@ -26,6 +28,7 @@
 //! ```
 
 mod identity;
+mod lockout;
 mod passwd;
 mod pin;
 mod role;
@@ -37,6 +40,7 @@ mod yaml_edit;
 use std::path::{Path, PathBuf};
 
 pub use identity::{Identity, Person, RoleSource, describe, identify, passwd_command, resolve, role_hint};
+pub use lockout::Lockouts;
 pub use passwd::{passwd_target, prepare_edit, set_pin, set_pin_hash, set_user};
 pub use pin::{
     Locked, MAX_PIN_CHARS, MAX_PIN_FAILURES, MIN_M_COST_KIB, MIN_P_COST, MIN_PIN_CHARS, MIN_T_COST, PIN_LOCKOUT,

@@ -140,7 +140,7 @@ impl fmt::Display for Locked {
 
 /// Counts wrong PINs of one user: [`MAX_PIN_FAILURES`] in a row lock writing for
 /// [`PIN_LOCKOUT`]. Pure: the caller passes the time. After the lock runs out the count starts
-/// again from zero.
+/// again from zero. A plant keeps one per user in its [`Lockouts`](super::Lockouts).
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -155,8 +155,8 @@ impl fmt::Display for Locked {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PinGuard {
-    failures: u32,
-    locked_until: Option<SystemTime>,
+    pub(super) failures: u32,
+    pub(super) locked_until: Option<SystemTime>,
 }
 
 impl PinGuard {
@@ -194,6 +194,14 @@ impl PinGuard {
     /// A right PIN: the count starts again.
     pub fn record_success(&mut self) {
         *self = Self::default();
+    }
+
+    /// Nothing counted and no lock at `now`: the same as a fresh guard.
+    pub fn is_clear(&self, now: SystemTime) -> bool {
+        match self.locked_until {
+            Some(until) => now >= until,
+            None => self.failures == 0,
+        }
     }
 
     /// Wrong PINs that may still be entered before writing is locked.

@@ -1,5 +1,5 @@
 //! What several commands need: the async runtime, a layout loaded for running, and the default
-//! places of the PKI folder and the audit log.
+//! places of the PKI folder, the audit log and the PIN lockouts.
 
 use std::path::{Path, PathBuf};
 
@@ -42,4 +42,9 @@ pub(super) fn default_audit_path() -> PathBuf {
 pub(super) fn journal_path(layout: &Path) -> PathBuf {
     let stem = layout.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "layout".into());
     paths::state_dir().join("alarms").join(format!("{stem}.jsonl"))
+}
+
+/// `lockouts.json` in the state folder: the PIN lockouts of every user, next to the audit log.
+pub(super) fn default_lockouts_path() -> PathBuf {
+    paths::state_dir().join("lockouts.json")
 }

@@ -17,6 +17,8 @@ pub(super) struct Console {
     pub(super) utc_offset: time::UtcOffset,
     pub(super) audit_path: PathBuf,
     pub(super) journal_path: PathBuf,
+    /// The PIN lockouts, kept across a restart.
+    pub(super) lockouts_path: PathBuf,
     /// The PKI folder of the OPC UA connections.
     pub(super) pki: PathBuf,
     /// The PIN shown in the status bar (the demo's operator only).
@@ -32,6 +34,7 @@ impl Console {
             identity: self.identity,
             audit_path: self.audit_path,
             journal_path: self.journal_path,
+            lockouts_path: self.lockouts_path,
             export_dir: paths::state_dir().join("exports"),
             demo_pin: self.demo_pin,
             color: color(self.no_color),
@@ -59,6 +62,7 @@ mod tests {
             utc_offset: time::UtcOffset::UTC,
             audit_path: "a.jsonl".into(),
             journal_path: "j.jsonl".into(),
+            lockouts_path: "l.json".into(),
             pki: "pki".into(),
             demo_pin: None,
         }
@@ -85,6 +89,7 @@ mod tests {
         assert!(!o.color);
         assert_eq!(o.audit_path, PathBuf::from("a.jsonl"));
         assert_eq!(o.journal_path, PathBuf::from("j.jsonl"));
+        assert_eq!(o.lockouts_path, PathBuf::from("l.json"));
         assert_eq!(o.drivers.pki, PathBuf::from("pki"));
         assert_eq!(o.drivers.poll_override, None);
         assert_eq!(o.export_dir, paths::state_dir().join("exports"));

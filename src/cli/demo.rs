@@ -56,6 +56,8 @@ pub(super) fn demo(args: DemoArgs, utc_offset: time::UtcOffset) -> Result<ExitCo
         utc_offset,
         audit_path: demo_dir.join("audit.jsonl"),
         journal_path: demo_journal,
+        // Kept like the demo's audit log: a lockout is the person's, not the simulated plant's.
+        lockouts_path: demo_dir.join("lockouts.json"),
         pki: pki.clone(),
         demo_pin: Some(DEMO_PIN.to_string()),
     }

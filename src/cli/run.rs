@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use super::common::{default_audit_path, journal_path, load, pki_dir, runtime};
+use super::common::{default_audit_path, default_lockouts_path, journal_path, load, pki_dir, runtime};
 use super::console::Console;
 use crate::front::local::run_console;
 use crate::auth;
@@ -41,6 +41,7 @@ pub(super) fn run(args: RunArgs, utc_offset: time::UtcOffset) -> Result<ExitCode
         utc_offset,
         audit_path: audit.unwrap_or_else(default_audit_path),
         journal_path: journal.unwrap_or_else(|| journal_path(&layout)),
+        lockouts_path: default_lockouts_path(),
         pki: pki_dir(),
         demo_pin: None,
     };

@@ -31,6 +31,8 @@ pub struct ConsoleOptions {
     pub audit_path: std::path::PathBuf,
     /// The alarm journal: read at start to restore alarm states, appended to as they change.
     pub journal_path: std::path::PathBuf,
+    /// The PIN lockouts (see [`PlantOptions::lockouts_path`]).
+    pub lockouts_path: std::path::PathBuf,
     /// Where trend exports go.
     pub export_dir: std::path::PathBuf,
     /// `ttyhmi demo`: the demo PIN, shown in the status bar.
@@ -117,6 +119,7 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
     let plant_opts = PlantOptions {
         audit_path: opts.audit_path.clone(),
         journal_path: opts.journal_path.clone(),
+        lockouts_path: opts.lockouts_path.clone(),
         drivers: opts.drivers.clone(),
     };
     let runtime = PlantRuntime::start(layout, &plant_opts, tx)?;

@@ -25,6 +25,11 @@ pub enum Input {
     AuditFailed(String),
     /// The alarm journal cannot be written (its records wait in memory).
     JournalFailed(String),
+    /// A PIN of `user` was right or wrong: counted in the lockouts every session of `user` reads.
+    Pin {
+        user: String,
+        ok: bool,
+    },
 }
 
 /// What `apply` asks the runtime to do, and what it tells the sessions.
@@ -34,6 +39,9 @@ pub enum PlantEffect {
     Journal(Vec<Transition>),
     /// Tell the sessions (and any other subscriber).
     Event(PlantEvent),
+    /// The lockouts changed: keep this text form of them (see [`crate::auth::Lockouts`]) in
+    /// the lockouts file, replacing what it held.
+    SaveLockouts(String),
 }
 
 /// What subscribers hear. Never coalesced away: alarm transitions and answers are all delivered.
@@ -65,7 +73,20 @@ pub fn apply(plant: &mut Plant, input: Input, now: SystemTime) -> Vec<PlantEffec
             vec![PlantEffect::Event(PlantEvent::AuditBroken(why))]
         }
         Input::JournalFailed(why) => vec![PlantEffect::Event(PlantEvent::JournalBroken(why))],
+        Input::Pin { user, ok } => pin(plant, &user, ok, now),
     }
+}
+
+/// A PIN result counted. Nothing is told: every session reads the lockouts from the plant
+/// (before a write, and at the next PIN it checks), so all sessions of the user see the same
+/// count and lock at once. What changed is saved.
+fn pin(plant: &mut Plant, user: &str, ok: bool, now: SystemTime) -> Vec<PlantEffect> {
+    let before = plant.lockouts.clone();
+    plant.lockouts.record(user, ok, now);
+    if plant.lockouts == before {
+        return Vec::new();
+    }
+    vec![PlantEffect::SaveLockouts(plant.lockouts.to_json(now))]
 }
 
 /// Transitions the engine produced: journalled, and told.
@@ -184,5 +205,95 @@ fn on_record(plant: &mut Plant, from: SessionId, user: &str, action: AlarmAction
             effects
         }
         Err(e) => vec![PlantEffect::Event(PlantEvent::AlarmDone { to: from, result: Err(e.to_string()) })],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::auth::{Lockouts, MAX_PIN_FAILURES};
+
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    fn plant() -> Plant {
+        let src =
+            "connections:\n  c1: { modbus_tcp: { host: h } }\ntags:\n  SP: { source: c1, holding: 0, type: f32 }\n";
+        Plant::new(Arc::new(crate::layout::parse(src, "p.yaml").unwrap_or_else(|e| panic!("{e}"))), t(0))
+    }
+
+    fn pin(p: &mut Plant, user: &str, ok: bool, at: u64) -> Vec<PlantEffect> {
+        apply(p, Input::Pin { user: user.into(), ok }, t(at))
+    }
+
+    /// The text the plant asks to save, read back.
+    fn saved(effects: &[PlantEffect], at: u64) -> Lockouts {
+        match effects {
+            [PlantEffect::SaveLockouts(text)] => Lockouts::from_json(text.as_bytes(), t(at)).expect("valid").0,
+            e => panic!("expected one save, got {e:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_pins_of_one_user_from_any_session_add_up_and_lock_that_user_only() {
+        let mut p = plant();
+        // Three in one session, two in another: PIN results carry the user, not the session.
+        for at in 0..3 {
+            let effects = pin(&mut p, "alice", false, at);
+            assert_eq!(saved(&effects, at), p.lockouts, "each change is saved");
+        }
+        pin(&mut p, "bob", false, 3);
+        assert_eq!(p.lockouts.attempts_left("alice", t(3)), 2);
+        assert!(pin(&mut p, "alice", false, 4).len() == 1 && p.lockouts.check("alice", t(4)).is_ok());
+        let effects = pin(&mut p, "alice", false, 5);
+        let lock = p.lockouts.check("alice", t(5)).expect_err("locked");
+        assert_eq!(lock.until, t(305));
+        assert_eq!(saved(&effects, 5).check("alice", t(5)), Err(lock), "the lock is in what is saved");
+        assert_eq!(p.lockouts.attempts_left("bob", t(5)), MAX_PIN_FAILURES - 1, "bob's own count");
+        assert!(p.lockouts.check("bob", t(5)).is_ok() && p.lockouts.check("carol", t(5)).is_ok());
+        // Nothing changes while locked: neither a wrong PIN nor a right one lifts or extends it.
+        assert_eq!(pin(&mut p, "alice", false, 100), vec![]);
+        assert_eq!(pin(&mut p, "alice", true, 101), vec![]);
+        assert_eq!(p.lockouts.check("alice", t(304)), Err(lock));
+        // The lock runs out; the next result drops it from what is saved.
+        assert!(p.lockouts.check("alice", t(305)).is_ok());
+        assert_eq!(p.lockouts.attempts_left("alice", t(305)), MAX_PIN_FAILURES);
+        let effects = pin(&mut p, "bob", false, 305);
+        assert_eq!(saved(&effects, 305).users(t(305)), ["bob"]);
+        assert_eq!(p.lockouts.users(t(305)), ["bob"]);
+    }
+
+    #[test]
+    fn a_right_pin_starts_the_count_again_and_is_saved_only_when_it_changes_something() {
+        let mut p = plant();
+        assert_eq!(pin(&mut p, "alice", true, 0), vec![], "nothing counted: nothing to save");
+        for at in 0..4 {
+            pin(&mut p, "alice", false, at);
+        }
+        pin(&mut p, "bob", false, 4);
+        let effects = pin(&mut p, "alice", true, 5);
+        assert_eq!(saved(&effects, 5).users(t(5)), ["bob"]);
+        assert_eq!(p.lockouts.attempts_left("alice", t(5)), MAX_PIN_FAILURES);
+        assert_eq!(p.lockouts.attempts_left("bob", t(5)), MAX_PIN_FAILURES - 1, "bob's count stays");
+        for at in 6..10 {
+            assert!(pin(&mut p, "alice", false, at).len() == 1);
+        }
+        assert!(p.lockouts.check("alice", t(10)).is_ok(), "four after the reset do not lock");
+    }
+
+    #[test]
+    fn a_pin_result_tells_no_session_and_touches_nothing_else() {
+        let mut p = plant();
+        let before = (p.audit_broken.clone(), p.alarms.alarms().len(), p.store.get(crate::tag::TagId(0)).cloned());
+        for at in 0..5 {
+            let effects = pin(&mut p, "alice", false, at);
+            assert!(effects.iter().all(|e| matches!(e, PlantEffect::SaveLockouts(_))), "{effects:?}");
+        }
+        let after = (p.audit_broken.clone(), p.alarms.alarms().len(), p.store.get(crate::tag::TagId(0)).cloned());
+        assert_eq!(before, after);
     }
 }

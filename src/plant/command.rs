@@ -2,6 +2,8 @@
 //! records name) and the session to answer; the runtime puts its records on disk before it
 //! acts, and does nothing when they cannot be written.
 
+use std::time::SystemTime;
+
 use crate::alarm::{AlarmId, Shelve};
 use crate::audit::{Actor, RecordInput};
 
@@ -46,15 +48,22 @@ pub enum Command {
     Write { from: SessionId, actor: Actor, order: Box<WriteOrder> },
     /// Put the records on disk, then — only if that succeeded — apply the operation.
     Alarm { from: SessionId, actor: Actor, action: AlarmAction, audit: Vec<RecordInput> },
-    /// Put a record on disk: a denial, a PIN failure, a write's result.
+    /// Put a record on disk: a denial, a write's result.
     Record { from: SessionId, record: Box<RecordInput> },
+    /// A PIN `user` entered at `at` was right or wrong: counted in the plant's lockouts at once
+    /// (whether or not its records can be written: a lockout never waits for the disk), and
+    /// its records — the PIN failure, the lockout it caused — put on disk.
+    Pin { from: SessionId, user: String, ok: bool, at: SystemTime, audit: Vec<RecordInput> },
 }
 
 impl Command {
     /// The session that asked.
     pub fn from(&self) -> SessionId {
         match self {
-            Command::Write { from, .. } | Command::Alarm { from, .. } | Command::Record { from, .. } => *from,
+            Command::Write { from, .. }
+            | Command::Alarm { from, .. }
+            | Command::Record { from, .. }
+            | Command::Pin { from, .. } => *from,
         }
     }
 

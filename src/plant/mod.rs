@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod command;
+pub mod lockouts;
 pub mod records;
 pub mod restore;
 pub mod runtime;
@@ -60,6 +61,9 @@ pub struct Plant {
     pub audit_broken: Option<String>,
     /// Who is connected to this plant (a console server's sessions), oldest first.
     pub sessions: Vec<SessionInfo>,
+    /// Wrong PINs and locks per user, shared by every session of that user (changed by
+    /// [`Input::Pin`], kept in a file across a restart).
+    pub lockouts: crate::auth::Lockouts,
 }
 
 impl Plant {
@@ -83,6 +87,7 @@ impl Plant {
             history: History::new(layout.tags.len(), &layout.history_tags(), layout.history, now),
             audit_broken: None,
             sessions: Vec::new(),
+            lockouts: crate::auth::Lockouts::default(),
             layout,
         }
     }

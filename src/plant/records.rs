@@ -1,5 +1,5 @@
 //! The plant's writer thread: audit records and alarm journal batches are appended (and
-//! fsync'd) here, never on the task that draws. Jobs are done in the order they were sent, so a
+//! fsync'd) here, and the lockouts file replaced, never on the task that draws. Jobs are done in the order they were sent, so a
 //! write's attempt is on disk before the write is sent, and a denial's record follows the
 //! records sent before it.
 
@@ -20,6 +20,8 @@ enum Job {
     Audit(Vec<RecordInput>, Option<oneshot::Sender<Result<(), String>>>),
     /// Append these transitions to the journal (one fsync per batch of queued jobs).
     Journal(Vec<Transition>),
+    /// Replace the lockouts file at this path with this text (the last one queued wins).
+    Lockouts(PathBuf, String),
 }
 
 /// How the writer thread says, unasked, that the journal could not be written (why).
@@ -60,6 +62,12 @@ impl Records {
         self.send(Job::Journal(ts));
     }
 
+    /// Replaces the lockouts file at `path` with `text`. A failure is logged: the lockouts
+    /// hold in memory, and the next change writes the whole file again.
+    pub fn lockouts(&self, path: PathBuf, text: String) {
+        self.send(Job::Lockouts(path, text));
+    }
+
     fn send(&self, job: Job) {
         // The thread only ends when this handle is dropped (or it panicked: then the answer's
         // sender is dropped and the caller hears "the writer stopped").
@@ -86,7 +94,9 @@ fn run(
 ) {
     let mut waiting: Vec<Transition> = Vec::new();
     while let Ok(first) = rx.recv() {
-        // Everything queued now, in order; the journal batches are written once, at the end.
+        // Everything queued now, in order; the journal batches are written once, at the end,
+        // and so is the newest lockouts text.
+        let mut lockouts = None;
         let mut next = Some(first);
         while let Some(job) = next {
             match job {
@@ -97,14 +107,28 @@ fn run(
                     }
                 }
                 Job::Journal(ts) => waiting.extend(ts),
+                Job::Lockouts(at, text) => lockouts = Some((at, text)),
             }
             next = rx.try_recv().ok();
         }
         if let Err(e) = flush(&mut journal, path, &mut waiting) {
             report(e);
         }
+        if let Some((at, text)) = lockouts {
+            save_lockouts(&at, &text);
+        }
     }
     let _ = flush(&mut journal, path, &mut waiting);
+}
+
+fn save_lockouts(path: &Path, text: &str) {
+    if let Err(e) = super::lockouts::save(path, text) {
+        tracing::error!(
+            "PIN lockouts: cannot write {}: {e}; they hold until the server stops, and the next wrong PIN \
+             tries again",
+            path.display()
+        );
+    }
 }
 
 /// Appends a record (fsync'd). Without an audit log nothing can be recorded, and writing is

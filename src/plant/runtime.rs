@@ -73,6 +73,8 @@ pub struct PlantOptions {
     pub audit_path: PathBuf,
     /// The alarm journal: read at start to restore alarm states, appended to as they change.
     pub journal_path: PathBuf,
+    /// The PIN lockouts of every user: read at start, replaced whenever they change.
+    pub lockouts_path: PathBuf,
     pub drivers: DriverOptions,
 }
 
@@ -98,6 +100,7 @@ pub struct PlantRuntime {
     records: Records,
     drivers: DriverSet,
     tx: mpsc::Sender<Outcome>,
+    lockouts_path: PathBuf,
 }
 
 impl PlantRuntime {
@@ -115,7 +118,9 @@ impl PlantRuntime {
             }
         };
         let (journal, restored) = super::restore::open_journal(&mut plant, &opts.journal_path, &opts.audit_path);
-        let notes: Vec<String> = restored.note.into_iter().collect();
+        let lockouts = super::lockouts::load(&opts.lockouts_path, now);
+        plant.lockouts = lockouts.lockouts;
+        let notes: Vec<String> = restored.note.into_iter().chain(lockouts.note).collect();
         let report_tx = tx.clone();
         // Never waits: the writer must not block on a full channel while the loop that drains
         // it waits for the writer (a failure not said now is said with the next batch).
@@ -128,7 +133,7 @@ impl PlantRuntime {
             let _ = tx.try_send(Outcome::Input(Input::JournalFailed(why)));
         }
         let drivers = DriverSet::start(&layout, &tx, &opts.drivers);
-        Ok(PlantRuntime { plant, notes, records, drivers, tx })
+        Ok(PlantRuntime { plant, notes, records, drivers, tx, lockouts_path: opts.lockouts_path.clone() })
     }
 
     /// Puts a session's start on record (with the exceptions the layout makes to security: an
@@ -177,23 +182,27 @@ impl PlantRuntime {
             match effect {
                 PlantEffect::Journal(ts) => self.records.journal(ts),
                 PlantEffect::Event(e) => events.push(e),
+                PlantEffect::SaveLockouts(text) => self.records.lockouts(self.lockouts_path.clone(), text),
             }
         }
         events
     }
 
     /// Carries out a session's command: its records go on disk first; only then is the write
-    /// sent or the alarm operation applied (it comes back on the channel as an input).
+    /// sent or the alarm operation applied (it comes back on the channel as an input). A PIN
+    /// result is the exception: it is counted at once, before this returns, so the next
+    /// message of any session sees it; a lockout does not wait for the disk.
     pub fn command(&mut self, cmd: Command) {
         let tx = self.tx.clone();
         match cmd {
-            Command::Record { record, .. } => {
-                let on_disk = self.records.append(vec![*record]);
-                tokio::spawn(async move {
-                    if let Err(e) = answer(on_disk).await {
-                        let _ = tx.send(Outcome::Input(Input::AuditFailed(e))).await;
-                    }
-                });
+            Command::Record { record, .. } => self.record(vec![*record]),
+            Command::Pin { user, ok, at, audit, .. } => {
+                if !audit.is_empty() {
+                    self.record(audit);
+                }
+                // Counted whatever becomes of the records; it tells no session anything (each
+                // reads the lockouts from the plant).
+                let _ = self.apply(Input::Pin { user, ok }, at);
             }
             Command::Alarm { from, actor, action, audit } => {
                 let on_disk = self.records.append(audit);
@@ -207,6 +216,17 @@ impl PlantRuntime {
             }
             Command::Write { from, order, .. } => self.write(from, *order),
         }
+    }
+
+    /// Puts records on disk; the audit log failing disables writing in every session.
+    fn record(&self, records: Vec<RecordInput>) {
+        let on_disk = self.records.append(records);
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = answer(on_disk).await {
+                let _ = tx.send(Outcome::Input(Input::AuditFailed(e))).await;
+            }
+        });
     }
 
     /// Records the attempt, then sends the write; the answer comes back on the channel. Nothing

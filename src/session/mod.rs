@@ -1,5 +1,6 @@
 //! Sessions: one person at one terminal. [`state::Session`] is everything that is theirs alone
-//! (identity, role, PIN guard, screen, selection, filter, the one open [`state::Overlay`]);
+//! (identity, role, screen, selection, filter, the one open [`state::Overlay`]; PIN lockouts
+//! are the user's and live in the plant);
 //! [`update::update`] changes it, purely, reading the [`crate::plant::Plant`] and asking it for
 //! changes only through plant commands ([`msg::Effect::Command`]).
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::views::{AlarmDialog, AlarmView, TrendView, WriteDialog};
 use crate::audit::Actor;
-use crate::auth::{Identity, PinGuard};
+use crate::auth::Identity;
 use crate::layout::{Layout, Panel};
 use crate::plant::{Plant, SessionId};
 use crate::tag::TagId;
@@ -130,8 +130,6 @@ pub struct Session {
     pub identity: Identity,
     /// Who audit records name (user, host, SSH client, role).
     pub actor: Actor,
-    /// Wrong PINs and the lockout they cause.
-    pub pin_guard: PinGuard,
     /// Why this person can never write in this session (read-only, viewer, refused users
     /// file), if so. The plant's audit log may lock writing too: see [`Session::write_lock`].
     pub lock: Option<WriteLock>,
@@ -167,7 +165,6 @@ impl Session {
             now,
             identity: person.identity,
             actor: person.actor,
-            pin_guard: PinGuard::default(),
             lock,
             message: None,
             alarm_view: Default::default(),

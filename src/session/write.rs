@@ -52,7 +52,7 @@ pub fn may_write(state: &Session, plant: &Plant, id: TagId, now: SystemTime) -> 
     if !role.at_least(spec.role) {
         return Err(format!("{} may be written by {} and above; you are {role}", tag.name, spec.role));
     }
-    if let Err(locked) = state.pin_guard.check(now) {
+    if let Err(locked) = plant.lockouts.check(&state.identity.user, now) {
         return Err(locked.message(now));
     }
     let conn = state.layout.connection(tag.conn);
@@ -209,6 +209,8 @@ fn check_limits(tag: &Tag, current: Option<&Value>, new: &Value) -> Result<(), S
 }
 
 fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
+    // A right PIN starts the user's count again, before the write goes.
+    let mut pin_effects = Vec::new();
     // Values, roles and connections may have changed while the dialog was open.
     let id = c.plan.tag();
     let current = plant.store.get(id).and_then(|s| s.value.clone());
@@ -227,24 +229,9 @@ fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) 
             return Vec::new();
         }
         if !state.identity.verify_pin(&c.secret) {
-            let mut effects = vec![Effect::record(
-                state,
-                record(state, id, Action::PinFailure, now).new_value(c.new_value().to_string()).result("wrong PIN"),
-            )];
-            if let Some(locked) = state.pin_guard.record_failure(now) {
-                let msg = locked.message(now);
-                effects.push(Effect::record(state, record(state, id, Action::Lockout, now).result(msg.clone())));
-                state.overlay = Overlay::None;
-                state.say(msg, true, now);
-                return effects;
-            }
-            c.secret.clear();
-            let left = state.pin_guard.attempts_left(now);
-            c.error = Some(format!("wrong PIN; {left} {} left", if left == 1 { "try" } else { "tries" }));
-            state.overlay = Overlay::Write(Dialog::Confirm(c));
-            return effects;
+            return wrong_pin(state, plant, c, now);
         }
-        state.pin_guard.record_success();
+        pin_effects.push(pin_result(state, true, Vec::new(), now));
     } else {
         // The value again (as the device will hold it, or as it was first typed, or written
         // another way): it must make exactly the write shown.
@@ -266,7 +253,39 @@ fn confirm(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) 
         .raw(raw);
     state.overlay = Overlay::Write(Dialog::Pending { tag: id, new: c.new_value().clone() });
     let order = Box::new(WriteOrder { plan: c.plan, audit });
-    vec![Effect::Command(Command::Write { from: state.id, actor: state.actor.clone(), order })]
+    pin_effects.push(Effect::Command(Command::Write { from: state.id, actor: state.actor.clone(), order }));
+    pin_effects
+}
+
+/// A wrong PIN: on record, counted in the plant's lockouts of this user (shared by all their
+/// sessions), and said — with the tries left, or the lock it caused (on record too).
+///
+/// What is said is worked out here from the user's count as the plant holds it now: the plant
+/// applies the command this returns before any session handles another message (the hub runs
+/// sessions and plant commands in one task, in order), so it comes to the same.
+fn wrong_pin(state: &mut Session, plant: &Plant, mut c: Confirm, now: SystemTime) -> Vec<Effect> {
+    let id = c.plan.tag();
+    let mut audit =
+        vec![record(state, id, Action::PinFailure, now).new_value(c.new_value().to_string()).result("wrong PIN")];
+    let mut guard = plant.lockouts.guard(&state.identity.user);
+    if let Some(locked) = guard.record_failure(now) {
+        let msg = locked.message(now);
+        audit.push(record(state, id, Action::Lockout, now).result(msg.clone()));
+        state.overlay = Overlay::None;
+        state.say(msg, true, now);
+        return vec![pin_result(state, false, audit, now)];
+    }
+    c.secret.clear();
+    let left = guard.attempts_left(now);
+    c.error = Some(format!("wrong PIN; {left} {} left", if left == 1 { "try" } else { "tries" }));
+    state.overlay = Overlay::Write(Dialog::Confirm(c));
+    vec![pin_result(state, false, audit, now)]
+}
+
+/// The command that tells the plant a PIN of this session's user was right or wrong, with its
+/// records.
+fn pin_result(state: &Session, ok: bool, audit: Vec<RecordInput>, now: SystemTime) -> Effect {
+    Effect::Command(Command::Pin { from: state.id, user: state.identity.user.clone(), ok, at: now, audit })
 }
 
 /// The device answered (or the write could not be sent).
@@ -872,7 +891,7 @@ tags:
         typed(&mut s, 1, PIN);
         let effects = send(&mut s, 1, [enter()]);
         assert_eq!(writes(&effects).len(), 1);
-        assert_eq!(s.pin_guard.attempts_left(t(1)), crate::auth::MAX_PIN_FAILURES);
+        assert_eq!(s.plant.lockouts.attempts_left("alice", t(1)), crate::auth::MAX_PIN_FAILURES);
     }
 
     #[test]
@@ -915,11 +934,182 @@ tags:
         let mut s = state();
         to_confirm(&mut s, 1, "SP_101", "6");
         for _ in 0..crate::auth::MAX_PIN_FAILURES {
-            s.pin_guard.record_failure(t(1));
+            crate::plant::apply(&mut s.plant, crate::plant::Input::Pin { user: "alice".into(), ok: false }, t(1));
         }
         typed(&mut s, 2, PIN);
         let effects = send(&mut s, 2, [enter()]);
         assert_denied(&s, &effects, "SP_101", "writing is locked");
+    }
+
+    // ---- one user in several sessions: one count, one lock (issue 14) ----
+
+    /// Another session on the console's plant: its messages go through `update` against the
+    /// shared plant, its commands are carried out on that plant as the console does its own.
+    struct Other(Session);
+
+    impl Other {
+        fn new(s: &State, id: u64, identity: Identity) -> Other {
+            let person = crate::session::state::Person::viewer(&identity.user, false).with_identity(identity);
+            Other(Session::new(crate::plant::SessionId(id), &s.plant, person, t(0)))
+        }
+
+        fn send(&mut self, s: &mut State, at: u64, msgs: impl IntoIterator<Item = Msg>) -> Vec<Effect> {
+            let mut out = Vec::new();
+            for m in msgs {
+                let Msg::Key(key) = m else { panic!("keys only: {m:?}") };
+                let msg = crate::session::msg::Msg::Key(key);
+                for e in crate::session::update::update(&mut self.0, &s.plant, msg, t(at)) {
+                    if let super::Effect::Command(cmd) = e {
+                        out.extend(s.command(cmd));
+                    }
+                }
+            }
+            out
+        }
+
+        fn typed(&mut self, s: &mut State, at: u64, text: &str) -> Vec<Effect> {
+            self.send(s, at, text.chars().map(ch))
+        }
+
+        /// Selects SP_101, types `value` and Enter: the confirmation is shown.
+        fn confirm_on(&mut self, s: &mut State, at: u64, value: &str) {
+            let tag = id(s, "SP_101");
+            self.0.selected = self.0.visible_rows().iter().position(|&r| r == tag).expect("SP_101 shown");
+            assert_eq!(self.send(s, at, [ch('w')]), vec![]);
+            assert_eq!(self.typed(s, at, value), vec![]);
+            assert_eq!(self.send(s, at, [enter()]), vec![]);
+            assert!(matches!(self.0.write_dialog(), Some(Dialog::Confirm(_))), "{:?}", self.0.write_dialog());
+        }
+
+        fn confirm_error(&self) -> Option<String> {
+            match self.0.write_dialog() {
+                Some(Dialog::Confirm(c)) => c.error.clone(),
+                d => panic!("expected the confirmation, got {d:?}"),
+            }
+        }
+    }
+
+    fn bob() -> Identity {
+        Identity { user: "bob".into(), ..operator() }
+    }
+
+    #[test]
+    fn wrong_pins_in_two_sessions_of_one_user_add_up_and_lock_both() {
+        let mut s = state();
+        let mut other = Other::new(&s, 2, operator());
+        let mut carol = Other::new(&s, 3, Identity { user: "carol".into(), ..operator() });
+        to_confirm(&mut s, 10, "SP_101", "6");
+        other.confirm_on(&mut s, 10, "6");
+        carol.confirm_on(&mut s, 10, "6");
+        // Three wrong PINs in the first session ...
+        for left in [4, 3, 2] {
+            typed(&mut s, 10, "0000");
+            assert_eq!(actions(&send(&mut s, 10, [enter()])), [Action::PinFailure]);
+            assert_eq!(confirm_error(&s), Some(format!("wrong PIN; {left} tries left")));
+        }
+        // ... count in the second: one more, and the fifth locks.
+        other.typed(&mut s, 11, "0000");
+        assert_eq!(actions(&other.send(&mut s, 11, [enter()])), [Action::PinFailure]);
+        assert_eq!(other.confirm_error().as_deref(), Some("wrong PIN; 1 try left"));
+        other.typed(&mut s, 12, "0000");
+        let effects = other.send(&mut s, 12, [enter()]);
+        assert_eq!(actions(&effects), [Action::PinFailure, Action::Lockout]);
+        let lock = audits(&effects)[1].result.clone().unwrap_or_default();
+        assert_eq!(lock, "5 wrong PINs: writing is locked for 5 min 0 s");
+        assert_eq!(audits(&effects)[1].actor.user, "alice");
+        assert_eq!(other.0.write_dialog(), None);
+        assert_eq!(other.0.message.as_ref().map(|m| (m.text.clone(), m.bad)), Some((lock, true)));
+        // The first session, its confirmation still open: the right PIN is refused, audited.
+        typed(&mut s, 13, PIN);
+        let effects = send(&mut s, 13, [enter()]);
+        assert_denied(&s, &effects, "SP_101", "writing is locked for 4 min 59 s");
+        let effects = open_on(&mut s, 14, "SP_101");
+        assert_denied(&s, &effects, "SP_101", "writing is locked");
+        // Another user on the same plant is not locked: carol writes.
+        carol.typed(&mut s, 14, PIN);
+        assert_eq!(writes(&carol.send(&mut s, 14, [enter()])).len(), 1);
+        assert!(s.plant.lockouts.check("carol", t(14)).is_ok());
+        // Five minutes after the fifth wrong PIN alice may write again, in either session.
+        assert!(s.plant.lockouts.check("alice", t(311)).is_err());
+        other.confirm_on(&mut s, 312, "6");
+        other.typed(&mut s, 312, PIN);
+        assert_eq!(writes(&other.send(&mut s, 312, [enter()])).len(), 1);
+        to_confirm(&mut s, 312, "SP_101", "6");
+        assert_eq!(s.plant.lockouts.attempts_left("alice", t(312)), crate::auth::MAX_PIN_FAILURES);
+    }
+
+    #[test]
+    fn a_right_pin_in_one_session_starts_the_count_again_in_all() {
+        let mut s = state();
+        let mut other = Other::new(&s, 2, operator());
+        to_confirm(&mut s, 1, "SP_101", "6");
+        other.confirm_on(&mut s, 1, "6");
+        for _ in 0..4 {
+            typed(&mut s, 1, "0000");
+            send(&mut s, 1, [enter()]);
+        }
+        assert_eq!(confirm_error(&s).as_deref(), Some("wrong PIN; 1 try left"));
+        other.typed(&mut s, 2, PIN);
+        assert_eq!(writes(&other.send(&mut s, 2, [enter()])).len(), 1);
+        typed(&mut s, 3, "0000");
+        assert_eq!(actions(&send(&mut s, 3, [enter()])), [Action::PinFailure], "no lockout");
+        assert_eq!(confirm_error(&s).as_deref(), Some("wrong PIN; 4 tries left"));
+    }
+
+    #[test]
+    fn another_users_wrong_pins_do_not_count_for_this_one() {
+        let mut s = state();
+        let mut b = Other::new(&s, 2, bob());
+        b.confirm_on(&mut s, 1, "6");
+        for _ in 0..5 {
+            b.typed(&mut s, 1, "0000");
+            b.send(&mut s, 1, [enter()]);
+        }
+        assert!(s.plant.lockouts.check("bob", t(1)).is_err());
+        to_confirm(&mut s, 2, "SP_101", "6");
+        typed(&mut s, 2, "0000");
+        send(&mut s, 2, [enter()]);
+        assert_eq!(confirm_error(&s).as_deref(), Some("wrong PIN; 4 tries left"));
+        typed(&mut s, 2, PIN);
+        assert_eq!(writes(&send(&mut s, 2, [enter()])).len(), 1);
+    }
+
+    #[test]
+    fn a_pin_result_is_one_command_to_the_plant_with_its_records_in_order() {
+        let mut s = state();
+        to_confirm(&mut s, 1, "SP_101", "6");
+        for _ in 0..4 {
+            crate::plant::apply(&mut s.plant, crate::plant::Input::Pin { user: "alice".into(), ok: false }, t(1));
+        }
+        let Some(Dialog::Confirm(mut c)) = s.write_dialog().cloned() else { panic!("{:?}", s.write_dialog()) };
+        c.secret = "0000".into();
+        let effects = super::confirm(&mut s.session, &s.plant, c, t(2));
+        let [super::Effect::Command(Command::Pin { from, user, ok, at, audit })] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        assert_eq!((*from, user.as_str(), *ok, *at), (s.session.id, "alice", false, t(2)));
+        let what: Vec<_> = audit.iter().map(|r| (r.action, r.result.clone(), r.tag.clone())).collect();
+        let lock = "5 wrong PINs: writing is locked for 5 min 0 s".to_string();
+        let tag = Some("SP_101".to_string());
+        assert_eq!(
+            what,
+            [(Action::PinFailure, Some("wrong PIN".into()), tag.clone()), (Action::Lockout, Some(lock), tag)]
+        );
+        assert_eq!(audit[0].new, json("6"));
+        assert!(s.plant.lockouts.check("alice", t(2)).is_ok(), "the session only asks; the plant counts");
+        // A right PIN: the count starts again before the write goes.
+        to_confirm(&mut s, 3, "SP_101", "6");
+        let Some(Dialog::Confirm(mut c)) = s.write_dialog().cloned() else { panic!("{:?}", s.write_dialog()) };
+        c.secret = PIN.into();
+        let effects = super::confirm(&mut s.session, &s.plant, c, t(3));
+        assert!(
+            matches!(
+                effects.as_slice(),
+                [super::Effect::Command(Command::Pin { ok: true, audit, .. }), super::Effect::Command(Command::Write { .. })]
+                    if audit.is_empty()
+            ),
+            "{effects:?}"
+        );
     }
 
     #[test]
@@ -932,7 +1122,7 @@ tags:
         assert_eq!(effects, vec![], "a different value: refused, nothing to audit as a PIN failure");
         assert!(confirm_error(&s).is_some_and(|e| e.contains("not the same value")));
         assert_eq!(send(&mut s, 1, [enter()]), vec![], "an empty retype is refused too");
-        assert_eq!(s.pin_guard.attempts_left(t(1)), crate::auth::MAX_PIN_FAILURES, "no lockout count");
+        assert_eq!(s.plant.lockouts.attempts_left("alice", t(1)), crate::auth::MAX_PIN_FAILURES, "no lockout count");
         typed(&mut s, 1, "6.50");
         let effects = send(&mut s, 1, [enter()]);
         let w = writes(&effects);
@@ -977,7 +1167,7 @@ tags:
                 c.secret.clear();
             }
         }
-        assert_eq!(s.pin_guard.attempts_left(t(1)), crate::auth::MAX_PIN_FAILURES);
+        assert_eq!(s.plant.lockouts.attempts_left("alice", t(1)), crate::auth::MAX_PIN_FAILURES);
     }
 
     // ---- changes between open and confirm ----
