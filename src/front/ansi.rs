@@ -51,6 +51,18 @@ impl<W: Write> AnsiTerminal<W> {
         Ok(())
     }
 
+    /// [`AnsiTerminal::show`] for a frame this terminal may keep: one of its size is diffed as it
+    /// is, without a copy.
+    pub fn show_owned(&mut self, frame: Buffer) -> io::Result<()> {
+        if frame.area != self.size {
+            return self.show(&frame);
+        }
+        *self.term.current_buffer_mut() = frame;
+        self.term.flush()?;
+        self.term.swap_buffers();
+        self.term.backend_mut().flush()
+    }
+
     pub fn bell(&mut self) -> io::Result<()> {
         let out = self.term.backend_mut();
         out.write_all(b"\x07")?;

@@ -66,7 +66,9 @@ pub struct Join {
     pub reply: oneshot::Sender<SessionId>,
 }
 
-/// The off-screen terminal a session's frames are drawn in, kept between frames.
+/// Where a session's frames are drawn: a frame is rendered straight into a buffer of its own,
+/// which is handed over whole (no copy, no diff here: the screen's writer diffs it against what
+/// its terminal last received).
 pub struct Canvas(Terminal<TestBackend>);
 
 impl Default for Canvas {
@@ -82,14 +84,16 @@ impl Default for Canvas {
 impl Canvas {
     /// Draws `session` over `plant` into a frame of `area`'s size.
     pub fn frame(&mut self, session: &Session, plant: &Plant, area: Rect) -> Buffer {
-        let (w, h) = (area.width.max(1), area.height.max(1));
-        if self.0.backend().buffer().area != Rect::new(0, 0, w, h) {
-            self.0.backend_mut().resize(w, h);
+        let area = Rect::new(0, 0, area.width.max(1), area.height.max(1));
+        if self.0.get_frame().area() != area {
+            self.0.backend_mut().resize(area.width, area.height);
+            if let Err(e) = self.0.resize(area) {
+                match e {}
+            }
         }
-        if let Err(e) = self.0.draw(|f| crate::ui::render(session, plant, f)) {
-            match e {}
-        }
-        self.0.backend().buffer().clone()
+        *self.0.current_buffer_mut() = Buffer::empty(area);
+        crate::ui::render(session, plant, &mut self.0.get_frame());
+        std::mem::take(self.0.current_buffer_mut())
     }
 }
 

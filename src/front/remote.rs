@@ -120,7 +120,7 @@ async fn pump<W: Wire>(link: Arc<Link>, mut wire: W) {
             if frame.area != term.size() {
                 drawn = term.resize(frame.area);
             }
-            drawn = drawn.and_then(|()| term.show(&frame));
+            drawn = drawn.and_then(|()| term.show_owned(frame));
         }
         if post.bells > 0 {
             drawn = drawn.and_then(|()| term.bell());
