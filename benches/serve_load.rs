@@ -22,12 +22,17 @@ fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
 }
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The first line of `child`'s output that contains `what`.
@@ -76,7 +81,10 @@ fn layout(dir: &std::path::Path, modbus_port: u16, url: &str) -> std::path::Path
 fn users(dir: &std::path::Path, n: u8) -> std::path::PathBuf {
     let mut src = String::from("users:\n");
     for i in 0..n {
-        src.push_str(&format!("  op{i}: {{ role: operator, keys: [\"{}\"] }}\n", ssh::public_line(&ssh::key(i + 1), "bench")));
+        src.push_str(&format!(
+            "  op{i}: {{ role: operator, keys: [\"{}\"] }}\n",
+            ssh::public_line(&ssh::key(i + 1), "bench")
+        ));
     }
     let path = dir.join("users.yaml");
     std::fs::write(&path, src).unwrap();
@@ -95,7 +103,15 @@ fn main() {
     let layout = layout(&dir, modbus_port, &url);
     let users = users(&dir, 50);
     let mut server = Command::new(EXE)
-        .args(["serve", layout.to_str().unwrap(), "--ssh", "127.0.0.1:0", "--users", users.to_str().unwrap(), "--no-socket"])
+        .args([
+            "serve",
+            layout.to_str().unwrap(),
+            "--ssh",
+            "127.0.0.1:0",
+            "--users",
+            users.to_str().unwrap(),
+            "--no-socket",
+        ])
         .env("XDG_STATE_HOME", dir.join("state"))
         .env("XDG_DATA_HOME", dir.join("data"))
         .stdout(Stdio::piped())
@@ -109,7 +125,10 @@ fn main() {
     let hz = 100.0; // USER_HZ on Linux
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     println!("demo plant, {secs} s per step; server pid {pid}");
-    println!("{:>9} {:>11} {:>11} {:>14} {:>16}", "sessions", "CPU % core", "RSS MiB", "RSS/session", "B/s per session");
+    println!(
+        "{:>9} {:>11} {:>11} {:>14} {:>16}",
+        "sessions", "CPU % core", "RSS MiB", "RSS/session", "B/s per session"
+    );
     let bytes = Arc::new(AtomicU64::new(0));
     let mut open = 0u8;
     let mut base: Option<(f64, u64)> = None;
@@ -138,9 +157,14 @@ fn main() {
             let dt = t0.elapsed().as_secs_f64();
             let cpu = (cpu_ticks(pid) - c0) as f64 / hz / dt * 100.0;
             let rss = rss_kib(pid);
-            let per = if target > 0 { (bytes.load(Ordering::Relaxed) - b0) as f64 / dt / f64::from(target) } else { 0.0 };
+            let per =
+                if target > 0 { (bytes.load(Ordering::Relaxed) - b0) as f64 / dt / f64::from(target) } else { 0.0 };
             let (base_cpu, base_rss) = *base.get_or_insert((cpu, rss));
-            let rss_per = if target > 0 { format!("{:.2} MiB", (rss - base_rss.min(rss)) as f64 / 1024.0 / f64::from(target)) } else { "-".into() };
+            let rss_per = if target > 0 {
+                format!("{:.2} MiB", (rss - base_rss.min(rss)) as f64 / 1024.0 / f64::from(target))
+            } else {
+                "-".into()
+            };
             println!("{target:>9} {cpu:>11.2} {:>11.1} {rss_per:>14} {per:>16.0}", rss as f64 / 1024.0);
             let _ = base_cpu;
         }

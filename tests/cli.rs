@@ -16,7 +16,8 @@ struct Sim(Child, SocketAddr);
 
 impl Sim {
     fn start() -> Sim {
-        let mut child = exe().args(["sim", "--modbus-port", "0", "--opcua-port", "0"]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            exe().args(["sim", "--modbus-port", "0", "--opcua-port", "0"]).stdout(Stdio::piped()).spawn().unwrap();
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
         let addr: SocketAddr =
@@ -291,7 +292,19 @@ fn every_argument_of_every_command_has_help() {
         }
         walked.push(path.join(" "));
     }
-    for sub in ["run", "passwd", "whoami", "audit verify", "audit tail", "sim", "browse", "trust", "serve", "attach", "sessions"] {
+    for sub in [
+        "run",
+        "passwd",
+        "whoami",
+        "audit verify",
+        "audit tail",
+        "sim",
+        "browse",
+        "trust",
+        "serve",
+        "attach",
+        "sessions",
+    ] {
         assert!(walked.iter().any(|w| w == sub), "the walk missed `{sub}`: {walked:?}");
     }
     assert!(missing.is_empty(), "arguments without help:\n{}", missing.join("\n"));

@@ -13,8 +13,8 @@ use ttyhmi::plant::SessionInfo;
 use ttyhmi::plant::runtime::PlantOptions;
 
 mod common;
-use common::ssh::{Term, connect, key, login, public_line};
 use common::TempDir;
+use common::ssh::{Term, connect, key, login, public_line};
 
 /// Write function codes of Modbus: none may reach the PLC from a viewer.
 const WRITE_CODES: [u8; 4] = [5, 6, 15, 16];
@@ -175,7 +175,7 @@ fn sessions_share_one_plc_connection_and_alarms_and_a_viewer_never_writes() {
     assert!(bob("write_denied"), "the viewer's tries are on record as denied");
     let stops = records.iter().filter(|r| r["action"] == "console_stop").count();
     assert_eq!(stops, 3, "every session's end is on record: {log}");
-    ttyhmi::audit::verify(&dir.0.join("state/audit.jsonl")).expect("the chain holds");
+    ttyhmi::audit::verify(dir.0.join("state/audit.jsonl")).expect("the chain holds");
 }
 
 #[test]
@@ -231,7 +231,8 @@ fn unknown_keys_passwords_commands_file_transfer_and_forwarding_are_refused() {
         }
         assert_eq!(failures, 2, "agent and X11 forwarding refused");
         // Port forwarding, both ways.
-        let direct = h.channel_open_direct_tcpip("127.0.0.1", u32::from(sim.modbus_addr.port()), "127.0.0.1", 5555).await;
+        let direct =
+            h.channel_open_direct_tcpip("127.0.0.1", u32::from(sim.modbus_addr.port()), "127.0.0.1", 5555).await;
         assert!(direct.is_err(), "a tunnel to the PLC");
         assert!(h.tcpip_forward("127.0.0.1", 0).await.is_err(), "remote forwarding");
         assert_eq!(sim.connections(), 1, "nothing but the plant's own driver reached the PLC");

@@ -52,17 +52,21 @@ fn start_server(dir: &Path, layout: &str, users: &str) -> (Child, std::net::Sock
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut printed = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    while Instant::now() < deadline {
         let mut line = String::new();
-        assert!(out.read_line(&mut line).expect("read") > 0, "the server said:\n{printed}");
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
         printed.push_str(&line);
-        if let Some(rest) = line.trim().strip_prefix("SSH") {
-            let addr = rest.trim().split(',').next().expect("an address").parse().expect("ADDR:PORT");
+        let addr = line.trim().strip_prefix("SSH").and_then(|r| r.trim().split(',').next()?.parse().ok());
+        if let Some(addr) = addr {
             std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
             return (child, addr, printed);
         }
-        assert!(Instant::now() < deadline, "{printed}");
     }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not say where SSH listens:\n{printed}");
 }
 
 fn rss_kib(pid: u32) -> u64 {

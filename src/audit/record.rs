@@ -434,7 +434,14 @@ mod tests {
     }
 
     fn record() -> Record {
-        let actor = Actor { user: "alice".into(), host: "hmi1".into(), ssh_client: None, role: "operator".into(), session: None, via: None };
+        let actor = Actor {
+            user: "alice".into(),
+            host: "hmi1".into(),
+            ssh_client: None,
+            role: "operator".into(),
+            session: None,
+            via: None,
+        };
         let input = RecordInput::new(SystemTime::UNIX_EPOCH, &actor, Action::WriteResult)
             .tag("P_101")
             .old("2.50")

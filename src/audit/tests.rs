@@ -72,7 +72,14 @@ impl Drop for Temp {
 }
 
 fn actor() -> Actor {
-    Actor { user: "alice".into(), host: "hmi1".into(), ssh_client: None, role: "operator".into(), session: None, via: None }
+    Actor {
+        user: "alice".into(),
+        host: "hmi1".into(),
+        ssh_client: None,
+        role: "operator".into(),
+        session: None,
+        via: None,
+    }
 }
 
 fn input(i: u64) -> RecordInput {

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 
 use super::common::{default_audit_path, default_lockouts_path, journal_path, load, pki_dir, runtime};
 use super::console::Console;
-use crate::front::local::run_console;
 use crate::auth;
+use crate::front::local::run_console;
 
 #[derive(clap::Args)]
 pub(super) struct RunArgs {

@@ -16,7 +16,9 @@ use crate::plant::runtime::PlantOptions;
 use crate::{auth, paths};
 
 #[derive(clap::Args)]
-#[command(after_help = "Example: ttyhmi serve /etc/ttyhmi/boiler.yaml --ssh 0.0.0.0:2222 --users /etc/ttyhmi/users.yaml")]
+#[command(
+    after_help = "Example: ttyhmi serve /etc/ttyhmi/boiler.yaml --ssh 0.0.0.0:2222 --users /etc/ttyhmi/users.yaml"
+)]
 pub(super) struct ServeArgs {
     /// The layout file (YAML): connections, tags, screens, alarms.
     layout: PathBuf,
@@ -77,7 +79,9 @@ pub(super) fn serve(args: ServeArgs, utc_offset: time::UtcOffset) -> Result<Exit
     rt.block_on(async move {
         let summary = summary(&args.layout, &opts, users.as_deref(), process_uid);
         let server = Server::start(layout, opts).await.context("the console server did not start")?;
-        say!("{}", started(&server, &summary));
+        let text = started(&server, &summary);
+        tracing::info!("{text}");
+        say!("{text}");
         let why = until_stopped(server).await?;
         say!("ttyhmi serve: stopped ({why})");
         Ok(ExitCode::SUCCESS)

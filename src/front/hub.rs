@@ -124,15 +124,7 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(runtime: PlantRuntime, export_dir: PathBuf, stop_when_empty: bool) -> Hub {
-        Hub {
-            runtime,
-            slots: Vec::new(),
-            next_id: 1,
-            export_dir,
-            stop_when_empty,
-            idle_logout: None,
-            shutdown: None,
-        }
+        Hub { runtime, slots: Vec::new(), next_id: 1, export_dir, stop_when_empty, idle_logout: None, shutdown: None }
     }
 
     /// Sessions without a key for `after` are logged out.
@@ -193,7 +185,7 @@ impl Hub {
                     None => break,
                 },
                 m = inputs.recv() => match m {
-                    Some(m) => self.from_front(m).await,
+                    Some(m) => self.heard(m).await,
                     None => break,
                 },
                 _ = sleep_until(next_tick) => {
@@ -207,7 +199,7 @@ impl Hub {
                 match outcomes.try_recv() {
                     Ok(o) => self.outcome(o),
                     Err(_) => match inputs.try_recv() {
-                        Ok(m) => self.from_front(m).await,
+                        Ok(m) => self.heard(m).await,
                         Err(_) => break,
                     },
                 }
@@ -226,13 +218,14 @@ impl Hub {
         Ok(())
     }
 
-    async fn from_front(&mut self, m: ToHub) {
+    /// What a front end says.
+    async fn heard(&mut self, m: ToHub) {
         match m {
             ToHub::Msg(id, m) => {
-                if matches!(m, Msg::Key(_)) {
-                    if let Some(slot) = self.slots.iter_mut().find(|s| s.session.id == id) {
-                        slot.last_input = Instant::now();
-                    }
+                if matches!(m, Msg::Key(_))
+                    && let Some(slot) = self.slots.iter_mut().find(|s| s.session.id == id)
+                {
+                    slot.last_input = Instant::now();
                 }
                 self.deliver(id, m)
             }

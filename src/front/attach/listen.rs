@@ -52,10 +52,10 @@ pub async fn bind(path: &Path) -> Result<UnixListener, SocketError> {
     let listener = UnixListener::bind(path).map_err(io_err)?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
-    if let Ok(Some(group)) = nix::unistd::Group::from_name("ttyhmi") {
-        if let Err(e) = nix::unistd::chown(path, None, Some(group.gid)) {
-            tracing::warn!("attach socket {}: cannot give it to group ttyhmi: {e}", path.display());
-        }
+    if let Ok(Some(group)) = nix::unistd::Group::from_name("ttyhmi")
+        && let Err(e) = nix::unistd::chown(path, None, Some(group.gid))
+    {
+        tracing::warn!("attach socket {}: cannot give it to group ttyhmi: {e}", path.display());
     }
     Ok(listener)
 }

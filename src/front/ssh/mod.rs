@@ -95,9 +95,7 @@ async fn serve_connection(socket: tokio::net::TcpStream, peer: SocketAddr, confi
         tokio::time::sleep(LOGIN_GRACE).await;
         if !logged_in.load(Ordering::Relaxed) {
             tracing::info!("SSH: {peer} did not log in within {} s", LOGIN_GRACE.as_secs());
-            let _ = handle
-                .disconnect(russh::Disconnect::ByApplication, "login timed out".into(), "en".into())
-                .await;
+            let _ = handle.disconnect(russh::Disconnect::ByApplication, "login timed out".into(), "en".into()).await;
         }
     });
     if let Err(e) = running.await {
@@ -371,7 +369,7 @@ impl Handler for Conn {
 
     async fn shell_request(&mut self, channel: ChannelId, session: &mut SshSession) -> Result<(), Self::Error> {
         if self.channels.get(&channel).is_some_and(|c| c.live.is_some()) {
-            return Ok(session.channel_failure(channel)?);
+            return session.channel_failure(channel);
         }
         self.start(channel, session).await
     }
@@ -405,7 +403,7 @@ impl Handler for Conn {
         session: &mut SshSession,
     ) -> Result<(), Self::Error> {
         tracing::info!("SSH: {} ({}): X11 forwarding refused", self.peer, self.user());
-        Ok(session.channel_failure(channel)?)
+        session.channel_failure(channel)
     }
 
     async fn agent_request(&mut self, _channel: ChannelId, _session: &mut SshSession) -> Result<bool, Self::Error> {
