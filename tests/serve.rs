@@ -52,6 +52,10 @@ fn users(dir: &Path) -> PathBuf {
 }
 
 async fn start(dir: &Path, plc_port: u16, socket: bool) -> Server {
+    start_idle(dir, plc_port, socket, None).await
+}
+
+async fn start_idle(dir: &Path, plc_port: u16, socket: bool, idle_logout: Option<Duration>) -> Server {
     let layout = ttyhmi::layout::parse(&layout_src(plc_port), "serve.yaml").unwrap_or_else(|e| panic!("{e}"));
     let opts = ServeOptions {
         ssh: Some("127.0.0.1:0".parse().unwrap()),
@@ -71,7 +75,7 @@ async fn start(dir: &Path, plc_port: u16, socket: bool) -> Server {
             drivers: DriverOptions { writable: true, ..Default::default() },
         },
         export_dir: dir.join("exports"),
-        idle_logout: None,
+        idle_logout,
     };
     Server::start(layout, opts).await.expect("the server starts")
 }
@@ -370,4 +374,29 @@ fn attach_takes_the_user_from_the_peer_credentials() {
         drop((rx, tx));
         server.stop("done").await.expect("a clean stop");
     });
+}
+
+#[test]
+fn an_idle_session_is_logged_out_when_the_server_says_so_and_a_busy_one_is_not() {
+    let (rt, sim) = common::plant();
+    let dir = TempDir::new("serve-idle");
+    rt.block_on(async {
+        let server = start_idle(&dir.0, sim.modbus_addr.port(), false, Some(Duration::from_secs(2))).await;
+        let addr = server.ssh_addr.expect("SSH listens");
+        let mut idle = Term::open(addr, "alice", &key(1), 100, 30).await;
+        let mut busy = Term::open(addr, "bob", &key(2), 100, 30).await;
+        let started = std::time::Instant::now();
+        while !idle.closed {
+            assert!(started.elapsed() < Duration::from_secs(15), "the idle session stayed:\n{}", idle.text());
+            busy.keys(b"j").await;
+            idle.pump(Duration::from_millis(200)).await;
+        }
+        assert_eq!(idle.exit, Some(0));
+        assert!(!busy.closed, "a session that types stays");
+        let list = who(&server).await;
+        assert_eq!(list.iter().map(|s| s.user.as_str()).collect::<Vec<_>>(), ["bob"]);
+        server.stop("done").await.expect("a clean stop");
+    });
+    let log = std::fs::read_to_string(dir.0.join("state/audit.jsonl")).expect("the audit log");
+    assert!(log.contains("logged out after 2 s without a key"), "{log}");
 }

@@ -88,7 +88,7 @@ fn sessions(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
                 s.role.clone(),
                 clean(&s.from).into_owned(),
                 timefmt::clock(s.since, state.utc_offset),
-                s.via.as_deref().map(|v| clean(v).into_owned()).unwrap_or_default(),
+                s.via.as_deref().map(short_via).unwrap_or_default(),
             ])
         })
         .collect();
@@ -104,6 +104,18 @@ fn sessions(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
         Constraint::Min(10),
     ];
     frame.render_widget(Table::new(rows, widths).header(header), area);
+}
+
+/// `key SHA256:OlI59QA6…`: a key's fingerprint shortened, and marked so (`ttyhmi sessions`
+/// shows it whole).
+fn short_via(via: &str) -> String {
+    const KEEP: usize = "key SHA256:".len() + 8;
+    let via = clean(via);
+    if via.chars().count() > KEEP + 1 {
+        format!("{}…", via.chars().take(KEEP).collect::<String>())
+    } else {
+        via.into_owned()
+    }
 }
 
 fn dur(d: Option<std::time::Duration>) -> String {

@@ -13,7 +13,7 @@ use super::protocol::{Frame, MAX_FROM_SERVER, read_frame, write_frame};
 pub enum AttachError {
     #[error(
         "cannot reach the console server at {path}: {message}; is `ttyhmi serve` running, and may you use its socket \
-         (group ttyhmi)? Give another socket as `ttyhmi attach PATH`"
+         (group ttyhmi)? Name another socket after the command (`ttyhmi attach PATH`, `ttyhmi sessions PATH`)"
     )]
     Connect { path: PathBuf, message: String },
     #[error("console server at {path}: {message}")]
