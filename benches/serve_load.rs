@@ -4,7 +4,9 @@
 //! server's CPU (share of one core) and resident memory at each step, and the bytes each session
 //! receives per second.
 //!
-//! Run: `cargo bench --bench serve_load` (optionally `-- SECONDS` per step, default 20).
+//! Run: `cargo bench --bench serve_load` (optionally `-- SECONDS` per step, default 20). With
+//! `-- idle` the plant is 40 of the simulator's fixed test values instead: nothing changes but
+//! the clock, so what a session costs is what an idle session costs.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -78,6 +80,22 @@ fn layout(dir: &std::path::Path, modbus_port: u16, url: &str) -> std::path::Path
     path
 }
 
+/// 40 fixed test values of the simulator (they never change).
+fn idle_layout(dir: &std::path::Path, modbus_port: u16) -> std::path::PathBuf {
+    let mut src = format!(
+        "title: Idle\nconnections:\n  sim: {{ modbus_tcp: {{ host: 127.0.0.1, port: {modbus_port} }}, poll: 500ms }}\ntags:\n"
+    );
+    for i in 0..40 {
+        src.push_str(&format!(
+            "  FIXED_{i:02}: {{ source: sim, holding: {}, description: fixed test value }}\n",
+            200 + i
+        ));
+    }
+    let path = dir.join("idle.yaml");
+    std::fs::write(&path, src).unwrap();
+    path
+}
+
 fn users(dir: &std::path::Path, n: u8) -> std::path::PathBuf {
     let mut src = String::from("users:\n");
     for i in 0..n {
@@ -95,12 +113,13 @@ fn users(dir: &std::path::Path, n: u8) -> std::path::PathBuf {
 
 fn main() {
     let secs: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
+    let idle = std::env::args().any(|a| a == "idle");
     let dir = std::env::temp_dir().join(format!("ttyhmi-serve-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (mut sim, modbus_port, url) = start_sim();
-    let layout = layout(&dir, modbus_port, &url);
+    let layout = if idle { idle_layout(&dir, modbus_port) } else { layout(&dir, modbus_port, &url) };
     let users = users(&dir, 50);
     let mut server = Command::new(EXE)
         .args([
@@ -124,7 +143,8 @@ fn main() {
     let pid = server.id();
     let hz = 100.0; // USER_HZ on Linux
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    println!("demo plant, {secs} s per step; server pid {pid}");
+    let plant = if idle { "idle plant (fixed values)" } else { "demo plant" };
+    println!("{plant}, {secs} s per step; server pid {pid}");
     println!(
         "{:>9} {:>11} {:>11} {:>14} {:>16}",
         "sessions", "CPU % core", "RSS MiB", "RSS/session", "B/s per session"
