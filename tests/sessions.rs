@@ -160,19 +160,21 @@ fn two_sessions_share_one_plant_acknowledges_and_writes() {
         assert!(alarm_row(&a).contains("ack"), "{a}");
         assert!(!a.contains("1 alarm acknowledged"), "the answer is bob's alone:\n{a}");
 
-        // What waits for the stalled terminal is its newest frame, not every frame since.
+        drop(input);
+        hub.await.expect("the hub ends").expect("cleanly");
+        // What waits for the stalled terminal is its newest frame, not every frame since (looked
+        // at once the hub has ended, so that no frame arrives in between).
         let waiting = stalled.take(Duration::ZERO).expect("open");
         assert!(waiting.frame.is_some_and(|f| f.area == Rect::new(0, 0, 80, 24)));
         assert!(stalled.take(Duration::ZERO).is_some_and(|p| p.frame.is_none()), "one frame, not a queue");
-
-        drop(input);
-        hub.await.expect("the hub ends").expect("cleanly");
     });
     // One audit log names both people: each start, alice's write, bob's acknowledge, each stop.
     let log = std::fs::read_to_string(dir.0.join("audit.jsonl")).expect("the audit log");
     let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
     let by = |user: &str, action: &str| lines.iter().any(|r| r["user"] == user && r["action"] == action);
     assert!(by("alice", "console_start") && by("bob", "console_start"), "{log}");
+    // Sessions no server identified (a console of its own) carry no session number or `via`.
+    assert!(lines.iter().all(|r| r.get("session").is_none() && r.get("via").is_none()), "{log}");
     assert!(by("alice", "write_attempt") && by("alice", "write_result"), "{log}");
     assert!(by("bob", "alarm_acknowledge") && !by("alice", "alarm_acknowledge"), "{log}");
     assert!(by("alice", "console_stop") && by("bob", "console_stop"), "{log}");

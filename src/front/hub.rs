@@ -142,7 +142,10 @@ impl Hub {
     pub async fn add(&mut self, mut person: Person, from: String, screen: Box<dyn Screen>) -> SessionId {
         let id = SessionId(self.next_id);
         self.next_id += 1;
-        person.actor.session = Some(id.0);
+        // A server's sessions are numbered in its records; a console of its own has one.
+        if person.actor.via.is_some() {
+            person.actor.session = Some(id.0);
+        }
         self.runtime.session_started(&person.actor, person.read_only).await;
         let now = SystemTime::now();
         let info = SessionInfo {
