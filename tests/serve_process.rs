@@ -1,11 +1,14 @@
 //! Issue 14, the real binary: `ttyhmi serve` as a process, driven by OpenSSH's `ssh` in a pty
-//! (where it is installed) and by in-process clients, one of which stops reading for 30 s. The
-//! others keep getting frames, the server's memory stays flat, and SIGTERM ends every session
-//! cleanly, then the server.
+//! (where it is installed) and by in-process clients. One client's link stalls for 30 s (a relay
+//! stops passing what the server sends, while the client keeps resizing its window, so the server
+//! has a whole new frame for it every 50 ms): the others keep getting frames, the server's memory
+//! stays flat, and SIGTERM ends every session cleanly, then the server.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use russh::keys::ssh_key::LineEnding;
@@ -69,6 +72,39 @@ fn start_server(dir: &Path, layout: &str, users: &str) -> (Child, std::net::Sock
     panic!("the server did not say where SSH listens:\n{printed}");
 }
 
+/// A TCP relay to `to` whose server-to-client half stops once `stall` is set (a client's network
+/// that stopped taking bytes), while what the client sends still arrives.
+async fn stalling_relay(to: std::net::SocketAddr, stall: Arc<AtomicBool>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a relay port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.expect("the client");
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        // A small receive buffer: the stall reaches the server soon.
+        let _ = socket.set_recv_buffer_size(4096);
+        let server = socket.connect(to).await.expect("the server");
+        let (mut from_client, mut to_client) = client.into_split();
+        let (mut from_server, mut to_server) = server.into_split();
+        tokio::spawn(async move { tokio::io::copy(&mut from_client, &mut to_server).await });
+        let mut buf = vec![0u8; 16384];
+        while !stall.load(Ordering::SeqCst) {
+            match tokio::time::timeout(Duration::from_millis(50), from_server.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) => {
+                    if to_client.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        // Stalled: nothing more is read from the server; the connection stays open.
+        std::future::pending::<()>().await;
+    });
+    addr
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
@@ -123,8 +159,22 @@ fn a_stalled_reader_holds_nobody_up_and_sigterm_ends_every_session() {
     rt.block_on(async {
         let mut bob = Term::open(addr, "bob", &key(2), 100, 30).await;
         bob.wait_for("bob's grid", |s| s.contains("8.00")).await;
-        // Carol's link stalls: her client stops reading for 30 s.
-        let carol = Term::open(addr, "carol", &key(3), 200, 60).await;
+        // Carol's link stalls: from her first screen on, nothing the server sends gets through,
+        // while she keeps resizing her window (each size a whole new frame for the server to send).
+        let stall = Arc::new(AtomicBool::new(false));
+        let relay = stalling_relay(addr, stall.clone()).await;
+        let mut carol = Term::open(relay, "carol", &key(3), 200, 60).await;
+        carol.wait_for("carol's grid", |s| s.contains("8.00")).await;
+        stall.store(true, Ordering::SeqCst);
+        let resizing = tokio::spawn(async move {
+            for i in 0u32.. {
+                let (w, h) = if i % 2 == 0 { (199, 59) } else { (200, 60) };
+                if carol.ch.window_change(w, h, 0, 0).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
         tokio::time::sleep(Duration::from_secs(3)).await;
         let before = rss_kib(server.id());
         let (frames, bytes) = (bob.frames, bob.bytes);
@@ -137,14 +187,13 @@ fn a_stalled_reader_holds_nobody_up_and_sigterm_ends_every_session() {
         let after = rss_kib(server.id());
         let got = bob.frames - frames;
         eprintln!(
-            "30 s with a stalled session: bob got {got} frames ({} bytes); server RSS {before} KiB → {after} KiB (max {})",
+            "30 s with a stalled session: bob got {got} frames ({} bytes); server RSS {before} KiB → {after} KiB, each second: {samples:?}",
             bob.bytes - bytes,
-            samples.iter().max().unwrap_or(&0)
         );
         // The counter changes every 100 ms poll: about 10 frames a second while nobody waits.
         assert!(got >= 150, "bob's frames kept coming: {got} in 30 s");
         assert!(after < before + 8 * 1024, "the server's memory stays flat: {before} KiB → {after} KiB");
-        drop(carol);
+        resizing.abort();
 
         // SIGTERM: bob is told why and his channel closes; then the server exits.
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM)
