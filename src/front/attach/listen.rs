@@ -26,7 +26,7 @@ const HELLO_WAIT: Duration = Duration::from_secs(10);
 pub enum SocketError {
     #[error("attach socket {path}: another console server is listening there; stop it or give another --socket")]
     InUse { path: PathBuf },
-    #[error("attach socket {path}: a {kind} is in the way (not a socket): move it or give another --socket")]
+    #[error("attach socket {path}: {kind} is in the way (not a socket): move it or give another --socket")]
     InTheWay { path: PathBuf, kind: &'static str },
     #[error("attach socket {path}: {message}")]
     Io { path: PathBuf, message: String },
@@ -39,7 +39,12 @@ pub async fn bind(path: &Path) -> Result<UnixListener, SocketError> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         use std::os::unix::fs::FileTypeExt;
         if !meta.file_type().is_socket() {
-            return Err(SocketError::InTheWay { path: path.into(), kind: crate::files::kind_of(&meta) });
+            let kind = match meta.file_type() {
+                t if t.is_file() => "a regular file",
+                t if t.is_symlink() => "a symbolic link",
+                _ => crate::files::kind_of(&meta),
+            };
+            return Err(SocketError::InTheWay { path: path.into(), kind });
         }
         if UnixStream::connect(path).await.is_ok() {
             return Err(SocketError::InUse { path: path.into() });
@@ -156,4 +161,30 @@ pub fn sessions_json(list: &[SessionInfo]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stale_socket_is_replaced_a_live_one_or_a_file_stops_the_start() {
+        let dir = std::env::temp_dir().join(format!("ttyhmi-attach-bind-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("run/console.sock");
+        let live = bind(&path).await.expect("bound");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).expect("there").permissions().mode() & 0o777, 0o660);
+        let e = bind(&path).await.expect_err("in use").to_string();
+        assert!(e.contains("another console server is listening there"), "{e}");
+        drop(live);
+        // The server died: its socket file stays behind and is replaced.
+        bind(&path).await.expect("a stale socket is replaced");
+        let file = dir.join("file");
+        std::fs::write(&file, "keep me").expect("written");
+        let e = bind(&file).await.expect_err("a file").to_string();
+        assert!(e.contains("a regular file is in the way"), "{e}");
+        assert_eq!(std::fs::read_to_string(&file).expect("kept"), "keep me", "nothing is deleted");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
