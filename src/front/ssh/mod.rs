@@ -158,9 +158,13 @@ impl Conn {
     }
 
     /// Tells the client why a channel request is refused (on its standard error) and closes it.
+    /// On a channel whose console runs, the request is only refused: the console goes on.
     fn refuse(&mut self, channel: ChannelId, why: &str, session: &mut SshSession) -> Result<(), russh::Error> {
         tracing::info!("SSH: {} ({}): refused: {why}", self.peer, self.user());
         session.channel_failure(channel)?;
+        if self.channels.get(&channel).is_some_and(|c| c.live.is_some()) {
+            return Ok(());
+        }
         session.extended_data(channel, 1, format!("ttyhmi: {why}\r\n").into_bytes())?;
         session.exit_status_request(channel, 1)?;
         session.close(channel)?;
