@@ -52,15 +52,17 @@ impl<W: Write> AnsiTerminal<W> {
     }
 
     /// [`AnsiTerminal::show`] for a frame this terminal may keep: one of its size is diffed as it
-    /// is, without a copy.
-    pub fn show_owned(&mut self, frame: Buffer) -> io::Result<()> {
+    /// is, without a copy. Gives back a cleared buffer of this size to draw the next frame in.
+    pub fn show_owned(&mut self, frame: Buffer) -> io::Result<Option<Buffer>> {
         if frame.area != self.size {
-            return self.show(&frame);
+            return self.show(&frame).map(|()| None);
         }
-        *self.term.current_buffer_mut() = frame;
+        // What was current is the cleared one (see `swap_buffers`).
+        let spare = std::mem::replace(self.term.current_buffer_mut(), frame);
         self.term.flush()?;
         self.term.swap_buffers();
-        self.term.backend_mut().flush()
+        self.term.backend_mut().flush()?;
+        Ok(Some(spare))
     }
 
     pub fn bell(&mut self) -> io::Result<()> {
@@ -154,6 +156,27 @@ mod tests {
             .map(|y| (0..b.area.width).map(|x| b[(x, y)].symbol()).collect::<String>().trim_end().to_string())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn an_owned_frame_is_diffed_like_a_borrowed_one_and_a_cleared_buffer_comes_back() {
+        let area = Rect::new(0, 0, 40, 5);
+        let (wire, owned) = (Wire::default(), Wire::default());
+        let mut t = AnsiTerminal::new(wire.clone(), area).expect("a terminal");
+        let mut u = AnsiTerminal::new(owned.clone(), area).expect("a terminal");
+        let (mut far, mut far_owned) = (vt100::Parser::new(nz(5), nz(40), 0), vt100::Parser::new(nz(5), nz(40), 0));
+        for word in ["first", "second", "third"] {
+            let f = frame(area, word);
+            t.show(&f).expect("shown");
+            let spare = u.show_owned(f.clone()).expect("shown").expect("a buffer back");
+            assert_eq!(spare, Buffer::empty(area), "what comes back is cleared");
+            far.process(&wire.take());
+            far_owned.process(&owned.take());
+            assert_eq!(text(&far_owned), text(&far), "{word}");
+        }
+        // A frame of another size (drawn before a resize arrived) is cut to fit, as before.
+        let spare = u.show_owned(frame(Rect::new(0, 0, 20, 3), "small")).expect("shown");
+        assert!(spare.is_none());
     }
 
     #[test]

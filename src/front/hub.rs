@@ -38,6 +38,10 @@ pub trait Screen: Send {
     fn show(&mut self, frame: Buffer) -> io::Result<()>;
     /// Rings the bell, without waiting.
     fn bell(&mut self) -> io::Result<()>;
+    /// A buffer the screen is done with, to draw the next frame in (saves making one per frame).
+    fn spare(&mut self) -> Option<Buffer> {
+        None
+    }
     /// The session ends (why): a remote terminal is told so before its connection closes.
     fn end(&mut self, _why: &str) {}
 }
@@ -82,8 +86,9 @@ impl Default for Canvas {
 }
 
 impl Canvas {
-    /// Draws `session` over `plant` into a frame of `area`'s size.
-    pub fn frame(&mut self, session: &Session, plant: &Plant, area: Rect) -> Buffer {
+    /// Draws `session` over `plant` into a frame of `area`'s size (in `spare`, cleared, when it
+    /// is a buffer of that size).
+    pub fn frame(&mut self, session: &Session, plant: &Plant, area: Rect, spare: Option<Buffer>) -> Buffer {
         let area = Rect::new(0, 0, area.width.max(1), area.height.max(1));
         if self.0.get_frame().area() != area {
             self.0.backend_mut().resize(area.width, area.height);
@@ -91,7 +96,13 @@ impl Canvas {
                 match e {}
             }
         }
-        *self.0.current_buffer_mut() = Buffer::empty(area);
+        *self.0.current_buffer_mut() = match spare {
+            Some(mut b) if b.area == area => {
+                b.reset();
+                b
+            }
+            _ => Buffer::empty(area),
+        };
         crate::ui::render(session, plant, &mut self.0.get_frame());
         std::mem::take(self.0.current_buffer_mut())
     }
@@ -332,8 +343,10 @@ impl Hub {
             if slot.next_frame() > Instant::now() {
                 continue;
             }
-            let shown =
-                slot.screen.size().and_then(|area| slot.screen.show(slot.canvas.frame(&slot.session, plant, area)));
+            let shown = slot.screen.size().and_then(|area| {
+                let spare = slot.screen.spare();
+                slot.screen.show(slot.canvas.frame(&slot.session, plant, area, spare))
+            });
             match shown {
                 Ok(()) => {
                     slot.session.dirty = false;

@@ -39,6 +39,8 @@ pub struct Link {
     size: Mutex<Rect>,
     /// Why the session ended, for the far end's last line.
     why: Mutex<Option<String>>,
+    /// A buffer the writer is done with, for the next frame to be drawn in.
+    spare: Mutex<Option<Buffer>>,
 }
 
 impl Link {
@@ -65,6 +67,7 @@ impl Remote {
             mailbox: Mailbox::default(),
             size: Mutex::new(clamp_size(cols, rows)),
             why: Mutex::new(None),
+            spare: Mutex::new(None),
         });
         let pump = tokio::spawn(pump(link.clone(), wire));
         (Remote { link: link.clone(), pump: Some(pump) }, link)
@@ -82,6 +85,10 @@ impl Screen for Remote {
 
     fn bell(&mut self) -> io::Result<()> {
         self.link.mailbox.bell().map_err(io::Error::other)
+    }
+
+    fn spare(&mut self) -> Option<Buffer> {
+        self.link.spare.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     fn end(&mut self, why: &str) {
@@ -120,7 +127,9 @@ async fn pump<W: Wire>(link: Arc<Link>, mut wire: W) {
             if frame.area != term.size() {
                 drawn = term.resize(frame.area);
             }
-            drawn = drawn.and_then(|()| term.show_owned(frame));
+            drawn = drawn.and_then(|()| term.show_owned(frame)).map(|spare| {
+                *link.spare.lock().unwrap_or_else(|p| p.into_inner()) = spare;
+            });
         }
         if post.bells > 0 {
             drawn = drawn.and_then(|()| term.bell());
