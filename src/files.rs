@@ -1,6 +1,7 @@
 //! Reading the files a person names (layouts, the users file): regular files only, and never
 //! more than a limit. A FIFO would block the console forever and `/dev/zero` would be read until
-//! the memory runs out; both are refused with a clear error before anything is read.
+//! the memory runs out; both are refused with a clear error before anything is read. And
+//! replacing a file whole ([`write_atomic`]): a crash leaves the old file or the new one.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -87,6 +88,48 @@ pub fn read_capped(file: File, limit: u64) -> Result<Vec<u8>, FileError> {
 /// [`open_regular`] then [`read_capped`].
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     read_capped(open_regular(path)?, limit)
+}
+
+/// The folder `path` is in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes `text` to a new file beside `path`, gives it `mode` (and `owner` = (uid, gid)), syncs
+/// it, renames it over `path` and syncs the folder. On failure the new file is removed and
+/// `path` is as it was.
+pub fn write_atomic(path: &Path, text: &str, mode: u32, owner: Option<(u32, u32)>) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let dir = folder_of(path);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let result = (|| {
+        // Made afresh (never opened through whatever may stand at its name), private at first.
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        if let Some((uid, gid)) = owner {
+            let now = f.metadata()?;
+            if now.uid() != uid || now.gid() != gid {
+                std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
+            }
+        }
+        // Exactly `mode`, whatever the umask.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]

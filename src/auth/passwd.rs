@@ -9,9 +9,8 @@
 //! and a comment at the top says so). The new text replaces the file atomically (a temporary file
 //! in the same folder, renamed over it), keeping its mode, owner and group.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::AuthError;
@@ -21,6 +20,7 @@ use super::role::Role;
 use super::trust::{uid_text, writable_by};
 use super::users_file::{Pins, SYSTEM_USERS_FILE, UserChange, UsersFile, open_regular, parse_located, read_text};
 use super::yaml_edit::{edit_in_place, render};
+use crate::files::{folder_of, write_atomic};
 
 const NEW_FILE_HEADER: &str = "\
 # ttyhmi users file: accounts, their roles (viewer < operator < engineer < admin) and PIN hashes.
@@ -131,13 +131,6 @@ fn refuse_writable(file: &Path, what: &str, path: &Path, mode: u32) -> Result<()
     }
 }
 
-fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
 /// Opens an existing users file to change it: where a link points (so the link stays), a
 /// regular file only (never blocking on a FIFO), neither it nor its folder writable by group or
 /// others.
@@ -204,33 +197,4 @@ fn create_folders(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Writes `text` to a new file beside `path`, gives it `mode` (and `owner` = (uid, gid)), syncs it
-/// and renames it over `path`.
-fn write_atomic(path: &Path, text: &str, mode: u32, owner: Option<(u32, u32)>) -> std::io::Result<()> {
-    let dir = folder_of(path);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "users.yaml".into());
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        if let Some((uid, gid)) = owner {
-            let now = f.metadata()?;
-            if now.uid() != uid || now.gid() != gid {
-                std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
-            }
-        }
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

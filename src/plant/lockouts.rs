@@ -3,8 +3,8 @@
 //! (written beside, synced, renamed over) so a crash leaves the old file or the new one, never
 //! half of one.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::DirBuilder;
+use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -68,7 +68,7 @@ fn not_read(path: &Path, why: &str) -> Loaded {
 /// Replaces the file at `path` with `text`: written to a new file beside it (mode 0600), synced,
 /// renamed over it, and the folder synced. The folder is made (0700) if missing.
 pub fn save(path: &Path, text: &str) -> io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = crate::files::folder_of(path);
     let mut b = DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -77,36 +77,7 @@ pub fn save(path: &Path, text: &str) -> io::Result<()> {
         b.mode(0o700);
     }
     b.create(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "lockouts.json".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    // A leftover of an earlier try (a crash between write and rename) goes first: the new file
-    // is made afresh, never opened through whatever stands at its name.
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut o = OpenOptions::new();
-        o.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        let mut f = o.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // Exactly 0600, whatever the umask.
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::files::write_atomic(path, text, 0o600, None)
 }
 
 #[cfg(test)]
