@@ -13,14 +13,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::pty::{Winsize, openpty};
 
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
-}
+#[path = "../tests/common/proc.rs"]
+#[allow(dead_code)]
+mod proc;
+use proc::cpu_ticks;
 
 fn main() {
     let secs: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
@@ -71,7 +67,7 @@ fn main() {
     // Warm up: connect, first values, first frames.
     std::thread::sleep(Duration::from_secs(3));
     while rx.try_recv().is_ok() {}
-    let t0 = cpu_ticks(child.id());
+    let t0 = cpu_ticks(child.id()).unwrap_or(0);
     let start = Instant::now();
     let mut writes: Vec<(SystemTime, usize)> = Vec::new();
     while start.elapsed() < Duration::from_secs(secs) {
@@ -79,7 +75,7 @@ fn main() {
             writes.push(w);
         }
     }
-    let ticks = cpu_ticks(child.id()) - t0;
+    let ticks = cpu_ticks(child.id()).unwrap_or(t0) - t0;
     let elapsed = start.elapsed().as_secs_f64();
     let _ = child.kill();
     let _ = child.wait();

@@ -14,28 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/common/proc.rs"]
+mod proc;
 #[path = "../tests/common/ssh.rs"]
 #[allow(dead_code)]
 mod ssh;
 
 const EXE: &str = env!("CARGO_BIN_EXE_ttyhmi");
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// The first line of `child`'s output that contains `what`.
 fn line_with(out: &mut impl BufRead, what: &str) -> String {
@@ -172,11 +157,11 @@ fn main() {
                 open += 1;
             }
             tokio::time::sleep(Duration::from_secs(3)).await;
-            let (t0, b0, c0) = (Instant::now(), bytes.load(Ordering::Relaxed), cpu_ticks(pid));
+            let (t0, b0, c0) = (Instant::now(), bytes.load(Ordering::Relaxed), proc::cpu_ticks(pid).unwrap_or(0));
             tokio::time::sleep(Duration::from_secs(secs)).await;
             let dt = t0.elapsed().as_secs_f64();
-            let cpu = (cpu_ticks(pid) - c0) as f64 / hz / dt * 100.0;
-            let rss = rss_kib(pid);
+            let cpu = (proc::cpu_ticks(pid).unwrap_or(0) - c0) as f64 / hz / dt * 100.0;
+            let rss = proc::rss_kib(pid).unwrap_or(0);
             let per =
                 if target > 0 { (bytes.load(Ordering::Relaxed) - b0) as f64 / dt / f64::from(target) } else { 0.0 };
             let (base_cpu, base_rss) = *base.get_or_insert((cpu, rss));

@@ -15,7 +15,7 @@ use russh::keys::ssh_key::LineEnding;
 
 mod common;
 use common::ssh::{Term, key, public_line};
-use common::{BIN, Console, TempDir};
+use common::{BIN, Console, TempDir, proc};
 
 fn write_files(dir: &Path, plc_port: u16) -> (String, String) {
     use std::os::unix::fs::PermissionsExt;
@@ -105,12 +105,6 @@ async fn stalling_relay(to: std::net::SocketAddr, stall: Arc<AtomicBool>) -> std
     addr
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
-}
-
 fn openssh() -> bool {
     Command::new("ssh").arg("-V").output().is_ok_and(|o| o.status.success())
 }
@@ -176,15 +170,15 @@ fn a_stalled_reader_holds_nobody_up_and_sigterm_ends_every_session() {
             }
         });
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let before = rss_kib(server.id());
+        let before = proc::rss_kib(server.id()).expect("the server's /proc");
         let (frames, bytes) = (bob.frames, bob.bytes);
         let started = Instant::now();
         let mut samples = Vec::new();
         while started.elapsed() < Duration::from_secs(30) {
             bob.pump(Duration::from_secs(1)).await;
-            samples.push(rss_kib(server.id()));
+            samples.push(proc::rss_kib(server.id()).expect("the server's /proc"));
         }
-        let after = rss_kib(server.id());
+        let after = proc::rss_kib(server.id()).expect("the server's /proc");
         let got = bob.frames - frames;
         eprintln!(
             "30 s with a stalled session: bob got {got} frames ({} bytes); server RSS {before} KiB → {after} KiB, each second: {samples:?}",

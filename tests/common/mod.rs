@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub mod driver;
+pub mod proc;
 pub mod serial_line;
 pub mod ssh;
 pub mod tui;
