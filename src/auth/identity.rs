@@ -146,8 +146,9 @@ pub fn resolve(person: &Person, process_uid: u32, files: &UsersFiles) -> Identit
     }
 }
 
-/// The role and PIN the trusted `users` give `user`.
-fn granted(user: &str, path: PathBuf, users: &UsersFile) -> Identity {
+/// The role and PIN the trusted `users` (read from `path`) give `user`: for a console server,
+/// which has already checked and read the file to find the user's key.
+pub fn granted(user: &str, path: PathBuf, users: &UsersFile) -> Identity {
     match users.users.get(user) {
         Some(UserEntry { role: Some(role), pin, .. }) => Identity {
             user: user.to_string(),

@@ -39,7 +39,7 @@ mod yaml_edit;
 
 use std::path::{Path, PathBuf};
 
-pub use identity::{Identity, Person, RoleSource, describe, identify, passwd_command, resolve, role_hint};
+pub use identity::{Identity, Person, RoleSource, describe, granted, identify, passwd_command, resolve, role_hint};
 pub use lockout::Lockouts;
 pub use passwd::{passwd_target, prepare_edit, set_pin, set_pin_hash, set_user};
 pub use pin::{

@@ -56,8 +56,8 @@ impl Gate {
                 None => "the key is not listed in the users file".into(),
             });
         }
-        let files = UsersFiles { roles: Some(path.clone()), personal: None };
-        Ok(auth::resolve(&auth::Person { name: login.to_string(), uid: None }, self.process_uid, &files))
+        // The file as checked and read just now (not read again).
+        Ok(auth::granted(login, path.clone(), &users))
     }
 
     /// The identity of the local account `uid` (the attach socket's peer).
