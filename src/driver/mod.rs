@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod modbus;
 pub mod plan;
 pub mod reply;
+pub mod sparkplug;
 pub mod spawn;
 pub mod stats;
 pub mod supervisor;
