@@ -102,6 +102,8 @@ fn point_at(l: &mut Layout, modbus: SocketAddr, opcua: Option<String>, password:
                     *p = SecretSource::File(password.to_path_buf());
                 }
             }
+            // Read through a broker, not from the simulated plant.
+            ConnectionKind::Sparkplug(_) => {}
         }
     }
 }

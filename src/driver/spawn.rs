@@ -62,6 +62,10 @@ pub fn spawn<M: From<DriverEvent> + Send + 'static>(
                 let job = UaJob::new(layout, id, ua, opts.pki.clone());
                 tokio::spawn(opcua::run(job, tx, shutdown, inbox))
             }
+            ConnectionKind::Sparkplug(sp) => {
+                let job = super::sparkplug::link::SpJob::new(layout, id, sp);
+                tokio::spawn(super::sparkplug::link::run(job, tx, shutdown, inbox))
+            }
         };
         tasks.push(task);
     }

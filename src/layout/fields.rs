@@ -19,6 +19,8 @@ pub(super) enum Protocol {
     ModbusRtu,
     /// `opcua`
     OpcUa,
+    /// `sparkplug`
+    Sparkplug,
 }
 
 impl Protocol {
@@ -31,11 +33,12 @@ impl Protocol {
                 ModbusLink::Serial(_) => Protocol::ModbusRtu,
             },
             ConnectionKind::OpcUa(_) => Protocol::OpcUa,
+            ConnectionKind::Sparkplug(_) => Protocol::Sparkplug,
         }
     }
 
     fn is_modbus(self) -> bool {
-        self != Protocol::OpcUa
+        !matches!(self, Protocol::OpcUa | Protocol::Sparkplug)
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Layout {
     /// a Modicon number), in file order: `check` prints them, the console logs them. Each has
     /// [`super::Severity::Warning`].
     pub warnings: Vec<super::Diagnostic>,
+    /// `publish:` — where `ttyhmi gateway` publishes this layout (Sparkplug B edge node).
+    pub publish: Option<Publish>,
 }
 
 /// Trend history kept when the layout does not say.
@@ -150,6 +152,7 @@ impl Connection {
         match &self.kind {
             ConnectionKind::Modbus(m) => m.endpoint(),
             ConnectionKind::OpcUa(u) => u.endpoint.clone(),
+            ConnectionKind::Sparkplug(sp) => format!("{} {}/{}", sp.broker.endpoint(), sp.group, sp.node),
         }
     }
 }
@@ -158,6 +161,70 @@ impl Connection {
 pub enum ConnectionKind {
     Modbus(Modbus),
     OpcUa(OpcUaConn),
+    /// A Sparkplug B edge node, read through an MQTT broker (this console is a host application).
+    Sparkplug(SparkplugConn),
+}
+
+/// An MQTT broker and how to log in to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MqttBroker {
+    pub host: String,
+    pub port: u16,
+    /// TLS (rustls), when the layout gives `tls:`.
+    pub tls: Option<MqttTls>,
+    /// `username:` with its password from a file or an environment variable (never the layout).
+    pub login: Option<MqttLogin>,
+}
+
+impl MqttBroker {
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.tls.is_some() { "mqtts" } else { "mqtt" };
+        if self.host.contains(':') {
+            format!("{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// TLS to the broker: the CA that signs its certificate, and a client certificate if the broker
+/// asks for one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MqttTls {
+    pub ca: std::path::PathBuf,
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MqttLogin {
+    pub username: String,
+    pub password: SecretSource,
+}
+
+/// `sparkplug:` — one edge node (and its devices) of a Sparkplug B group, read as a host
+/// application named `host_id`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparkplugConn {
+    pub broker: MqttBroker,
+    pub group: String,
+    pub node: String,
+    /// This console's Sparkplug host id (its STATE topic).
+    pub host_id: String,
+    /// How long a message that arrived out of order may wait for the ones before it.
+    pub reorder_timeout: Duration,
+    /// The least time between two rebirth requests to the node (jittered).
+    pub rebirth_cooldown: Duration,
+}
+
+/// `publish:` — the Sparkplug B edge node `ttyhmi gateway` runs: each connection one device,
+/// each tag one metric.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Publish {
+    pub broker: MqttBroker,
+    pub group: String,
+    pub node: String,
 }
 
 /// An OPC UA server.
@@ -381,6 +448,11 @@ impl Tag {
     /// A Good value with no update for this long is shown Uncertain(stale): three poll periods,
     /// and never less than a second.
     pub fn stale_after(&self) -> Duration {
+        if matches!(self.source, TagSource::Sparkplug(_)) {
+            // Report by exception: a value holds until the node says otherwise (a death makes it
+            // stale explicitly).
+            return Duration::MAX;
+        }
         self.poll.saturating_mul(3).max(Duration::from_secs(1))
     }
 
@@ -398,6 +470,24 @@ impl Tag {
 pub enum TagSource {
     Modbus(ModbusPoint),
     OpcUa(UaPoint),
+    Sparkplug(SpPoint),
+}
+
+/// A metric of a Sparkplug edge node: of the node itself (`device: None`) or of one device.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SpPoint {
+    pub device: Option<String>,
+    pub metric: String,
+}
+
+impl std::fmt::Display for SpPoint {
+    /// `Pump1/Level`, or `Counter` for a metric of the node itself.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.device {
+            Some(d) => write!(f, "{d}/{}", self.metric),
+            None => f.write_str(&self.metric),
+        }
+    }
 }
 
 /// A node of an OPC UA server, monitored through the connection's subscription.

@@ -66,6 +66,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             history: history.keep.unwrap_or(DEFAULT_HISTORY),
             history_budget: history.budget.unwrap_or(DEFAULT_HISTORY_BUDGET),
             warnings: sorted(cx.warnings),
+            publish: None,
         }
         .with_safe_texts())
     } else {

@@ -15,7 +15,7 @@ pub(super) enum ValueKind {
 impl ValueKind {
     pub(super) fn of(tag: &Tag) -> ValueKind {
         match &tag.source {
-            TagSource::OpcUa(_) => ValueKind::Unknown,
+            TagSource::OpcUa(_) | TagSource::Sparkplug(_) => ValueKind::Unknown,
             TagSource::Modbus(p) => match p.ty {
                 DataType::Bool => ValueKind::Bool,
                 DataType::String { .. } => ValueKind::Text,
@@ -32,6 +32,7 @@ pub(super) fn kind_text(tag: &Tag) -> String {
     let ty = match &tag.source {
         TagSource::Modbus(p) => p.ty.name(),
         TagSource::OpcUa(_) => return "typed by its OPC UA server".into(),
+        TagSource::Sparkplug(_) => return "typed by its Sparkplug birth".into(),
     };
     match ValueKind::of(tag) {
         ValueKind::Bool => "a boolean".into(),

@@ -260,6 +260,10 @@ fn selected_tag(state: &View, theme: Theme, frame: &mut Frame, area: Rect) {
             };
             lines.push(kv("sampling", format!("{sampling}, queue {}{revised}", u.queue_size)));
         }
+        TagSource::Sparkplug(p) => {
+            lines.push(kv("source", format!("{} {}", conn.name, conn.endpoint())));
+            lines.push(kv("metric", p.to_string()));
+        }
     }
     for f in diag.iter().flat_map(|d| &d.facts) {
         lines.push(kv(&clean(&f.label), clean(&f.value).into_owned()));

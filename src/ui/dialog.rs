@@ -219,6 +219,7 @@ fn address(tag: &Tag) -> String {
             format!("unit {} {} {}{bit} (Modicon {}), {}", p.unit, p.table.name(), p.address, p.modicon(), p.ty.name())
         }
         TagSource::OpcUa(u) => crate::sanitize::clean(&u.node.to_string()).into_owned(),
+        TagSource::Sparkplug(p) => format!("Sparkplug metric {p}"),
     }
 }
 

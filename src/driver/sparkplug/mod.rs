@@ -3,5 +3,6 @@
 //! ([`codec`]), shared by the host side (a `sparkplug` connection) and the gateway.
 
 pub mod codec;
+pub mod link;
 #[allow(clippy::all, missing_docs)]
 pub mod proto;

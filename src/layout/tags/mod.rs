@@ -106,6 +106,10 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &Connections) -> Opti
             // once per publishing interval or second, so staleness is judged on that.
             (point.map(TagSource::OpcUa), Some(ua.publishing_interval.max(Duration::from_secs(1))))
         }
+        ConnectionKind::Sparkplug(_) => {
+            cx.err(name.loc, format!("tag `{}`: sparkplug tags are not read yet", name.value), None);
+            (None, None)
+        }
     };
     let write = raw.write.as_ref().and_then(|w| write::spec(cx, w, source.as_ref()));
     if cx.diags.len() > before {
