@@ -1,8 +1,24 @@
 //! Sparkplug B (Eclipse Sparkplug 3.0.0): the payload as generated from
-//! `proto/sparkplug_b.proto` ([`proto`]) and the conversion of metric values to and from it
-//! ([`codec`]), shared by the host side (a `sparkplug` connection) and the gateway.
+//! `proto/sparkplug_b.proto` ([`proto`]), the conversion of metric values to and from it
+//! ([`codec`]) and topics ([`topic`]), shared by the host side (a `sparkplug` connection,
+//! [`host`] and [`link`]) and the gateway's edge node ([`edge`]). [`host`] and [`edge`] are pure
+//! (no I/O, time injected); [`link`] runs the host side over MQTT.
 
 pub mod codec;
 pub mod link;
 #[allow(clippy::all, missing_docs)]
 pub mod proto;
+pub mod topic;
+
+/// One MQTT message to publish: topic, payload, QoS (0 or 1) and the retain flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub retain: bool,
+}
+
+/// The largest MQTT packet this program sends or accepts (a large NBIRTH is tens of kB; a
+/// broker limits what it forwards itself).
+pub const MAX_PACKET: usize = 4 << 20;
