@@ -256,7 +256,7 @@ async fn a_write_into_a_flood_says_the_outcome_is_unknown_and_the_driver_backs_o
     let (reply, answer) = oneshot::channel();
     let tag = l.tag_id("H0").expect("tag");
     let plan = ttyhmi::driver::plan::plan(&l, tag, &Value::UInt(42), None).expect("42 fits a u16");
-    wtx.send(WriteCommand { plan, sent_at: std::time::Instant::now(), reply }).await.unwrap();
+    wtx.send(WriteCommand { plan, sent_at: std::time::Instant::now(), by: Default::default(), reply }).await.unwrap();
     let outcome = tokio::time::timeout_at(within(5), answer).await.expect("a reply in time").expect("a reply");
     let e = outcome.expect_err("not confirmed");
     assert!(matches!(e, ttyhmi::driver::WriteError::OutcomeUnknown(_)), "the outcome is unknown: {e:?}");

@@ -94,7 +94,7 @@ impl Driver {
 
     async fn send(&mut self, plan: WritePlan) -> Result<WriteDone, WriteError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
+        let cmd = WriteCommand { plan, sent_at: std::time::Instant::now(), by: Default::default(), reply };
         self.wtx.send(cmd).await.unwrap();
         // Keep draining events so the driver never blocks on a full channel.
         let mut rx = rx;

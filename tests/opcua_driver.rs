@@ -431,7 +431,7 @@ struct View {
     /// The diagnostics reports: the monitored items as revised, and the facts (publishing interval).
     items: Vec<(ConnId, Vec<ItemInfo>, Vec<Fact>)>,
     /// The nodes' DataTypes the drivers reported, by tag (the latest report).
-    data_types: std::collections::HashMap<ttyhmi::tag::TagId, Result<ttyhmi::driver::UaType, String>>,
+    data_types: std::collections::HashMap<ttyhmi::tag::TagId, Result<ttyhmi::driver::WireType, String>>,
     stats_events: usize,
 }
 
@@ -488,6 +488,7 @@ impl View {
                 self.items.push((conn, diag.items, diag.facts))
             }
             DriverEvent::DataTypes { types, .. } => self.data_types.extend(types),
+            DriverEvent::Historical { .. } => panic!("an OPC UA driver reports no history"),
         }
     }
 
@@ -1474,7 +1475,7 @@ async fn send_plan(
     plan: ttyhmi::driver::WritePlan,
 ) -> Result<ttyhmi::driver::WriteDone, WriteError> {
     let (reply, rx) = tokio::sync::oneshot::channel();
-    let cmd = ttyhmi::driver::WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
+    let cmd = ttyhmi::driver::WriteCommand { plan, sent_at: std::time::Instant::now(), by: Default::default(), reply };
     wtx.send(cmd).await.expect("the task takes commands");
     tokio::time::timeout(secs(10), rx).await.expect("an answer in time").expect("a reply")
 }
@@ -1551,9 +1552,14 @@ async fn a_write_while_connecting_is_refused_at_once() {
     h.wait_for(secs(5), "Connecting", |v| v.state(0) == Some(&ConnectionState::Connecting)).await;
     let (reply, answer) = tokio::sync::oneshot::channel();
     let tag = layout.tag_id("QUIET").expect("tag");
-    let plan = ttyhmi::driver::plan::plan(&layout, tag, &Value::Int(1), Some(&Ok(ttyhmi::driver::UaType::Int32)))
-        .expect("a plan");
-    let cmd = ttyhmi::driver::WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
+    let plan = ttyhmi::driver::plan::plan(
+        &layout,
+        tag,
+        &Value::Int(1),
+        Some(&Ok(ttyhmi::driver::WireType::Ua(ttyhmi::driver::UaType::Int32))),
+    )
+    .expect("a plan");
+    let cmd = ttyhmi::driver::WriteCommand { plan, sent_at: std::time::Instant::now(), by: Default::default(), reply };
     wtx.send(cmd).await.expect("the task takes commands");
     let mut answer = std::pin::pin!(answer);
     let down = |e: &DriverEvent| matches!(e, DriverEvent::State { state: ConnectionState::Disconnected { .. }, .. });
@@ -1660,7 +1666,11 @@ async fn the_variant_written_is_the_plans_of_the_nodes_data_type() {
     h.wait_for(secs(10), "all Good and every DataType", |v| v.all_good() && v.data_types.len() == cases.len()).await;
     for (name, n, ty, value) in &cases {
         let tag = layout.tag_id(name).unwrap();
-        assert_eq!(h.view.data_types.get(&tag), Some(&Ok(*ty)), "{name}: the DataType the driver reported");
+        assert_eq!(
+            h.view.data_types.get(&tag),
+            Some(&Ok(ttyhmi::driver::WireType::Ua(*ty))),
+            "{name}: the DataType the driver reported"
+        );
         let p = plan::plan(&layout, tag, value, h.view.data_types.get(&tag)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let Wire::OpcUa(w) = p.wire() else { panic!("{p:?}") };
         assert_eq!(w.value.data_type(), *ty, "{name}");
@@ -1673,7 +1683,8 @@ async fn the_variant_written_is_the_plans_of_the_nodes_data_type() {
 
     // Planned as an Int32, the Double node refuses the plan at the driver: nothing is written.
     let tag = layout.tag_id("W_DOUBLE").unwrap();
-    let stale = plan::plan(&layout, tag, &Value::Float(5.0), Some(&Ok(UaType::Int32))).unwrap();
+    let stale =
+        plan::plan(&layout, tag, &Value::Float(5.0), Some(&Ok(ttyhmi::driver::WireType::Ua(UaType::Int32)))).unwrap();
     match send_plan(&wtx, stale).await {
         Err(WriteError::NotSent(ttyhmi::driver::NotSent::PlanMismatch(why))) => {
             assert!(why.contains("Int32") && why.contains("Double"), "{why}")

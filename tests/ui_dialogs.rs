@@ -10,7 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifi
 use ttyhmi::console::Console as State;
 use ttyhmi::console::update;
 use ttyhmi::console::{Effect, Msg};
-use ttyhmi::driver::{ConnectionState, DriverEvent, UaType};
+use ttyhmi::driver::{ConnectionState, DriverEvent, UaType, WireType};
 use ttyhmi::layout::{self, ConnId};
 use ttyhmi::session::write::Dialog;
 use ttyhmi::tag::{Sample, Value};
@@ -73,7 +73,7 @@ fn plant() -> State {
         update(&mut s, Msg::Driver(e), now());
     }
     let speed = s.layout.tag_id("SPEED").expect("a tag");
-    let types = DriverEvent::DataTypes { conn: ConnId(1), types: vec![(speed, Ok(UaType::Double))] };
+    let types = DriverEvent::DataTypes { conn: ConnId(1), types: vec![(speed, Ok(WireType::Ua(UaType::Double)))] };
     update(&mut s, Msg::Driver(types), now());
     s
 }

@@ -158,7 +158,11 @@ fn console(c: &Case) -> State {
     let id = TagId(0);
     let conn = s.layout.tag(id).conn;
     if let Def::OpcUa(ty) = c.def {
-        update(&mut s, Msg::Driver(DriverEvent::DataTypes { conn, types: vec![(id, Ok(ty))] }), now());
+        update(
+            &mut s,
+            Msg::Driver(DriverEvent::DataTypes { conn, types: vec![(id, Ok(ttyhmi::driver::WireType::Ua(ty)))] }),
+            now(),
+        );
     }
     let current = if c.boolean() { Value::Bool(false) } else { Value::Float(0.0) };
     let sample = DriverEvent::Samples { conn, samples: vec![(id, Sample::good(current, now()))], raw: None };

@@ -183,8 +183,14 @@ impl Rule {
 
 /// A number a numeric rule may use: Good or Uncertain quality, a value, finite. Anything else
 /// (Bad, no value, text, NaN, infinity) is no evidence either way.
+/// Whether a sample may change an alarm's condition: not Bad, and not a value its source says is
+/// stale (a Sparkplug node that died): an alarm neither clears nor trips on it.
+fn usable(s: &Sample) -> bool {
+    !matches!(s.quality, Quality::Bad(_) | Quality::Uncertain(crate::tag::Reason::Stale))
+}
+
 pub(crate) fn usable_number(s: &Sample) -> Option<f64> {
-    if matches!(s.quality, Quality::Bad(_)) {
+    if !usable(s) {
         return None;
     }
     s.value.as_ref()?.as_f64().filter(|f| f.is_finite())
@@ -220,7 +226,7 @@ pub(crate) fn magnitude_condition(rule: &Rule, limit: f64, prev: bool, m: f64) -
 
 /// Whether a discrete rule matches; `None` when the sample gives no evidence.
 pub(crate) fn discrete_condition(d: &Discrete, s: &Sample) -> Option<bool> {
-    if matches!(s.quality, Quality::Bad(_)) {
+    if !usable(s) {
         return None;
     }
     let v = s.value.as_ref()?;

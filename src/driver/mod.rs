@@ -19,7 +19,7 @@ pub mod supervisor;
 use crate::layout::{ConnId, Table};
 use crate::tag::{Sample, TagId};
 pub use diagnostics::{BlockInfo, ConnDiagnostics, Fact, ItemInfo};
-pub use plan::{PlanError, UaType, WritePlan};
+pub use plan::{PlanError, UaType, WireType, WritePlan};
 pub use reply::{NotSent, Refusal, Unknown, WriteError};
 pub use stats::{ConnStats, Histogram};
 
@@ -38,9 +38,12 @@ pub enum DriverEvent {
     /// What the diagnostics view shows of the connection (the read plan, when made and whenever
     /// a block is split; the monitored items as the server revised them, …): replaces the last.
     Diagnostics { conn: ConnId, diag: ConnDiagnostics },
-    /// OPC UA, when writes are possible: each node's DataType as the server declares it (or why
+    /// OPC UA and Sparkplug, when writes are possible: each node's DataType as the server declares it, or each metric's datatype as born (or why
     /// it has none a write can use), read when the connection subscribes. Write plans need it.
-    DataTypes { conn: ConnId, types: Vec<(TagId, Result<UaType, String>)> },
+    DataTypes { conn: ConnId, types: Vec<(TagId, Result<WireType, String>)> },
+    /// Values from a device's history (Sparkplug `is_historical`): for history and trends only,
+    /// never the live value or alarm evaluation.
+    Historical { conn: ConnId, samples: Vec<(TagId, Sample)> },
 }
 
 /// A write to one tag, sent to the driver task of its connection. Only the console's runtime
@@ -54,7 +57,16 @@ pub struct WriteCommand {
     /// When the console sent it: a command older than the driver's current connection is
     /// refused (writes are never queued across a reconnect).
     pub sent_at: std::time::Instant,
+    /// Who asked: a write through a broker names (and signs) them; other drivers ignore it.
+    pub by: Requester,
     pub reply: tokio::sync::oneshot::Sender<Result<WriteDone, WriteError>>,
+}
+
+/// The person a write is for, as the audit log names them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Requester {
+    pub user: String,
+    pub role: String,
 }
 
 /// A write the device accepted, and what it holds now.

@@ -13,13 +13,17 @@
 //!   server's (read by the driver when it subscribes, see `DriverEvent::DataTypes`); until it is
 //!   known no plan can be made.
 //!
+//! - Sparkplug B: the metric (device, name), its datatype as the edge node's birth declared it
+//!   and the value of that type; the connection's driver signs and sends it as a command.
+//!
 //! A value that cannot be encoded is a [`PlanError`] that says why; planning never panics.
 
 use std::fmt;
 
 use super::modbus::codec::{self, CodecError};
+use super::sparkplug::codec::{DataType as SpType, SpValue};
 use crate::layout::nodeid::NodeRef;
-use crate::layout::{ConnId, ConnectionKind, Layout, ModbusPoint, Table, TagSource, UaPoint};
+use crate::layout::{ConnId, ConnectionKind, Layout, ModbusPoint, SpPoint, Table, TagSource, UaPoint};
 use crate::tag::{TagId, Value};
 
 /// Registers one FC16 request may carry.
@@ -39,6 +43,23 @@ pub struct WritePlan {
 pub enum Wire {
     Modbus(ModbusWrite),
     OpcUa(UaWrite),
+    Sparkplug(SpWrite),
+}
+
+/// A Sparkplug write: the metric, its datatype as born, and the value of that type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpWrite {
+    pub point: SpPoint,
+    pub datatype: SpType,
+    pub value: SpValue,
+}
+
+/// A tag's type as its source declares it at run time, which write plans need: an OPC UA node's
+/// DataType, or a Sparkplug metric's datatype as its birth declared it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireType {
+    Ua(UaType),
+    Sparkplug(SpType),
 }
 
 /// A Modbus write: where, and what.
@@ -241,6 +262,12 @@ pub enum PlanError {
         "the DataType of {node} is not known yet (it is read when the connection subscribes); try again once it is up"
     )]
     UaTypeUnknown { node: String },
+    #[error(
+        "metric {metric} has not been born yet (its datatype comes with the edge node's birth); try again once it is"
+    )]
+    SpTypeUnknown { metric: String },
+    #[error("metric {metric} is a {datatype:?}, which the console does not write")]
+    SpTypeUnwritable { metric: String, datatype: SpType },
     #[error("{node}: {why}")]
     UaTypeUnusable { node: String, why: String },
     #[error("expected true or false")]
@@ -257,19 +284,20 @@ pub enum PlanError {
     TooLargeForFloat(f64),
 }
 
-/// The plan for writing `value` to tag `id`. `ua_type`: for an OPC UA tag, its node's DataType as
-/// the server reported it (or why it has none usable); ignored for Modbus.
+/// The plan for writing `value` to tag `id`. `wire_type`: for an OPC UA or Sparkplug tag, its
+/// type as the server or the birth reported it (or why it has none usable); ignored for Modbus.
 pub fn plan(
     layout: &Layout,
     id: TagId,
     value: &Value,
-    ua_type: Option<&Result<UaType, String>>,
+    wire_type: Option<&Result<WireType, String>>,
 ) -> Result<WritePlan, PlanError> {
     let tag = layout.tags.get(id.index()).ok_or(PlanError::UnknownTag(id.0))?;
     let conn = layout.connections.get(tag.conn.index()).ok_or(PlanError::WrongConnection)?;
     let (wire, expected) = match (&tag.source, &conn.kind) {
         (TagSource::Modbus(p), ConnectionKind::Modbus(m)) => modbus(p, m.mask_write, value)?,
-        (TagSource::OpcUa(u), ConnectionKind::OpcUa(_)) => opcua(u, value, ua_type)?,
+        (TagSource::OpcUa(u), ConnectionKind::OpcUa(_)) => opcua(u, value, wire_type)?,
+        (TagSource::Sparkplug(p), ConnectionKind::Sparkplug(_)) => sparkplug(p, value, wire_type)?,
         _ => return Err(PlanError::WrongConnection),
     };
     Ok(WritePlan { tag: id, conn: tag.conn, wire, expected })
@@ -302,15 +330,67 @@ fn modbus(p: &ModbusPoint, mask_write: bool, value: &Value) -> Result<(Wire, Val
     Ok((Wire::Modbus(ModbusWrite { unit: p.unit, address: p.address, op, point: *p }), expected))
 }
 
-fn opcua(u: &UaPoint, value: &Value, ua_type: Option<&Result<UaType, String>>) -> Result<(Wire, Value), PlanError> {
-    let ty = match ua_type {
-        Some(Ok(t)) => *t,
-        Some(Err(why)) => return Err(PlanError::UaTypeUnusable { node: u.node.to_string(), why: why.clone() }),
-        None => return Err(PlanError::UaTypeUnknown { node: u.node.to_string() }),
+fn opcua(u: &UaPoint, value: &Value, ty: Option<&Result<WireType, String>>) -> Result<(Wire, Value), PlanError> {
+    let node = || u.node.to_string();
+    let ty = match ty {
+        Some(Ok(WireType::Ua(t))) => *t,
+        Some(Ok(WireType::Sparkplug(_))) => return Err(PlanError::WrongConnection),
+        Some(Err(why)) => return Err(PlanError::UaTypeUnusable { node: node(), why: why.clone() }),
+        None => return Err(PlanError::UaTypeUnknown { node: node() }),
     };
     let v = ua_value(ty, value)?;
     let expected = v.value();
     Ok((Wire::OpcUa(UaWrite { node: u.node.clone(), value: v }), expected))
+}
+
+/// A Sparkplug write of `value` to metric `p`, of the datatype its birth declared: the value is
+/// fitted exactly as for the OPC UA type of the same range (no silent rounding or truncation).
+fn sparkplug(p: &SpPoint, value: &Value, ty: Option<&Result<WireType, String>>) -> Result<(Wire, Value), PlanError> {
+    let metric = || p.to_string();
+    let datatype = match ty {
+        Some(Ok(WireType::Sparkplug(t))) => *t,
+        Some(Ok(WireType::Ua(_))) => return Err(PlanError::WrongConnection),
+        Some(Err(why)) => return Err(PlanError::UaTypeUnusable { node: metric(), why: why.clone() }),
+        None => return Err(PlanError::SpTypeUnknown { metric: metric() }),
+    };
+    let unwritable = || PlanError::SpTypeUnwritable { metric: metric(), datatype };
+    let ua = sparkplug_as_ua(datatype).ok_or_else(unwritable)?;
+    let v = ua_value(ua, value)?;
+    let sp = match &v {
+        UaValue::Boolean(b) => SpValue::Bool(*b),
+        UaValue::SByte(x) => SpValue::Int((*x).into()),
+        UaValue::Int16(x) => SpValue::Int((*x).into()),
+        UaValue::Int32(x) => SpValue::Int((*x).into()),
+        UaValue::Int64(x) => SpValue::Int(*x),
+        UaValue::Byte(x) => SpValue::UInt((*x).into()),
+        UaValue::UInt16(x) => SpValue::UInt((*x).into()),
+        UaValue::UInt32(x) => SpValue::UInt((*x).into()),
+        UaValue::UInt64(x) => SpValue::UInt(*x),
+        UaValue::Float(f) => SpValue::Float(*f),
+        UaValue::Double(f) => SpValue::Double(*f),
+        UaValue::String(s) => SpValue::Text(s.clone()),
+    };
+    Ok((Wire::Sparkplug(SpWrite { point: p.clone(), datatype, value: sp }), v.value()))
+}
+
+/// The OPC UA type of the same values as a Sparkplug datatype, for the scalar types a console
+/// writes (not DateTime, Bytes or arrays).
+fn sparkplug_as_ua(t: SpType) -> Option<UaType> {
+    Some(match t {
+        SpType::Int8 => UaType::SByte,
+        SpType::Int16 => UaType::Int16,
+        SpType::Int32 => UaType::Int32,
+        SpType::Int64 => UaType::Int64,
+        SpType::UInt8 => UaType::Byte,
+        SpType::UInt16 => UaType::UInt16,
+        SpType::UInt32 => UaType::UInt32,
+        SpType::UInt64 => UaType::UInt64,
+        SpType::Float => UaType::Float,
+        SpType::Double => UaType::Double,
+        SpType::Boolean => UaType::Boolean,
+        SpType::String | SpType::Text | SpType::Uuid => UaType::String,
+        _ => return None,
+    })
 }
 
 /// `v` as a value of the OPC UA DataType `ty`. Refuses what does not fit the type exactly (no
@@ -408,6 +488,7 @@ impl WritePlan {
                 }
             }
             Wire::OpcUa(w) => format!("OPC UA Write {} ← {}", w.node, w.value),
+            Wire::Sparkplug(w) => format!("Sparkplug command {} ← {:?} {}", w.point, w.datatype, sp_text(&w.value)),
         }
     }
 
@@ -427,6 +508,7 @@ impl WritePlan {
                 }
             }
             Wire::OpcUa(w) => format!("OPC UA Write {}", w.node),
+            Wire::Sparkplug(w) => format!("Sparkplug command {}", w.point),
         }
     }
 
@@ -463,6 +545,20 @@ impl WritePlan {
         }
     }
 
+    /// The Sparkplug write, if this plan was made for `point` on connection `conn`; else why not.
+    pub fn sparkplug_for(&self, conn: ConnId, point: &SpPoint) -> Result<&SpWrite, String> {
+        let Wire::Sparkplug(w) = &self.wire else {
+            return Err("the plan is not for a Sparkplug metric".into());
+        };
+        if self.conn != conn {
+            return Err(format!("the plan is for connection #{}, the tag is on #{}", self.conn.0, conn.0));
+        }
+        if w.point != *point {
+            return Err(format!("the plan is for metric {}, the tag is {point}", w.point));
+        }
+        Ok(w)
+    }
+
     /// The OPC UA write, if this plan was made for `node` on connection `conn`; else why not.
     pub fn opcua_for(&self, conn: ConnId, node: &NodeRef) -> Result<&UaWrite, String> {
         let Wire::OpcUa(w) = &self.wire else {
@@ -475,6 +571,19 @@ impl WritePlan {
             return Err(format!("the plan is for node {}, the tag is {node}", w.node));
         }
         Ok(w)
+    }
+}
+
+/// A Sparkplug value for the confirmation line: `12.5`, `true`, `"text"`.
+fn sp_text(v: &SpValue) -> String {
+    match v {
+        SpValue::Int(x) => x.to_string(),
+        SpValue::UInt(x) => x.to_string(),
+        SpValue::Float(x) => x.to_string(),
+        SpValue::Double(x) => x.to_string(),
+        SpValue::Bool(b) => b.to_string(),
+        SpValue::Text(t) => format!("{:?}", crate::sanitize::clean(t)),
+        other => format!("{other:?}"),
     }
 }
 
@@ -569,14 +678,14 @@ mod tests {
         let e =
             plan(&l, id, &Value::Float(1.0), Some(&Err("writing a node of data type i=22 is not supported".into())));
         assert_eq!(e.unwrap_err().to_string(), "ns=2;s=Speed: writing a node of data type i=22 is not supported");
-        let p = plan(&l, id, &Value::Float(12.5), Some(&Ok(UaType::Double))).unwrap();
+        let p = plan(&l, id, &Value::Float(12.5), Some(&Ok(WireType::Ua(UaType::Double)))).unwrap();
         assert_eq!(p.description(), "OPC UA Write ns=2;s=Speed ← Double 12.5");
         assert_eq!(p.how(), "OPC UA Write ns=2;s=Speed");
-        let p = plan(&l, id, &Value::Float(7.0), Some(&Ok(UaType::Int16))).unwrap();
+        let p = plan(&l, id, &Value::Float(7.0), Some(&Ok(WireType::Ua(UaType::Int16)))).unwrap();
         assert_eq!((p.expected(), p.description().as_str()), (&Value::Int(7), "OPC UA Write ns=2;s=Speed ← Int16 7"));
-        let p = plan(&l, id, &Value::Float(0.1), Some(&Ok(UaType::Float))).unwrap();
+        let p = plan(&l, id, &Value::Float(0.1), Some(&Ok(WireType::Ua(UaType::Float)))).unwrap();
         assert_eq!(p.expected(), &Value::Float(0.1f32 as f64), "a Float holds 0.1 only rounded");
-        let p = plan(&l, id, &Value::Text("a\u{1b}b".into()), Some(&Ok(UaType::String))).unwrap();
+        let p = plan(&l, id, &Value::Text("a\u{1b}b".into()), Some(&Ok(WireType::Ua(UaType::String)))).unwrap();
         assert_eq!(p.description(), r#"OPC UA Write ns=2;s=Speed ← String "a\u{1b}b""#);
         for (ty, v, why) in [
             (UaType::Int16, Value::Int(40_000), "out of range"),
@@ -605,7 +714,7 @@ mod tests {
         let b = plan_of(&l, "B", Value::Bool(true)).unwrap();
         let TagSource::Modbus(bit) = l.tags[1].source else { unreachable!() };
         assert!(b.modbus_for(ConnId(0), &bit, false).unwrap_err().contains("mask_write off"));
-        let s = plan(&l, TagId(2), &Value::Float(1.0), Some(&Ok(UaType::Double))).unwrap();
+        let s = plan(&l, TagId(2), &Value::Float(1.0), Some(&Ok(WireType::Ua(UaType::Double)))).unwrap();
         assert!(s.opcua_for(ConnId(2), &NodeRef::parse("ns=2;s=Speed").unwrap()).is_ok());
         assert!(s.opcua_for(ConnId(2), &NodeRef::parse("ns=2;s=Other").unwrap()).unwrap_err().contains("node"));
         assert!(s.modbus_for(ConnId(2), &point, true).is_err());

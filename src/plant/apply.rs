@@ -146,6 +146,12 @@ fn driver_event(plant: &mut Plant, e: DriverEvent, now: SystemTime) -> Vec<Plant
         }
         DriverEvent::Stats { conn, stats } => stats_event(plant, conn, *stats),
         DriverEvent::DataTypes { types, .. } => plant.data_types.extend(types),
+        // History only: never the live value, never alarm evaluation.
+        DriverEvent::Historical { samples, .. } => {
+            for (id, s) in samples {
+                plant.history.record_past(id, &s);
+            }
+        }
         DriverEvent::Diagnostics { conn, diag } => {
             if let Some(c) = plant.conns.get_mut(conn.index()) {
                 c.diag = diag;

@@ -51,7 +51,7 @@ pub struct Plant {
     pub raw: HashMap<RawKey, Vec<u16>>,
     /// OPC UA: each node's DataType as its server declares it (or why a write cannot use it):
     /// write plans need it.
-    pub data_types: HashMap<TagId, Result<crate::driver::UaType, String>>,
+    pub data_types: HashMap<TagId, Result<crate::driver::WireType, String>>,
     /// Every alarm of the layout and its state.
     pub alarms: AlarmEngine,
     /// Recent values of the tags trends, bars and sparklines show.

@@ -15,7 +15,7 @@ use super::command::{Command, SessionId, WriteOrder};
 use super::records::Records;
 use super::{Input, Plant, PlantEffect, PlantEvent, apply};
 use crate::audit::{Action, Actor, AuditLog, RecordInput};
-use crate::driver::{DriverEvent, NotSent, Unknown, WriteCommand, WriteDone, WriteError, WritePlan};
+use crate::driver::{DriverEvent, NotSent, Requester, Unknown, WriteCommand, WriteDone, WriteError, WritePlan};
 use crate::layout::{ConnId, ConnectionKind, Layout};
 use crate::tag::{TagId, Value};
 
@@ -214,7 +214,9 @@ impl PlantRuntime {
                     let _ = tx.send(Outcome::Input(input)).await;
                 });
             }
-            Command::Write { from, order, .. } => self.write(from, *order),
+            Command::Write { from, order, actor } => {
+                self.write(from, *order, Requester { user: actor.user, role: actor.role })
+            }
         }
     }
 
@@ -231,7 +233,7 @@ impl PlantRuntime {
 
     /// Records the attempt, then sends the write; the answer comes back on the channel. Nothing
     /// is sent unless the attempt is on record.
-    fn write(&mut self, from: SessionId, order: WriteOrder) {
+    fn write(&mut self, from: SessionId, order: WriteOrder, by: Requester) {
         let WriteOrder { plan, audit } = order;
         let on_disk = self.records.append(vec![audit]);
         let writer = self.drivers.writers.get(&plan.conn()).cloned();
@@ -242,7 +244,7 @@ impl PlantRuntime {
                 return;
             }
             let (tag, requested) = (plan.tag(), plan.expected().clone());
-            let result = send(writer, plan).await;
+            let result = send(writer, plan, by).await;
             let _ = tx.send(Outcome::WriteDone { to: from, tag, requested, result }).await;
         });
     }
@@ -255,10 +257,14 @@ impl PlantRuntime {
 }
 
 /// Sends a write plan to its connection's driver and waits for the answer.
-async fn send(writer: Option<mpsc::Sender<WriteCommand>>, plan: WritePlan) -> Result<WriteDone, WriteError> {
+async fn send(
+    writer: Option<mpsc::Sender<WriteCommand>>,
+    plan: WritePlan,
+    by: Requester,
+) -> Result<WriteDone, WriteError> {
     let Some(writer) = writer else { return Err(NotSent::ReadOnly.into()) };
     let (reply, rx) = oneshot::channel();
-    let cmd = WriteCommand { plan, sent_at: std::time::Instant::now(), reply };
+    let cmd = WriteCommand { plan, sent_at: std::time::Instant::now(), by, reply };
     match writer.try_send(cmd) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => return Err(NotSent::Busy.into()),

@@ -6,6 +6,7 @@
 //! - [`plant`]: the physics (pure, time injected).
 //! - [`registers`]: the register map (pure) — **the table of every address is its module doc**.
 //! - `modbus_server`: the tokio-modbus TCP server answering from the register map.
+//! - [`broker`]: an in-process MQTT broker (rumqttd) and a relay that cuts or switches it.
 //! - [`opcua_server`]: the async-opcua server — **the table of every NodeId, the endpoints, users
 //!   and certificates are its module doc**.
 //!
@@ -22,6 +23,7 @@
 //! 01, 02, 03, 04, 05, 06, 15, 16, 22 (mask write) and 23 (read/write multiple); anything else →
 //! exception 01. Requests are counted per function code ([`SimHandle::function_counts`]).
 
+pub mod broker;
 pub mod opcua_server;
 pub mod plant;
 pub mod registers;

@@ -130,6 +130,32 @@ impl Series {
         self.evict(t);
     }
 
+    /// Adds a sample taken at `t` that may be older than the last point (a device's history
+    /// delivered late, Sparkplug `is_historical`): put in its place in time; dropped when it is
+    /// older than everything kept.
+    pub fn insert(&mut self, t: SystemTime, value: Option<f64>, quality: PointQuality) {
+        let ms = self.offset(t);
+        let last = self.points.back().map(|p| u64::from(p.ms));
+        if t < self.base || last.is_none_or(|last| ms >= last) {
+            if t >= self.base || self.points.is_empty() {
+                self.push(t, value, quality);
+            }
+            return;
+        }
+        let value = if quality == PointQuality::Bad { f64::NAN } else { value.unwrap_or(f64::NAN) };
+        let ms = u32::try_from(ms).unwrap_or(u32::MAX);
+        let at = self.points.partition_point(|p| p.ms <= ms);
+        if self.points.len() >= self.capacity {
+            if at == 0 {
+                return;
+            }
+            self.points.pop_front();
+            self.points.insert(at - 1, Point { ms, quality, value });
+        } else {
+            self.points.insert(at, Point { ms, quality, value });
+        }
+    }
+
     /// Drops points older than the retention, keeping the last one before the cut (its value holds
     /// into the retained span).
     fn evict(&mut self, now: SystemTime) {
@@ -294,6 +320,15 @@ impl History {
         }
     }
 
+    /// Records a sample of `tag` from the device's history, at its source time (or its receive
+    /// time when it has none), in its place among the points kept.
+    pub fn record_past(&mut self, tag: TagId, s: &Sample) {
+        if let Some(Some(series)) = self.series.get_mut(tag.index()) {
+            let v = s.value.as_ref().and_then(|v| v.as_f64());
+            series.insert(s.source_ts.unwrap_or(s.recv_ts), v, PointQuality::from(&s.quality));
+        }
+    }
+
     pub fn series(&self, tag: TagId) -> Option<&Series> {
         self.series.get(tag.index()).and_then(|s| s.as_ref())
     }
@@ -405,6 +440,21 @@ mod tests {
         let times: Vec<SystemTime> = s.points.iter().map(|p| s.time(p)).collect();
         assert_eq!(times, [t(5000), t(5000), t(5000)]);
         assert_eq!(s.at(t(5000)).map(|p| p.value), Some(3.0));
+    }
+
+    #[test]
+    fn past_points_go_in_their_place() {
+        let mut s = Series::new(Duration::from_secs(3600), t(0));
+        s.push(t(10), Some(1.0), PointQuality::Good);
+        s.push(t(30), Some(3.0), PointQuality::Good);
+        s.insert(t(20), Some(2.0), PointQuality::Good);
+        s.insert(t(40), Some(4.0), PointQuality::Good);
+        let values: Vec<f64> = s.points.iter().map(|p| p.value).collect();
+        assert_eq!(values, [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(s.at(t(25)).map(|p| p.value), Some(2.0));
+        let before = s.points.len();
+        s.insert(SystemTime::UNIX_EPOCH, Some(9.0), PointQuality::Good);
+        assert!(s.points.len() <= before + 1, "a point before the series base is dropped or kept first");
     }
 
     #[test]

@@ -83,6 +83,7 @@ impl View {
             }
             DriverEvent::Stats { conn, stats } => self.stats.push((conn, *stats)),
             DriverEvent::DataTypes { .. } => panic!("a Modbus driver reports no OPC UA data types"),
+            DriverEvent::Historical { .. } => panic!("a Modbus driver reports no history"),
         }
     }
 

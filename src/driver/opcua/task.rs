@@ -26,7 +26,9 @@ use super::{
 };
 use crate::driver::plan::UaWrite;
 use crate::driver::supervisor::{Driver, Ended, Event, Out, Retry};
-use crate::driver::{ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, ItemInfo, WriteCommand, WriteDone};
+use crate::driver::{
+    ConnDiagnostics, ConnStats, ConnectionState, DriverEvent, ItemInfo, WireType, WriteCommand, WriteDone,
+};
 use crate::driver::{NotSent, WriteError, WritePlan};
 use crate::layout::ConnId;
 use crate::sanitize::clean;
@@ -229,6 +231,7 @@ impl Task {
             resolved.iter().filter_map(|(t, n)| n.as_ref().ok().map(|n| (*t, n.clone()))).collect();
         let mut types = write::data_types(session, &nodes).await;
         types.extend(resolved.iter().filter_map(|(t, n)| n.as_ref().err().map(|m| (*t, Err(m.clone())))));
+        let types = types.into_iter().map(|(t, r)| (t, r.map(WireType::Ua))).collect();
         out.send(DriverEvent::DataTypes { conn: out.conn(), types }).await;
     }
 

@@ -218,7 +218,7 @@ impl Run {
         sent_at: std::time::Instant,
     ) -> oneshot::Receiver<Result<WriteDone, WriteError>> {
         let (reply, answer) = oneshot::channel();
-        let cmd = WriteCommand { plan: plan_of(value), sent_at, reply };
+        let cmd = WriteCommand { plan: plan_of(value), sent_at, by: Default::default(), reply };
         self.writes.send(cmd).await.expect("the supervisor holds the inbox");
         answer
     }
