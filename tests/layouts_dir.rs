@@ -204,7 +204,7 @@ fn check_names_what_a_layout_reads_from_and_publishes_to_mqtt() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("\n  site: reads Sparkplug edge node Plant/Boiler1 from mqtt://127.0.0.1:1883 as host application control-room-1 (9 metrics)\n"),
+        stdout.contains("\n  site: reads Sparkplug edge node Plant/Boiler1 as host application control-room-1 from mqtt://127.0.0.1:1883 (9 metrics)\n"),
         "{stdout}"
     );
     // A layout without MQTT gets no such line.
