@@ -400,3 +400,87 @@ fn a_large_history_loads_within_a_raised_budget() {
     let l = layout::parse(&src.replace("history: 48h", "history: 1h"), path).unwrap_or_else(|e| panic!("{e}"));
     assert!(l.history_worst_case_bytes() <= l.history_budget);
 }
+
+#[test]
+fn the_documented_sparkplug_example_loads_as_written() {
+    use ttyhmi::layout::{MqttLogin, MqttTls, SecretSource, SpPoint};
+    let l = layout::load("tests/fixtures/sparkplug_example.yaml".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let c = &l.connections[0];
+    let ConnectionKind::Sparkplug(sp) = &c.kind else { panic!("a Sparkplug connection") };
+    assert_eq!((sp.broker.host.as_str(), sp.broker.port), ("broker.plant.local", 8883));
+    assert_eq!(
+        sp.broker.tls,
+        Some(MqttTls {
+            ca: "/etc/ttyhmi/mqtt-ca.pem".into(),
+            client_cert: Some("client.pem".into()),
+            client_key: Some("client.key".into())
+        })
+    );
+    assert_eq!(
+        sp.broker.login,
+        Some(MqttLogin { username: "console1".into(), password: SecretSource::File("/etc/ttyhmi/mqtt.pass".into()) })
+    );
+    assert_eq!((sp.group.as_str(), sp.node.as_str(), sp.host_id.as_str()), ("Plant", "Edge1", "control-room-1"));
+    assert_eq!((sp.reorder_timeout, sp.rebirth_cooldown), (Duration::from_secs(2), Duration::from_secs(10)));
+    assert_eq!(c.endpoint(), "mqtts://broker.plant.local:8883 Plant/Edge1");
+    assert_eq!(c.timeout, Duration::from_secs(5), "a write waits 5 s for the gateway's result by default");
+
+    let point = |name: &str| {
+        let t = l.tag(l.tag_id(name).unwrap());
+        let TagSource::Sparkplug(p) = &t.source else { panic!("a Sparkplug tag") };
+        (t.clone(), p.clone())
+    };
+    let (level, p) = point("LEVEL");
+    assert_eq!(p, SpPoint { device: Some("Pump1".into()), metric: "Level".into() });
+    assert_eq!((level.units.as_str(), level.write), ("%", None));
+    assert_eq!(level.stale_after(), Duration::MAX, "report by exception: values never go stale by age");
+    assert_eq!(point("COUNTER").1, SpPoint { device: None, metric: "Counter".into() });
+    let (speed, p) = point("SPEED");
+    assert_eq!(p.to_string(), "Pump1/Speed");
+    let w = speed.write.expect("a write block");
+    assert_eq!((w.role, w.min, w.max, w.max_step), (ttyhmi::auth::Role::Operator, Some(0.0), Some(3000.0), None));
+    // Metric names may hold Sparkplug folders.
+    assert_eq!(point("TEMP").1.metric, "Inputs/Temperature");
+    assert!(l.publish.is_none());
+}
+
+#[test]
+fn sparkplug_defaults_and_the_publish_block() {
+    let src = "connections:\n  site: { sparkplug: { host: \"::1\", group: G, node: N, host_id: H, reorder_timeout: 100ms, rebirth_cooldown: 10m } }\n  plain: { sparkplug: { host: h, group: G, node: N2, host_id: H, tls: { ca: ca.pem }, username: u, password_env: MQTT_PASSWORD } }\n  plc1: { modbus_tcp: { host: h } }\ntags:\n  A: { source: plc1, holding: 0 }\n  B: { source: site, metric: A }\n  C: { source: plain, metric: A }\npublish: { sparkplug: { host: 127.0.0.1, group: Plant, node: Boiler1 } }\n";
+    let l = layout::parse(src, "sp.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let ConnectionKind::Sparkplug(sp) = &l.connections[0].kind else { panic!("a Sparkplug connection") };
+    assert_eq!((sp.broker.port, sp.broker.tls.is_none(), sp.broker.login.is_none()), (1883, true, true));
+    assert_eq!((sp.reorder_timeout, sp.rebirth_cooldown), (Duration::from_millis(100), Duration::from_secs(600)));
+    assert_eq!(l.connections[0].endpoint(), "mqtt://[::1]:1883 G/N");
+    let ConnectionKind::Sparkplug(plain) = &l.connections[1].kind else { panic!("a Sparkplug connection") };
+    assert_eq!(plain.broker.port, 8883, "8883 is the default with tls");
+    let tls = plain.broker.tls.as_ref().unwrap();
+    assert_eq!((tls.ca.to_str(), tls.client_cert.as_ref(), tls.client_key.as_ref()), (Some("ca.pem"), None, None));
+    assert_eq!(plain.broker.login.as_ref().unwrap().password, layout::SecretSource::Env("MQTT_PASSWORD".into()));
+    // The same metric name on two connections is two metrics.
+    assert_eq!(l.tags.len(), 3);
+    let p = l.publish.as_ref().expect("the publish block");
+    assert_eq!(
+        (p.broker.endpoint(), p.group.as_str(), p.node.as_str()),
+        ("mqtt://127.0.0.1:1883".into(), "Plant", "Boiler1")
+    );
+
+    // demo.yaml is what `ttyhmi gateway` publishes, and sparkplug-console.yaml reads it.
+    let demo = layout::load("layouts/demo.yaml".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let p = demo.publish.clone().expect("demo.yaml publishes");
+    assert_eq!(
+        (p.broker.host.as_str(), p.broker.port, p.group.as_str(), p.node.as_str()),
+        ("127.0.0.1", 1883, "Plant", "Boiler1")
+    );
+    let console = layout::load("layouts/sparkplug-console.yaml".as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let ConnectionKind::Sparkplug(sp) = &console.connections[0].kind else { panic!("a Sparkplug connection") };
+    assert_eq!((sp.group.as_str(), sp.node.as_str()), (p.group.as_str(), p.node.as_str()));
+    for t in &console.tags {
+        let TagSource::Sparkplug(point) = &t.source else { panic!("{}: a Sparkplug tag", t.name) };
+        let device = point.device.as_deref().expect("every tag reads a device");
+        let id =
+            demo.tag_id(&point.metric).unwrap_or_else(|| panic!("{}: demo.yaml has no tag {}", t.name, point.metric));
+        assert_eq!(demo.connection(demo.tag(id).conn).name, device, "{}", t.name);
+        assert_eq!(t.write, demo.tag(id).write, "{}: the same write limits as the gateway's", t.name);
+    }
+}

@@ -188,3 +188,27 @@ fn check_prints_warnings_and_exits_0_when_there_are_only_warnings() {
     assert!(stderr.contains(&format!("{warned}:6:31: warning: ")), "{stderr}");
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn check_names_what_a_layout_reads_from_and_publishes_to_mqtt() {
+    let state = std::env::temp_dir().join(format!("ttyhmi-layouts-dir-mqtt-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ttyhmi"))
+        .args(["check", "layouts/demo.yaml", "layouts/sparkplug-console.yaml", "layouts/boiler-house.yaml"])
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("\n  publish: `ttyhmi gateway` publishes Sparkplug edge node Plant/Boiler1 to mqtt://127.0.0.1:1883 (2 devices, 72 metrics)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\n  site: reads Sparkplug edge node Plant/Boiler1 as host application control-room-1 from mqtt://127.0.0.1:1883 (9 metrics)\n"),
+        "{stdout}"
+    );
+    // A layout without MQTT gets no such line.
+    let boiler = stdout.split("layouts/boiler-house.yaml: ok").nth(1).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(!boiler.contains("\n  "), "{stdout}");
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -46,6 +46,9 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
                     l.tags.len(),
                     l.screens.len()
                 );
+                for line in sparkplug_lines(&l) {
+                    println!("  {}", crate::sanitize::clean(&line));
+                }
             }
             Err(e) => {
                 failed += 1;
@@ -59,4 +62,38 @@ pub(super) fn check(args: CheckArgs) -> Result<ExitCode> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// What a layout reads from and publishes to MQTT brokers, one line each: its Sparkplug
+/// connections (the edge node each reads, as which host application) and its `publish:` block
+/// (the edge node `ttyhmi gateway` runs).
+fn sparkplug_lines(l: &layout::Layout) -> Vec<String> {
+    let login = |b: &layout::MqttBroker| b.login.as_ref().map_or(String::new(), |m| format!("user {}, ", m.username));
+    let mut lines = Vec::new();
+    for (i, c) in l.connections.iter().enumerate() {
+        if let layout::ConnectionKind::Sparkplug(sp) = &c.kind {
+            let metrics = l.tags_of(layout::ConnId(i as u16)).count();
+            lines.push(format!(
+                "{}: reads Sparkplug edge node {}/{} as host application {} from {} ({}{metrics} metrics)",
+                c.name,
+                sp.group,
+                sp.node,
+                sp.host_id,
+                sp.broker.endpoint(),
+                login(&sp.broker),
+            ));
+        }
+    }
+    if let Some(p) = &l.publish {
+        let devices = l.connections.iter().filter(|c| !matches!(c.kind, layout::ConnectionKind::Sparkplug(_))).count();
+        let metrics = l.tags.iter().filter(|t| !matches!(t.source, layout::TagSource::Sparkplug(_))).count();
+        lines.push(format!(
+            "publish: `ttyhmi gateway` publishes Sparkplug edge node {}/{} to {} ({}{devices} devices, {metrics} metrics)",
+            p.group,
+            p.node,
+            p.broker.endpoint(),
+            login(&p.broker)
+        ));
+    }
+    lines
 }

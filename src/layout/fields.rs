@@ -53,6 +53,8 @@ pub(super) enum Applies {
     Serial,
     /// OPC UA only.
     OpcUa,
+    /// Sparkplug B only.
+    Sparkplug,
 }
 
 impl Applies {
@@ -62,6 +64,16 @@ impl Applies {
             Applies::Modbus => p.is_modbus(),
             Applies::Serial => p == Protocol::ModbusRtu,
             Applies::OpcUa => p == Protocol::OpcUa,
+            Applies::Sparkplug => p == Protocol::Sparkplug,
+        }
+    }
+
+    /// The tags this kind of field is for, for people.
+    fn tags(self) -> &'static str {
+        match self {
+            Applies::All | Applies::Modbus | Applies::Serial => "Modbus tags",
+            Applies::OpcUa => "OPC UA tags",
+            Applies::Sparkplug => "Sparkplug tags",
         }
     }
 }
@@ -77,6 +89,10 @@ pub(super) struct Field<R> {
     message: Option<&'static str>,
     /// What to do instead of removing it, where it does not apply.
     hint: Option<&'static str>,
+    /// What to say instead, on a Sparkplug connection (`message` and `hint` are for the others).
+    sp_message: Option<&'static str>,
+    /// What to do instead, on a Sparkplug connection.
+    sp_hint: Option<&'static str>,
 }
 
 fn at<T>(v: &Option<Sp<T>>) -> Option<Loc> {
@@ -84,7 +100,7 @@ fn at<T>(v: &Option<Sp<T>>) -> Option<Loc> {
 }
 
 const fn field<R>(name: &'static str, applies: Applies, at: fn(&R) -> Option<Loc>) -> Field<R> {
-    Field { name, applies, at, message: None, hint: None }
+    Field { name, applies, at, message: None, hint: None, sp_message: None, sp_hint: None }
 }
 
 /// A field every protocol has: never reported as misplaced.
@@ -93,12 +109,14 @@ const fn everywhere<R>(name: &'static str) -> Field<R> {
 }
 
 /// The fields of a connection beside its protocol key (`modbus_tcp`, `modbus_rtu_over_tcp`,
-/// `modbus_rtu`, `opcua`: exactly one of them), in the order of the layout format.
+/// `modbus_rtu`, `opcua`, `sparkplug`: exactly one of them), in the order of the layout format.
+/// A Sparkplug connection's own settings are all inside its `sparkplug:` block.
 pub(super) static CONNECTION_FIELDS: [Field<RawConnection>; 10] = [
     field("unit", Applies::Modbus, |r| at(&r.unit)),
     field("turnaround", Applies::Serial, |r| at(&r.turnaround)),
     Field {
         hint: Some("use `poll:` for Modbus"),
+        sp_hint: Some("remove it"),
         ..field("publishing_interval", Applies::OpcUa, |r| at(&r.publishing_interval))
     },
     field("byte_order", Applies::Modbus, |r| at(&r.byte_order)),
@@ -109,19 +127,24 @@ pub(super) static CONNECTION_FIELDS: [Field<RawConnection>; 10] = [
     everywhere("timeout"),
     Field {
         hint: Some("OPC UA subscribes: use publishing_interval"),
+        sp_hint: Some("remove it: a Sparkplug edge node reports by exception"),
         ..field("poll", Applies::Modbus, |r| at(&r.poll))
     },
 ];
 
 /// The fields of a tag, in the order of the layout format.
-pub(super) static TAG_FIELDS: [Field<RawTag>; 23] = [
+pub(super) static TAG_FIELDS: [Field<RawTag>; 25] = [
     everywhere("source"),
     field("coil", Applies::Modbus, |r| at(&r.coil)),
     field("discrete", Applies::Modbus, |r| at(&r.discrete)),
     field("input", Applies::Modbus, |r| at(&r.input)),
     field("holding", Applies::Modbus, |r| at(&r.holding)),
     field("modicon", Applies::Modbus, |r| at(&r.modicon)),
-    Field { hint: Some("the server says the type; remove it"), ..field("type", Applies::Modbus, |r| at(&r.ty)) },
+    Field {
+        hint: Some("the server says the type; remove it"),
+        sp_hint: Some("the edge node's birth says the type; remove it"),
+        ..field("type", Applies::Modbus, |r| at(&r.ty))
+    },
     field("byte_order", Applies::Modbus, |r| at(&r.byte_order)),
     field("bit", Applies::Modbus, |r| at(&r.bit)),
     field("length", Applies::Modbus, |r| at(&r.length)),
@@ -133,6 +156,8 @@ pub(super) static TAG_FIELDS: [Field<RawTag>; 23] = [
     Field {
         message: Some("OPC UA tags are not polled"),
         hint: Some("use `sampling:` for the sampling interval"),
+        sp_message: Some("Sparkplug tags are not polled: the edge node reports by exception"),
+        sp_hint: Some("remove poll"),
         ..field("poll", Applies::Modbus, |r| at(&r.poll))
     },
     everywhere("on_text"),
@@ -141,6 +166,8 @@ pub(super) static TAG_FIELDS: [Field<RawTag>; 23] = [
     field("sampling", Applies::OpcUa, |r| at(&r.sampling)),
     field("deadband", Applies::OpcUa, |r| at(&r.deadband)),
     field("queue_size", Applies::OpcUa, |r| at(&r.queue_size)),
+    field("device", Applies::Sparkplug, |r| at(&r.device)),
+    field("metric", Applies::Sparkplug, |r| at(&r.metric)),
     everywhere("write"),
 ];
 
@@ -156,13 +183,20 @@ pub(super) fn check_connection(cx: &mut Ctx, protocol: Protocol, name: &str, raw
         let what = match f.applies {
             Applies::Serial if protocol.is_modbus() => "serial lines (`modbus_rtu`)",
             Applies::OpcUa => "OPC UA connections",
+            Applies::Sparkplug => "Sparkplug connections",
             Applies::All | Applies::Modbus | Applies::Serial => "Modbus connections",
         };
-        let message = match protocol {
-            Protocol::OpcUa => format!("`{}` applies to {what}; `{name}` is OPC UA", f.name),
-            _ => format!("`{}` applies to {what}", f.name),
+        let (message, hint) = match protocol {
+            Protocol::OpcUa => (format!("`{}` applies to {what}; `{name}` is OPC UA", f.name), f.hint),
+            Protocol::Sparkplug => (
+                format!("`{}` applies to {what}; `{name}` is Sparkplug (its settings go inside `sparkplug:`)", f.name),
+                f.sp_hint,
+            ),
+            _ => (format!("`{}` applies to {what}", f.name), f.hint),
         };
-        cx.err(loc, f.message.map_or(message, str::to_string), Some(f.hint.unwrap_or("remove it").into()));
+        let message =
+            if protocol == Protocol::Sparkplug { f.sp_message } else { f.message }.map_or(message, str::to_string);
+        cx.err(loc, message, Some(hint.unwrap_or("remove it").into()));
     }
 }
 
@@ -172,15 +206,21 @@ pub(super) fn check_tag(cx: &mut Ctx, protocol: Protocol, conn: &str, raw: &RawT
     for (f, loc) in misplaced(&TAG_FIELDS, protocol, raw) {
         let (message, hint) = match protocol {
             Protocol::OpcUa => (
-                format!("`{}` applies to Modbus tags, not OPC UA", f.name),
+                format!("`{}` applies to {}, not OPC UA", f.name, f.applies.tags()),
                 "remove it; OPC UA tags name a `node`".to_string(),
             ),
+            Protocol::Sparkplug => (
+                format!("`{}` applies to {}, not Sparkplug", f.name, f.applies.tags()),
+                "remove it; Sparkplug tags name a `metric` (and the `device` it belongs to)".to_string(),
+            ),
             _ => (
-                format!("`{}` applies to OPC UA tags; connection `{conn}` is Modbus", f.name),
+                format!("`{}` applies to {}; connection `{conn}` is Modbus", f.name, f.applies.tags()),
                 format!("remove {}", f.name),
             ),
         };
-        cx.err(loc, f.message.map_or(message, str::to_string), Some(f.hint.map_or(hint, str::to_string)));
+        let (own_message, own_hint) =
+            if protocol == Protocol::Sparkplug { (f.sp_message, f.sp_hint) } else { (f.message, f.hint) };
+        cx.err(loc, own_message.map_or(message, str::to_string), Some(own_hint.map_or(hint, str::to_string)));
     }
 }
 
@@ -208,7 +248,7 @@ mod tests {
 
     #[test]
     fn every_field_of_the_format_is_in_a_table() {
-        let protocol_keys = ["modbus_tcp", "modbus_rtu_over_tcp", "modbus_rtu", "opcua"];
+        let protocol_keys = ["modbus_tcp", "modbus_rtu_over_tcp", "modbus_rtu", "opcua", "sparkplug"];
         let conn = CONNECTION_FIELDS.iter().map(|f| f.name).chain(protocol_keys);
         assert_eq!(sorted(conn), schema_fields("Connection"));
         assert_eq!(sorted(TAG_FIELDS.iter().map(|f| f.name)), schema_fields("Tag"));
@@ -217,12 +257,13 @@ mod tests {
     #[test]
     fn which_protocols_each_kind_of_field_applies_to() {
         use Protocol::*;
-        let all = [ModbusTcp, ModbusRtuOverTcp, ModbusRtu, OpcUa];
+        let all = [ModbusTcp, ModbusRtuOverTcp, ModbusRtu, OpcUa, Sparkplug];
         let to = |a: Applies| all.into_iter().filter(|p| a.to(*p)).collect::<Vec<_>>();
         assert_eq!(to(Applies::All), all);
         assert_eq!(to(Applies::Modbus), [ModbusTcp, ModbusRtuOverTcp, ModbusRtu]);
         assert_eq!(to(Applies::Serial), [ModbusRtu]);
         assert_eq!(to(Applies::OpcUa), [OpcUa]);
+        assert_eq!(to(Applies::Sparkplug), [Sparkplug]);
     }
 
     /// What the layout format documents (README, the schema's descriptions), written out apart
@@ -231,17 +272,19 @@ mod tests {
         match field {
             "turnaround" => Applies::Serial,
             "publishing_interval" | "node" | "sampling" | "deadband" | "queue_size" => Applies::OpcUa,
+            "device" | "metric" => Applies::Sparkplug,
             "unit" | "byte_order" | "max_registers" | "max_bits" | "max_gap" | "mask_write" | "poll" | "coil"
             | "discrete" | "input" | "holding" | "modicon" | "type" | "bit" | "length" | "scale" => Applies::Modbus,
             _ => Applies::All,
         }
     }
 
-    const PROTOCOLS: [(Protocol, &str); 4] = [
+    const PROTOCOLS: [(Protocol, &str); 5] = [
         (Protocol::ModbusTcp, "modbus_tcp: { host: h }"),
         (Protocol::ModbusRtuOverTcp, "modbus_rtu_over_tcp: { host: h }"),
         (Protocol::ModbusRtu, "modbus_rtu: { port: /dev/ttyUSB0 }"),
         (Protocol::OpcUa, "opcua: { endpoint: \"opc.tcp://h:4840\", security: none }"),
+        (Protocol::Sparkplug, "sparkplug: { host: h, group: G, node: N, host_id: H }"),
     ];
 
     /// A value each field accepts on a protocol it applies to.
@@ -255,6 +298,8 @@ mod tests {
             "scale" => "{ raw: [0, 1], eu: [0, 2] }",
             "mask_write" => "false",
             "node" => "\"ns=2;s=X\"",
+            "device" => "Pump1",
+            "metric" => "Level",
             "deadband" => "{ absolute: 1 }",
             "turnaround" | "publishing_interval" | "timeout" | "poll" | "sampling" => "1s",
             other => panic!("no sample for `{other}`"),
@@ -264,7 +309,9 @@ mod tests {
     /// Whether `message` says that `field` applies to another protocol (not, say, that `length`
     /// applies to strings only).
     fn about_protocol(message: &str, field: &str) -> bool {
-        ["Modbus", "OPC UA", "serial lines"].iter().any(|p| message.starts_with(&format!("`{field}` applies to {p}")))
+        ["Modbus", "OPC UA", "serial lines", "Sparkplug"]
+            .iter()
+            .any(|p| message.starts_with(&format!("`{field}` applies to {p}")))
     }
 
     /// The messages at `line` of the layout's problems.
@@ -292,12 +339,16 @@ mod tests {
     #[test]
     fn a_tag_field_is_reported_exactly_where_it_does_not_apply() {
         for (protocol, key) in PROTOCOLS {
-            let place = if protocol == Protocol::OpcUa { "node: \"ns=2;s=A\"" } else { "holding: 0" };
+            let place = match protocol {
+                Protocol::OpcUa => "node: \"ns=2;s=A\"",
+                Protocol::Sparkplug => "metric: A",
+                _ => "holding: 0",
+            };
             for f in &TAG_FIELDS {
                 if documented(f.name) == Applies::All {
                     continue;
                 }
-                let place = if ["coil", "discrete", "input", "holding", "modicon", "node"].contains(&f.name) {
+                let place = if ["coil", "discrete", "input", "holding", "modicon", "node", "metric"].contains(&f.name) {
                     ""
                 } else {
                     place
@@ -309,7 +360,8 @@ mod tests {
                 );
                 let got = messages_at(&src, 6);
                 let want = !documented(f.name).to(protocol);
-                let says = |m: &String| about_protocol(m, f.name) || f.message.is_some_and(|s| m == s);
+                let own = if protocol == Protocol::Sparkplug { f.sp_message } else { f.message };
+                let says = |m: &String| about_protocol(m, f.name) || own.is_some_and(|s| m == s);
                 assert_eq!(got.iter().any(says), want, "{protocol:?} {}: {got:?}", f.name);
             }
         }

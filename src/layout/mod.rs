@@ -20,6 +20,7 @@ pub mod model;
 pub mod node;
 pub mod nodeid;
 mod panels;
+mod publish;
 pub mod raw;
 pub mod schema;
 pub mod size;

@@ -32,6 +32,10 @@ pub struct RawLayout {
     /// `{ keep: 48h, budget: 1GiB }`: how long, and the most memory all trend history may take
     /// (default 512MiB; a layout that could take more is refused).
     pub history: Option<Sp<RawHistory>>,
+    /// What `ttyhmi gateway` publishes: `{ sparkplug: { host, port, group, node } }` makes this
+    /// layout a Sparkplug B edge node (each connection one device, each tag one metric). Needs at
+    /// least one connection that is not `sparkplug`.
+    pub publish: Option<Sp<RawPublish>>,
 }
 
 /// `history: 2h`, or `history: { keep: 2h, budget: 512MiB }`.
@@ -85,9 +89,10 @@ impl JsonSchema for RawHistory {
 }
 
 /// The top-level keys [`RawLayout`] has; validation walks them one by one.
-pub const TOP_LEVEL: &[&str] = &["title", "connections", "tags", "screens", "alarms", "alarm_options", "history"];
+pub const TOP_LEVEL: &[&str] =
+    &["title", "connections", "tags", "screens", "alarms", "alarm_options", "history", "publish"];
 
-/// A connection to one device. Exactly one protocol key (`modbus_tcp`, `modbus_rtu`, `modbus_rtu_over_tcp` or `opcua`).
+/// A connection to one device. Exactly one protocol key (`modbus_tcp`, `modbus_rtu`, `modbus_rtu_over_tcp`, `opcua` or `sparkplug`).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Connection")]
@@ -108,6 +113,9 @@ pub struct RawConnection {
     pub opcua: Option<Sp<RawOpcUa>>,
     /// OPC UA: publishing interval of the subscription (default 500ms).
     pub publishing_interval: Option<Sp<Dur>>,
+    /// A Sparkplug B edge node (and its devices), read through an MQTT broker: this console is a
+    /// Sparkplug host application named `host_id`.
+    pub sparkplug: Option<Sp<RawSparkplug>>,
     /// Default byte order of 32/64-bit values: ABCD (big-endian), CDAB (word swap), BADC (byte swap), DCBA (little-endian).
     pub byte_order: Option<Sp<RawByteOrder>>,
     /// Registers per read request, 1..125 (many devices need less).
@@ -118,7 +126,8 @@ pub struct RawConnection {
     pub max_gap: Option<Sp<i64>>,
     /// Write bits of holding registers with FC22 mask write (default true); false: read-modify-write.
     pub mask_write: Option<Sp<bool>>,
-    /// Time allowed for each request (default 1s).
+    /// Time allowed for each request (default 1s; Sparkplug: the time a write waits for the edge
+    /// node's result, default 5s).
     pub timeout: Option<Sp<Dur>>,
     /// Default poll period of the connection's tags (default 1s).
     pub poll: Option<Sp<Dur>>,
@@ -244,6 +253,116 @@ pub struct RawUser {
     pub certificate: Option<Sp<RawUserCert>>,
 }
 
+/// Declares a block that reaches an MQTT broker: its own fields, then the broker fields every
+/// such block has (host, port, TLS, login). serde's `flatten` would share them, but it cannot be
+/// combined with `deny_unknown_fields`, which the did-you-mean errors rely on.
+macro_rules! mqtt_block {
+    ($(#[$meta:meta])* $name:ident $schema:literal { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        #[schemars(rename = $schema)]
+        pub struct $name {
+            /// The broker's host name or IP address.
+            #[schemars(required)]
+            pub host: Option<Sp<String>>,
+            /// The broker's TCP port (default 1883, or 8883 with `tls`).
+            pub port: Option<Sp<i64>>,
+            /// The Sparkplug group id (no `/`, `+` or `#`).
+            #[schemars(required)]
+            pub group: Option<Sp<String>>,
+            /// The Sparkplug edge node id (no `/`, `+` or `#`).
+            #[schemars(required)]
+            pub node: Option<Sp<String>>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+            /// TLS to the broker: `{ ca, cert, key }` (the CA file that signs the broker's
+            /// certificate; a client certificate and its key, together or neither).
+            pub tls: Option<Sp<RawMqttTls>>,
+            /// The MQTT user name (with password_file or password_env).
+            pub username: Option<Sp<String>>,
+            /// A file holding the MQTT password (its first line); keep it readable by this account only.
+            pub password_file: Option<Sp<String>>,
+            /// An environment variable holding the MQTT password.
+            pub password_env: Option<Sp<String>>,
+            /// Not allowed: a password never stands in the layout (use password_file or password_env).
+            pub password: Option<Sp<String>>,
+        }
+
+        impl $name {
+            /// The broker fields of the block written at `at`, to check them the same way in
+            /// every block.
+            pub fn broker(&self, at: super::node::Loc) -> RawBroker<'_> {
+                RawBroker {
+                    at,
+                    host: &self.host,
+                    port: &self.port,
+                    tls: &self.tls,
+                    username: &self.username,
+                    password_file: &self.password_file,
+                    password_env: &self.password_env,
+                    password: &self.password,
+                }
+            }
+        }
+    };
+}
+
+mqtt_block! {
+    /// `sparkplug:` of a connection: one Sparkplug B edge node read through an MQTT broker.
+    RawSparkplug "Sparkplug" {
+        /// This console's Sparkplug host id (its STATE topic `spBv1.0/STATE/<host_id>`); unique per console.
+        #[schemars(required)]
+        host_id: Option<Sp<String>>,
+        /// How long a message that arrived out of order waits for the ones before it, 100ms..60s
+        /// (default 2s); then the console asks the node for a rebirth.
+        reorder_timeout: Option<Sp<Dur>>,
+        /// The least time between two rebirth requests to the node, 1s..10m (default 10s).
+        rebirth_cooldown: Option<Sp<Dur>>,
+    }
+}
+
+mqtt_block! {
+    /// `sparkplug:` of `publish:`: the edge node `ttyhmi gateway` runs.
+    RawSpPublish "SparkplugPublish" {}
+}
+
+/// The broker fields of a `sparkplug:` block, borrowed.
+pub struct RawBroker<'a> {
+    /// Where the block is written.
+    pub at: super::node::Loc,
+    pub host: &'a Option<Sp<String>>,
+    pub port: &'a Option<Sp<i64>>,
+    pub tls: &'a Option<Sp<RawMqttTls>>,
+    pub username: &'a Option<Sp<String>>,
+    pub password_file: &'a Option<Sp<String>>,
+    pub password_env: &'a Option<Sp<String>>,
+    pub password: &'a Option<Sp<String>>,
+}
+
+/// `tls: { ca, cert, key }`
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "MqttTls")]
+pub struct RawMqttTls {
+    /// The CA certificate (PEM) that signs the broker's certificate.
+    #[schemars(required)]
+    pub ca: Option<Sp<String>>,
+    /// A client certificate (PEM), when the broker asks for one; with `key`.
+    pub cert: Option<Sp<String>>,
+    /// The client certificate's private key (PEM); with `cert`.
+    pub key: Option<Sp<String>>,
+}
+
+/// `publish:` — exactly one protocol key.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Publish")]
+pub struct RawPublish {
+    /// Publish as a Sparkplug B edge node: `{ host, port, group, node }` and the broker's TLS and login.
+    #[schemars(required)]
+    pub sparkplug: Option<Sp<RawSpPublish>>,
+}
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "UserCertificate")]
@@ -311,6 +430,10 @@ pub struct RawTag {
     pub deadband: Option<Sp<RawDeadband>>,
     /// OPC UA: monitored-item queue size (default 1).
     pub queue_size: Option<Sp<i64>>,
+    /// Sparkplug: the device of the edge node the metric belongs to (without it: a metric of the node itself).
+    pub device: Option<Sp<String>>,
+    /// Sparkplug: the metric's name as the edge node's birth gives it (may contain `/` folders).
+    pub metric: Option<Sp<String>>,
     /// Operators may write this tag: the lowest role allowed and the limits.
     pub write: Option<Sp<RawWrite>>,
 }

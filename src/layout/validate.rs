@@ -1,6 +1,6 @@
 //! From the YAML node tree to a typed [`Layout`], collecting every problem on the way: the
 //! document's sections are checked one by one, each in its own file (`connections`, `tags`,
-//! screens in `panels`, `history`, `alarms`).
+//! screens in `panels`, `history`, `alarms`, `publish`).
 
 use super::alarms;
 use super::connections;
@@ -11,6 +11,7 @@ use super::history;
 use super::model::*;
 use super::node::{Loc, Node, NodeKind};
 use super::panels;
+use super::publish;
 use super::raw::TOP_LEVEL;
 use super::suggest::did_you_mean;
 use super::tags;
@@ -27,6 +28,7 @@ struct Sections<'n> {
     alarms: Option<&'n Node>,
     alarm_options: Option<&'n Node>,
     history: Option<&'n Node>,
+    publish: Option<&'n Node>,
 }
 
 /// Validates a parsed document. `default_title` is used when the layout has no `title`.
@@ -54,6 +56,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
     let alarms = alarms::alarms(&mut cx, top.alarms, &known);
     let alarm_options = alarms::alarm_options(&mut cx, top.alarm_options);
     alarms::ensure_alarms_screen(&mut screens, &alarms);
+    let publish = publish::publish(&mut cx, top.publish, &conns);
 
     if cx.diags.is_empty() {
         Ok(Layout {
@@ -66,7 +69,7 @@ pub fn build(root: &Node, file: &str, default_title: &str) -> Result<Layout, Vec
             history: history.keep.unwrap_or(DEFAULT_HISTORY),
             history_budget: history.budget.unwrap_or(DEFAULT_HISTORY_BUDGET),
             warnings: sorted(cx.warnings),
-            publish: None,
+            publish,
         }
         .with_safe_texts())
     } else {
@@ -111,6 +114,7 @@ fn sections<'n>(cx: &mut Ctx, root: &'n Node) -> Option<Sections<'n>> {
             "alarms" => s.alarms = Some(v),
             "alarm_options" => s.alarm_options = Some(v),
             "history" => s.history = Some(v),
+            "publish" => s.publish = Some(v),
             _ => {
                 let hint = match did_you_mean(&key, TOP_LEVEL.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),

@@ -1,9 +1,10 @@
 //! The `tags:` section: each tag's name and connection, the fields that do not apply to the
 //! connection's protocol (see [`super::fields`]), and what every tag has. The protocols' points
-//! are checked in [`modbus`] and [`opcua`], a tag's `write:` block in [`write`].
+//! are checked in [`modbus`], [`opcua`] and [`sparkplug`], a tag's `write:` block in [`write`].
 
 mod modbus;
 mod opcua;
+mod sparkplug;
 mod write;
 
 use std::collections::HashSet;
@@ -31,6 +32,7 @@ pub(super) fn tags(cx: &mut Ctx, root: &Node, node: Option<&Node>, conns: &Conne
     let mut out = Tags { valid: Vec::new(), declared: HashSet::new(), sources: HashSet::new() };
     let hint = "add tags: { P_101: { source: plc1, holding: 0, type: f32 } }";
     let Some(list) = cx.section(root, node, "tags", hint) else { return out };
+    let mut seen = sparkplug::Seen::new();
     for (k, v) in list {
         let name = key_text(k);
         out.declared.insert(name.clone());
@@ -47,7 +49,7 @@ pub(super) fn tags(cx: &mut Ctx, root: &Node, node: Option<&Node>, conns: &Conne
             continue;
         }
         match from_node::<RawTag>(v) {
-            Ok(raw) => out.valid.extend(tag(cx, Sp::new(name, k.loc), raw, conns)),
+            Ok(raw) => out.valid.extend(tag(cx, Sp::new(name, k.loc), raw, conns, &mut seen)),
             Err(e) => cx.de(e),
         }
     }
@@ -63,14 +65,21 @@ fn source_of(tag: &Node) -> Option<String> {
         .and_then(|(_, v)| v.kind.scalar_text())
 }
 
-/// One tag, read through one of `conns`.
-fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &Connections) -> Option<Tag> {
+/// One tag, read through one of `conns` (`seen`: the Sparkplug points read so far).
+fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &Connections, seen: &mut sparkplug::Seen) -> Option<Tag> {
     // A tag of a connection that has errors of its own is still checked, against defaults.
     let fallback;
     let (conn_idx, conn) = match conns.valid.iter().position(|c| c.name == *raw.source.value) {
         Some(i) => (Some(i), &conns.valid[i]),
         None if conns.declared.contains(&*raw.source.value) => {
-            fallback = default_connection(&raw.source, conns.declared_ua.contains(&*raw.source.value));
+            let protocol = if conns.declared_ua.contains(&*raw.source.value) {
+                Protocol::OpcUa
+            } else if conns.declared_sp.contains(&*raw.source.value) {
+                Protocol::Sparkplug
+            } else {
+                Protocol::ModbusTcp
+            };
+            fallback = default_connection(&raw.source, protocol);
             (None, &fallback)
         }
         None => {
@@ -107,8 +116,10 @@ fn tag(cx: &mut Ctx, name: Sp<String>, raw: RawTag, conns: &Connections) -> Opti
             (point.map(TagSource::OpcUa), Some(ua.publishing_interval.max(Duration::from_secs(1))))
         }
         ConnectionKind::Sparkplug(_) => {
-            cx.err(name.loc, format!("tag `{}`: sparkplug tags are not read yet", name.value), None);
-            (None, None)
+            // Report by exception: the poll period is not used (a value holds until the node
+            // says otherwise), the connection's is kept for the model.
+            let point = sparkplug::point(cx, &name, &raw, &conn.name, seen).filter(|_| !misplaced);
+            (point.map(TagSource::Sparkplug), Some(conn.poll))
         }
     };
     let write = raw.write.as_ref().and_then(|w| write::spec(cx, w, source.as_ref()));
