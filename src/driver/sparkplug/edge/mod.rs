@@ -299,16 +299,17 @@ impl EdgeSession {
             if old.is_some_and(|old| birth::same(old, v)) {
                 continue;
             }
-            if !changed[d].iter().any(|(i, _)| *i == m) {
-                changed[d].push((m, birth::quality_sent(&dev.def.metrics[m], old)));
-            }
+            changed[d].push((m, birth::quality_sent(&dev.def.metrics[m], old)));
             dev.values[m] = Some(v.clone());
         }
         if !self.online {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for (d, ms) in changed.into_iter().enumerate() {
+        for (d, mut ms) in changed.into_iter().enumerate() {
+            // A tag given twice in a round: once, with the quality from before the first.
+            ms.sort_by_key(|&(m, _)| m);
+            ms.dedup_by_key(|&mut (m, _)| m);
             if ms.is_empty() || !self.devices[d].born {
                 continue;
             }

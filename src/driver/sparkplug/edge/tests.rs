@@ -319,6 +319,11 @@ fn one_ddata_per_device_per_round_with_the_last_value_of_a_tag() {
     assert_eq!(p.metrics[0].value, Some(Wire::DoubleValue(2.0)));
     assert_eq!(kind(&out[1]).1.as_deref(), Some("plc2"));
     assert_eq!(decode(&out[1]).metrics[0].value, Some(Wire::BooleanValue(false)));
+    // Stale then Good again within one round: the host heard Good last, so no Quality.
+    let out = s
+        .update(&[(TagId(0), with(SpValue::Double(2.0), SpQuality::Stale)), (TagId(0), good(SpValue::Double(5.0)))], T);
+    let p = decode(&out[0]);
+    assert_eq!((p.metrics.len(), p.metrics[0].properties.clone()), (1, None));
     assert!(s.update(&[(TagId(0), good(SpValue::Double(f64::NAN)))], T).len() == 1);
     assert!(s.update(&[(TagId(0), good(SpValue::Double(f64::NAN)))], T).is_empty(), "NaN stays NaN: no change");
 }
