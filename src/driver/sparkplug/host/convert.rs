@@ -19,8 +19,15 @@ const QUALITY_BAD: i64 = 0;
 const QUALITY_GOOD: i64 = 192;
 const QUALITY_STALE: i64 = 500;
 
-/// `ms` since the epoch as a time, if one can be represented.
+/// Milliseconds since the epoch of 10000-01-01T00:00:00Z: later times are not taken (date
+/// formatting, here and wherever a sample's timestamps are shown, stops at year 9999).
+const YEAR_10000_MS: u64 = 253_402_300_800_000;
+
+/// `ms` since the epoch as a time, if it is before the year 10000.
 pub(super) fn epoch_ms(ms: u64) -> Option<SystemTime> {
+    if ms >= YEAR_10000_MS {
+        return None;
+    }
     UNIX_EPOCH.checked_add(Duration::from_millis(ms))
 }
 
@@ -126,8 +133,8 @@ fn to_value(v: SpValue, total: Option<usize>) -> Value {
 
 fn date_time(ms: u64) -> String {
     match epoch_ms(ms) {
-        Some(t) if ms < 253_402_300_800_000 => crate::timefmt::rfc3339_utc(t),
-        _ => format!("{ms} ms after 1970"),
+        Some(t) => crate::timefmt::rfc3339_utc(t),
+        None => format!("{ms} ms after 1970"),
     }
 }
 

@@ -134,7 +134,9 @@ impl HostSession {
             return;
         };
         if !node.in_sync {
+            // Asked already; if that request was lost, the next window asks again.
             self.stats.ignored += 1;
+            out.want(format!("{} while out of sequence", what(topic)));
             return;
         }
         let seq = match p.seq {
@@ -160,12 +162,13 @@ impl HostSession {
                 out.log(format!("{}: seq {seq} while {} is expected; held", what(topic), self.reorder.expected()))
             }
             Verdict::Late => {
+                // Edge nodes publish data at QoS 0: nothing comes twice. A seq behind is an edge
+                // node that restarted without its NDEATH and NBIRTH reaching us, or a lost
+                // session: only a birth sets it right.
+                let expected = self.reorder.expected();
                 self.stats.dropped += 1;
-                out.log(format!(
-                    "{}: seq {seq} is late or repeated (expected {}); dropped",
-                    what(topic),
-                    self.reorder.expected()
-                ));
+                out.log(format!("{}: seq {seq} is late or repeated (expected {expected}); dropped", what(topic)));
+                out.want(format!("seq {seq} behind the expected {expected}"));
             }
             Verdict::Full => {
                 let reason =

@@ -137,8 +137,10 @@ impl HostSession {
             let bad = Sample::bad(Reason::Other("waiting for a birth".into()), wall);
             out.samples = self.tags.iter().map(|(id, _)| (*id, bad.clone())).collect();
         }
-        let at = now.checked_add(self.cfg.reorder_timeout).unwrap_or(now);
-        self.rebirth.want("no birth since connecting".into(), at);
+        if self.node.is_none() {
+            let at = now.checked_add(self.cfg.reorder_timeout).unwrap_or(now);
+            self.rebirth.want("no birth since connecting".into(), at);
+        }
         self.finish(out, now, wall)
     }
 

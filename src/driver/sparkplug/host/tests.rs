@@ -450,16 +450,58 @@ fn tck_id_topics_ndata_seq_num_wraps_from_255_to_0() {
 }
 
 #[test]
-fn a_late_or_repeated_seq_is_dropped() {
+fn a_late_or_repeated_seq_is_dropped_and_asks_for_a_rebirth() {
     let (mut s, t0) = born();
     let nd = topic(MsgType::NData, None);
     s.message(&nd, &ndata_counter(2, 20), t0, wall0());
     let e = s.message(&nd, &ndata_counter(2, 21), t0, wall0());
     assert!(samples(&e).is_empty());
     assert!(logs(&e)[0].contains("late or repeated"), "{:?}", logs(&e));
+    // An edge node that restarted unseen: seq far behind. Asked once.
+    assert_eq!(publishes(&e).len(), 1);
+    assert_eq!(
+        s.facts().iter().find(|(k, _)| k == "last rebirth reason").map(|(_, v)| v.as_str()),
+        Some("seq 2 behind the expected 3")
+    );
     let e = s.message(&nd, &ndata_counter(1, 22), t0, wall0());
+    assert!(samples(&e).is_empty() && publishes(&e).is_empty(), "inside the cooldown");
+    assert_eq!(s.next_deadline().map(|d| d >= t0 + Duration::from_secs(10)), Some(true), "remembered");
+}
+
+#[test]
+fn out_of_sequence_a_lost_request_is_asked_again_after_the_cooldown() {
+    let (mut s, t0) = born();
+    let nd = topic(MsgType::NData, None);
+    s.message(&nd, &ndata_counter(4, 1), t0, wall0());
+    assert_eq!(publishes(&s.tick(t0 + Duration::from_secs(2), wall0())).len(), 1);
+    // No birth comes; data does.
+    let t1 = t0 + Duration::from_secs(16);
+    let e = s.message(&nd, &ndata_counter(9, 1), t1, wall0());
     assert!(samples(&e).is_empty());
-    assert_eq!(s.next_deadline(), None, "nothing held (and the birth ended the connect timer)");
+    assert_eq!(publishes(&e).len(), 1, "the cooldown (at most 15 s) is over: asked again");
+    assert!(s.facts().contains(&("rebirths requested".into(), "2".into())));
+}
+
+#[test]
+fn connected_again_while_born_asks_for_nothing() {
+    let (mut s, t0) = born();
+    let e = s.connected(t0, wall0());
+    assert!(e.is_empty());
+    assert_eq!(s.next_deadline(), None);
+}
+
+#[test]
+fn timestamps_past_the_year_9999_are_not_taken() {
+    let (mut s, t0) = born();
+    let mut x = m(None, Some(1), None, Some(Wire::IntValue(3)));
+    x.timestamp = Some(u64::MAX);
+    let e = data(&mut s, None, 2, vec![x], t0);
+    let c = last(&e, COUNTER).expect("counter");
+    assert_eq!((c.value, c.source_ts), (Some(Value::UInt(3)), None));
+    assert_eq!(
+        convert::epoch_ms(253_402_300_799_999).map(crate::timefmt::rfc3339_utc).as_deref(),
+        Some("9999-12-31T23:59:59.999Z")
+    );
 }
 
 #[test]
@@ -881,7 +923,15 @@ proptest! {
                     let d = device.map(|p1| if p1 { "Pump1" } else { "Pump2" });
                     effects.extend(data(&mut s, d, u64::from(seq), vec![m(None, Some(alias), None, Some(Wire::IntValue(5)))], now));
                 }
-                Op::Garbage(b) => effects.extend(s.message(&topic(MsgType::NBirth, None), &b, now, wall0())),
+                Op::Garbage(b) => {
+                    effects.extend(s.message(&topic(MsgType::NBirth, None), &b, now, wall0()));
+                    // Random bytes can be a valid (if odd) NBIRTH: then it is one.
+                    if let Ok(p) = Payload::decode(b.as_slice()) {
+                        seq = p.seq.filter(|s| *s <= 255).map(|s| s as u8).unwrap_or(0);
+                        born_bd = None;
+                        dead = false;
+                    }
+                }
                 Op::Wait(ms) => {
                     now += Duration::from_millis(u64::from(ms));
                     effects.extend(s.tick(now, wall0()));
