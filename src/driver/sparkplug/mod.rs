@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod edge;
+pub mod host;
 pub mod link;
 #[allow(clippy::all, missing_docs)]
 pub mod proto;
