@@ -484,7 +484,9 @@ pub fn parse_public_line(s: &str) -> Result<VerifyingKey, String> {
     let words: Vec<&str> = s.split_whitespace().collect();
     let b64 = match words.as_slice() {
         [] => {
-            return Err(format!("the key line is empty; expected `{PUBLIC_PREFIX} <base64>` as `ttyhmi key` prints it"));
+            return Err(format!(
+                "the key line is empty; expected `{PUBLIC_PREFIX} <base64>` as `ttyhmi key` prints it"
+            ));
         }
         [p, b] if *p == PUBLIC_PREFIX => *b,
         [p, ..] if *p != PUBLIC_PREFIX => {
