@@ -8,7 +8,7 @@
 //! 1. unsigned: no signature;
 //! 2. unknown console: its host id is not in the consoles file;
 //! 3. bad signature: not made by that console's key over this very request;
-//! 4. replayed: its request id was seen, or its time is more than 30 s from the gateway's clock
+//! 4. replayed: its request id was seen (from the same console), or its time is more than 30 s from the gateway's clock
 //!    (only signed commands are remembered, so nobody can fill the memory without a key);
 //! 5. the role it claims is not a role, or above the console's `max_role`;
 //! 6. the tag has no `write` block;
@@ -113,7 +113,9 @@ fn decide(
              the way, or the console's key changed: update its line with what `ttyhmi key` prints there)"
         ));
     }
-    replay.check(&req.request_id, req.time_ms, now_ms).map_err(|why| format!("replayed: {why}"))?;
+    // Ids are per console (a host id has no `/`): two consoles cannot spoil each other's ids.
+    let id = format!("{}/{}", req.host, req.request_id);
+    replay.check(&id, req.time_ms, now_ms).map_err(|why| format!("replayed: {why}"))?;
     let role = check_role(req, console.max_role, &host)?;
     let spec = tag.write.ok_or_else(|| format!("`{}` has no write block: it cannot be written", tag.name))?;
     if role == Role::Viewer {

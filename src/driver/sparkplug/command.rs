@@ -53,6 +53,21 @@ pub const MAX_RECENT_REQUESTS: usize = 100_000;
 /// The longest `user`, `role`, `host` or `request_id` property accepted (bytes).
 pub const MAX_CLAIM_BYTES: usize = 256;
 
+/// The key file's name in the state folder ([`key_path`]).
+pub const KEY_FILE: &str = "command.key";
+
+/// Where this installation's command key is: [`KEY_FILE`] in the state folder.
+pub fn key_path() -> PathBuf {
+    crate::paths::state_dir().join(KEY_FILE)
+}
+
+/// A new request id: 128 random bits in hex (unique without coordination between consoles).
+pub fn new_request_id() -> Result<String, KeyError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
 /// The first word of a public key line.
 pub const PUBLIC_PREFIX: &str = "ttyhmi-ed25519";
 

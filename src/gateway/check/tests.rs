@@ -167,7 +167,11 @@ fn refused_replayed_request_id() {
     let (c, t) = (consoles(), tag("SPEED"));
     assert_eq!(check_write(&c, &mut replay, &r, &sig, &t, Some(1400.0), NOW), Verdict::Allowed);
     let why = refused(check_write(&c, &mut replay, &r, &sig, &t, Some(1400.0), NOW + 2000));
-    assert_eq!(why, "replayed: request id `r-1` was used before: a replayed command");
+    assert_eq!(why, "replayed: request id `control-room-1/r-1` was used before: a replayed command");
+    // The same id from another console is another request.
+    let other = WriteRequest { host: "eng-1".into(), ..r.clone() };
+    let sig2 = other.sign(&key(2)).to_bytes();
+    assert_eq!(check_write(&c, &mut replay, &other, &sig2, &t, Some(1400.0), NOW), Verdict::Allowed);
 }
 
 #[test]

@@ -66,6 +66,14 @@ fn the_signature_property_is_a_base64_string() {
 }
 
 #[test]
+fn request_ids_are_128_random_bits_in_hex() {
+    let (a, b) = (new_request_id().expect("random"), new_request_id().expect("random"));
+    assert_eq!(a.len(), 32);
+    assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(a, b);
+}
+
+#[test]
 fn topics_are_dcmd_for_a_device_and_ncmd_for_the_node() {
     assert_eq!(req().topic(), "spBv1.0/Plant/DCMD/Boiler1/plc1");
     assert_eq!(WriteRequest { device: None, ..req() }.topic(), "spBv1.0/Plant/NCMD/Boiler1");
@@ -331,6 +339,7 @@ fn the_key_is_made_once_private_and_read_back_equal() {
     let (k1, made) = load_or_create_key(&p).expect("made");
     assert!(made);
     assert_eq!(mode_of(&p), 0o600);
+    assert!(key_path().ends_with(KEY_FILE));
     let (k2, made) = load_or_create_key(&p).expect("read");
     assert!(!made);
     assert_eq!(k1.to_bytes(), k2.to_bytes());
