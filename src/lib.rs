@@ -28,6 +28,7 @@ pub mod console;
 pub mod driver;
 pub mod files;
 pub mod front;
+pub mod gateway;
 pub mod layout;
 pub mod paths;
 pub mod plant;

@@ -48,7 +48,7 @@ pub use pin::{
 };
 pub use role::{Role, UnknownRole};
 pub use ssh_key::PublicKey;
-pub use trust::{Standing, load_trusted, standing};
+pub use trust::{Standing, TrustedFile, USERS_FILE, load_trusted, open_trusted, standing};
 pub use users_file::{
     MAX_USERS_FILE_BYTES, SYSTEM_USERS_FILE, UserChange, UserEntry, UsersFile, UsersFiles, load, locate, locate_in,
     parse,

@@ -1,4 +1,5 @@
-//! Whether the users file may be believed, like sshd's StrictModes, and how far.
+//! Whether the users file (and files trusted like it: a gateway's consoles file) may be believed,
+//! like sshd's StrictModes, and how far.
 //!
 //! A file is considered at all only when
 //! - it is a regular file, not writable by group or others;
@@ -53,6 +54,22 @@ pub fn standing(owner: u32, person_uid: Option<u32>, process_uid: u32) -> Option
     None
 }
 
+/// What a file trusted like the users file is called in messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedFile {
+    /// What it is: `users file`.
+    pub noun: &'static str,
+    /// What only a file owned by root (or the service account) gives: `roles come only from a
+    /// users file`.
+    pub grants: &'static str,
+    /// What runs as the service account: `console`.
+    pub program: &'static str,
+}
+
+/// The users file, in messages.
+pub const USERS_FILE: TrustedFile =
+    TrustedFile { noun: "users file", grants: "roles come only from a users file", program: "console" };
+
 /// Opens, checks and parses the users file at `path` for the person with uid `person_uid` at a
 /// console running as `process_uid`, and says how far it is believed. A FIFO or a device is
 /// refused without blocking, and at most [`super::MAX_USERS_FILE_BYTES`] are read.
@@ -62,17 +79,31 @@ pub fn load_trusted(
     person_uid: Option<u32>,
     process_uid: u32,
 ) -> Result<(UsersFile, Standing), AuthError> {
+    let (file, standing) = open_trusted(path, &USERS_FILE, person_uid, process_uid)?;
+    let text = read_text(file, path)?;
+    Ok((parse(&text, path)?, standing))
+}
+
+/// Opens the file at `path` if it may be believed as a `kind` (see the module's rules: a regular
+/// file, neither it nor its folders writable by others, owned by root or as [`standing`] says),
+/// and says how far. The checks are made on the open file, so the file read is the file checked.
+/// A FIFO or a device is refused without blocking. [`AuthError::Untrusted`] says why the file is
+/// not trusted and how to fix it; [`AuthError::Read`] carries only the path and the message.
+pub fn open_trusted(
+    path: &Path,
+    kind: &TrustedFile,
+    person_uid: Option<u32>,
+    process_uid: u32,
+) -> Result<(std::fs::File, Standing), AuthError> {
     let real = std::fs::canonicalize(path).map_err(|e| AuthError::read(path, &e))?;
     // Never blocks (a FIFO is refused, not waited on) and reads nothing that is not a regular file.
     let file = open_regular(&real).map_err(|e| relabel(e, path))?;
-    // The checks are made on the open file, so the file read is the file checked.
     let meta = file.metadata().map_err(|e| AuthError::read(path, &e))?;
-    check_mode(path, &meta)?;
+    check_mode(path, kind, &meta)?;
     let standing = standing(meta.uid(), person_uid, process_uid)
-        .ok_or_else(|| foreign(path, meta.uid(), person_uid, process_uid))?;
-    check_folders(path, &real, meta.uid())?;
-    let text = read_text(file, path)?;
-    Ok((parse(&text, path)?, standing))
+        .ok_or_else(|| foreign(path, kind, meta.uid(), person_uid, process_uid))?;
+    check_folders(path, kind, &real, meta.uid())?;
+    Ok((file, standing))
 }
 
 /// An error about the real file, named as the person gave it.
@@ -105,52 +136,49 @@ pub(crate) fn uid_text(uid: u32) -> String {
     }
 }
 
-fn check_mode(path: &Path, meta: &Metadata) -> Result<(), AuthError> {
+fn check_mode(path: &Path, kind: &TrustedFile, meta: &Metadata) -> Result<(), AuthError> {
     let shown = path.display();
     let mode = meta.mode() & 0o7777;
     match writable_by(mode) {
         Some(who) => Err(untrusted(
             path,
-            format!("users file {shown} is writable by {who} (mode {mode:04o})"),
+            format!("{} {shown} is writable by {who} (mode {mode:04o})", kind.noun),
             format!("sudo chmod go-w {shown}"),
         )),
         None => Ok(()),
     }
 }
 
-fn foreign(path: &Path, owner: u32, person_uid: Option<u32>, process_uid: u32) -> AuthError {
+fn foreign(path: &Path, kind: &TrustedFile, owner: u32, person_uid: Option<u32>, process_uid: u32) -> AuthError {
     let shown = path.display();
     let service = if person_uid == Some(process_uid) {
         String::new()
     } else {
-        format!(" or by the account this console runs as ({})", uid_text(process_uid))
+        format!(" or by the account this {} runs as ({})", kind.program, uid_text(process_uid))
     };
     untrusted(
         path,
-        format!(
-            "users file {shown} is owned by {}: roles come only from a users file owned by root{service}",
-            uid_text(owner)
-        ),
+        format!("{} {shown} is owned by {}: {} owned by root{service}", kind.noun, uid_text(owner), kind.grants),
         format!("sudo chown root: {shown}"),
     )
 }
 
-fn check_folders(path: &Path, real: &Path, owner: u32) -> Result<(), AuthError> {
+fn check_folders(path: &Path, kind: &TrustedFile, real: &Path, owner: u32) -> Result<(), AuthError> {
     // The folder holding the name that was given (it may hold a link), then the real folders.
     let given_parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    check_folder(path, given_parent, owner, false)?;
+    check_folder(path, kind, given_parent, owner, false)?;
     let mut sticky_ok = false;
     for dir in real.ancestors().skip(1) {
-        check_folder(path, dir, owner, sticky_ok)?;
+        check_folder(path, kind, dir, owner, sticky_ok)?;
         sticky_ok = true;
     }
     Ok(())
 }
 
-fn check_folder(path: &Path, dir: &Path, owner: u32, sticky_ok: bool) -> Result<(), AuthError> {
+fn check_folder(path: &Path, kind: &TrustedFile, dir: &Path, owner: u32, sticky_ok: bool) -> Result<(), AuthError> {
     let meta = std::fs::metadata(dir).map_err(|e| AuthError::read(path, &e))?;
     let (shown, dir_shown) = (path.display(), dir.display());
     let mode = meta.mode() & 0o7777;
@@ -160,7 +188,7 @@ fn check_folder(path: &Path, dir: &Path, owner: u32, sticky_ok: bool) -> Result<
     {
         return Err(untrusted(
             path,
-            format!("users file {shown} is in folder {dir_shown}, which is writable by {who} (mode {mode:04o})"),
+            format!("{} {shown} is in folder {dir_shown}, which is writable by {who} (mode {mode:04o})", kind.noun),
             format!("sudo chmod go-w {dir_shown}"),
         ));
     }
@@ -169,8 +197,9 @@ fn check_folder(path: &Path, dir: &Path, owner: u32, sticky_ok: bool) -> Result<
         return Err(untrusted(
             path,
             format!(
-                "users file {shown} is in folder {dir_shown}, which is owned by {}, who is neither root nor the \
+                "{} {shown} is in folder {dir_shown}, which is owned by {}, who is neither root nor the \
                  file's owner ({})",
+                kind.noun,
                 uid_text(dir_owner),
                 uid_text(owner)
             ),

@@ -5,6 +5,7 @@
 //! (no I/O, time injected); [`link`] runs the host side over MQTT.
 
 pub mod codec;
+pub mod command;
 pub mod edge;
 pub mod host;
 pub mod link;
