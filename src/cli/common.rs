@@ -44,6 +44,11 @@ pub(super) fn journal_path(layout: &Path) -> PathBuf {
     paths::state_dir().join("alarms").join(format!("{stem}.jsonl"))
 }
 
+/// This installation's key for signed Sparkplug commands (`command.key` in the state folder).
+pub(super) fn command_key_path() -> PathBuf {
+    crate::driver::sparkplug::command::key_path()
+}
+
 /// `lockouts.json` in the state folder: the PIN lockouts of every user, next to the audit log.
 pub(super) fn default_lockouts_path() -> PathBuf {
     paths::state_dir().join("lockouts.json")

@@ -23,6 +23,8 @@ pub(super) struct Console {
     pub(super) pki: PathBuf,
     /// The PIN shown in the status bar (the demo's operator only).
     pub(super) demo_pin: Option<String>,
+    /// The key that signs this console's Sparkplug commands.
+    pub(super) command_key: PathBuf,
 }
 
 impl Console {
@@ -39,7 +41,12 @@ impl Console {
             demo_pin: self.demo_pin,
             color: color(self.no_color),
             utc_offset: self.utc_offset,
-            drivers: DriverOptions { poll_override: None, pki: self.pki, writable },
+            drivers: DriverOptions {
+                poll_override: None,
+                pki: self.pki,
+                writable,
+                command_key: Some(self.command_key),
+            },
         }
     }
 }
@@ -65,6 +72,7 @@ mod tests {
             lockouts_path: "l.json".into(),
             pki: "pki".into(),
             demo_pin: None,
+            command_key: "k".into(),
         }
         .options()
     }

@@ -27,6 +27,10 @@ pub(super) struct DemoArgs {
     /// No colour (also when the NO_COLOR environment variable is set).
     #[arg(long)]
     no_color: bool,
+    /// Through MQTT: an in-process broker, a Sparkplug B gateway polling the simulated plant, and
+    /// the console reading the broker (layouts/sparkplug-console.yaml).
+    #[arg(long)]
+    mqtt: bool,
 }
 
 pub(super) fn demo(args: DemoArgs, utc_offset: time::UtcOffset) -> Result<ExitCode> {
@@ -60,6 +64,7 @@ pub(super) fn demo(args: DemoArgs, utc_offset: time::UtcOffset) -> Result<ExitCo
         lockouts_path: demo_dir.join("lockouts.json"),
         pki: pki.clone(),
         demo_pin: Some(DEMO_PIN.to_string()),
+        command_key: demo_dir.join(crate::driver::sparkplug::command::KEY_FILE),
     }
     .options();
     runtime()?.block_on(async {
@@ -80,11 +85,105 @@ pub(super) fn demo(args: DemoArgs, utc_offset: time::UtcOffset) -> Result<ExitCo
         let password = paths::state_dir().join("demo-opcua.pass");
         write_private(&password, &sim_opts.opcua_password)?;
         point_at(&mut l, plant.modbus_addr, plant.opcua_url(), &password);
+        let mut gateway = None;
+        if args.mqtt {
+            let (console, stop) = mqtt::start(l, &demo_dir, &pki)?;
+            l = console;
+            gateway = Some(stop);
+        }
         let r = run_console(l, opts).await;
+        if let Some((stop, task)) = gateway {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
         plant.stop().await;
         r.context("console")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `demo --mqtt`: the broker and the gateway, and the console's layout pointed at them.
+mod mqtt {
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use anyhow::{Context, Result};
+    use tokio::sync::watch;
+    use tokio::task::JoinHandle;
+
+    use crate::audit::Actor;
+    use crate::driver::spawn::DriverOptions;
+    use crate::gateway::run::{GatewayOptions, run};
+    use crate::layout::{self, ConnectionKind, Layout};
+    use crate::plant::runtime::PlantOptions;
+    use crate::sim;
+
+    /// The console's side of the MQTT demo.
+    const CONSOLE_LAYOUT: &str = include_str!("../../layouts/sparkplug-console.yaml");
+
+    /// The demo's gateway: how to stop it, and its task.
+    pub(super) type Running = (watch::Sender<bool>, JoinHandle<()>);
+
+    /// Starts the broker and a gateway publishing `plant` (the demo layout pointed at the
+    /// simulator); returns the console's layout and how to stop the gateway.
+    pub(super) fn start(plant: Layout, demo_dir: &Path, pki: &Path) -> Result<(Layout, Running)> {
+        let broker = sim::broker::start(SocketAddr::from(([127, 0, 0, 1], 0))).context("starting the MQTT broker")?;
+        let mut plant = plant;
+        let mut spec = plant.publish.clone().context("the demo layout has no publish block")?;
+        spec.broker.host = broker.ip().to_string();
+        spec.broker.port = broker.port();
+        plant.publish = Some(spec.clone());
+        // The demo console's key is the one trusted, up to engineer.
+        let key_path = demo_dir.join(crate::driver::sparkplug::command::KEY_FILE);
+        let (key, _) =
+            crate::driver::sparkplug::command::load_or_create_key(&key_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let consoles = demo_dir.join("consoles.yaml");
+        let line = crate::driver::sparkplug::command::public_line(&key.verifying_key());
+        crate::files::write_atomic(
+            &consoles,
+            &format!("demo-console: {{ key: \"{line}\", max_role: engineer }}\n"),
+            0o600,
+            None,
+        )
+        .context("writing the demo's consoles file")?;
+        let uid = nix::unistd::getuid().as_raw();
+        let consoles = crate::gateway::consoles::load_trusted(&consoles, uid).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let opts = GatewayOptions {
+            plant: PlantOptions {
+                audit_path: demo_dir.join("gateway-audit.jsonl"),
+                journal_path: demo_dir.join("gateway-alarms.jsonl"),
+                lockouts_path: demo_dir.join("gateway-lockouts.json"),
+                drivers: DriverOptions { pki: pki.to_path_buf(), writable: true, ..Default::default() },
+            },
+            consoles: Some(consoles),
+            bd_seq_path: demo_dir.join("gateway.bdseq"),
+            actor: Actor {
+                user: crate::auth::current_user(),
+                host: "demo".into(),
+                ssh_client: None,
+                role: "gateway".into(),
+                session: None,
+                via: None,
+            },
+        };
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            if let Err(e) = run(Arc::new(plant), spec, opts, rx).await {
+                tracing::error!("the demo gateway stopped: {e}");
+            }
+        });
+        let mut console = layout::parse(CONSOLE_LAYOUT, "layouts/sparkplug-console.yaml")
+            .context("the MQTT demo's console layout")?;
+        for c in &mut console.connections {
+            if let ConnectionKind::Sparkplug(sp) = &mut c.kind {
+                sp.broker.host = broker.ip().to_string();
+                sp.broker.port = broker.port();
+                sp.host_id = "demo-console".into();
+            }
+        }
+        Ok((console, (stop, task)))
+    }
 }
 
 /// Points every connection of the layout at the demo's simulated plant.

@@ -20,6 +20,7 @@ mod check;
 mod common;
 mod console;
 mod demo;
+mod gateway;
 mod logging;
 mod ports;
 mod run;
@@ -39,7 +40,11 @@ pub use logging::init_logging;
 
 /// The command line.
 #[derive(Parser)]
-#[command(name = "ttyhmi", version, about = "Terminal SCADA operator console for Modbus (TCP, RTU) and OPC UA devices")]
+#[command(
+    name = "ttyhmi",
+    version,
+    about = "Terminal SCADA operator console for Modbus (TCP, RTU), OPC UA and Sparkplug B (MQTT)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,6 +69,10 @@ enum Command {
         #[command(subcommand)]
         what: audit::AuditCommand,
     },
+    /// Publish a layout's PLCs to an MQTT broker as a Sparkplug B edge node (the `publish:` block).
+    Gateway(gateway::GatewayArgs),
+    /// Print this installation's command key (public half, one line) for a gateway's consoles file.
+    Key(gateway::KeyArgs),
     /// Start the simulated plant on loopback and run the console on it (layouts/demo.yaml).
     Demo(demo::DemoArgs),
     /// Run the simulated plant alone, for other consoles and tools; stops on Ctrl-C.
@@ -92,6 +101,8 @@ pub fn dispatch(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
         Command::Passwd(args) => users::passwd(args),
         Command::Whoami(args) => users::whoami(args),
         Command::Audit { what } => audit::audit(what),
+        Command::Gateway(args) => gateway::gateway(args),
+        Command::Key(args) => gateway::key(args),
         Command::Demo(args) => demo::demo(args, utc_offset),
         Command::Sim(args) => sim::sim(args),
         Command::Check(args) => check::check(args),

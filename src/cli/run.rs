@@ -44,6 +44,7 @@ pub(super) fn run(args: RunArgs, utc_offset: time::UtcOffset) -> Result<ExitCode
         lockouts_path: default_lockouts_path(),
         pki: pki_dir(),
         demo_pin: None,
+        command_key: super::common::command_key_path(),
     };
     runtime()?.block_on(run_console(l, console.options())).context("console")?;
     Ok(ExitCode::SUCCESS)

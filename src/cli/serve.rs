@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::common::{default_audit_path, default_lockouts_path, journal_path, load, pki_dir, runtime};
+use super::common::{
+    command_key_path, default_audit_path, default_lockouts_path, journal_path, load, pki_dir, runtime,
+};
 use crate::driver::spawn::DriverOptions;
 use crate::front::attach::default_socket;
 use crate::front::gate::Gate;
@@ -70,7 +72,12 @@ pub(super) fn serve(args: ServeArgs, utc_offset: time::UtcOffset) -> Result<Exit
             audit_path: args.audit.unwrap_or_else(default_audit_path),
             journal_path: args.journal.unwrap_or_else(|| journal_path(&args.layout)),
             lockouts_path: default_lockouts_path(),
-            drivers: DriverOptions { poll_override: None, pki: pki_dir(), writable: !args.read_only },
+            drivers: DriverOptions {
+                poll_override: None,
+                pki: pki_dir(),
+                writable: !args.read_only,
+                command_key: Some(command_key_path()),
+            },
         },
         export_dir: state.join("exports"),
         idle_logout: args.idle_logout,

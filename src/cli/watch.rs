@@ -40,7 +40,7 @@ pub(super) fn watch(args: WatchArgs) -> Result<ExitCode> {
     let opts = WatchOptions {
         json,
         duration,
-        drivers: DriverOptions { poll_override: poll, pki: pki_dir(), writable: false },
+        drivers: DriverOptions { poll_override: poll, pki: pki_dir(), writable: false, command_key: None },
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());

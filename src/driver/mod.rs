@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod modbus;
 pub mod plan;
 pub mod reply;
+pub mod secret;
 pub mod sparkplug;
 pub mod spawn;
 pub mod stats;

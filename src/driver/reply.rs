@@ -64,6 +64,9 @@ pub enum Refusal {
     /// An OPC UA status code for the write, by its symbolic name (`Bad_OutOfRange`).
     #[error("the server refused the write: {0}")]
     Status(String),
+    /// A Sparkplug gateway's refusal (its checks, or the device behind it), in its words.
+    #[error("the gateway refused the write: {0}")]
+    Gateway(String),
 }
 
 /// Why the outcome is unknown.

@@ -21,6 +21,9 @@ pub struct DriverOptions {
     /// Give the drivers a write inbox. False in read-only mode: then no write can reach a device,
     /// whatever else happens.
     pub writable: bool,
+    /// Sparkplug: the file of this installation's command key (made on first use), which signs
+    /// every command a console sends through a broker. `None`: no key, such writes are refused.
+    pub command_key: Option<std::path::PathBuf>,
 }
 
 /// The running drivers, and where to send writes (empty when not writable).
@@ -39,6 +42,7 @@ pub fn spawn<M: From<DriverEvent> + Send + 'static>(
 ) -> Drivers {
     let mut writers = HashMap::new();
     let mut tasks = Vec::new();
+    let key = command_key(layout, opts);
     for (i, c) in layout.connections.iter().enumerate() {
         let id = ConnId(i as u16);
         let inbox = if opts.writable {
@@ -63,11 +67,32 @@ pub fn spawn<M: From<DriverEvent> + Send + 'static>(
                 tokio::spawn(opcua::run(job, tx, shutdown, inbox))
             }
             ConnectionKind::Sparkplug(sp) => {
-                let job = super::sparkplug::link::SpJob::new(layout, id, sp);
+                let job = super::sparkplug::link::SpJob::new(layout, id, sp, key.clone());
                 tokio::spawn(super::sparkplug::link::run(job, tx, shutdown, inbox))
             }
         };
         tasks.push(task);
     }
     Drivers { tasks, writers }
+}
+
+/// The command key, when a writable console has a Sparkplug connection to sign for (read or
+/// made once for all of them); else why there is none.
+fn command_key(layout: &Layout, opts: &DriverOptions) -> Result<Arc<ed25519_dalek::SigningKey>, String> {
+    let needed = opts.writable && layout.connections.iter().any(|c| matches!(c.kind, ConnectionKind::Sparkplug(_)));
+    let Some(path) = opts.command_key.as_ref().filter(|_| needed) else {
+        return Err("this console has no command key".into());
+    };
+    match super::sparkplug::command::load_or_create_key(path) {
+        Ok((key, created)) => {
+            if created {
+                tracing::info!("made the command key {} (ttyhmi key prints its public half)", path.display());
+            }
+            Ok(Arc::new(key))
+        }
+        Err(e) => {
+            tracing::error!("command key: {e}");
+            Err(e.to_string())
+        }
+    }
 }

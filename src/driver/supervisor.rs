@@ -46,6 +46,9 @@ pub trait Driver: Clone + Send + 'static {
     type Link: Send;
     /// The first delay after a failure; it doubles up to [`BACKOFF_CAP`], with jitter in [½, 1).
     const BACKOFF_BASE: Duration;
+    /// When the connection is lost its tags turn stale (Uncertain, value kept) rather than Bad:
+    /// a report-by-exception source (Sparkplug) whose values were right when last heard.
+    const LOSS_IS_STALE: bool = false;
 
     fn conn(&self) -> ConnId;
     /// The connection's name in the layout (for messages and logs).
@@ -120,6 +123,7 @@ pub struct Out<M> {
     pub stats: ConnStats,
     started: Instant,
     last_stats: Instant,
+    loss_is_stale: bool,
 }
 
 impl<M: Event> Out<M> {
@@ -136,6 +140,7 @@ impl<M: Event> Out<M> {
             stats: ConnStats::default(),
             started: now,
             last_stats: now,
+            loss_is_stale: D::LOSS_IS_STALE,
         }
     }
 
@@ -254,7 +259,14 @@ impl<M: Event> Out<M> {
     /// (counting a reconnect when a session had run). Returns the wait before that attempt.
     async fn down(&mut self, reason: String, retry: Retry, after_session: bool) -> Duration {
         self.up_since = None;
-        self.mark_all(Reason::Disconnected(reason.clone())).await;
+        if self.loss_is_stale {
+            let stale =
+                Sample { quality: crate::tag::Quality::Uncertain(Reason::Stale), ..Sample::no_data(SystemTime::now()) };
+            let stale = Sample { value: None, ..stale };
+            self.samples(self.tags.iter().map(|&id| (id, stale.clone())).collect()).await;
+        } else {
+            self.mark_all(Reason::Disconnected(reason.clone())).await;
+        }
         let delay = match retry {
             Retry::AtOnce => {
                 self.backoff.reset();

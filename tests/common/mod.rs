@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub mod driver;
 pub mod proc;
 pub mod serial_line;
+pub mod sparkplug;
 pub mod ssh;
 pub mod tui;
 

@@ -38,8 +38,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::driver::{DriverEvent, Fact, WriteInbox, supervisor};
 use crate::layout::{
-    ConnId, ConnectionKind, Deadband, Layout, OpcUaConn, SecretSource, TagSource, UaMode, UaPoint, UaPolicy,
-    UaSecurity, UaUser,
+    ConnId, ConnectionKind, Deadband, Layout, OpcUaConn, TagSource, UaMode, UaPoint, UaPolicy, UaSecurity, UaUser,
 };
 use crate::tag::{Sample, TagId};
 
@@ -112,16 +111,7 @@ fn identity(job: &UaJob) -> Result<IdentityToken, String> {
     Ok(match &job.ua.user {
         UaUser::Anonymous => IdentityToken::Anonymous,
         UaUser::UserName { username, password } => {
-            let secret = match password {
-                SecretSource::Env(var) => std::env::var(var)
-                    .map_err(|_| format!("the password variable {var} is not set (for user `{username}`)"))?,
-                SecretSource::File(path) => std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-            };
+            let secret = crate::driver::secret::read(password, username)?;
             IdentityToken::new_user_name(username.clone(), secret)
         }
         UaUser::Certificate { cert, key } => IdentityToken::new_x509_path(cert, key)

@@ -9,6 +9,8 @@ pub mod command;
 pub mod edge;
 pub mod host;
 pub mod link;
+pub mod mqtt;
+pub mod outcome;
 #[allow(clippy::all, missing_docs)]
 pub mod proto;
 pub mod topic;
