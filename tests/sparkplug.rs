@@ -171,3 +171,54 @@ fn a_signed_write_goes_through_the_gateway_with_records_at_both_ends() {
         console.runtime.stop().await;
     });
 }
+
+/// The gateway as shipped: `ttyhmi gateway LAYOUT` publishes, `ttyhmi key` prints a key line a
+/// consoles file takes, and SIGTERM publishes NDEATH before the process exits 0.
+#[test]
+fn the_gateway_command_publishes_and_says_goodbye_on_sigterm() {
+    let (rt, sim) = common::plant();
+    let dir = TempDir::new("sp-process");
+    let env = |c: &mut std::process::Command| {
+        c.env("XDG_STATE_HOME", dir.0.join("state"))
+            .env("XDG_DATA_HOME", dir.0.join("data"))
+            .env("XDG_CONFIG_HOME", dir.0.join("config"));
+    };
+    let mut key = std::process::Command::new(common::BIN);
+    key.arg("key");
+    env(&mut key);
+    let out = key.output().expect("ttyhmi key runs");
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(out.status.success() && line.starts_with("ttyhmi-ed25519 "), "{line}");
+    assert!(ttyhmi::driver::sparkplug::command::parse_public_line(&line).is_ok(), "the line parses: {line}");
+    let again = key.output().expect("ttyhmi key runs");
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), line, "the key is made once");
+
+    rt.block_on(async {
+        let broker = new_broker();
+        let spy = Spy::start(broker, "spy").await;
+        let layout = dir.0.join("gw.yaml");
+        std::fs::write(
+            &layout,
+            format!(
+                "publish: {{ sparkplug: {{ host: 127.0.0.1, port: {}, group: Plant, node: Boiler1 }} }}\nconnections:\n  plc1: {{ modbus_tcp: {{ host: 127.0.0.1, port: {}, unit: 1 }}, poll: 200ms }}\ntags:\n  COUNT: {{ source: plc1, holding: 100, type: u16 }}\n",
+                broker.port(),
+                sim.modbus_addr.port()
+            ),
+        )
+        .unwrap();
+        let mut gw = std::process::Command::new(common::BIN);
+        gw.arg("gateway").arg(&layout).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        env(&mut gw);
+        let child = gw.spawn().expect("ttyhmi gateway starts");
+        spy.wait("/DDATA/Boiler1/plc1", 2, 30).await;
+        assert_eq!(spy.count("/NDEATH/"), 0);
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "exit 0 on SIGTERM: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("Plant/Boiler1") && text.contains("stopped (SIGTERM)"), "{text}");
+        spy.wait("/NDEATH/Boiler1", 1, 5).await;
+        let bd = std::fs::read_to_string(dir.0.join("state/ttyhmi/sparkplug-Plant-Boiler1.bdseq")).expect("the bdSeq is kept");
+        assert_eq!(bd.trim(), "0", "the first connection's bdSeq");
+    });
+}
