@@ -274,10 +274,15 @@ fn nan_text_and_bad_samples_neither_raise_nor_clear_a_limit() {
     assert_eq!(e.alarm(A).unwrap().value, Some(Value::Float(90.0)));
     assert!(e.evaluate(T, &f(f64::NAN, 12.0), at(12.0)).is_empty());
     assert_eq!(state(&e), Unacknowledged);
-    // Uncertain values are still values.
-    let mut u = f(70.0, 13.0);
-    u.quality = Quality::Uncertain(Reason::Stale);
-    assert_eq!(moves(&e.evaluate(T, &u, at(13.0))), [(Unacknowledged, ReturnedUnacknowledged)]);
+    // A value its source says is stale (a Sparkplug node that died) neither clears nor raises.
+    let mut stale = f(70.0, 13.0);
+    stale.quality = Quality::Uncertain(Reason::Stale);
+    assert!(e.evaluate(T, &stale, at(13.0)).is_empty(), "a stale value cleared the alarm");
+    assert_eq!(state(&e), Unacknowledged);
+    // Other uncertain values are still values.
+    let mut u = f(70.0, 14.0);
+    u.quality = Quality::Uncertain(Reason::Other("sensor not calibrated".into()));
+    assert_eq!(moves(&e.evaluate(T, &u, at(14.0))), [(Unacknowledged, ReturnedUnacknowledged)]);
 }
 
 #[test]
