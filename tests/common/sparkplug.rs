@@ -99,13 +99,23 @@ pub struct Console {
 
 impl Console {
     pub fn start(layout: Layout, dir: &Path, name: &str) -> Console {
+        Console::with(layout, dir, name, true)
+    }
+
+    /// A read-only console (`--read-only`: its drivers have no write inbox), with the same
+    /// command key as [`Console::start`] (so only read-only mode keeps it from writing).
+    pub fn start_read_only(layout: Layout, dir: &Path, name: &str) -> Console {
+        Console::with(layout, dir, name, false)
+    }
+
+    fn with(layout: Layout, dir: &Path, name: &str, writable: bool) -> Console {
         let (tx, rx) = mpsc::channel(4096);
         let audit = dir.join(format!("{name}-audit.jsonl"));
         let opts = PlantOptions {
             audit_path: audit.clone(),
             journal_path: dir.join(format!("{name}-alarms.jsonl")),
             lockouts_path: dir.join(format!("{name}-lockouts.json")),
-            drivers: DriverOptions { writable: true, command_key: Some(dir.join("command_key")), ..Default::default() },
+            drivers: DriverOptions { writable, command_key: Some(dir.join("command_key")), ..Default::default() },
         };
         let runtime = PlantRuntime::start(Arc::new(layout), &opts, tx).expect("the console's plant starts");
         Console { runtime, rx, answers: Vec::new(), audit }
@@ -146,6 +156,12 @@ impl Console {
         let p = &self.runtime.plant;
         let id = p.layout.tag_id(tag).expect("a tag");
         let plan = ttyhmi::plant::write_plan(&p.layout, id, &value, p.data_types.get(&id)).expect("a write plan");
+        self.send(plan, user, role);
+    }
+
+    /// Sends a confirmed write of `plan` as `user` with `role`, its attempt on record.
+    pub fn send(&mut self, plan: ttyhmi::driver::WritePlan, user: &str, role: &str) {
+        let tag = self.runtime.plant.layout.tag(plan.tag()).name.clone();
         let who = actor(user, role);
         let audit =
             ttyhmi::audit::RecordInput::new(SystemTime::now(), &who, ttyhmi::audit::Action::WriteAttempt).tag(tag);
@@ -232,19 +248,29 @@ impl Spy {
         client.subscribe("spBv1.0/#", rumqttc::QoS::AtLeastOnce).await.unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
+        let (subscribed, acked) = tokio::sync::oneshot::channel();
+        let mut subscribed = Some(subscribed);
         tokio::spawn(async move {
             loop {
                 match events.poll().await {
                     Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                         s.lock().unwrap().push((p.topic.clone(), p.payload.to_vec()))
                     }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                        if let Some(tx) = subscribed.take() {
+                            let _ = tx.send(());
+                        }
+                    }
                     Ok(_) => {}
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
             }
         });
-        // Subscribed before the test goes on.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Subscribed before the test goes on (the broker acknowledged the subscription).
+        tokio::time::timeout(Duration::from_secs(10), acked)
+            .await
+            .expect("the broker acknowledges the spy's subscription within 10 s")
+            .expect("the spy's event loop runs");
         Spy { seen, client }
     }
 
