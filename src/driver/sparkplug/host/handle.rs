@@ -13,7 +13,7 @@ use super::{Device, HostSession, Node, WRITE_RESULT_METRIC, stale};
 use crate::driver::sparkplug::codec::DataType;
 use crate::driver::sparkplug::proto::{Payload, payload::Metric, payload::metric::Value as Wire};
 use crate::driver::sparkplug::topic::{MsgType, Topic};
-use crate::tag::{Reason, Sample, TagId};
+use crate::tag::{Quality, Reason, Sample, TagId};
 
 /// A write result's request id and text are cut to these many characters.
 const MAX_REQUEST_ID: usize = 128;
@@ -303,6 +303,11 @@ impl HostSession {
             }
             if let Some(ids) = tags.and_then(|t| t.get(name)) {
                 let s = self.metric_sample(device, name, m, dt, p.timestamp, wall, out);
+                if matches!(s.0.quality, Quality::Bad(Reason::Decode(_))) {
+                    // The node and our birth disagree: only a birth sets the tag right (the
+                    // next value of a setpoint may be hours away).
+                    out.want(format!("metric {} is not a {dt:?} as born", shown(&point(device, name))));
+                }
                 emit(ids, s, out);
             }
         }

@@ -527,6 +527,22 @@ fn an_unknown_alias_asks_for_a_rebirth_and_the_rest_is_applied() {
 }
 
 #[test]
+fn a_value_that_is_not_of_the_born_datatype_asks_for_a_rebirth() {
+    let (mut s, t0) = born();
+    let e = data(&mut s, Some("Pump1"), 2, vec![m(None, Some(10), None, Some(Wire::StringValue("x".into())))], t0);
+    assert!(matches!(last(&e, LEVEL).map(|x| x.quality), Some(Quality::Bad(Reason::Decode(_)))));
+    assert_eq!(publishes(&e).len(), 1, "one rebirth request: only a birth sets the tag right");
+    assert!(s.facts().contains(&("last rebirth reason".into(), "metric Pump1/Level is not a Float as born".into())));
+    // A birth whose own value does not decode asks for nothing (another birth says the same).
+    let (mut s, t0) = connected();
+    s.message(&topic(MsgType::NBirth, None), &nbirth(3), t0, wall0());
+    let bad = payload(Some(1), vec![m(Some("Level"), Some(10), Some(9), Some(Wire::StringValue("x".into())))]);
+    let e = s.message(&topic(MsgType::DBirth, Some("Pump1")), &bad, t0 + Duration::from_secs(60), wall0());
+    assert!(matches!(last(&e, LEVEL).map(|x| x.quality), Some(Quality::Bad(Reason::Decode(_)))));
+    assert!(publishes(&e).is_empty(), "{:?}", publishes(&e));
+}
+
+#[test]
 fn tck_id_operational_behavior_data_commands_ncmd_rebirth_name_and_value_on_data_before_a_birth() {
     let (mut s, t0) = connected();
     // Joining mid-session: data, no birth.
@@ -814,7 +830,8 @@ fn log_lines_per_call_are_bounded() {
     let e = data(&mut s, Some("Pump1"), 2, many, t0);
     let l = logs(&e);
     assert_eq!(l.len(), out::MAX_LOGS + 1);
-    assert_eq!(l.last().map(String::as_str), Some("… and 984 more such lines"));
+    // 1000 decode errors and the line of the one rebirth request they ask for.
+    assert_eq!(l.last().map(String::as_str), Some("… and 985 more such lines"));
 }
 
 #[test]
