@@ -84,6 +84,8 @@ fn a_broker_restart_and_a_late_console_recover_through_births() {
         let births_before = spy.count("/NBIRTH/");
         let mut console = Console::start(console_layout(relay.addr.port(), "late"), &dir.0, "late");
         console.until(20, "a late console gets values", |p| good(p, "P_101")).await;
+        spy.wait("/NBIRTH/", births_before + 1, 5).await;
+        console.run_for(500).await;
         assert_eq!(spy.count("/NCMD/Boiler1"), 1, "one rebirth request, no storm");
         assert_eq!(spy.count("/NBIRTH/"), births_before + 1, "one rebirth");
 
