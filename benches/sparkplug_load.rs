@@ -183,21 +183,32 @@ fn thread_ticks(names: &[&str]) -> u64 {
         .sum()
 }
 
-fn start_sim(items: usize, env: &dyn Fn(&mut Command)) -> (Child, String, String) {
+/// The processes this bench started: killed when it ends, also by a panic.
+struct Kids(Vec<Child>);
+
+impl Drop for Kids {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start_sim(items: usize, env: &dyn Fn(&mut Command)) -> (Child, String) {
     let mut sim = Command::new(EXE);
     env(&mut sim);
     let mut sim = sim
         .args(["sim", "--modbus-port", "0", "--opcua-port", "0", "--opcua-load", &items.to_string()])
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut out = BufReader::new(sim.stdout.take().unwrap());
     let ua = line_with(&mut out, "opc.tcp://");
     let url = ua.split_whitespace().find(|w| w.starts_with("opc.tcp://")).unwrap().to_string();
-    let cert = line_with(&mut out, "server certificate: ");
-    let cert = cert.trim().trim_start_matches("server certificate: ").split(" (").next().unwrap().to_string();
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (sim, url, cert)
+    (sim, url)
 }
 
 fn gateway_layout(items: usize, url: &str, broker: u16) -> String {
@@ -301,10 +312,9 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let spy = start_spy(&rt, broker);
 
-    let (mut sim, url, cert) = start_sim(items, &env);
-    let mut trust = Command::new(EXE);
-    env(&mut trust);
-    assert!(trust.args(["trust", &cert]).stdout(Stdio::null()).status().unwrap().success());
+    // Security none: no certificate to trust.
+    let (sim, url) = start_sim(items, &env);
+    let mut kids = Kids(vec![sim]);
 
     let gw_path = dir.join("gateway.yaml");
     std::fs::write(&gw_path, gateway_layout(items, &url, broker.port())).unwrap();
@@ -313,7 +323,7 @@ fn main() {
     let gw_log = std::fs::File::create(dir.join("gateway.log")).unwrap();
     let mut gateway = Command::new(EXE);
     env(&mut gateway);
-    let mut gateway = gateway
+    let gateway = gateway
         .args(["gateway", gw_path.to_str().unwrap(), "--audit", dir.join("gw-audit.jsonl").to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(gw_log)
@@ -328,7 +338,9 @@ fn main() {
         .spawn()
         .unwrap();
     let console = read_console(watch.stdout.take().unwrap());
-    let procs = Procs { pids: vec![("gateway", gateway.id()), ("console", watch.id()), ("sim", sim.id())] };
+    let procs = Procs { pids: vec![("gateway", gateway.id()), ("console", watch.id()), ("sim", kids.0[0].id())] };
+    kids.0.push(gateway);
+    kids.0.push(watch);
 
     // Warm-up: every tag born and seen Good by the console (at most 40 s), then 3 s more.
     let warm = Instant::now();
@@ -352,10 +364,9 @@ fn main() {
     // A second for the last DDATA of the window to reach the console.
     std::thread::sleep(Duration::from_secs(1));
 
-    stop(&mut watch, nix::sys::signal::Signal::SIGINT);
-    stop(&mut gateway, nix::sys::signal::Signal::SIGTERM);
-    let _ = sim.kill();
-    let _ = sim.wait();
+    stop(&mut kids.0[2], nix::sys::signal::Signal::SIGINT);
+    stop(&mut kids.0[1], nix::sys::signal::Signal::SIGTERM);
+    drop(kids);
 
     let spy = spy.lock().unwrap();
     let console = console.lock().unwrap();
