@@ -396,11 +396,7 @@ fn main() {
     println!("{:<44} {:>14}", "changes published (spy: DDATA metrics/s)", format!("{:.0}", per_s(spy.metrics as f64)));
     println!("{:<44} {:>14}", "changes received (console lines/s)", format!("{:.0}", per_s((l1 - l0) as f64)));
     println!("{:<44} {:>14}", "DDATA messages/s", format!("{:.1}", per_s(spy.ddata as f64)));
-    println!(
-        "{:<44} {:>14}",
-        "metrics per DDATA",
-        format!("{:.0}", spy.metrics as f64 / spy.ddata.max(1) as f64)
-    );
+    println!("{:<44} {:>14}", "metrics per DDATA", format!("{:.0}", spy.metrics as f64 / spy.ddata.max(1) as f64));
     println!("{:<44} {:>14} {:>14}", "latency", "p50", "p99");
     println!("{:<44} {:>14} {:>14}", "  DDATA timestamp → console", quantile(&mut e2e, 0.5), quantile(&mut e2e, 0.99));
     println!(
@@ -429,11 +425,7 @@ fn main() {
     println!("{:<44} {:>14}", "bytes per changed metric", "");
     println!("{:<44} {:>14.2}", "  DDATA payload (Sparkplug protobuf)", spy.payload_bytes as f64 / m);
     println!("{:<44} {:>14.3}", "  MQTT PUBLISH header + topic", spy.mqtt_bytes as f64 / m);
-    println!(
-        "{:<44} {:>14}",
-        "  payload bytes/s (one subscriber)",
-        format!("{:.0}", per_s(spy.payload_bytes as f64))
-    );
+    println!("{:<44} {:>14}", "  payload bytes/s (one subscriber)", format!("{:.0}", per_s(spy.payload_bytes as f64)));
     if unmatched > 0 {
         println!("({unmatched} console lines not matched to a DDATA seen by the spy)");
     }

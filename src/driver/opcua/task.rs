@@ -11,10 +11,12 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 use opcua::client::transport::TcpConnector;
 use opcua::client::{
-    MonitoredItem, OnSubscriptionNotification, Session, SessionEventLoop, SessionPollResult, SubscriptionActivity,
+    MonitoredItemMap, OnSubscriptionNotificationCore, Session, SessionEventLoop, SessionPollResult,
+    SubscriptionActivity,
 };
 use opcua::types::{
-    DataValue, MonitoredItemCreateRequest, MonitoredItemCreateResult, NodeId, StatusCode, TimestampsToReturn,
+    DataChangeNotification, MonitoredItemCreateRequest, MonitoredItemCreateResult, NodeId, NotificationMessage,
+    StatusCode, TimestampsToReturn,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -48,11 +50,26 @@ struct Forward {
     tx: mpsc::UnboundedSender<Inner>,
 }
 
-impl OnSubscriptionNotification for Forward {
-    fn on_data_value(&mut self, dv: DataValue, item: &MonitoredItem) {
-        let Some(tag) = item.client_handle().checked_sub(1) else { return };
-        let sample = data_sample(&dv);
-        let _ = self.tx.send(Inner::Data(vec![(TagId(tag), sample)]));
+impl OnSubscriptionNotificationCore for Forward {
+    /// The data changes of one publish response go on as one batch: the plant applies them at
+    /// once and a gateway publishes them as one DDATA (one at a time, 10,000 changes a second
+    /// were 10,000 DDATA messages, each with its own MQTT header, topic and Sparkplug envelope).
+    /// Events and status changes are not used.
+    fn on_subscription_notification(&mut self, n: NotificationMessage, items: MonitoredItemMap<'_>) {
+        let mut samples = Vec::new();
+        for obj in n.notification_data.into_iter().flatten() {
+            let Some(changes) = obj.into_inner_as::<DataChangeNotification>() else { continue };
+            for c in changes.monitored_items.into_iter().flatten() {
+                // The client handle of a tag's item is its id + 1.
+                let Some(tag) = items.get(c.client_handle).and_then(|i| i.client_handle().checked_sub(1)) else {
+                    continue;
+                };
+                samples.push((TagId(tag), data_sample(&c.value)));
+            }
+        }
+        if !samples.is_empty() {
+            let _ = self.tx.send(Inner::Data(samples));
+        }
     }
 }
 
@@ -484,10 +501,15 @@ impl Task {
             .map_err(|e| format!("cannot create the subscription: {}", convert::status_name(e.status())))?;
         let resolved = self.resolve(&namespaces);
         let (requests, asked) = self.requests(&resolved, out).await;
-        let results = session
-            .create_monitored_items(sub, TimestampsToReturn::Both, requests)
-            .await
-            .map_err(|e| format!("cannot create the monitored items: {}", convert::status_name(e.status())))?;
+        let per_call = per_call(&read_items_per_call(session).await);
+        let mut results = Vec::with_capacity(requests.len());
+        for batch in requests.chunks(per_call) {
+            let created = session
+                .create_monitored_items(sub, TimestampsToReturn::Both, batch.to_vec())
+                .await
+                .map_err(|e| format!("cannot create the monitored items: {}", convert::status_name(e.status())))?;
+            results.extend(created);
+        }
         let revised = session.subscription_state().lock().get(sub).map(|x| x.publishing_interval());
         let publishing = revised.unwrap_or(interval);
         let created = created(asked, results.iter().map(|r| &r.result), publishing);
@@ -527,6 +549,38 @@ impl Task {
         self.mark_quarantined(out).await;
         (requests, asked)
     }
+}
+
+/// Monitored items created in one call at most: servers limit it (async-opcua's default, and so
+/// the simulator's, is 1000; a server may say less in its `MaxMonitoredItemsPerCall`), and one
+/// call for 10,000 items is refused whole with Bad_TooManyOperations.
+const ITEMS_PER_CALL: usize = 1000;
+
+/// The server's `MaxMonitoredItemsPerCall` as read (an error or an absent value: unknown).
+async fn read_items_per_call(session: &Session) -> Option<opcua::types::Variant> {
+    let node: NodeId =
+        opcua::types::VariableId::Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall.into();
+    let id = opcua::types::ReadValueId {
+        node_id: node,
+        attribute_id: opcua::types::AttributeId::Value as u32,
+        ..Default::default()
+    };
+    let values = session.read(&[id], TimestampsToReturn::Neither, 0.0).await.ok()?;
+    values.into_iter().next()?.value
+}
+
+/// How many monitored items to create per call, from the server's `MaxMonitoredItemsPerCall`
+/// (0 or unknown: no limit said): never more than [`ITEMS_PER_CALL`], never 0.
+fn per_call(limit: &Option<opcua::types::Variant>) -> usize {
+    use opcua::types::Variant;
+    let said = match limit {
+        Some(Variant::UInt32(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
+        Some(Variant::UInt16(n)) => usize::from(*n),
+        Some(Variant::Int32(n)) => usize::try_from(*n).unwrap_or(0),
+        Some(Variant::UInt64(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
+        _ => 0,
+    };
+    if said == 0 { ITEMS_PER_CALL } else { said.min(ITEMS_PER_CALL) }
 }
 
 /// The items the server created for `asked` (in order), `publishing` being the interval in use.
@@ -623,6 +677,26 @@ fn retire(session: Arc<Session>, mut irx: mpsc::UnboundedReceiver<Inner>, guard:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monitored_items_are_created_in_calls_the_server_takes() {
+        use opcua::types::Variant;
+        for (limit, want) in [
+            (None, 1000),
+            (Some(Variant::UInt32(0)), 1000),
+            (Some(Variant::UInt32(1)), 1),
+            (Some(Variant::UInt32(250)), 250),
+            (Some(Variant::UInt32(1000)), 1000),
+            (Some(Variant::UInt32(u32::MAX)), 1000),
+            (Some(Variant::UInt16(100)), 100),
+            (Some(Variant::Int32(-5)), 1000),
+            (Some(Variant::Int32(500)), 500),
+            (Some(Variant::UInt64(u64::MAX)), 1000),
+            (Some(Variant::String("100".into())), 1000),
+        ] {
+            assert_eq!(per_call(&limit), want, "{limit:?}");
+        }
+    }
 
     fn result(status: StatusCode, sampling: f64, queue: u32) -> MonitoredItemCreateResult {
         MonitoredItemCreateResult {
