@@ -83,7 +83,8 @@ struct Spy {
 }
 
 impl Spy {
-    fn message(&mut self, topic: &str, payload: &[u8]) {
+    /// A message the spy received at `at_ms`.
+    fn message(&mut self, topic: &str, payload: &[u8], at_ms: u64) {
         let Ok(p) = proto::Payload::decode(payload) else { return };
         if topic.contains("/NBIRTH/") || topic.contains("/DBIRTH/") {
             for m in &p.metrics {
@@ -108,7 +109,7 @@ impl Spy {
             self.metrics += p.metrics.len() as u64;
             self.payload_bytes += payload.len() as u64;
             self.mqtt_bytes += publish_overhead(topic.len(), payload.len()) as u64;
-            self.spy_latency.push(ms_now().saturating_sub(ts));
+            self.spy_latency.push(at_ms.saturating_sub(ts));
         }
     }
 }
@@ -137,9 +138,12 @@ struct Seen {
 
 fn parse_line(line: &str) -> Option<Seen> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    // The value as printed (shortest round trip), parsed exactly: serde_json's own float parsing
+    // may differ in the last bit, and the value is the key that finds its DDATA.
+    let raw = line.split_once("\"value\":")?.1.split_once(",\"quality\"")?.0;
     Some(Seen {
         tag: v["tag"].as_str()?.to_string(),
-        value: v["value"].as_f64().unwrap_or(f64::NAN),
+        value: raw.parse().unwrap_or(f64::NAN),
         source_ms: v["source_ts"].as_str().and_then(parse_utc_ms),
         recv_ms: parse_utc_ms(v["recv_ts"].as_str()?)?,
         good: v["quality"] == "good",
@@ -271,7 +275,8 @@ fn start_spy(rt: &tokio::runtime::Runtime, broker: std::net::SocketAddr) -> Arc<
             loop {
                 match events.poll().await {
                     Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
-                        s.lock().unwrap().message(&p.topic, &p.payload)
+                        let at = ms_now();
+                        s.lock().unwrap().message(&p.topic, &p.payload, at)
                     }
                     Ok(_) => {}
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
