@@ -98,7 +98,9 @@ impl Driver {
         self.wtx.send(cmd).await.unwrap();
         // Keep draining events so the driver never blocks on a full channel.
         let mut rx = rx;
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // A guard against a hang, not a speed check: a serial line on a loaded CI machine (the
+        // whole suite on 2 cores) has taken over 5 s for a write and its read-back.
+        let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             tokio::select! {
                 r = &mut rx => return r.unwrap(),
