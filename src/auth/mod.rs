@@ -54,6 +54,11 @@ pub use users_file::{
     parse,
 };
 
+/// This machine's host name (empty when it cannot be read), as audit records name it.
+pub fn host_name() -> String {
+    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
 /// The name of the account running this process, or `uid N` when it has no name.
 pub fn current_user() -> String {
     #[cfg(unix)]

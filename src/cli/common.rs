@@ -27,6 +27,35 @@ pub(super) fn load(path: &Path) -> Result<Layout> {
     }
 }
 
+/// Where a plant that serves others (`serve`, `gateway`) keeps its records: the audit log and the
+/// journal given, or their defaults for `layout`; the lockouts beside them.
+pub(super) fn plant_options(
+    layout: &Path,
+    audit: Option<PathBuf>,
+    journal: Option<PathBuf>,
+    drivers: crate::driver::spawn::DriverOptions,
+) -> crate::plant::runtime::PlantOptions {
+    crate::plant::runtime::PlantOptions {
+        audit_path: audit.unwrap_or_else(default_audit_path),
+        journal_path: journal.unwrap_or_else(|| journal_path(layout)),
+        lockouts_path: default_lockouts_path(),
+        drivers,
+    }
+}
+
+/// Waits for SIGTERM, SIGINT or SIGHUP and says which came.
+pub(super) async fn stop_signal() -> Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("signal handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("signal handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("signal handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+        _ = hup.recv() => "SIGHUP",
+    })
+}
+
 /// The PKI folder of OPC UA connections to real servers.
 pub(super) fn pki_dir() -> PathBuf {
     paths::data_dir().join("pki")

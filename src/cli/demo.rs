@@ -112,7 +112,6 @@ mod mqtt {
     use tokio::sync::watch;
     use tokio::task::JoinHandle;
 
-    use crate::audit::Actor;
     use crate::driver::spawn::DriverOptions;
     use crate::gateway::run::{GatewayOptions, run};
     use crate::layout::{self, ConnectionKind, Layout};
@@ -158,14 +157,7 @@ mod mqtt {
             },
             consoles: Some(consoles),
             bd_seq_path: demo_dir.join("gateway.bdseq"),
-            actor: Actor {
-                user: crate::auth::current_user(),
-                host: "demo".into(),
-                ssh_client: None,
-                role: "gateway".into(),
-                session: None,
-                via: None,
-            },
+            actor: super::super::gateway::own_actor(),
         };
         let (stop, rx) = watch::channel(false);
         let task = tokio::spawn(async move {

@@ -7,15 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use super::common::{
-    command_key_path, default_audit_path, default_lockouts_path, journal_path, load, pki_dir, runtime,
-};
+use super::common::{command_key_path, load, pki_dir, plant_options, runtime, stop_signal};
 use crate::audit::Actor;
 use crate::driver::spawn::DriverOptions;
 use crate::gateway::run::GatewayOptions;
 use crate::layout::ConnectionKind;
 use crate::paths;
-use crate::plant::runtime::PlantOptions;
 
 #[derive(clap::Args)]
 #[command(after_help = "Example: ttyhmi gateway /etc/ttyhmi/boiler.yaml --consoles /etc/ttyhmi/consoles.yaml")]
@@ -58,17 +55,12 @@ pub(super) fn gateway(args: GatewayArgs) -> Result<ExitCode> {
     };
     let state = paths::state_dir();
     let opts = GatewayOptions {
-        plant: PlantOptions {
-            audit_path: args.audit.unwrap_or_else(default_audit_path),
-            journal_path: args.journal.unwrap_or_else(|| journal_path(&args.layout)),
-            lockouts_path: default_lockouts_path(),
-            drivers: DriverOptions {
-                poll_override: None,
-                pki: pki_dir(),
-                writable: consoles.is_some(),
-                command_key: None,
-            },
-        },
+        plant: plant_options(
+            &args.layout,
+            args.audit,
+            args.journal,
+            DriverOptions { poll_override: None, pki: pki_dir(), writable: consoles.is_some(), command_key: None },
+        ),
         consoles,
         bd_seq_path: state.join(format!("sparkplug-{}-{}.bdseq", spec.group, spec.node)),
         actor: own_actor(),
@@ -89,7 +81,7 @@ pub(super) fn gateway(args: GatewayArgs) -> Result<ExitCode> {
     rt.block_on(async move {
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let run = tokio::spawn(crate::gateway::run::run(Arc::new(layout), spec, opts, stop));
-        let why = signal().await?;
+        let why = stop_signal().await?;
         let _ = stop_tx.send(true);
         run.await.context("the gateway task")??;
         say!("ttyhmi gateway: stopped ({why})");
@@ -97,23 +89,9 @@ pub(super) fn gateway(args: GatewayArgs) -> Result<ExitCode> {
     })
 }
 
-/// Waits for SIGTERM, SIGINT or SIGHUP.
-async fn signal() -> Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("signal handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("signal handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("signal handler")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-        _ = hup.recv() => "SIGHUP",
-    })
-}
-
-/// The account the gateway runs as, for its start and stop records.
-fn own_actor() -> Actor {
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map_or_else(|| "?".into(), |u| u.name);
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+/// The account a gateway runs as, for its start and stop records.
+pub(super) fn own_actor() -> Actor {
+    let (user, host) = (crate::auth::current_user(), crate::auth::host_name());
     Actor { user, host, ssh_client: None, role: "gateway".into(), session: None, via: None }
 }
 

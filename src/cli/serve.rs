@@ -7,14 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::common::{
-    command_key_path, default_audit_path, default_lockouts_path, journal_path, load, pki_dir, runtime,
-};
+use super::common::{command_key_path, load, pki_dir, plant_options, runtime, stop_signal};
 use crate::driver::spawn::DriverOptions;
 use crate::front::attach::default_socket;
 use crate::front::gate::Gate;
 use crate::front::server::{ServeOptions, Server};
-use crate::plant::runtime::PlantOptions;
 use crate::{auth, paths};
 
 #[derive(clap::Args)]
@@ -61,24 +58,24 @@ pub(super) fn serve(args: ServeArgs, utc_offset: time::UtcOffset) -> Result<Exit
     let layout = load(&args.layout)?;
     let users = auth::locate(args.users.as_deref()).roles;
     let process_uid = nix::unistd::getuid().as_raw();
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let host = crate::auth::host_name();
     let state = paths::state_dir();
     let opts = ServeOptions {
         ssh: args.ssh,
         host_key: args.host_key.unwrap_or_else(|| state.join("ssh_host_ed25519_key")),
         socket: if args.no_socket { None } else { Some(args.socket.unwrap_or_else(default_socket)) },
         gate: Gate { users: users.clone(), process_uid, host, read_only: args.read_only, utc_offset },
-        plant: PlantOptions {
-            audit_path: args.audit.unwrap_or_else(default_audit_path),
-            journal_path: args.journal.unwrap_or_else(|| journal_path(&args.layout)),
-            lockouts_path: default_lockouts_path(),
-            drivers: DriverOptions {
+        plant: plant_options(
+            &args.layout,
+            args.audit,
+            args.journal,
+            DriverOptions {
                 poll_override: None,
                 pki: pki_dir(),
                 writable: !args.read_only,
                 command_key: Some(command_key_path()),
             },
-        },
+        ),
         export_dir: state.join("exports"),
         idle_logout: args.idle_logout,
     };
@@ -129,14 +126,8 @@ fn started(server: &Server, summary: &str) -> String {
 
 /// Runs until SIGTERM, SIGINT or SIGHUP; then stops every session and the plant.
 async fn until_stopped(mut server: Server) -> Result<String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("signal handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("signal handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("signal handler")?;
     let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-        _ = hup.recv() => "SIGHUP",
+        n = stop_signal() => n?,
         r = server.wait_failed() => {
             r.context("the console server failed")?;
             return Ok("its plant stopped".into());

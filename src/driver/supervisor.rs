@@ -176,8 +176,12 @@ impl<M: Event> Out<M> {
 
     /// Every tag of the connection Bad with `reason`, its last value kept.
     pub async fn mark_all(&self, reason: Reason) {
-        let bad = Sample::bad(reason, SystemTime::now());
-        self.samples(self.tags.iter().map(|&id| (id, bad.clone())).collect()).await;
+        self.mark_all_as(Sample::bad(reason, SystemTime::now())).await;
+    }
+
+    /// Every tag of the connection given `mark` (a sample without a value: the last one is kept).
+    async fn mark_all_as(&self, mark: Sample) {
+        self.samples(self.tags.iter().map(|&id| (id, mark.clone())).collect()).await;
     }
 
     pub async fn send_stats(&mut self) {
@@ -259,14 +263,13 @@ impl<M: Event> Out<M> {
     /// (counting a reconnect when a session had run). Returns the wait before that attempt.
     async fn down(&mut self, reason: String, retry: Retry, after_session: bool) -> Duration {
         self.up_since = None;
-        if self.loss_is_stale {
-            let stale =
-                Sample { quality: crate::tag::Quality::Uncertain(Reason::Stale), ..Sample::no_data(SystemTime::now()) };
-            let stale = Sample { value: None, ..stale };
-            self.samples(self.tags.iter().map(|&id| (id, stale.clone())).collect()).await;
+        let now = SystemTime::now();
+        let mark = if self.loss_is_stale {
+            Sample::stale(None, now)
         } else {
-            self.mark_all(Reason::Disconnected(reason.clone())).await;
-        }
+            Sample::bad(Reason::Disconnected(reason.clone()), now)
+        };
+        self.mark_all_as(mark).await;
         let delay = match retry {
             Retry::AtOnce => {
                 self.backoff.reset();

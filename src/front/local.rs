@@ -134,7 +134,7 @@ pub async fn run_console(layout: Layout, opts: ConsoleOptions) -> io::Result<()>
 
 /// Who sits at this terminal.
 fn person(opts: &ConsoleOptions) -> Person {
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let host = crate::auth::host_name();
     let actor = Actor {
         user: opts.identity.user.clone(),
         host,

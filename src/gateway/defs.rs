@@ -5,7 +5,7 @@
 use crate::driver::sparkplug::codec::{DataType as SpType, SpValue};
 use crate::driver::sparkplug::edge::{DeviceDef, MetricDef, MetricValue, SpQuality};
 use crate::layout::{DataType, Layout, Tag, TagSource};
-use crate::tag::{Quality, Reason, Sample, Value};
+use crate::tag::{Quality, Sample, Value};
 
 /// The devices of `layout`, in connection order (device index = connection index).
 pub fn devices(layout: &Layout) -> Vec<DeviceDef> {
@@ -60,13 +60,13 @@ pub fn datatype(t: &Tag) -> SpType {
 pub fn metric_value(datatype: SpType, s: &Sample) -> MetricValue {
     let quality = match &s.quality {
         Quality::Good => SpQuality::Good,
-        Quality::Uncertain(Reason::Stale) | Quality::Uncertain(_) => SpQuality::Stale,
+        // Sparkplug has no "uncertain": stale is the nearest.
+        Quality::Uncertain(_) => SpQuality::Stale,
         Quality::Bad(_) => SpQuality::Bad,
     };
     let value = if quality == SpQuality::Bad { None } else { s.value.as_ref().and_then(|v| sp_value(datatype, v)) };
     let t = s.source_ts.unwrap_or(s.recv_ts);
-    let timestamp_ms = t.duration_since(std::time::SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    MetricValue { value, quality, timestamp_ms }
+    MetricValue { value, quality, timestamp_ms: crate::driver::sparkplug::millis(t) }
 }
 
 fn sp_value(datatype: SpType, v: &Value) -> Option<SpValue> {
@@ -99,6 +99,7 @@ fn sp_value(datatype: SpType, v: &Value) -> Option<SpValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tag::Reason;
     use std::time::{Duration, SystemTime};
 
     #[test]

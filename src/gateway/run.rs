@@ -128,7 +128,7 @@ fn seed() -> u64 {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    crate::driver::sparkplug::millis(SystemTime::now())
 }
 
 /// The last bdSeq used, if one was kept.

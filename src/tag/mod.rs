@@ -51,6 +51,12 @@ impl Sample {
         Sample { value: None, quality: Quality::Bad(reason), source_ts: None, server_ts: None, recv_ts }
     }
 
+    /// A stale mark without a value (the store keeps the last one): its source says the value
+    /// may no longer hold (a Sparkplug node or device died, the broker is gone).
+    pub fn stale(source_ts: Option<SystemTime>, recv_ts: SystemTime) -> Self {
+        Sample { value: None, quality: Quality::Uncertain(Reason::Stale), source_ts, server_ts: None, recv_ts }
+    }
+
     /// The initial sample of every tag: nothing received yet.
     pub fn no_data(now: SystemTime) -> Self {
         Sample {

@@ -90,10 +90,6 @@ struct Pending {
     deadline: Instant,
 }
 
-fn ms(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 fn state_payload(online: bool, ts: u64) -> Vec<u8> {
     format!("{{\"online\":{online},\"timestamp\":{ts}}}").into_bytes()
 }
@@ -116,7 +112,7 @@ impl Driver for SpJob {
     }
 
     async fn connect(&mut self) -> Result<Link, String> {
-        let state_ts = ms(SystemTime::now());
+        let state_ts = super::millis(SystemTime::now());
         let will = Publish {
             topic: topic::state_topic(&self.spec.host_id),
             payload: state_payload(false, state_ts),
@@ -314,7 +310,7 @@ impl Session<'_> {
         if datatype != w.datatype {
             return Err(NotSent::PlanMismatch(format!("metric {point} was born again as {datatype:?}")));
         }
-        let now = ms(SystemTime::now());
+        let now = super::millis(SystemTime::now());
         let req = WriteRequest {
             group: self.job.spec.group.clone(),
             node: self.job.spec.node.clone(),

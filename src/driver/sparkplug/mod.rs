@@ -15,6 +15,11 @@ pub mod outcome;
 pub mod proto;
 pub mod topic;
 
+/// A time as Sparkplug writes it: milliseconds since the epoch, UTC (0 before it).
+pub fn millis(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+}
+
 /// One MQTT message to publish: topic, payload, QoS (0 or 1) and the retain flag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Publish {

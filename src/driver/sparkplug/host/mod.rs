@@ -32,7 +32,7 @@ use self::reorder::Reorder;
 use crate::driver::sparkplug::codec::DataType;
 use crate::driver::sparkplug::topic::{MsgType, Topic};
 use crate::layout::SpPoint;
-use crate::tag::{Quality, Reason, Sample, TagId};
+use crate::tag::{Reason, Sample, TagId};
 
 pub use self::out::HostEffect;
 pub use self::rebirth::{REBIRTH_METRIC, rebirth_request};
@@ -352,5 +352,5 @@ impl HostSession {
 
 /// A stale sample: no value (the store keeps the last one), Uncertain(stale).
 fn stale(source_ts: Option<SystemTime>, wall: SystemTime) -> Sample {
-    Sample { value: None, quality: Quality::Uncertain(Reason::Stale), source_ts, server_ts: None, recv_ts: wall }
+    Sample::stale(source_ts, wall)
 }

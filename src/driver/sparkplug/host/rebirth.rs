@@ -3,7 +3,7 @@
 //! reason that comes up inside the window is remembered and asked for at its end, unless a birth
 //! arrived meanwhile.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use prost::Message;
 
@@ -98,14 +98,9 @@ impl Rebirth {
     }
 }
 
-/// Milliseconds since the epoch (0 before it).
-pub(super) fn millis(wall: SystemTime) -> u64 {
-    wall.duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
-}
-
 /// The NCMD that asks edge node `group/node` for a rebirth.
 pub fn rebirth_request(group: &str, node: &str, wall: SystemTime) -> Publish {
-    let ts = millis(wall);
+    let ts = crate::driver::sparkplug::millis(wall);
     let payload = Payload {
         timestamp: Some(ts),
         metrics: vec![Metric {

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::tag::Quality;
 use proptest::prelude::*;
 use prost::Message;
 
