@@ -71,7 +71,31 @@ struct Gateway {
     replay: Replay,
     /// Commands written and not answered yet, by tag (one write per connection at a time).
     pending: HashMap<TagId, (String, Actor)>,
+    /// Answers whose record is on disk, to be published ([`Inbox`]).
+    answers: mpsc::UnboundedSender<String>,
     bd_seq_path: PathBuf,
+}
+
+/// What the gateway's loop waits for besides the broker: the plant, and answers to commands
+/// once their record is on disk (an answer never goes out before its record).
+struct Inbox {
+    plant: mpsc::Receiver<Outcome>,
+    answers: mpsc::UnboundedReceiver<String>,
+}
+
+enum Inbound {
+    Plant(Outcome),
+    Answer(String),
+}
+
+impl Inbox {
+    /// The next thing to handle; `None` once the plant's channel closed.
+    async fn next(&mut self) -> Option<Inbound> {
+        tokio::select! {
+            o = self.plant.recv() => o.map(Inbound::Plant),
+            Some(a) = self.answers.recv() => Some(Inbound::Answer(a)),
+        }
+    }
 }
 
 /// How a broker session ended.
@@ -90,7 +114,9 @@ pub async fn run(
     let cfg = EdgeConfig { group: spec.group.clone(), node: spec.node.clone() };
     let devices = super::defs::devices(&layout);
     crate::driver::sparkplug::edge::validate(&cfg, &devices)?;
-    let (tx, mut rx) = mpsc::channel::<Outcome>(4096);
+    let (tx, plant) = mpsc::channel::<Outcome>(4096);
+    let (answers, answered) = mpsc::unbounded_channel();
+    let mut inbox = Inbox { plant, answers: answered };
     let mut runtime = PlantRuntime::start(layout.clone(), &opts.plant, tx).map_err(GatewayError::Plant)?;
     runtime.session_started(&opts.actor, false).await;
     let bd_seq = read_bd_seq(&opts.bd_seq_path).map_or(0, |last| last.wrapping_add(1));
@@ -103,12 +129,13 @@ pub async fn run(
         consoles: opts.consoles,
         replay: Replay::new(COMMAND_WINDOW),
         pending: HashMap::new(),
+        answers,
         bd_seq_path: opts.bd_seq_path,
     };
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30), seed());
     let why = loop {
-        let Some(conn) = gw.connect(&mut rx, &mut stop, &mut backoff).await else { break "stopped" };
-        match gw.session(conn, &mut rx, &mut stop).await {
+        let Some(conn) = gw.connect(&mut inbox, &mut stop, &mut backoff).await else { break "stopped" };
+        match gw.session(conn, &mut inbox, &mut stop).await {
             End::Stop => break "stopped",
             End::Lost(why) => {
                 tracing::warn!("broker connection lost: {}; connecting again", clean(&why));
@@ -141,7 +168,7 @@ impl Gateway {
     /// Connects to the broker (again), handling the plant meanwhile; `None` when told to stop.
     async fn connect(
         &mut self,
-        rx: &mut mpsc::Receiver<Outcome>,
+        inbox: &mut Inbox,
         stop: &mut watch::Receiver<bool>,
         backoff: &mut Backoff,
     ) -> Option<Connection> {
@@ -165,7 +192,7 @@ impl Gateway {
                         }
                         Err(why) => break why,
                     },
-                    o = rx.recv() => self.outcome(o?, None),
+                    o = inbox.next() => self.outcome(o?, None),
                     _ = stop.changed() => return None,
                 }
             };
@@ -176,7 +203,7 @@ impl Gateway {
             loop {
                 tokio::select! {
                     _ = &mut wait => break,
-                    o = rx.recv() => self.outcome(o?, None),
+                    o = inbox.next() => self.outcome(o?, None),
                     _ = stop.changed() => return None,
                 }
             }
@@ -185,12 +212,7 @@ impl Gateway {
 
     /// One broker connection: subscribe, births once subscribed, then data, commands and
     /// timers until it breaks or the gateway stops.
-    async fn session(
-        &mut self,
-        mut conn: Connection,
-        rx: &mut mpsc::Receiver<Outcome>,
-        stop: &mut watch::Receiver<bool>,
-    ) -> End {
+    async fn session(&mut self, mut conn: Connection, inbox: &mut Inbox, stop: &mut watch::Receiver<bool>) -> End {
         let subs = self.edge.subscriptions();
         for s in &subs {
             if let Err(e) = conn.client.try_subscribe(s.as_str(), QoS::AtLeastOnce) {
@@ -223,7 +245,7 @@ impl Gateway {
                     Ok(_) => {}
                     Err(e) => return End::Lost(mqtt::words(&e)),
                 },
-                o = rx.recv() => match o {
+                o = inbox.next() => match o {
                     Some(o) => self.outcome(o, Some(&conn.client)),
                     None => return End::Stop,
                 },
@@ -241,16 +263,20 @@ impl Gateway {
 
     /// Something from the plant: values and connection states go out (when online), write
     /// answers are put on record and published.
-    fn outcome(&mut self, o: Outcome, client: Option<&AsyncClient>) {
+    fn outcome(&mut self, o: Inbound, client: Option<&AsyncClient>) {
         let out = match o {
-            Outcome::Input(input) => {
+            Inbound::Answer(text) => self.edge.write_result(&text, now_ms()),
+            Inbound::Plant(Outcome::Input(input)) => {
                 let mut out = Vec::new();
                 for e in self.runtime.apply(input, SystemTime::now()) {
                     out.extend(self.event(e));
                 }
                 out
             }
-            Outcome::WriteDone { tag, requested, result, .. } => self.write_done(tag, &requested, result),
+            Inbound::Plant(Outcome::WriteDone { tag, requested, result, .. }) => {
+                self.write_done(tag, &requested, result);
+                Vec::new()
+            }
         };
         if let Some(c) = client {
             send(c, out);
@@ -292,12 +318,12 @@ impl Gateway {
                 }
                 EdgeCommand::Write { device, tag, metric, datatype, value, properties } => {
                     let device = device.and_then(|i| self.layout.connections.get(i)).map(|c| c.name.clone());
-                    out.extend(self.command(tag, device, metric, datatype, value, properties.as_ref()));
+                    self.command(tag, device, metric, datatype, value, properties.as_ref());
                 }
                 EdgeCommand::Refused { metric, why } => {
                     let claims = first_claims(payload);
                     let metric = metric.unwrap_or_else(|| "?".into());
-                    out.extend(self.refuse(claims.as_ref(), &metric, &format!("metric {}: {why}", clean(&metric))));
+                    self.refuse(claims.as_ref(), &metric, &format!("metric {}: {why}", clean(&metric)));
                 }
             }
         }
@@ -314,7 +340,7 @@ impl Gateway {
         datatype: crate::driver::sparkplug::codec::DataType,
         value: SpValue,
         props: Option<&proto::payload::PropertySet>,
-    ) -> Vec<SpPublish> {
+    ) {
         let claims = match command::claims(props) {
             Ok(c) => c,
             Err(why) => return self.refuse(None, &metric, &format!("unsigned command: {why}")),
@@ -376,24 +402,22 @@ impl Gateway {
         );
         self.pending.insert(tag, (claims.request_id.clone(), actor.clone()));
         self.runtime.command(Command::Write { from: GATEWAY, actor, order: Box::new(WriteOrder { plan, audit }) });
-        Vec::new()
     }
 
     /// A command refused: on record (with whoever it claims to be from) and answered.
-    fn refuse(&mut self, claims: Option<&Claims>, metric: &str, why: &str) -> Vec<SpPublish> {
+    fn refuse(&mut self, claims: Option<&Claims>, metric: &str, why: &str) {
         let id = claims.map_or("-".to_string(), |c| clean(&c.request_id).into_owned());
         tracing::warn!("command {id} refused: {}", clean(why));
         let actor = claims.map_or_else(unknown_actor, actor_of);
         let rec = RecordInput::new(SystemTime::now(), &actor, Action::WriteDenied)
             .tag(clean(metric).into_owned())
             .result(why.to_string());
-        self.runtime.command(Command::Record { from: GATEWAY, record: Box::new(rec) });
-        self.edge.write_result(&Answer::Refused(why.to_string()).text(&id), now_ms())
+        self.answer_on_record(rec, Answer::Refused(why.to_string()).text(&id));
     }
 
     /// The device's answer to a command's write: on record, and published.
-    fn write_done(&mut self, tag: TagId, requested: &Value, result: Result<WriteDone, WriteError>) -> Vec<SpPublish> {
-        let Some((id, actor)) = self.pending.remove(&tag) else { return Vec::new() };
+    fn write_done(&mut self, tag: TagId, requested: &Value, result: Result<WriteDone, WriteError>) {
+        let Some((id, actor)) = self.pending.remove(&tag) else { return };
         let t = self.layout.tag(tag);
         let answer = match &result {
             Ok(d) if d.confirmed() => Answer::Written(format!(
@@ -418,8 +442,19 @@ impl Gateway {
             .tag(t.name.clone())
             .new_value(t.format(requested))
             .result(verdict);
-        self.runtime.command(Command::Record { from: GATEWAY, record: Box::new(rec) });
-        self.edge.write_result(&answer.text(&id), now_ms())
+        self.answer_on_record(rec, answer.text(&id));
+    }
+
+    /// Puts `rec` on disk, then publishes `answer` (through the [`Inbox`]): whoever reads the
+    /// answer finds the record. A record that cannot be written does not hold the answer back
+    /// (the write is over either way); the plant is told and refuses further commands.
+    fn answer_on_record(&self, rec: RecordInput, answer: String) {
+        let on_disk = self.runtime.put_on_record(vec![rec]);
+        let answers = self.answers.clone();
+        tokio::spawn(async move {
+            let _ = on_disk.await;
+            let _ = answers.send(answer);
+        });
     }
 }
 

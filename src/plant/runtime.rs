@@ -222,13 +222,22 @@ impl PlantRuntime {
 
     /// Puts records on disk; the audit log failing disables writing in every session.
     fn record(&self, records: Vec<RecordInput>) {
+        drop(self.put_on_record(records)); // nobody waits: a failure reaches the plant anyway
+    }
+
+    /// Puts `records` on disk; the receiver hears when that is over. A failure is told to the
+    /// plant first (as for any record), so whoever waits can answer knowing the plant knows.
+    pub fn put_on_record(&self, records: Vec<RecordInput>) -> oneshot::Receiver<()> {
         let on_disk = self.records.append(records);
         let tx = self.tx.clone();
+        let (done, over) = oneshot::channel();
         tokio::spawn(async move {
             if let Err(e) = answer(on_disk).await {
                 let _ = tx.send(Outcome::Input(Input::AuditFailed(e))).await;
             }
+            let _ = done.send(());
         });
+        over
     }
 
     /// Records the attempt, then sends the write; the answer comes back on the channel. Nothing
