@@ -480,3 +480,25 @@ fn as_another_account(dir: &std::path::Path, state: &std::path::Path, args: &[&s
     c.args(args);
     output_or_kill(c, &format!("{args:?} as uid 4242"))
 }
+
+/// `ttyhmi ARGS`: whether it succeeded, and its output (both streams).
+fn run_text(args: &[&str]) -> (bool, String) {
+    let out = exe().args(args).output().expect("run ttyhmi");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn completions_and_the_manual_page_cover_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (ok, text) = run_text(&["completions", shell]);
+        assert!(ok && text.contains("gateway") && text.contains("serve"), "{shell}: {text}");
+    }
+    let (ok, text) = run_text(&["completions", "tcsh"]);
+    assert!(!ok && text.contains("tcsh"), "an unknown shell is refused, named: {text}");
+    let (ok, man) = run_text(&["man"]);
+    assert!(ok && man.contains(".TH ttyhmi"), "{man}");
+    for sub in ["RUN", "SERVE", "ATTACH", "GATEWAY", "KEY", "DEMO", "CHECK", "WATCH", "COMPLETIONS", "MAN"] {
+        assert!(man.contains(&format!(".SH \"TTYHMI {sub}\"")), "no section for {sub}");
+    }
+    assert!(man.contains("consoles"), "the gateway's options are in it");
+}

@@ -20,6 +20,7 @@ mod check;
 mod common;
 mod console;
 mod demo;
+mod docs;
 mod gateway;
 mod logging;
 mod ports;
@@ -83,6 +84,10 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Print the JSON schema of the layout format.
     Schema,
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff), with every subcommand and option.
+    Man,
     /// List the serial ports of this machine (path, USB vendor:product), to find the adapter.
     Ports,
     /// Walk an OPC UA server's address space; print connections + tags ready to paste into a layout.
@@ -108,6 +113,8 @@ pub fn dispatch(cli: Cli, utc_offset: time::UtcOffset) -> Result<ExitCode> {
         Command::Check(args) => check::check(args),
         Command::Watch(args) => watch::watch(args),
         Command::Schema => schema::schema(),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man => docs::man(),
         Command::Ports => ports::ports(),
         Command::Browse(args) => browse::browse(args),
         Command::Trust(args) => trust::trust(args),
