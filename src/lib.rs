@@ -28,6 +28,8 @@ pub mod console;
 pub mod driver;
 pub mod files;
 pub mod front;
+#[cfg(test)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod layout;
 pub mod paths;
