@@ -31,7 +31,8 @@ where
     S: Strategy,
     S::Value: std::fmt::Debug,
 {
-    let cases = if long { std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(LONG) } else { QUICK };
+    let cases =
+        if long { std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(LONG) } else { QUICK };
     let config = Config {
         cases,
         failure_persistence: None,

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 fn exe() -> Command {
@@ -497,8 +498,42 @@ fn completions_and_the_manual_page_cover_every_command() {
     assert!(!ok && text.contains("tcsh"), "an unknown shell is refused, named: {text}");
     let (ok, man) = run_text(&["man"]);
     assert!(ok && man.contains(".TH ttyhmi"), "{man}");
-    for sub in ["RUN", "SERVE", "ATTACH", "GATEWAY", "KEY", "DEMO", "CHECK", "WATCH", "COMPLETIONS", "MAN"] {
+    for sub in
+        ["RUN", "SERVE", "ATTACH", "GATEWAY", "KEY", "DEMO", "CHECK", "WATCH", "COMPLETIONS", "MAN", "AUDIT VERIFY"]
+    {
         assert!(man.contains(&format!(".SH \"TTYHMI {sub}\"")), "no section for {sub}");
     }
+    assert!(!man.contains("ttyhmi\\-run(1)"), "no references to pages that do not exist");
+    assert!(man.contains(".SS Examples\n.nf\nttyhmi gateway /etc/ttyhmi/"), "examples are preformatted");
     assert!(man.contains("consoles"), "the gateway's options are in it");
+}
+
+/// The manual page and completions the package installs are committed (cargo-deb takes files);
+/// they must be what the binary prints. `TTYHMI_BLESS=1 cargo test --test cli packaged` writes
+/// them again.
+#[test]
+fn the_packaged_manual_page_and_completions_are_current() {
+    let files: [(&str, &[&str]); 4] = [
+        ("assets/man/ttyhmi.1", &["man"]),
+        ("assets/completions/ttyhmi.bash", &["completions", "bash"]),
+        ("assets/completions/_ttyhmi", &["completions", "zsh"]),
+        ("assets/completions/ttyhmi.fish", &["completions", "fish"]),
+    ];
+    let bless = std::env::var_os("TTYHMI_BLESS").is_some();
+    let mut stale = Vec::new();
+    for (file, args) in files {
+        let out = exe().args(args).output().expect("run ttyhmi");
+        assert!(out.status.success(), "ttyhmi {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        if bless {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &out.stdout).unwrap();
+        } else if std::fs::read(&path).ok().as_deref() != Some(&out.stdout[..]) {
+            stale.push(file);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{stale:?} differ from what `ttyhmi` prints now: run `TTYHMI_BLESS=1 cargo test --test cli packaged` and commit them"
+    );
 }

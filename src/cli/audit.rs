@@ -10,11 +10,13 @@ use super::common::default_audit_path;
 #[derive(clap::Subcommand)]
 pub(super) enum AuditCommand {
     /// Check the hash chain and the head file; report the first break. Exit 1 if broken.
+    #[command(after_help = "Example: ttyhmi audit verify /var/lib/ttyhmi/audit.jsonl")]
     Verify {
         /// The audit log (default: audit.jsonl in the state folder).
         path: Option<PathBuf>,
     },
     /// Print the last records readably.
+    #[command(after_help = "Example: ttyhmi audit tail -n 50")]
     Tail {
         /// The audit log (default: audit.jsonl in the state folder).
         path: Option<PathBuf>,

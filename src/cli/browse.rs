@@ -13,6 +13,9 @@ use crate::layout::nodeid::NodeRef;
 use crate::layout::{ConnId, OpcUaConn, SecretSource, UaMode, UaPolicy, UaSecurity, UaUser};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ttyhmi browse opc.tcp://10.0.0.5:4840 --root \"ns=2;s=Plant\" > plant.yaml\n  ttyhmi browse opc.tcp://127.0.0.1:4840 --security none --depth 3"
+)]
 pub(super) struct BrowseArgs {
     /// The server, e.g. opc.tcp://127.0.0.1:4840
     endpoint: String,

@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::layout;
 
 #[derive(clap::Args)]
+#[command(after_help = "Example: ttyhmi check /etc/ttyhmi/*.yaml")]
 pub(super) struct CheckArgs {
     /// The layout files to check.
     #[arg(required = true)]

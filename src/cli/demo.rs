@@ -20,6 +20,9 @@ const DEMO_LAYOUT: &str = include_str!("../../layouts/demo.yaml");
 const DEMO_PIN: &str = "1234";
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ttyhmi demo             (the operator's PIN is shown on the screen)\n  ttyhmi demo --mqtt      (the same plant through a Sparkplug B gateway and broker)"
+)]
 pub(super) struct DemoArgs {
     /// Monitoring only: nothing can be written, not even to the simulated plant.
     #[arg(long)]

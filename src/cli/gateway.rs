@@ -96,6 +96,7 @@ pub(super) fn own_actor() -> Actor {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Example: ttyhmi key   (paste the line into the gateway's consoles file)")]
 pub(super) struct KeyArgs {
     /// The key file (default: command_key in the state folder, made on first use).
     #[arg(long, value_name = "PATH")]

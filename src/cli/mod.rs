@@ -44,7 +44,8 @@ pub use logging::init_logging;
 #[command(
     name = "ttyhmi",
     version,
-    about = "Terminal SCADA operator console for Modbus (TCP, RTU), OPC UA and Sparkplug B (MQTT)"
+    about = "Terminal SCADA operator console for Modbus (TCP, RTU), OPC UA and Sparkplug B (MQTT)",
+    after_help = "Start with:\n  ttyhmi demo                 the console on a built-in simulated plant\n  ttyhmi check plant.yaml     check a layout\n  ttyhmi run plant.yaml       the console on your plant\n\n`ttyhmi COMMAND --help` shows a command's options; `ttyhmi man` the whole manual."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -60,6 +61,7 @@ enum Command {
     /// Connect this terminal to a running console server through its local socket.
     Attach(attach::AttachArgs),
     /// List who is connected to a running console server (from its local socket).
+    #[command(after_help = "Example: ttyhmi sessions /run/ttyhmi/console.sock")]
     Sessions(attach::AttachArgs),
     /// Set a user's role and PIN in the users file (the PIN is asked twice, not shown); run as root.
     Passwd(users::PasswdArgs),

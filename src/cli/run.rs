@@ -11,6 +11,9 @@ use crate::auth;
 use crate::front::local::run_console;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ttyhmi run layouts/boiler.yaml\n  ttyhmi run --read-only --no-color /etc/ttyhmi/boiler.yaml\n  ttyhmi run plant.yaml --users ./users.yaml --audit ./audit.jsonl"
+)]
 pub(super) struct RunArgs {
     /// The layout file (YAML): connections, tags, screens, alarms.
     layout: PathBuf,

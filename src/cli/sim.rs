@@ -10,6 +10,9 @@ use super::common::runtime;
 use crate::{layout, paths, sim};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ttyhmi sim --modbus-port 5020 --opcua-port 4840\n  ttyhmi sim --rtu /dev/pts/7 --baud 9600 --parity none --rtu-units 1,2"
+)]
 pub(super) struct SimArgs {
     /// Modbus TCP port (0 picks a free one; it is printed).
     #[arg(long, default_value_t = 5020)]

@@ -11,6 +11,9 @@ use crate::driver::opcua::pki as opcua_pki;
 use crate::sanitize::clean;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  ttyhmi trust            (list the rejected certificates)\n  ttyhmi trust 3f2a9c     (show that one, then ask)"
+)]
 pub(super) struct TrustArgs {
     /// A rejected certificate: its file (path or name in the rejected folder) or the start of
     /// its SHA-1 thumbprint, as the connection's message prints it.

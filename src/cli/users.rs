@@ -8,6 +8,9 @@ use anyhow::Result;
 use crate::auth;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  sudo ttyhmi passwd alice --role operator\n  sudo ttyhmi passwd bob --role viewer --role-only"
+)]
 pub(super) struct PasswdArgs {
     /// The account name, as the console knows it (the OS login).
     user: String,
@@ -23,6 +26,7 @@ pub(super) struct PasswdArgs {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Example: ttyhmi whoami --users ./users.yaml")]
 pub(super) struct WhoamiArgs {
     /// The users file roles come from (default /etc/ttyhmi/users.yaml), as for `run`.
     #[arg(long, value_name = "PATH")]

@@ -12,6 +12,7 @@ use crate::front::watch::{WatchOptions, run_watch};
 use crate::layout::duration::parse_duration;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  ttyhmi watch plant.yaml --for 1m\n  ttyhmi watch plant.yaml --json | jq .")]
 pub(super) struct WatchArgs {
     /// The layout file whose tags are polled.
     layout: PathBuf,
