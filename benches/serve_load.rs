@@ -8,46 +8,21 @@
 //! `-- idle` the plant is 40 of the simulator's fixed test values instead: nothing changes but
 //! the clock, so what a session costs is what an idle session costs.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::BufReader;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[path = "../tests/common/proc.rs"]
+#[allow(dead_code)]
 mod proc;
 #[path = "../tests/common/ssh.rs"]
 #[allow(dead_code)]
 mod ssh;
 
-const EXE: &str = env!("CARGO_BIN_EXE_ttyhmi");
-
-/// The first line of `child`'s output that contains `what`.
-fn line_with(out: &mut impl BufRead, what: &str) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "no line with {what}");
-        if line.contains(what) {
-            return line;
-        }
-    }
-}
-
-fn start_sim() -> (Child, u16, String) {
-    let mut sim = Command::new(EXE)
-        .args(["sim", "--modbus-port", "0", "--opcua-port", "0", "--opcua-load", "10"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(sim.stdout.take().unwrap());
-    let modbus = line_with(&mut out, "Modbus TCP on");
-    let port = modbus.split_whitespace().find_map(|w| w.parse::<std::net::SocketAddr>().ok()).unwrap().port();
-    let ua = line_with(&mut out, "opc.tcp://");
-    let url = ua.split_whitespace().find(|w| w.starts_with("opc.tcp://")).unwrap().to_string();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (sim, port, url)
-}
+mod support;
+use support::{EXE, Sim, line_with};
 
 /// The demo layout pointed at this simulator, its OPC UA connection without security.
 fn layout(dir: &std::path::Path, modbus_port: u16, url: &str) -> std::path::PathBuf {
@@ -103,7 +78,8 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (mut sim, modbus_port, url) = start_sim();
+    let sim = Sim::start(&["--modbus-port", "0", "--opcua-port", "0", "--opcua-load", "10"], &|_| {});
+    let (modbus_port, url) = (sim.modbus, sim.opcua_url.clone());
     let layout = if idle { idle_layout(&dir, modbus_port) } else { layout(&dir, modbus_port, &url) };
     let users = users(&dir, 50);
     let mut server = Command::new(EXE)
@@ -176,7 +152,6 @@ fn main() {
     });
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
     let _ = server.wait();
-    let _ = sim.kill();
-    let _ = sim.wait();
+    drop(sim);
     let _ = std::fs::remove_dir_all(&dir);
 }

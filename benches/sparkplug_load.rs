@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -35,9 +35,9 @@ use ttyhmi::driver::sparkplug::proto::{self, payload::metric::Value as MetricVal
 #[allow(dead_code)]
 mod proc;
 
-const EXE: &str = env!("CARGO_BIN_EXE_ttyhmi");
-/// USER_HZ on Linux.
-const HZ: f64 = 100.0;
+mod support;
+use support::{EXE, HZ, Kids, Sim, stop, thread_ticks};
+
 /// Threads of the in-process broker (rumqttd names them so).
 const BROKER_THREADS: [&str; 4] = ["mqtt-broker", "router-0", "v4", "timer"];
 
@@ -159,62 +159,6 @@ fn quantile(v: &mut [u64], q: f64) -> String {
     format!("{} ms", v[i.min(v.len() - 1)])
 }
 
-fn line_with(out: &mut impl BufRead, what: &str) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "no line with {what}");
-        if line.contains(what) {
-            return line;
-        }
-    }
-}
-
-/// CPU ticks of this process's threads whose names are in `names`.
-fn thread_ticks(names: &[&str]) -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0 };
-    dir.flatten()
-        .filter_map(|t| {
-            let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
-            if !names.contains(&comm.trim()) {
-                return None;
-            }
-            let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-            let rest = stat.rsplit_once(") ")?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
-        .sum()
-}
-
-/// The processes this bench started: killed when it ends, also by a panic.
-struct Kids(Vec<Child>);
-
-impl Drop for Kids {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn start_sim(items: usize, env: &dyn Fn(&mut Command)) -> (Child, String) {
-    let mut sim = Command::new(EXE);
-    env(&mut sim);
-    let mut sim = sim
-        .args(["sim", "--modbus-port", "0", "--opcua-port", "0", "--opcua-load", &items.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(sim.stdout.take().unwrap());
-    let ua = line_with(&mut out, "opc.tcp://");
-    let url = ua.split_whitespace().find(|w| w.starts_with("opc.tcp://")).unwrap().to_string();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (sim, url)
-}
-
 fn gateway_layout(items: usize, url: &str, broker: u16) -> String {
     let mut s = format!(
         "title: Sparkplug load gateway\npublish: {{ sparkplug: {{ host: 127.0.0.1, port: {broker}, group: Bench, node: Edge1 }} }}\nconnections:\n  ua:\n    opcua: {{ endpoint: \"{url}\", security: none }}\n    publishing_interval: 100ms\ntags:\n"
@@ -318,8 +262,9 @@ fn main() {
     let spy = start_spy(&rt, broker);
 
     // Security none: no certificate to trust.
-    let (sim, url) = start_sim(items, &env);
-    let mut kids = Kids(vec![sim]);
+    let sim = Sim::start(&["--modbus-port", "0", "--opcua-port", "0", "--opcua-load", &items.to_string()], &env);
+    let url = sim.opcua_url.clone();
+    let mut kids = Kids(Vec::new());
 
     let gw_path = dir.join("gateway.yaml");
     std::fs::write(&gw_path, gateway_layout(items, &url, broker.port())).unwrap();
@@ -343,7 +288,7 @@ fn main() {
         .spawn()
         .unwrap();
     let console = read_console(watch.stdout.take().unwrap());
-    let procs = Procs { pids: vec![("gateway", gateway.id()), ("console", watch.id()), ("sim", kids.0[0].id())] };
+    let procs = Procs { pids: vec![("gateway", gateway.id()), ("console", watch.id()), ("sim", sim.child.id())] };
     kids.0.push(gateway);
     kids.0.push(watch);
 
@@ -369,9 +314,10 @@ fn main() {
     // A second for the last DDATA of the window to reach the console.
     std::thread::sleep(Duration::from_secs(1));
 
-    stop(&mut kids.0[2], nix::sys::signal::Signal::SIGINT);
-    stop(&mut kids.0[1], nix::sys::signal::Signal::SIGTERM);
+    stop(&mut kids.0[1], nix::sys::signal::Signal::SIGINT);
+    stop(&mut kids.0[0], nix::sys::signal::Signal::SIGTERM);
     drop(kids);
+    drop(sim);
 
     let spy = spy.lock().unwrap();
     let console = console.lock().unwrap();
@@ -440,16 +386,4 @@ fn main() {
         println!("the console never saw every tag Good; gateway log (last lines, newest first):\n{}", tail.join("\n"));
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn stop(child: &mut Child, sig: nix::sys::signal::Signal) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig);
-    for _ in 0..50 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -1,4 +1,4 @@
-//! A process's CPU time and resident memory, from /proc (Linux): for the load benches and the
+//! A process's CPU time, resident memory and open files, from /proc (Linux): for the load benches and the
 //! server's memory test.
 
 /// User plus system CPU time of `pid`, in clock ticks (100 a second on Linux).
@@ -14,4 +14,9 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Open file descriptors of `pid` (entries of /proc/PID/fd).
+pub fn open_fds(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
