@@ -38,6 +38,8 @@ pub fn quality(s: StatusCode) -> Quality {
 
 /// Seconds between 1601-01-01 (OPC UA's epoch) and 1970-01-01.
 const EPOCH_DIFF_TICKS: i64 = 116_444_736_000_000_000;
+/// Ticks (100 ns) in a second.
+const TICKS_PER_SECOND: u64 = 10_000_000;
 
 pub fn system_time(t: &DateTime) -> Option<SystemTime> {
     let ticks = t.checked_ticks();
@@ -45,11 +47,11 @@ pub fn system_time(t: &DateTime) -> Option<SystemTime> {
         return None; // "no timestamp"
     }
     let since_unix = ticks - EPOCH_DIFF_TICKS;
-    if since_unix >= 0 {
-        SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(since_unix as u64 * 100))
-    } else {
-        SystemTime::UNIX_EPOCH.checked_sub(Duration::from_nanos(since_unix.unsigned_abs() * 100))
-    }
+    // Whole seconds first: nanoseconds since 1970 overflow 64 bits after the year 2554.
+    let abs = since_unix.unsigned_abs();
+    let subsec = u32::try_from(abs % TICKS_PER_SECOND).unwrap_or(0) * 100;
+    let d = Duration::new(abs / TICKS_PER_SECOND, subsec);
+    if since_unix >= 0 { SystemTime::UNIX_EPOCH.checked_add(d) } else { SystemTime::UNIX_EPOCH.checked_sub(d) }
 }
 
 /// Elements shown of an array before `…`.
