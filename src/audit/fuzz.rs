@@ -200,7 +200,11 @@ crate::fuzz_target!(
             prop_assert!(log.starts_with(&valid_log[..valid_log.len() - 1]), "intact but changed: {r}");
             prop_assert_eq!(r.records, 6);
             let only_next = head.len() == valid_head.len()
-                && head.iter().zip(valid_head.iter()).enumerate().all(|(i, (a, b))| a == b || still_a_next_hash(valid_head, i, *a));
+                && head
+                    .iter()
+                    .zip(valid_head.iter())
+                    .enumerate()
+                    .all(|(i, (a, b))| a == b || still_a_next_hash(valid_head, i, *a));
             prop_assert!(only_next, "intact with another head: {:?}", String::from_utf8_lossy(&head));
             if log != *valid_log || head != *valid_head {
                 prop_assert!(!r.notes.is_empty(), "a change without a note: {r}");
@@ -212,7 +216,10 @@ crate::fuzz_target!(
 
 crate::fuzz_target!(
     audit_random_lines,
-    (prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 0..10), prop::collection::vec(any::<u8>(), 0..100)),
+    (
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 0..10),
+        prop::collection::vec(any::<u8>(), 0..100)
+    ),
     |(lines, head): (Vec<Vec<u8>>, Vec<u8>)| {
         let log = lines.join(&b'\n');
         let t = Temp::new("random");

@@ -55,9 +55,7 @@ fn answer(unit: u8, request: &Request<'_>, seed: &[u8], exception: Option<u8>) -
     let be = |f: &mut Vec<u8>, words: &[u16]| words.iter().for_each(|w| f.extend_from_slice(&w.to_be_bytes()));
     match request {
         Request::ReadCoils(_, q) | Request::ReadDiscreteInputs(_, q) => counted(&mut f, usize::from(*q).div_ceil(8)),
-        Request::ReadHoldingRegisters(_, q) | Request::ReadInputRegisters(_, q) => {
-            counted(&mut f, usize::from(*q) * 2)
-        }
+        Request::ReadHoldingRegisters(_, q) | Request::ReadInputRegisters(_, q) => counted(&mut f, usize::from(*q) * 2),
         Request::WriteSingleCoil(a, on) => be(&mut f, &[*a, if *on { 0xFF00 } else { 0 }]),
         Request::WriteSingleRegister(a, w) => be(&mut f, &[*a, *w]),
         Request::WriteMultipleCoils(a, b) => be(&mut f, &[*a, b.len() as u16]),
@@ -140,11 +138,12 @@ crate::fuzz_target!(
 );
 
 fn answers() -> impl Strategy<Value = (u8, Request<'static>, Vec<u8>)> {
-    (1u8..=247, request(), prop::collection::vec(any::<u8>(), 1..32), prop::option::weighted(0.1, 1u8..=11))
-        .prop_map(|(unit, request, seed, exception)| {
+    (1u8..=247, request(), prop::collection::vec(any::<u8>(), 1..32), prop::option::weighted(0.1, 1u8..=11)).prop_map(
+        |(unit, request, seed, exception)| {
             let frame = answer(unit, &request, &seed, exception);
             (unit, request, frame)
-        })
+        },
+    )
 }
 
 crate::fuzz_target!(
@@ -275,9 +274,9 @@ fn valid_value(ty: DataType) -> BoxedStrategy<Value> {
             .prop_union(prop::num::f32::SUBNORMAL | prop::num::f32::ZERO)
             .prop_map(|x| Value::Float(x.into()))
             .boxed(),
-        DataType::F64 => (prop::num::f64::NORMAL | prop::num::f64::SUBNORMAL | prop::num::f64::ZERO)
-            .prop_map(Value::Float)
-            .boxed(),
+        DataType::F64 => {
+            (prop::num::f64::NORMAL | prop::num::f64::SUBNORMAL | prop::num::f64::ZERO).prop_map(Value::Float).boxed()
+        }
         DataType::Bcd16 => (0u64..=9_999).prop_map(Value::UInt).boxed(),
         DataType::Bcd32 => (0u64..=99_999_999).prop_map(Value::UInt).boxed(),
         // Latin-1 without NUL, and no trailing space (decoding trims them).
@@ -301,9 +300,19 @@ crate::fuzz_target!(
 fn point() -> impl Strategy<Value = ModbusPoint> {
     let table = prop_oneof![Just(Table::Coil), Just(Table::Discrete), Just(Table::Input), Just(Table::Holding)];
     let f = prop_oneof![any::<f64>(), -1e6f64..1e6, Just(0.0), Just(f64::NAN), Just(f64::INFINITY)];
-    let scale = prop::option::of((f.clone(), f.clone(), f.clone(), f).prop_map(|(a, b, c, d)| Scale { raw: [a, b], eu: [c, d] }));
+    let scale = prop::option::of(
+        (f.clone(), f.clone(), f.clone(), f).prop_map(|(a, b, c, d)| Scale { raw: [a, b], eu: [c, d] }),
+    );
     (any::<u8>(), table, any::<u16>(), data_type(), byte_order(), prop::option::weighted(0.2, 0u8..=20), scale)
-        .prop_map(|(unit, table, address, ty, order, bit, scale)| ModbusPoint { unit, table, address, ty, order, bit, scale })
+        .prop_map(|(unit, table, address, ty, order, bit, scale)| ModbusPoint {
+            unit,
+            table,
+            address,
+            ty,
+            order,
+            bit,
+            scale,
+        })
 }
 
 crate::fuzz_target!(

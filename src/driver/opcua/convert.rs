@@ -15,6 +15,18 @@ use crate::tag::{Quality, Reason, Value};
 /// `BadNodeIdUnknown` → `Bad_NodeIdUnknown`, the spec's symbolic form.
 pub fn status_name(s: StatusCode) -> String {
     let name = s.to_string();
+    // A code this library does not know (a vendor's, or a newer specification's) reads
+    // "Invalid": say its severity and its number instead, which the server's manual lists.
+    if name.starts_with("Invalid") {
+        let severity = if s.is_good() {
+            "Good"
+        } else if s.is_uncertain() {
+            "Uncertain"
+        } else {
+            "Bad"
+        };
+        return format!("{severity}_0x{:08X}", s.bits());
+    }
     for prefix in ["Good", "Uncertain", "Bad"] {
         if let Some(rest) = name.strip_prefix(prefix)
             && !rest.is_empty()
@@ -42,7 +54,9 @@ const EPOCH_DIFF_TICKS: i64 = 116_444_736_000_000_000;
 const TICKS_PER_SECOND: u64 = 10_000_000;
 
 pub fn system_time(t: &DateTime) -> Option<SystemTime> {
-    let ticks = t.checked_ticks();
+    // Past the end of DateTime's range (`i64::MAX` ticks): the largest time there is, as the
+    // specification says, 9999-12-31T23:59:59Z.
+    let ticks = t.checked_ticks().min(DateTime::endtimes_ticks());
     if ticks <= 0 {
         return None; // "no timestamp"
     }

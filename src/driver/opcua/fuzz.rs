@@ -7,8 +7,8 @@
 use std::time::{Duration, SystemTime};
 
 use opcua::types::{
-    Array, ByteString, DataValue, DateTime, DiagnosticInfo, EUInformation, ExtensionObject, Guid, LocalizedText, NodeId,
-    QualifiedName, StatusCode, UAString, Variant, VariantScalarTypeId, XmlElement,
+    Array, ByteString, DataValue, DateTime, DiagnosticInfo, EUInformation, ExtensionObject, Guid, LocalizedText,
+    NodeId, QualifiedName, StatusCode, UAString, Variant, VariantScalarTypeId, XmlElement,
 };
 use proptest::prelude::*;
 
@@ -81,11 +81,8 @@ fn scalar() -> impl Strategy<Value = Variant> {
         date_time().prop_map(|d| Variant::DateTime(Box::new(d))),
         any::<[u8; 16]>().prop_map(|b| Variant::Guid(Box::new(Guid::from_bytes(b)))),
         status().prop_map(Variant::StatusCode),
-        prop_oneof![
-            Just(ByteString::null()),
-            prop::collection::vec(any::<u8>(), 0..64).prop_map(ByteString::from),
-        ]
-        .prop_map(Variant::ByteString),
+        prop_oneof![Just(ByteString::null()), prop::collection::vec(any::<u8>(), 0..64).prop_map(ByteString::from),]
+            .prop_map(Variant::ByteString),
         hostile_text().prop_map(|s| Variant::XmlElement(XmlElement::from(s))),
         (any::<u16>(), hostile_text()).prop_map(|(ns, n)| Variant::QualifiedName(Box::new(QualifiedName::new(ns, n)))),
         (hostile_text(), hostile_text())
@@ -176,8 +173,12 @@ crate::fuzz_target!(variants, variant(), |v: Variant| {
         prop_assert_eq!(got, Some(exact));
     }
     match (&v, value(&v)) {
-        (Variant::Float(f), Some(Value::Float(g))) => prop_assert!(f64::from(*f).total_cmp(&g).is_eq() || f.is_nan() && g.is_nan()),
-        (Variant::Double(f), Some(Value::Float(g))) => prop_assert!(f.total_cmp(&g).is_eq() || f.is_nan() && g.is_nan()),
+        (Variant::Float(f), Some(Value::Float(g))) => {
+            prop_assert!(f64::from(*f).total_cmp(&g).is_eq() || f.is_nan() && g.is_nan())
+        }
+        (Variant::Double(f), Some(Value::Float(g))) => {
+            prop_assert!(f.total_cmp(&g).is_eq() || f.is_nan() && g.is_nan())
+        }
         (Variant::Float(_) | Variant::Double(_), other) => prop_assert!(false, "{v:?} became {other:?}"),
         _ => {}
     }
@@ -186,9 +187,20 @@ crate::fuzz_target!(variants, variant(), |v: Variant| {
 
 crate::fuzz_target!(
     data_values,
-    (prop::option::of(variant()), prop::option::of(status()), prop::option::of(date_time()), prop::option::of(date_time())),
+    (
+        prop::option::of(variant()),
+        prop::option::of(status()),
+        prop::option::of(date_time()),
+        prop::option::of(date_time())
+    ),
     |(v, status, source, server): (Option<Variant>, Option<StatusCode>, Option<DateTime>, Option<DateTime>)| {
-        let dv = DataValue { value: v.clone(), status, source_timestamp: source, server_timestamp: server, ..DataValue::default() };
+        let dv = DataValue {
+            value: v.clone(),
+            status,
+            source_timestamp: source,
+            server_timestamp: server,
+            ..DataValue::default()
+        };
         let s = data_sample(&dv);
         let st = status.unwrap_or(StatusCode::Good);
         match &s.quality {
@@ -228,7 +240,7 @@ fn expected_time(ticks: i64) -> Option<SystemTime> {
 }
 
 crate::fuzz_target!(timestamps, date_time(), |t: DateTime| {
-    let ticks = t.checked_ticks();
+    let ticks = t.checked_ticks().min(DateTime::endtimes_ticks());
     let got = system_time(&t);
     if ticks <= 0 {
         prop_assert_eq!(got, None);
@@ -249,6 +261,26 @@ fn a_timestamp_after_2554_is_the_time_it_says() {
     let want = SystemTime::UNIX_EPOCH + Duration::from_secs(19_880_899_200);
     assert_eq!(system_time(&t), Some(want));
     assert_eq!(system_time(&DateTime::endtimes()), expected_time(DateTime::endtimes_ticks()));
+}
+
+#[test]
+fn a_timestamp_past_9999_is_the_end_of_times_and_shown() {
+    // 9999-12-31T23:59:59.0000001Z is past DateTime's range: its ticks read as i64::MAX, which
+    // made a time in the year 29,000 that the date formatting could not hold (a panic).
+    let t = DateTime::from(DateTime::endtimes_ticks() + 1);
+    assert_eq!(system_time(&t), expected_time(DateTime::endtimes_ticks()));
+    let shown = value(&Variant::DateTime(Box::new(t))).map(|v| v.to_string());
+    assert_eq!(shown.as_deref(), Some("9999-12-31 23:59:59Z"));
+}
+
+#[test]
+fn an_unknown_status_code_names_its_severity_and_number() {
+    // 0x40010000: Uncertain, with a sub-code async-opcua does not know (it says "Invalid").
+    let s = StatusCode::from(0x4001_0000);
+    assert_eq!(status_name(s), "Uncertain_0x40010000");
+    assert_eq!(quality(s), Quality::Uncertain(crate::tag::Reason::Other("Uncertain_0x40010000".into())));
+    assert_eq!(status_name(StatusCode::from(0xC0AB_0000)), "Bad_0xC0AB0000");
+    assert_eq!(status_name(StatusCode::BadNodeIdUnknown), "Bad_NodeIdUnknown");
 }
 
 fn limits() -> impl Strategy<Value = Limits> {

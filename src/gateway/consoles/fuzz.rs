@@ -19,7 +19,11 @@ fn seeds() -> Vec<String> {
             line(1),
             line(2)
         ),
-        format!("# consoles\nroom:\n  key: {}\n  max_role: engineer\nother:\n  key: \"{}\"\n  max_role: admin\n", line(3), line(4)),
+        format!(
+            "# consoles\nroom:\n  key: {}\n  max_role: engineer\nother:\n  key: \"{}\"\n  max_role: admin\n",
+            line(3),
+            line(4)
+        ),
     ]
 }
 

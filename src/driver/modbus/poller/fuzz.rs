@@ -83,20 +83,22 @@ fn check_words(table: Table, count: u16, r: &Result<Vec<u16>, ReadError>) -> Res
     Ok(())
 }
 
-crate::fuzz_target!(
-    responses_checked_against_the_read,
-    (read_request(), response()),
-    |((table, _start, count), response): ((Table, u16, u16), Response)| {
-        let fit = fits(table, count, &response);
-        let result = words_of(table, count, response.clone());
-        prop_assert_eq!(result.is_ok(), fit, "{:?} {} answered by {:?}: {}", table, count, response, describe(&result));
-        check_words(table, count, &result)?;
-        if let (Ok(words), Response::ReadHoldingRegisters(w) | Response::ReadInputRegisters(w)) = (&result, &response) {
-            prop_assert_eq!(words, w);
-        }
-        Ok(())
+crate::fuzz_target!(responses_checked_against_the_read, (read_request(), response()), |(
+    (table, _start, count),
+    response,
+): (
+    (Table, u16, u16),
+    Response
+)| {
+    let fit = fits(table, count, &response);
+    let result = words_of(table, count, response.clone());
+    prop_assert_eq!(result.is_ok(), fit, "{:?} {} answered by {:?}: {}", table, count, response, describe(&result));
+    check_words(table, count, &result)?;
+    if let (Ok(words), Response::ReadHoldingRegisters(w) | Response::ReadInputRegisters(w)) = (&result, &response) {
+        prop_assert_eq!(words, w);
     }
-);
+    Ok(())
+});
 
 #[test]
 fn a_device_that_answers_more_registers_than_asked_is_a_damaged_answer() {
@@ -107,7 +109,11 @@ fn a_device_that_answers_more_registers_than_asked_is_a_damaged_answer() {
     // Bits come padded to whole bytes: 10 bits are 2 bytes (16 bits); 3 bytes are one too many.
     assert_eq!(describe(&words_of(Table::Coil, 10, Response::ReadCoils(vec![true; 16]))), "Ok(10 words)");
     let r = words_of(Table::Coil, 10, Response::ReadCoils(vec![true; 24]));
-    assert!(matches!(&r, Err(ReadError::Frame(why)) if why.contains("3 bytes of bits, 2 were asked")), "{}", describe(&r));
+    assert!(
+        matches!(&r, Err(ReadError::Frame(why)) if why.contains("3 bytes of bits, 2 were asked")),
+        "{}",
+        describe(&r)
+    );
     let r = words_of(Table::Discrete, 10, Response::ReadDiscreteInputs(vec![true; 8]));
     assert!(matches!(r, Err(ReadError::Frame(_))), "{}", describe(&r));
 }
@@ -161,36 +167,44 @@ fn tcp_cases() -> impl Strategy<Value = (u8, Table, u16, u16, Vec<u8>, Vec<u16>,
         .prop_flat_map(|(unit, (table, start, count), seed, exception, damage)| {
             let (valid, words) = tcp_answer(unit, table, count, &seed, exception);
             let words = if exception.is_some() { Vec::new() } else { words };
-            let sent = if damage { crate::fuzzing::mutated(Just(valid.clone())).boxed() } else { Just(valid.clone()).boxed() };
+            let sent =
+                if damage { crate::fuzzing::mutated(Just(valid.clone())).boxed() } else { Just(valid.clone()).boxed() };
             (Just(unit), Just(table), Just(start), Just(count), Just(valid), Just(words), sent)
         })
 }
 
-crate::fuzz_target!(
-    tcp_hostile_server,
-    tcp_cases(),
-    |(unit, table, start, count, valid, words, sent): (u8, Table, u16, u16, Vec<u8>, Vec<u16>, Vec<u8>)| {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let result = rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-            let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            let server = tokio::spawn(hostile_server(listener, sent.clone()));
-            let mut ctx = tokio_modbus::client::tcp::connect_slave(addr, Slave(unit)).await.map_err(|e| e.to_string())?;
-            // The server closes after its answer: no case waits for the limit.
-            let r = read(&mut ctx, table, start, count, Duration::from_secs(10)).await;
-            let _ = server.await;
-            Ok::<_, String>(r)
-        });
-        let result = result.map_err(TestCaseError::fail)?;
-        check_words(table, count, &result)?;
-        prop_assert!(!matches!(result, Err(ReadError::Elapsed)), "the read hung until its limit");
-        if sent == valid {
-            match &result {
-                Ok(got) => prop_assert_eq!(got, &words),
-                Err(ReadError::Exception(_)) => prop_assert!(words.is_empty()),
-                Err(_) => prop_assert!(false, "a valid answer refused: {}", describe(&result)),
-            }
+crate::fuzz_target!(tcp_hostile_server, tcp_cases(), |(unit, table, start, count, valid, words, sent): (
+    u8,
+    Table,
+    u16,
+    u16,
+    Vec<u8>,
+    Vec<u16>,
+    Vec<u8>
+)| {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let result = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let server = tokio::spawn(hostile_server(listener, sent.clone()));
+        let mut ctx = tokio_modbus::client::tcp::connect_slave(addr, Slave(unit)).await.map_err(|e| e.to_string())?;
+        // The server closes after its answer: no case waits for the limit.
+        let r = read(&mut ctx, table, start, count, Duration::from_secs(10)).await;
+        let _ = server.await;
+        Ok::<_, String>(r)
+    });
+    let result = result.map_err(TestCaseError::fail)?;
+    check_words(table, count, &result)?;
+    prop_assert!(!matches!(result, Err(ReadError::Elapsed)), "the read hung until its limit");
+    if sent == valid {
+        match &result {
+            Ok(got) => prop_assert_eq!(got, &words),
+            Err(ReadError::Exception(_)) => prop_assert!(words.is_empty()),
+            Err(_) => prop_assert!(false, "a valid answer refused: {}", describe(&result)),
         }
-        Ok(())
     }
-);
+    Ok(())
+});
