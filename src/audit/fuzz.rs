@@ -50,8 +50,7 @@ static VALID: LazyLock<(Vec<u8>, Vec<u8>)> = LazyLock::new(|| {
         )
         .expect("append");
     }
-    let bytes = (std::fs::read(&dir.log).expect("log"), std::fs::read(&dir.head()).expect("head"));
-    bytes
+    (std::fs::read(&dir.log).expect("log"), std::fs::read(dir.head()).expect("head"))
 });
 
 /// A folder of its own for one test thread, removed afterwards.

@@ -69,17 +69,17 @@ crate::fuzz_target!(layouts_edited, mutated_text(seeds(), 6), |src: String| chec
 
 crate::fuzz_target!(layouts_damaged, mutated_bytes(seeds()), |src: String| check(&src));
 
-crate::fuzz_target!(
-    alias_bombs,
-    (prop::sample::select(seeds()), 2usize..=5, 2usize..=8),
-    |(seed, levels, width): (String, usize, usize)| {
-        // A bomb at the top level of a real layout, up to 8^5 values expanded: below the limit
-        // it is read (and refused as unknown keys), past it refused as a bomb. Bombs of 10^10
-        // (each 0.6 s in a debug build, bounded by the alias limit) are the unit test below.
-        let src = format!("{seed}\n{}\n", bomb(levels, width).join("\n"));
-        check(&src)
-    }
-);
+crate::fuzz_target!(alias_bombs, (prop::sample::select(seeds()), 2usize..=5, 2usize..=8), |(seed, levels, width): (
+    String,
+    usize,
+    usize
+)| {
+    // A bomb at the top level of a real layout, up to 8^5 values expanded: below the limit
+    // it is read (and refused as unknown keys), past it refused as a bomb. Bombs of 10^10
+    // (each 0.6 s in a debug build, bounded by the alias limit) are the unit test below.
+    let src = format!("{seed}\n{}\n", bomb(levels, width).join("\n"));
+    check(&src)
+});
 
 #[test]
 fn a_billion_laughs_is_refused_with_its_place() {
