@@ -63,6 +63,9 @@ pub struct YamlProblem {
 pub fn explain(e: &Error) -> YamlProblem {
     let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
     let (message, hint) = words(e);
+    // The library quotes the file (an unknown key, a value, a tag): whoever wrote it, its text
+    // reaches a terminal only with its control and bidi characters made visible.
+    let message = crate::sanitize::clean(&message).into_owned();
     YamlProblem { line, col, message, hint: hint.to_string() }
 }
 
@@ -226,3 +229,8 @@ mod tests {
         assert_eq!(v["b"], 7);
     }
 }
+
+/// Test-only: YAML text damaged the way people and attackers damage it (structure-aware fuzzing
+/// of the files read with [`options`]).
+#[cfg(test)]
+pub(crate) mod fuzz;

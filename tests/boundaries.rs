@@ -13,8 +13,8 @@
 //! A path is judged by what it names, not by where a re-export leads: `crate::plant::X` is a
 //! dependency on `plant` even if `plant` re-exports `X` from elsewhere.
 //!
-//! Unit tests (an inline `#[cfg(test)] mod … {` at the end of a file, or a `tests.rs` file) are not
-//! checked: a driver's tests may start the simulator.
+//! Unit tests (an inline `#[cfg(test)] mod … {` at the end of a file, or a `tests.rs` or `fuzz.rs`
+//! file) are not checked: a driver's tests may start the simulator.
 //!
 //! Limits (the checks read text, they do not resolve names): a path that starts with a child
 //! module's bare name (`state::Session` in `session/mod.rs`) stays inside its module and is not an
@@ -109,6 +109,8 @@ const RULES: &[Rule] = &[
     Rule { module: "yaml", may_use: &[], must_not_use: &[], except: &[] },
     Rule { module: "paths", may_use: &[], must_not_use: &[], except: &[] },
     Rule { module: "timefmt", may_use: &[], must_not_use: &[], except: &[] },
+    // The fuzzing harness (tests only): it drives proptest and knows no module.
+    Rule { module: "fuzzing", may_use: &[], must_not_use: &[], except: &[] },
 ];
 
 const MAX_FN_LINES: usize = 100;
@@ -132,7 +134,7 @@ struct Source {
 impl Source {
     fn new(rel: &str, text: &str) -> Source {
         let blanked = blank(text);
-        let code: Vec<char> = if rel == "tests.rs" || rel.ends_with("/tests.rs") {
+        let code: Vec<char> = if ["tests.rs", "fuzz.rs"].iter().any(|f| rel == *f || rel.ends_with(&format!("/{f}"))) {
             Vec::new()
         } else {
             outside_tests(&blanked).chars().collect()

@@ -264,3 +264,6 @@ fn rfc3339(t: SystemTime) -> String {
         .and_then(|dt| dt.format(&Rfc3339).ok())
         .unwrap_or_else(|| format!("{t:?}"))
 }
+
+#[cfg(test)]
+mod fuzz;

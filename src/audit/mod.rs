@@ -142,6 +142,9 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::io;
 use std::path::PathBuf;
 

@@ -130,3 +130,6 @@ mod tests {
         assert!(!super::current_user().is_empty());
     }
 }
+
+#[cfg(test)]
+mod fuzz;

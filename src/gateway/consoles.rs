@@ -191,3 +191,6 @@ fn check_host_id(host_id: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fuzz;

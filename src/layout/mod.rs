@@ -80,3 +80,6 @@ pub fn load(path: &Path) -> Result<Layout, LayoutError> {
     })?;
     parse(&src, &file)
 }
+
+#[cfg(test)]
+mod fuzz;

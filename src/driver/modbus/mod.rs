@@ -5,3 +5,6 @@ pub mod poller;
 pub mod rtu;
 pub mod rtu_link;
 pub mod serial;
+
+#[cfg(test)]
+mod fuzz;

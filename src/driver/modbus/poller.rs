@@ -743,17 +743,38 @@ async fn read(ctx: &mut Context, table: Table, start: u16, count: u16, limit: Du
         Err(_) => Err(ReadError::Elapsed),
         Ok(Err(e)) => Err(failure(&e)),
         Ok(Ok(Err(code))) => Err(ReadError::Exception(exception_code(code))),
-        Ok(Ok(Ok(response))) => {
-            let words = match response {
-                Response::ReadHoldingRegisters(w) | Response::ReadInputRegisters(w) => w,
-                // Bit reads come back padded to whole bytes.
-                Response::ReadCoils(b) | Response::ReadDiscreteInputs(b) => {
-                    bits_to_words(b.into_iter().take(count as usize).collect())
-                }
-                other => return Err(ReadError::Transport(format!("protocol error: unexpected response {other:?}"))),
-            };
-            Ok(words)
+        Ok(Ok(Ok(response))) => words_of(table, count, response),
+    }
+}
+
+/// The words of a read's answer, checked against the request: exactly `count` registers, or
+/// `count` bits, padded at most to whole bytes (TCP answers come unpacked whole bytes), cut to
+/// `count`. Over TCP the client library checks the function code but not the quantity: a device
+/// that sends more or fewer than asked gets a damaged-answer error (its tags Bad, the link
+/// kept), never missing or extra words in the block.
+fn words_of(table: Table, count: u16, response: Response) -> Result<Vec<u16>, ReadError> {
+    let asked = usize::from(count);
+    let padded = asked.div_ceil(8) * 8;
+    match (table, response) {
+        (Table::Holding, Response::ReadHoldingRegisters(w)) | (Table::Input, Response::ReadInputRegisters(w)) => {
+            if w.len() == asked {
+                Ok(w)
+            } else {
+                Err(ReadError::Frame(format!("the answer holds {} registers, {asked} were asked", w.len())))
+            }
         }
+        (Table::Coil, Response::ReadCoils(b)) | (Table::Discrete, Response::ReadDiscreteInputs(b)) => {
+            if (asked..=padded).contains(&b.len()) {
+                Ok(bits_to_words(b.into_iter().take(asked).collect()))
+            } else {
+                Err(ReadError::Frame(format!(
+                    "the answer holds {} bytes of bits, {} were asked ({asked} bits)",
+                    b.len().div_ceil(8),
+                    asked.div_ceil(8)
+                )))
+            }
+        }
+        (_, other) => Err(ReadError::Transport(format!("protocol error: unexpected response {other:?}"))),
     }
 }
 
@@ -791,3 +812,6 @@ fn transport_reason(e: &tokio_modbus::Error) -> String {
         tokio_modbus::Error::Protocol(p) => format!("protocol error: {p}"),
     }
 }
+
+#[cfg(test)]
+mod fuzz;

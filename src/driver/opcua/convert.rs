@@ -15,6 +15,18 @@ use crate::tag::{Quality, Reason, Value};
 /// `BadNodeIdUnknown` → `Bad_NodeIdUnknown`, the spec's symbolic form.
 pub fn status_name(s: StatusCode) -> String {
     let name = s.to_string();
+    // A code this library does not know (a vendor's, or a newer specification's) reads
+    // "Invalid": say its severity and its number instead, which the server's manual lists.
+    if name.starts_with("Invalid") {
+        let severity = if s.is_good() {
+            "Good"
+        } else if s.is_uncertain() {
+            "Uncertain"
+        } else {
+            "Bad"
+        };
+        return format!("{severity}_0x{:08X}", s.bits());
+    }
     for prefix in ["Good", "Uncertain", "Bad"] {
         if let Some(rest) = name.strip_prefix(prefix)
             && !rest.is_empty()
@@ -38,18 +50,22 @@ pub fn quality(s: StatusCode) -> Quality {
 
 /// Seconds between 1601-01-01 (OPC UA's epoch) and 1970-01-01.
 const EPOCH_DIFF_TICKS: i64 = 116_444_736_000_000_000;
+/// Ticks (100 ns) in a second.
+const TICKS_PER_SECOND: u64 = 10_000_000;
 
 pub fn system_time(t: &DateTime) -> Option<SystemTime> {
-    let ticks = t.checked_ticks();
+    // Past the end of DateTime's range (`i64::MAX` ticks): the largest time there is, as the
+    // specification says, 9999-12-31T23:59:59Z.
+    let ticks = t.checked_ticks().min(DateTime::endtimes_ticks());
     if ticks <= 0 {
         return None; // "no timestamp"
     }
     let since_unix = ticks - EPOCH_DIFF_TICKS;
-    if since_unix >= 0 {
-        SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(since_unix as u64 * 100))
-    } else {
-        SystemTime::UNIX_EPOCH.checked_sub(Duration::from_nanos(since_unix.unsigned_abs() * 100))
-    }
+    // Whole seconds first: nanoseconds since 1970 overflow 64 bits after the year 2554.
+    let abs = since_unix.unsigned_abs();
+    let subsec = u32::try_from(abs % TICKS_PER_SECOND).unwrap_or(0) * 100;
+    let d = Duration::new(abs / TICKS_PER_SECOND, subsec);
+    if since_unix >= 0 { SystemTime::UNIX_EPOCH.checked_add(d) } else { SystemTime::UNIX_EPOCH.checked_sub(d) }
 }
 
 /// Elements shown of an array before `…`.
