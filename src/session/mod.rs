@@ -5,8 +5,6 @@
 //! changes only through plant commands ([`msg::Effect::Command`]).
 
 pub mod alarms;
-#[cfg(test)]
-mod fuzz;
 pub mod help;
 pub mod keymap;
 pub mod msg;

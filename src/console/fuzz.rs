@@ -1,7 +1,9 @@
-//! Fuzz target: a session's `update` under random message sequences (keys, typed values and PINs,
-//! values and connection changes from the plant, write answers, an audit failure, time passing),
-//! for each role, with and without a PIN, and read-only. Moved here from `write.rs` (where it
-//! checked viewers only) and extended, so it also runs in the long mode.
+//! Fuzz target: a session's `update` under random message sequences (keys, typed values and
+//! PINs, values and connection changes from the plant, write answers, an audit failure, time
+//! passing), for each role, with and without a PIN, and read-only. Moved here from
+//! `session/write.rs` (where it checked viewers only) and extended, so it also runs in the long
+//! mode. It runs through the [`Console`], which applies PIN results to the plant (here, not in
+//! `session`, so that `session` does not depend on `console`).
 //!
 //! Properties: never a panic; a viewer or a read-only session never emits a write, nor reaches the
 //! confirmation; every write carries its audit record (a write attempt, for the write's tag, by
