@@ -228,3 +228,25 @@ crate::fuzz_target!(
         Ok(())
     }
 );
+
+// The path the target checks is reachable with these inputs: an operator with a PIN writes SP
+// (and every check holds), a viewer typing the same does not.
+#[test]
+fn the_inputs_reach_a_confirmed_write_and_the_checks_hold() {
+    let run = |w: Who| -> Result<usize, TestCaseError> {
+        let mut c = console(w);
+        let mut writes = 0;
+        for i in [In::Key('w'), In::Type("12"), In::Key('\n'), In::Type(PIN), In::Key('\n')] {
+            for msg in messages(&i) {
+                let before = c.session.overlay.clone();
+                let effects = c.update(msg.clone(), t(1));
+                check(&c, w, &before, &msg, &effects)?;
+                writes += effects.iter().filter(|e| matches!(e, Effect::Write(_))).count();
+            }
+        }
+        Ok(writes)
+    };
+    assert_eq!(run(Who { role: Role::Operator, pin: true, read_only: false }), Ok(1));
+    assert_eq!(run(Who { role: Role::Viewer, pin: true, read_only: false }), Ok(0));
+    assert_eq!(run(Who { role: Role::Operator, pin: true, read_only: true }), Ok(0));
+}
