@@ -233,14 +233,14 @@ crate::fuzz_target!(
 // (and every check holds), a viewer typing the same does not.
 #[test]
 fn the_inputs_reach_a_confirmed_write_and_the_checks_hold() {
-    let run = |w: Who| -> Result<usize, TestCaseError> {
+    let run = |w: Who| -> Result<usize, String> {
         let mut c = console(w);
         let mut writes = 0;
         for i in [In::Key('w'), In::Type("12"), In::Key('\n'), In::Type(PIN), In::Key('\n')] {
             for msg in messages(&i) {
                 let before = c.session.overlay.clone();
                 let effects = c.update(msg.clone(), t(1));
-                check(&c, w, &before, &msg, &effects)?;
+                check(&c, w, &before, &msg, &effects).map_err(|e| e.to_string())?;
                 writes += effects.iter().filter(|e| matches!(e, Effect::Write(_))).count();
             }
         }
