@@ -196,3 +196,6 @@ impl Console {
 pub fn update(console: &mut Console, msg: Msg, now: SystemTime) -> Vec<Effect> {
     console.update(msg, now)
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -13,8 +13,9 @@
 //! A path is judged by what it names, not by where a re-export leads: `crate::plant::X` is a
 //! dependency on `plant` even if `plant` re-exports `X` from elsewhere.
 //!
-//! Unit tests (an inline `#[cfg(test)] mod … {` at the end of a file, or a `tests.rs` or `fuzz.rs`
-//! file) are not checked: a driver's tests may start the simulator.
+//! Unit tests (an inline `#[cfg(test)] mod … {` at the end of a file, or a `tests.rs` file) and fuzz
+//! targets (a `fuzz.rs` file, declared `#[cfg(test)] mod fuzz;`) are not checked: a driver's tests
+//! may start the simulator.
 //!
 //! Limits (the checks read text, they do not resolve names): a path that starts with a child
 //! module's bare name (`state::Session` in `session/mod.rs`) stays inside its module and is not an
@@ -920,6 +921,7 @@ fn unit_tests_are_not_checked() {
     );
     assert_eq!(deps(std::slice::from_ref(&s)).len(), 1, "the code before `mod t {{` only");
     assert!(Source::new("tag/tests.rs", "use crate::ui::X;").code.is_empty());
+    assert!(Source::new("tag/fuzz.rs", "use crate::ui::X;").code.is_empty());
 }
 
 #[test]

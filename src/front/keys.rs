@@ -354,29 +354,31 @@ fn number(digits: &[u8]) -> Option<Option<u16>> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     const NONE: KeyModifiers = KeyModifiers::NONE;
     const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
     const ALT: KeyModifiers = KeyModifiers::ALT;
     const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 
-    fn k(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+    pub(super) fn k(code: KeyCode, m: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, m)
     }
 
-    fn c(ch: char) -> KeyEvent {
+    pub(super) fn c(ch: char) -> KeyEvent {
         k(KeyCode::Char(ch), if ch.is_uppercase() { SHIFT } else { NONE })
     }
 
-    fn whole(bytes: &[u8]) -> Vec<KeyEvent> {
+    pub(super) fn whole(bytes: &[u8]) -> Vec<KeyEvent> {
         KeyParser::new().feed(bytes)
     }
 
     /// Every sequence the parser knows, and its key.
-    fn table() -> Vec<(&'static [u8], KeyEvent)> {
+    pub(super) fn table() -> Vec<(&'static [u8], KeyEvent)> {
         use KeyCode::*;
         let rows: [(KeyEvent, &[&'static str]); 54] = [
             (k(Up, NONE), &["\x1b[A", "\x1bOA"]),
@@ -438,12 +440,12 @@ mod tests {
     }
 
     /// A lone ESC at the end of a chunk is the Esc key, so ESC and ESC + key (Alt) cannot be split.
-    fn splittable(bytes: &[u8]) -> bool {
+    pub(super) fn splittable(bytes: &[u8]) -> bool {
         !matches!(bytes, [ESC]) && !matches!(bytes, [ESC, b, ..] if *b != b'[' && *b != b'O')
     }
 
     /// The table, and a paste with keys in it.
-    fn cases() -> Vec<(Vec<u8>, Vec<KeyEvent>)> {
+    pub(super) fn cases() -> Vec<(Vec<u8>, Vec<KeyEvent>)> {
         let mut cases: Vec<_> = table().into_iter().map(|(bytes, key)| (bytes.to_vec(), vec![key])).collect();
         let paste = "\x1b[200~a\tb\r\x03€ \x1b[A\x1b\x7f\x1b[201~".as_bytes();
         cases.push((paste.to_vec(), vec![c('a'), c('b'), c('€'), c(' ')]));
@@ -451,7 +453,7 @@ mod tests {
     }
 
     /// Every splittable sequence of the table, back to back.
-    fn back_to_back() -> (Vec<u8>, Vec<KeyEvent>) {
+    pub(super) fn back_to_back() -> (Vec<u8>, Vec<KeyEvent>) {
         let seqs = || table().into_iter().filter(|(b, _)| b.len() > 1 && splittable(b));
         (seqs().flat_map(|(b, _)| b.to_vec()).collect(), seqs().map(|(_, k)| k).collect())
     }
@@ -579,7 +581,7 @@ mod tests {
     }
 
     /// Chunk boundaries at `cuts` (sorted, deduplicated, inside `bytes`).
-    fn chunked(bytes: &[u8], cuts: &[usize]) -> (Vec<KeyEvent>, usize) {
+    pub(super) fn chunked(bytes: &[u8], cuts: &[usize]) -> (Vec<KeyEvent>, usize) {
         let mut p = KeyParser::new();
         let (mut keys, mut most, mut from) = (Vec::new(), 0, 0);
         for &to in cuts.iter().chain([bytes.len()].iter()) {
@@ -590,37 +592,10 @@ mod tests {
         (keys, most)
     }
 
-    fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
+    pub(super) fn cuts(len: usize, raw: Vec<usize>) -> Vec<usize> {
         let mut cuts: Vec<usize> = raw.into_iter().map(|c| c % (len + 1)).collect();
         cuts.sort_unstable();
         cuts.dedup();
         cuts
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
-        #[test]
-        fn any_bytes_any_chunks_no_panic_bounded_and_chunking_does_not_matter(
-            bytes in proptest::collection::vec(prop_oneof![any::<u8>(), Just(ESC), Just(b'['), Just(b'~')], 0..400),
-            raw in proptest::collection::vec(any::<usize>(), 0..40),
-        ) {
-            let cuts = cuts(bytes.len(), raw);
-            let (keys, most) = chunked(&bytes, &cuts);
-            prop_assert!(most <= MAX_SEQUENCE);
-            // Only a chunk that ends in ESC can change the keys (a lone ESC there is Esc).
-            if cuts.iter().all(|&c| c == 0 || bytes[c - 1] != ESC) {
-                prop_assert_eq!(keys, whole(&bytes));
-            }
-        }
-
-        #[test]
-        fn printable_ascii_gives_exactly_its_characters(
-            text in "[ -~]{0,300}",
-            raw in proptest::collection::vec(any::<usize>(), 0..40),
-        ) {
-            let (keys, most) = chunked(text.as_bytes(), &cuts(text.len(), raw));
-            prop_assert_eq!(most, 0);
-            prop_assert_eq!(keys, text.chars().map(c).collect::<Vec<_>>());
-        }
     }
 }

@@ -199,4 +199,6 @@ fn check_limits(spec: &WriteSpec, current: Option<f64>, new: &Value) -> Result<(
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -5,6 +5,8 @@
 //! terminal's (`ttyhmi attach`, `ttyhmi sessions`).
 
 pub mod client;
+#[cfg(test)]
+mod fuzz;
 pub mod listen;
 pub mod protocol;
 

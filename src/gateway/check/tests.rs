@@ -4,13 +4,13 @@ use crate::gateway::consoles::ConsoleEntry;
 use crate::layout::Layout;
 use ed25519_dalek::SigningKey;
 
-const NOW: u64 = 1_700_000_000_000;
+pub(super) const NOW: u64 = 1_700_000_000_000;
 
-fn key(n: u8) -> SigningKey {
+pub(super) fn key(n: u8) -> SigningKey {
     SigningKey::from_bytes(&[n; 32])
 }
 
-fn layout() -> Layout {
+pub(super) fn layout() -> Layout {
     let src = "
 connections:
   plc1: { modbus_tcp: { host: 127.0.0.1, port: 502, unit: 1 } }
@@ -23,12 +23,12 @@ tags:
     crate::layout::parse(src, "gw.yaml").unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn tag(name: &str) -> Tag {
+pub(super) fn tag(name: &str) -> Tag {
     let l = layout();
     l.tags.iter().find(|t| t.name == name).cloned().unwrap_or_else(|| panic!("{name}"))
 }
 
-fn consoles() -> Consoles {
+pub(super) fn consoles() -> Consoles {
     let mut c = Consoles::default();
     let room = ConsoleEntry { key: key(1).verifying_key(), max_role: Role::Operator };
     let eng = ConsoleEntry { key: key(2).verifying_key(), max_role: Role::Engineer };

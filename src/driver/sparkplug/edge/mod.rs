@@ -11,6 +11,8 @@
 mod birth;
 mod command;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

@@ -14,9 +14,9 @@ use crate::driver::sparkplug::proto::payload::metric::Value as Wire;
 use crate::driver::sparkplug::proto::payload::{Metric, PropertySet, PropertyValue, property_value};
 use crate::driver::sparkplug::topic::{Parsed, parse};
 
-const T: u64 = 1_700_000_000_000;
+pub(super) const T: u64 = 1_700_000_000_000;
 
-fn metric(tag: u32, name: &str, datatype: DataType) -> MetricDef {
+pub(super) fn metric(tag: u32, name: &str, datatype: DataType) -> MetricDef {
     MetricDef {
         tag: TagId(tag),
         name: name.into(),
@@ -31,7 +31,7 @@ fn metric(tag: u32, name: &str, datatype: DataType) -> MetricDef {
 
 /// plc1: LEVEL (Double, %, 0..100, described), TEMP (Int16), RO (Int8, read only);
 /// plc2: FLAG (Boolean), COUNT (UInt32).
-fn devices() -> Vec<DeviceDef> {
+pub(super) fn devices() -> Vec<DeviceDef> {
     let level = MetricDef {
         units: Some("%".into()),
         low: Some(0.0),
@@ -49,11 +49,11 @@ fn devices() -> Vec<DeviceDef> {
     ]
 }
 
-fn cfg() -> EdgeConfig {
+pub(super) fn cfg() -> EdgeConfig {
     EdgeConfig { group: "Plant".into(), node: "Boiler1".into() }
 }
 
-fn good(v: SpValue) -> MetricValue {
+pub(super) fn good(v: SpValue) -> MetricValue {
     MetricValue { value: Some(v), quality: SpQuality::Good, timestamp_ms: T }
 }
 
@@ -96,7 +96,7 @@ fn quality_code(m: &Metric) -> Option<u32> {
 }
 
 /// Online with both devices up and a value for every metric but COUNT.
-fn online_session() -> (EdgeSession, Vec<Publish>) {
+pub(super) fn online_session() -> (EdgeSession, Vec<Publish>) {
     let mut s = EdgeSession::new(cfg(), devices(), 7);
     s.update(
         &[
@@ -433,15 +433,15 @@ fn write_result_is_an_ndata_with_the_text() {
 
 // --- commands ---
 
-fn dcmd(device: &str) -> Topic {
+pub(super) fn dcmd(device: &str) -> Topic {
     Topic::new("Plant", MsgType::DCmd, "Boiler1", Some(device))
 }
 
-fn ncmd() -> Topic {
+pub(super) fn ncmd() -> Topic {
     Topic::new("Plant", MsgType::NCmd, "Boiler1", None)
 }
 
-fn cmd(metrics: Vec<Metric>) -> Vec<u8> {
+pub(super) fn cmd(metrics: Vec<Metric>) -> Vec<u8> {
     Payload { timestamp: Some(T), metrics, seq: None, uuid: None, body: None }.encode_to_vec()
 }
 
@@ -600,7 +600,7 @@ fn hostile_command_payloads_are_refused_without_panicking() {
     assert_eq!(s.command(&dcmd("plc1"), &max).len(), MAX_COMMAND_METRICS);
 }
 
-fn wire() -> impl Strategy<Value = Option<Wire>> {
+pub(super) fn wire() -> impl Strategy<Value = Option<Wire>> {
     prop_oneof![
         Just(None),
         any::<u32>().prop_map(|v| Some(Wire::IntValue(v))),
@@ -612,7 +612,7 @@ fn wire() -> impl Strategy<Value = Option<Wire>> {
     ]
 }
 
-fn any_metric() -> impl Strategy<Value = Metric> {
+pub(super) fn any_metric() -> impl Strategy<Value = Metric> {
     let name = prop::option::of(prop::sample::select(vec!["LEVEL", "TEMP", "RO", "FLAG", REBIRTH, WRITE_RESULT, "x"]));
     (name, prop::option::of(0u64..10), prop::option::of(0u32..40), any::<Option<bool>>(), wire()).prop_map(
         |(name, alias, datatype, is_null, value)| Metric {
@@ -624,36 +624,6 @@ fn any_metric() -> impl Strategy<Value = Metric> {
             ..Metric::default()
         },
     )
-}
-
-proptest! {
-    #[test]
-    fn random_bytes_never_panic_and_always_answer(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let (s, _) = online_session();
-        for t in [dcmd("plc1"), ncmd()] {
-            prop_assert!(!s.command(&t, &bytes).is_empty());
-        }
-    }
-
-    #[test]
-    fn random_metrics_resolve_only_to_what_was_born(metrics in prop::collection::vec(any_metric(), 1..8), dev in 0usize..3) {
-        let (s, _) = online_session();
-        let topic = match dev { 0 => ncmd(), 1 => dcmd("plc1"), _ => dcmd("plc2") };
-        let out = s.command(&topic, &cmd(metrics.clone()));
-        prop_assert_eq!(out.len(), metrics.len());
-        for c in out {
-            match c {
-                EdgeCommand::Write { device: Some(d), tag, metric, datatype, .. } => {
-                    prop_assert_eq!(d + 1, dev);
-                    let def = devices()[d].metrics.iter().find(|m| m.tag == tag).cloned().expect("a born tag");
-                    prop_assert_eq!((def.name, def.datatype, def.writable), (metric, datatype, true));
-                }
-                EdgeCommand::Write { device: None, .. } => prop_assert!(false, "no node metric is writable"),
-                EdgeCommand::Rebirth => prop_assert_eq!(dev, 0),
-                EdgeCommand::Refused { .. } => {}
-            }
-        }
-    }
 }
 
 // --- sizes and configuration ---

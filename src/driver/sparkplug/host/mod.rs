@@ -15,6 +15,8 @@
 
 mod catalog;
 mod convert;
+#[cfg(test)]
+mod fuzz;
 mod handle;
 mod out;
 mod rebirth;

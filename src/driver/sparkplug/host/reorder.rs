@@ -63,6 +63,12 @@ impl Reorder {
         self.held.len()
     }
 
+    /// The payload bytes held.
+    #[cfg(test)]
+    pub fn held_bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// The lowest seq held (for messages that say what the gap was).
     pub fn first_held(&self) -> Option<u8> {
         self.held.keys().min_by_key(|s| s.wrapping_sub(self.expected)).copied()

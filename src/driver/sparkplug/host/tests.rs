@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::tag::Quality;
-use proptest::prelude::*;
 use prost::Message;
 
 use super::*;
@@ -15,13 +14,13 @@ use crate::driver::sparkplug::proto::payload::{
 };
 use crate::tag::Value;
 
-const LEVEL: TagId = TagId(0);
-const COUNTER: TagId = TagId(1);
-const SPEED: TagId = TagId(2);
-const MISSING: TagId = TagId(3);
-const FLOW: TagId = TagId(4);
+pub(super) const LEVEL: TagId = TagId(0);
+pub(super) const COUNTER: TagId = TagId(1);
+pub(super) const SPEED: TagId = TagId(2);
+pub(super) const MISSING: TagId = TagId(3);
+pub(super) const FLOW: TagId = TagId(4);
 
-fn cfg() -> HostConfig {
+pub(super) fn cfg() -> HostConfig {
     HostConfig {
         group: "Plant".into(),
         node: "Edge1".into(),
@@ -31,11 +30,11 @@ fn cfg() -> HostConfig {
     }
 }
 
-fn pt(device: Option<&str>, metric: &str) -> SpPoint {
+pub(super) fn pt(device: Option<&str>, metric: &str) -> SpPoint {
     SpPoint { device: device.map(str::to_string), metric: metric.into() }
 }
 
-fn tags() -> Vec<(TagId, SpPoint)> {
+pub(super) fn tags() -> Vec<(TagId, SpPoint)> {
     vec![
         (LEVEL, pt(Some("Pump1"), "Level")),
         (COUNTER, pt(None, "Counter")),
@@ -45,24 +44,24 @@ fn tags() -> Vec<(TagId, SpPoint)> {
     ]
 }
 
-fn wall0() -> SystemTime {
+pub(super) fn wall0() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
 /// A metric: name, alias, datatype, value.
-fn m(name: Option<&str>, alias: Option<u64>, dt: Option<u32>, v: Option<Wire>) -> Metric {
+pub(super) fn m(name: Option<&str>, alias: Option<u64>, dt: Option<u32>, v: Option<Wire>) -> Metric {
     Metric { name: name.map(str::to_string), alias, datatype: dt, value: v, ..Metric::default() }
 }
 
-fn payload(seq: Option<u64>, metrics: Vec<Metric>) -> Vec<u8> {
+pub(super) fn payload(seq: Option<u64>, metrics: Vec<Metric>) -> Vec<u8> {
     Payload { timestamp: Some(1_700_000_000_000), metrics, seq, ..Payload::default() }.encode_to_vec()
 }
 
-fn bd_metric(bd: u64) -> Metric {
+pub(super) fn bd_metric(bd: u64) -> Metric {
     m(Some("bdSeq"), None, Some(4), Some(Wire::LongValue(bd)))
 }
 
-fn nbirth(bd: u64) -> Vec<u8> {
+pub(super) fn nbirth(bd: u64) -> Vec<u8> {
     payload(
         Some(0),
         vec![
@@ -75,7 +74,7 @@ fn nbirth(bd: u64) -> Vec<u8> {
     )
 }
 
-fn dbirth_pump1(seq: u64) -> Vec<u8> {
+pub(super) fn dbirth_pump1(seq: u64) -> Vec<u8> {
     payload(
         Some(seq),
         vec![
@@ -85,7 +84,7 @@ fn dbirth_pump1(seq: u64) -> Vec<u8> {
     )
 }
 
-fn topic(kind: MsgType, device: Option<&str>) -> Topic {
+pub(super) fn topic(kind: MsgType, device: Option<&str>) -> Topic {
     Topic::new("Plant", kind, "Edge1", device)
 }
 
@@ -105,11 +104,11 @@ fn born() -> (HostSession, Instant) {
     (s, t0)
 }
 
-fn samples(e: &[HostEffect]) -> Vec<(TagId, Sample)> {
+pub(super) fn samples(e: &[HostEffect]) -> Vec<(TagId, Sample)> {
     e.iter().filter_map(|e| if let HostEffect::Samples(v) = e { Some(v.clone()) } else { None }).flatten().collect()
 }
 
-fn historical(e: &[HostEffect]) -> Vec<(TagId, Sample)> {
+pub(super) fn historical(e: &[HostEffect]) -> Vec<(TagId, Sample)> {
     e.iter().filter_map(|e| if let HostEffect::Historical(v) = e { Some(v.clone()) } else { None }).flatten().collect()
 }
 
@@ -118,7 +117,7 @@ fn last(e: &[HostEffect], id: TagId) -> Option<Sample> {
     samples(e).into_iter().filter(|(i, _)| *i == id).map(|(_, s)| s).next_back()
 }
 
-fn publishes(e: &[HostEffect]) -> Vec<Publish> {
+pub(super) fn publishes(e: &[HostEffect]) -> Vec<Publish> {
     e.iter().filter_map(|e| if let HostEffect::Publish(p) = e { Some(p.clone()) } else { None }).collect()
 }
 
@@ -130,7 +129,13 @@ fn datatypes(e: &[HostEffect]) -> Vec<(TagId, Result<DataType, String>)> {
     e.iter().filter_map(|e| if let HostEffect::DataTypes(v) = e { Some(v.clone()) } else { None }).flatten().collect()
 }
 
-fn data(s: &mut HostSession, device: Option<&str>, seq: u64, metrics: Vec<Metric>, now: Instant) -> Vec<HostEffect> {
+pub(super) fn data(
+    s: &mut HostSession,
+    device: Option<&str>,
+    seq: u64,
+    metrics: Vec<Metric>,
+    now: Instant,
+) -> Vec<HostEffect> {
     let kind = if device.is_some() { MsgType::DData } else { MsgType::NData };
     s.message(&topic(kind, device), &payload(Some(seq), metrics), now, wall0())
 }
@@ -870,111 +875,4 @@ fn facts_read_like_node_info() {
     assert_eq!(get("devices online").as_deref(), Some("1 of 2"));
     assert_eq!(get("messages").as_deref(), Some("2"));
     assert_eq!(get("waiting for a birth").as_deref(), Some("waiting for a birth of device Plant/Edge1/Pump2"));
-}
-
-// A random run of an edge node's messages, gaps, garbage, deaths and broker losses.
-#[derive(Clone, Debug)]
-enum Op {
-    NBirth(u8),
-    NDeath(u8),
-    DBirth(bool),
-    DDeath(bool),
-    Data { device: Option<bool>, skip: u8, alias: u64 },
-    Garbage(Vec<u8>),
-    Wait(u16),
-    Broker(bool),
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        1 => (0u8..3).prop_map(Op::NBirth),
-        1 => (0u8..3).prop_map(Op::NDeath),
-        1 => any::<bool>().prop_map(Op::DBirth),
-        1 => any::<bool>().prop_map(Op::DDeath),
-        6 => (prop::option::of(any::<bool>()), prop_oneof![4 => Just(0u8), 1 => 0u8..4, 1 => any::<u8>()], prop_oneof![Just(1u64), Just(10), Just(11), Just(999)])
-            .prop_map(|(device, skip, alias)| Op::Data { device, skip, alias }),
-        1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Op::Garbage),
-        2 => (0u16..4000).prop_map(Op::Wait),
-        1 => any::<bool>().prop_map(Op::Broker),
-    ]
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-    #[test]
-    fn random_runs_never_panic_never_storm_and_never_show_good_after_a_death(ops in prop::collection::vec(op(), 1..120), seed in any::<u64>()) {
-        let t0 = Instant::now();
-        let mut now = t0;
-        let mut s = HostSession::new(cfg(), tags(), seed);
-        let mut effects = s.connected(now, wall0());
-        let mut seq = 0u8;
-        let mut born_bd: Option<u64> = None; // the model: the bdSeq of the node's live NBIRTH
-        let mut dead = true; // no Good until a birth
-        let mut requests: Vec<Instant> = Vec::new();
-        for op in ops {
-            match op {
-                Op::NBirth(bd) => {
-                    seq = 0;
-                    effects.extend(s.message(&topic(MsgType::NBirth, None), &nbirth(u64::from(bd)), now, wall0()));
-                    born_bd = Some(u64::from(bd));
-                    dead = false;
-                }
-                Op::NDeath(bd) => {
-                    effects.extend(s.message(&topic(MsgType::NDeath, None), &payload(None, vec![bd_metric(u64::from(bd))]), now, wall0()));
-                    if born_bd == Some(u64::from(bd)) {
-                        dead = true;
-                        born_bd = None;
-                    }
-                }
-                Op::DBirth(p1) => {
-                    seq = seq.wrapping_add(1);
-                    let d = if p1 { "Pump1" } else { "Pump2" };
-                    effects.extend(s.message(&topic(MsgType::DBirth, Some(d)), &dbirth_pump1(u64::from(seq)), now, wall0()));
-                }
-                Op::DDeath(p1) => {
-                    seq = seq.wrapping_add(1);
-                    let d = if p1 { "Pump1" } else { "Pump2" };
-                    effects.extend(s.message(&topic(MsgType::DDeath, Some(d)), &payload(Some(u64::from(seq)), vec![]), now, wall0()));
-                }
-                Op::Data { device, skip, alias } => {
-                    seq = seq.wrapping_add(1).wrapping_add(skip);
-                    let d = device.map(|p1| if p1 { "Pump1" } else { "Pump2" });
-                    effects.extend(data(&mut s, d, u64::from(seq), vec![m(None, Some(alias), None, Some(Wire::IntValue(5)))], now));
-                }
-                Op::Garbage(b) => {
-                    effects.extend(s.message(&topic(MsgType::NBirth, None), &b, now, wall0()));
-                    // Random bytes can be a valid (if odd) NBIRTH: then it is one.
-                    if let Ok(p) = Payload::decode(b.as_slice()) {
-                        seq = p.seq.filter(|s| *s <= 255).map(|s| s as u8).unwrap_or(0);
-                        born_bd = None;
-                        dead = false;
-                    }
-                }
-                Op::Wait(ms) => {
-                    now += Duration::from_millis(u64::from(ms));
-                    effects.extend(s.tick(now, wall0()));
-                }
-                Op::Broker(up) => {
-                    if up { effects.extend(s.connected(now, wall0())) } else {
-                        effects.extend(s.disconnected(wall0()));
-                        dead = true;
-                        born_bd = None;
-                    }
-                }
-            }
-            if let Some(d) = s.next_deadline() {
-                prop_assert!(d <= now + Duration::from_secs(15));
-            }
-            prop_assert!(s.reorder.held() <= reorder::MAX_HELD);
-            requests.extend(std::iter::repeat_n(now, publishes(&effects).len()));
-            if dead {
-                let good: Vec<_> = samples(&effects).into_iter().filter(|(_, x)| x.quality.is_good()).collect();
-                prop_assert!(good.is_empty(), "Good after a death: {:?}", good);
-            }
-            effects.clear();
-        }
-        for w in requests.windows(2) {
-            prop_assert!(w[1] - w[0] >= Duration::from_secs(10), "two requests within a cooldown: {:?}", requests);
-        }
-    }
 }
