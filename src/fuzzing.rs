@@ -4,8 +4,8 @@
 //! ignored by default, for a soak of millions of cases:
 //!
 //! ```text
-//! cargo test --release -- --ignored fuzz --nocapture        # FUZZ_CASES each, default 1,000,000
-//! FUZZ_CASES=50000 cargo test --release -- --ignored fuzz --nocapture
+//! cargo test --profile fuzz -- --ignored fuzz --nocapture      # FUZZ_CASES each, default 1,000,000
+//! FUZZ_CASES=50000 cargo test --profile fuzz --lib -- --ignored fuzz --nocapture
 //! ```
 //!
 //! The long pass prints each target's cases per second. A failure panics with the smallest
@@ -75,7 +75,7 @@ pub fn mutated(valid: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = V
 }
 
 /// Declares a fuzz target as a module `NAME` with two tests, `quick` (in `cargo test`) and
-/// `long` (ignored: `cargo test --release -- --ignored fuzz`). Put targets in a module named
+/// `long` (ignored: `cargo test --profile fuzz -- --ignored fuzz`). Put targets in a module named
 /// `fuzz` so the filter finds them.
 ///
 /// ```ignore
@@ -97,7 +97,7 @@ macro_rules! fuzz_target {
             }
 
             #[test]
-            #[ignore = "long fuzzing: cargo test --release -- --ignored fuzz --nocapture"]
+            #[ignore = "long fuzzing: cargo test --profile fuzz -- --ignored fuzz --nocapture"]
             fn long() {
                 $crate::fuzzing::run(module_path!(), true, $strategy, $check)
             }

@@ -747,24 +747,25 @@ async fn read(ctx: &mut Context, table: Table, start: u16, count: u16, limit: Du
     }
 }
 
-/// The words of a read's answer, checked against the request: exactly `count` registers, or
-/// `count` bits, padded at most to whole bytes (TCP answers come unpacked whole bytes), cut to
+/// The words of a read's answer, checked against the request: at most `count` registers, or
+/// at most `count` bits padded to whole bytes (TCP answers come unpacked whole bytes), cut to
 /// `count`. Over TCP the client library checks the function code but not the quantity: a device
-/// that sends more or fewer than asked gets a damaged-answer error (its tags Bad, the link
-/// kept), never missing or extra words in the block.
+/// that sends more than asked gets a damaged-answer error (its tags Bad, the link kept), never
+/// extra words in the block; one that sends fewer has its words used and the tags it left out
+/// read Bad (the decoder's short answer), as before.
 fn words_of(table: Table, count: u16, response: Response) -> Result<Vec<u16>, ReadError> {
     let asked = usize::from(count);
     let padded = asked.div_ceil(8) * 8;
     match (table, response) {
         (Table::Holding, Response::ReadHoldingRegisters(w)) | (Table::Input, Response::ReadInputRegisters(w)) => {
-            if w.len() == asked {
+            if w.len() <= asked {
                 Ok(w)
             } else {
                 Err(ReadError::Frame(format!("the answer holds {} registers, {asked} were asked", w.len())))
             }
         }
         (Table::Coil, Response::ReadCoils(b)) | (Table::Discrete, Response::ReadDiscreteInputs(b)) => {
-            if (asked..=padded).contains(&b.len()) {
+            if b.len() <= padded {
                 Ok(bits_to_words(b.into_iter().take(asked).collect()))
             } else {
                 Err(ReadError::Frame(format!(

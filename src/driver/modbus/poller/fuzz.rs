@@ -51,16 +51,16 @@ fn response() -> impl Strategy<Value = Response> {
     ]
 }
 
-/// The answer holds what was asked: `count` registers of the right table, or `count` bits
-/// padded at most to whole bytes.
+/// The answer holds no more than was asked: at most `count` registers of the right table, or
+/// `count` bits padded at most to whole bytes (fewer: the tags left out read Bad downstream).
 fn fits(table: Table, count: u16, r: &Response) -> bool {
     let n = usize::from(count);
     match (table, r) {
         (Table::Holding, Response::ReadHoldingRegisters(w)) | (Table::Input, Response::ReadInputRegisters(w)) => {
-            w.len() == n
+            w.len() <= n
         }
         (Table::Coil, Response::ReadCoils(b)) | (Table::Discrete, Response::ReadDiscreteInputs(b)) => {
-            (n..=n.div_ceil(8) * 8).contains(&b.len())
+            b.len() <= n.div_ceil(8) * 8
         }
         _ => false,
     }
@@ -69,7 +69,7 @@ fn fits(table: Table, count: u16, r: &Response) -> bool {
 fn check_words(table: Table, count: u16, r: &Result<Vec<u16>, ReadError>) -> Result<(), TestCaseError> {
     match r {
         Ok(words) => {
-            prop_assert_eq!(words.len(), usize::from(count), "more or fewer words than asked");
+            prop_assert!(words.len() <= usize::from(count), "more words than asked: {}", words.len());
             if table.is_bits() {
                 prop_assert!(words.iter().all(|&w| w <= 1), "a bit that is not 0 or 1: {words:?}");
             }
@@ -104,8 +104,8 @@ crate::fuzz_target!(responses_checked_against_the_read, (read_request(), respons
 fn a_device_that_answers_more_registers_than_asked_is_a_damaged_answer() {
     let r = words_of(Table::Holding, 2, Response::ReadHoldingRegisters(vec![1, 2, 3]));
     assert!(matches!(&r, Err(ReadError::Frame(why)) if why.contains("3 registers, 2 were asked")), "{}", describe(&r));
-    let r = words_of(Table::Input, 3, Response::ReadInputRegisters(vec![1, 2]));
-    assert!(matches!(&r, Err(ReadError::Frame(why)) if why.contains("2 registers, 3 were asked")), "{}", describe(&r));
+    // Fewer: used as sent; the tags left out read Bad (tests/modbus_driver.rs).
+    assert_eq!(describe(&words_of(Table::Input, 3, Response::ReadInputRegisters(vec![1, 2]))), "Ok(2 words)");
     // Bits come padded to whole bytes: 10 bits are 2 bytes (16 bits); 3 bytes are one too many.
     assert_eq!(describe(&words_of(Table::Coil, 10, Response::ReadCoils(vec![true; 16]))), "Ok(10 words)");
     let r = words_of(Table::Coil, 10, Response::ReadCoils(vec![true; 24]));
@@ -114,8 +114,7 @@ fn a_device_that_answers_more_registers_than_asked_is_a_damaged_answer() {
         "{}",
         describe(&r)
     );
-    let r = words_of(Table::Discrete, 10, Response::ReadDiscreteInputs(vec![true; 8]));
-    assert!(matches!(r, Err(ReadError::Frame(_))), "{}", describe(&r));
+    assert_eq!(describe(&words_of(Table::Discrete, 10, Response::ReadDiscreteInputs(vec![true; 8]))), "Ok(8 words)");
 }
 
 /// The valid MBAP answer (transaction 0, the client's first) to a read, and the words it holds.

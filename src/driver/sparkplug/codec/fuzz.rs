@@ -1,5 +1,5 @@
 //! Fuzz targets: Sparkplug B payloads as prost decodes them, and metric values through the codec
-//! (`cargo test fuzz`; long mode: `cargo test --release -- --ignored fuzz --nocapture`).
+//! (`cargo test fuzz`; long mode: `cargo test --profile fuzz -- --ignored fuzz --nocapture`).
 //!
 //! Inputs: random bytes; valid NBIRTH/DBIRTH/DDATA/NCMD payloads (values encoded with the codec)
 //! damaged by [`mutated`]; valid payloads followed by a field that claims a huge length.
