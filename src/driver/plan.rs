@@ -722,20 +722,7 @@ mod tests {
     }
 
     fn data_type() -> impl Strategy<Value = DataType> {
-        prop_oneof![
-            Just(DataType::Bool),
-            Just(DataType::U16),
-            Just(DataType::I16),
-            Just(DataType::U32),
-            Just(DataType::I32),
-            Just(DataType::U64),
-            Just(DataType::I64),
-            Just(DataType::F32),
-            Just(DataType::F64),
-            Just(DataType::Bcd16),
-            Just(DataType::Bcd32),
-            (0u16..300).prop_map(|chars| DataType::String { chars }),
-        ]
+        crate::driver::modbus::fuzz::data_type_up_to(299)
     }
 
     fn point() -> impl Strategy<Value = ModbusPoint> {

@@ -7,4 +7,4 @@ pub mod rtu_link;
 pub mod serial;
 
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;

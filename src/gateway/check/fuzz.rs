@@ -18,7 +18,6 @@ use crate::driver::sparkplug::edge::{DeviceDef, EdgeCommand, EdgeConfig, EdgeSes
 use crate::driver::sparkplug::proto::Payload;
 use crate::driver::sparkplug::topic::{MsgType, Topic};
 use crate::fuzzing::mutated;
-use crate::tag::TagId;
 
 const GROUP: &str = "Plant";
 const NODE: &str = "Gw1";
@@ -26,14 +25,8 @@ const NODE: &str = "Gw1";
 /// The gateway's node: device plc1 with the layout's tags (SPEED, TRIM, LEVEL, RUN).
 fn edge() -> EdgeSession {
     let def = |tag: u32, name: &str, datatype: DataType, writable: bool| MetricDef {
-        tag: TagId(tag),
-        name: name.into(),
-        datatype,
-        units: None,
-        low: None,
-        high: None,
-        description: None,
         writable,
+        ..crate::driver::sparkplug::edge::tests::metric(tag, name, datatype)
     };
     let metrics = vec![
         def(0, "SPEED", DataType::Double, true),

@@ -13,7 +13,7 @@ mod command;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

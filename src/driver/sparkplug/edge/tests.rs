@@ -16,7 +16,7 @@ use crate::driver::sparkplug::topic::{Parsed, parse};
 
 pub(super) const T: u64 = 1_700_000_000_000;
 
-pub(super) fn metric(tag: u32, name: &str, datatype: DataType) -> MetricDef {
+pub(crate) fn metric(tag: u32, name: &str, datatype: DataType) -> MetricDef {
     MetricDef {
         tag: TagId(tag),
         name: name.into(),
