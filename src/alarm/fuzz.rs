@@ -8,12 +8,20 @@ use std::time::{Duration, SystemTime};
 use proptest::prelude::*;
 
 use super::journal::read_from;
-use super::{AlarmState, Transition};
-use crate::tag::Value;
+use super::{AlarmEngine, AlarmState, LimitKind, Priority, Rule, RuleKind, Transition};
+use crate::tag::{Sample, TagId, Value};
 
 /// Real transitions of an alarm going active, clearing and coming back.
 fn base() -> Vec<Transition> {
-    super::journal::tests::transitions()
+    let rule = Rule::new(TagId(0), RuleKind::Limit { kind: LimitKind::Hi, limit: 80.0 }, Priority::High, "hot");
+    let mut e = AlarmEngine::new(vec![rule.key("T.hi")]);
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut out = Vec::new();
+    for (i, v) in [90.0, 70.0, 95.0].into_iter().enumerate() {
+        let at = t0 + Duration::from_secs(i as u64);
+        out.extend(e.evaluate(TagId(0), &Sample::good(Value::Float(v), at), at));
+    }
+    out
 }
 
 fn text() -> impl Strategy<Value = String> {

@@ -211,14 +211,14 @@ fn context(e: io::Error, path: &Path, what: &str) -> io::Error {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
     use crate::alarm::{AlarmEngine, LimitKind, Priority, Rule, RuleKind};
     use crate::tag::{Sample, TagId, Value};
 
-    pub(in crate::alarm) fn transitions() -> Vec<Transition> {
+    fn transitions() -> Vec<Transition> {
         let rule = Rule::new(TagId(0), RuleKind::Limit { kind: LimitKind::Hi, limit: 80.0 }, Priority::High, "hot");
         let mut e = AlarmEngine::new(vec![rule.key("T.hi")]);
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
