@@ -36,6 +36,9 @@ pub mod paths;
 pub mod plant;
 pub mod sanitize;
 pub mod session;
+/// The simulated plant (`ttyhmi demo`, `ttyhmi sim`, and the tests' servers): only with the
+/// `sim` feature, on by default and off in the Debian package.
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod tag;
 pub mod timefmt;

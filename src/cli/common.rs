@@ -82,3 +82,13 @@ pub(super) fn command_key_path() -> PathBuf {
 pub(super) fn default_lockouts_path() -> PathBuf {
     paths::state_dir().join("lockouts.json")
 }
+
+/// What `ttyhmi demo` and `ttyhmi sim` say in a build without the simulated plant (the Debian
+/// package leaves it out: a plant's console has no use for it, and it is 12 of the binary's 29 MB).
+#[cfg(not(feature = "sim"))]
+pub(super) fn without_simulator(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`ttyhmi {command}` needs the simulated plant, which this build of ttyhmi leaves out (the Debian package \
+         does). Build one with it from the source: `cargo install --path .` (the `sim` feature is on by default)"
+    )
+}

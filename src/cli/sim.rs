@@ -1,18 +1,18 @@
-//! `ttyhmi sim`: the simulated plant alone, until Ctrl-C.
+//! `ttyhmi sim`: the simulated plant alone, until Ctrl-C. The command exists in every build; the
+//! plant only with the `sim` feature (on by default, off in the Debian package).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::common::runtime;
-use crate::{layout, paths, sim};
+use crate::layout;
 
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  ttyhmi sim --modbus-port 5020 --opcua-port 4840\n  ttyhmi sim --rtu /dev/pts/7 --baud 9600 --parity none --rtu-units 1,2"
 )]
+#[cfg_attr(not(feature = "sim"), allow(dead_code))]
 pub(super) struct SimArgs {
     /// Modbus TCP port (0 picks a free one; it is printed).
     #[arg(long, default_value_t = 5020)]
@@ -55,6 +55,7 @@ fn parity_arg(s: &str) -> Result<layout::Parity, String> {
 
 /// Unit ids of a bus, and how they were written.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "sim"), allow(dead_code))]
 struct Units(Vec<u8>, String);
 
 fn units_arg(s: &str) -> Result<Units, String> {
@@ -81,7 +82,20 @@ fn units_arg(s: &str) -> Result<Units, String> {
     Ok(Units(units, s.trim().to_string()))
 }
 
+#[cfg(not(feature = "sim"))]
+pub(super) fn sim(_: SimArgs) -> Result<ExitCode> {
+    Err(super::common::without_simulator("sim"))
+}
+
+#[cfg(feature = "sim")]
 pub(super) fn sim(args: SimArgs) -> Result<ExitCode> {
+    use std::net::SocketAddr;
+
+    use anyhow::Context;
+
+    use super::common::runtime;
+    use crate::{paths, sim};
+
     let SimArgs { modbus_port, opcua_port, opcua_load, rtu_over_tcp_port, rtu, baud, parity, rtu_units, bind } = args;
     runtime()?.block_on(async {
         let rtu_serial = rtu.map(|path| sim::SerialSim { path, baud, parity, units: rtu_units.0.clone() });

@@ -767,6 +767,8 @@ fn render(opts: &BrowseOptions, found: &Found) -> String {
     out
 }
 
+// Against the simulated plant's OPC UA server.
+#[cfg(feature = "sim")]
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
