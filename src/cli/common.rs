@@ -43,17 +43,34 @@ pub(super) fn plant_options(
     }
 }
 
-/// Waits for SIGTERM, SIGINT or SIGHUP and says which came.
-pub(super) async fn stop_signal() -> Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("signal handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("signal handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("signal handler")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-        _ = hup.recv() => "SIGHUP",
-    })
+/// SIGTERM, SIGINT and SIGHUP, caught from the moment they are installed: before a start message
+/// says how to stop the program, so that a signal sent on seeing it is never the default action
+/// (which would end the process without its goodbyes).
+pub(super) struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers (inside the runtime).
+    pub(super) fn install() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("signal handler")?,
+            int: signal(SignalKind::interrupt()).context("signal handler")?,
+            hup: signal(SignalKind::hangup()).context("signal handler")?,
+        })
+    }
+
+    /// Waits for one and says which came.
+    pub(super) async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
 }
 
 /// The PKI folder of OPC UA connections to real servers.

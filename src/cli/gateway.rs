@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use super::common::{command_key_path, load, pki_dir, plant_options, runtime, stop_signal};
+use super::common::{StopSignals, command_key_path, load, pki_dir, plant_options, runtime};
 use crate::audit::Actor;
 use crate::driver::spawn::DriverOptions;
 use crate::gateway::run::GatewayOptions;
@@ -75,13 +75,14 @@ pub(super) fn gateway(args: GatewayArgs) -> Result<ExitCode> {
         args.consoles.as_ref().map_or("none: every command is refused".into(), |p| p.display().to_string()),
         opts.plant.audit_path.display(),
     );
-    tracing::info!("{text}");
-    say!("{text}");
     let rt = runtime()?;
     rt.block_on(async move {
+        let mut signals = StopSignals::install()?;
+        tracing::info!("{text}");
+        say!("{text}");
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let run = tokio::spawn(crate::gateway::run::run(Arc::new(layout), spec, opts, stop));
-        let why = stop_signal().await?;
+        let why = signals.wait().await;
         let _ = stop_tx.send(true);
         run.await.context("the gateway task")??;
         say!("ttyhmi gateway: stopped ({why})");

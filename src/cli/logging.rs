@@ -2,6 +2,9 @@
 
 use crate::paths;
 
+/// Log lines that may wait for the log writer thread (32 bytes each, allocated at start).
+const LOG_LINES_WAITING: usize = 8192;
+
 /// Logs go to a file in the state folder, never to the terminal. Returns the guard that flushes it.
 ///
 /// A state folder that cannot be written costs the log, never the command (`rolling::daily`
@@ -15,7 +18,12 @@ pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         .filename_prefix("ttyhmi.log")
         .build(&dir)
         .ok()?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // Room for LOG_LINES_WAITING lines on their way to the file (past that, lines are dropped
+    // rather than making a drawing thread wait). tracing-appender's default, 128,000, is a 4 MB
+    // channel allocated and touched up front: a fifth of a console's memory.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_LINES_WAITING)
+        .finish(appender);
     let filter = EnvFilter::try_from_env("TTYHMI_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
     Some(guard)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::common::{command_key_path, load, pki_dir, plant_options, runtime, stop_signal};
+use super::common::{StopSignals, command_key_path, load, pki_dir, plant_options, runtime};
 use crate::driver::spawn::DriverOptions;
 use crate::front::attach::default_socket;
 use crate::front::gate::Gate;
@@ -83,10 +83,11 @@ pub(super) fn serve(args: ServeArgs, utc_offset: time::UtcOffset) -> Result<Exit
     rt.block_on(async move {
         let summary = summary(&args.layout, &opts, users.as_deref(), process_uid);
         let server = Server::start(layout, opts).await.context("the console server did not start")?;
+        let signals = StopSignals::install()?;
         let text = started(&server, &summary);
         tracing::info!("{text}");
         say!("{text}");
-        let why = until_stopped(server).await?;
+        let why = until_stopped(server, signals).await?;
         say!("ttyhmi serve: stopped ({why})");
         Ok(ExitCode::SUCCESS)
     })
@@ -125,9 +126,9 @@ fn started(server: &Server, summary: &str) -> String {
 }
 
 /// Runs until SIGTERM, SIGINT or SIGHUP; then stops every session and the plant.
-async fn until_stopped(mut server: Server) -> Result<String> {
+async fn until_stopped(mut server: Server, mut signals: StopSignals) -> Result<String> {
     let name = tokio::select! {
-        n = stop_signal() => n?,
+        n = signals.wait() => n,
         r = server.wait_failed() => {
             r.context("the console server failed")?;
             return Ok("its plant stopped".into());
