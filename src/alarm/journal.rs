@@ -147,7 +147,8 @@ pub fn read_from(mut input: impl BufRead, name: &str) -> io::Result<Loaded> {
         if text.iter().all(u8::is_ascii_whitespace) && !too_long {
             continue;
         }
-        let skip = |why: String| format!("{name}:{number}: skipped: {why}");
+        // serde's message quotes the damaged text: cleaned, like everything read from a file.
+        let skip = |why: String| crate::sanitize::clean(&format!("{name}:{number}: skipped: {why}")).into_owned();
         if too_long {
             loaded.warnings.push(skip(format!("longer than {MAX_LINE} bytes: not a journal record")));
             continue;
@@ -280,6 +281,18 @@ mod tests {
         assert!(loaded.warnings[1].starts_with("j.jsonl:3: skipped: not a journal record"));
         assert!(loaded.warnings[2].starts_with("j.jsonl:6: skipped: longer than"));
         assert_eq!(loaded.warnings[3], "j.jsonl:7: skipped: truncated (an interrupted write)");
+    }
+
+    #[test]
+    fn a_damaged_lines_text_in_a_warning_is_cleaned() {
+        // serde's message quotes the unknown value, DEL and bidi controls included
+        // (found by the long fuzz pass).
+        let text = "{\"key\":\"T.hi\",\"priority\":\"high\u{7f}[2J\u{202e}\"}\n";
+        let loaded = read_from(text.as_bytes(), "j.jsonl").unwrap();
+        assert_eq!(loaded.warnings.len(), 1, "{:#?}", loaded.warnings);
+        let w = &loaded.warnings[0];
+        assert!(w.starts_with("j.jsonl:1: skipped: not a journal record"), "{w}");
+        assert!(!w.chars().any(crate::sanitize::is_unsafe), "{w:?}");
     }
 
     #[test]

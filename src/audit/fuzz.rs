@@ -193,6 +193,12 @@ crate::fuzz_target!(
         let t = Temp::new("damaged");
         let r = t.verify(&log, &head);
         check_report(&r, log.split(|&b| b == b'\n').count())?;
+        if log.is_empty() && head.is_empty() {
+            // Both files emptied: both rewritten, which no chain without a secret can tell from a
+            // log never written (README, "What it does not prove"; found by the long pass).
+            prop_assert_eq!(r.records, 0);
+            return Ok(());
+        }
         if r.is_intact() {
             // Every record is still there, byte for byte; at most the last newline is missing
             // and bytes that are no record follow.

@@ -74,7 +74,10 @@ impl Head {
         if fields.len() != expected || fields.first() != Some(&"") {
             return Err(damaged());
         }
-        let seq = field(1, "seq=").and_then(|s| s.parse().ok()).ok_or_else(damaged)?;
+        // Only the number as `line` writes it: `+6` or `06` would read as 6, and any change to
+        // the head must show.
+        let seq =
+            field(1, "seq=").and_then(|s| s.parse::<u64>().ok().filter(|n| n.to_string() == s)).ok_or_else(damaged)?;
         let hash = field(2, "sha256=").filter(|h| is_hash(h)).ok_or_else(damaged)?;
         let next = match v2 {
             true => Some(field(3, "next=").filter(|h| is_hash(h)).ok_or_else(damaged)?),
@@ -230,6 +233,10 @@ mod tests {
         assert!(Head::parse(upper.as_bytes()).is_err());
         let no_next = format!("ttyhmi-audit-head v2 seq=1 sha256={}\n", "a".repeat(64));
         assert!(Head::parse(no_next.as_bytes()).is_err());
+        for seq in ["+1", "01", " 1", "1 ", ""] {
+            let odd = format!("ttyhmi-audit-head v2 seq={seq} sha256={} next={}\n", "a".repeat(64), "0".repeat(64));
+            assert!(Head::parse(odd.as_bytes()).is_err(), "seq={seq:?} (found by the long fuzz pass)");
+        }
         let v1 = format!("ttyhmi-audit-head v1 seq=3 sha256={}\n", "a".repeat(64));
         assert_eq!(Head::parse(v1.as_bytes()).unwrap(), Some(h(3, 'a')), "version 1 heads are still read");
         assert_eq!(head_path(Path::new("/x/audit.jsonl")), Path::new("/x/audit.jsonl.head"));
