@@ -468,6 +468,13 @@ async fn abort(t: &mut ssh::Term, tally: &Mutex<Tally>, step: &str) {
     tally.note(format!("aborted at {step}"));
 }
 
+/// The screen refused the write (its message line says why).
+fn denied(tally: &Mutex<Tally>, screen: &str) {
+    let mut tally = tally.lock().unwrap();
+    tally.denied += 1;
+    tally.note(message_line(screen));
+}
+
 /// One write through the dialog: `w`, the value, Enter, the PIN, Enter; counted as the screen
 /// answers.
 async fn write_once(t: &mut ssh::Term, op: &Operator, which: usize, tally: &Mutex<Tally>) {
@@ -483,19 +490,13 @@ async fn write_once(t: &mut ssh::Term, op: &Operator, which: usize, tally: &Mute
     let open = |s: &str| s.contains(" Write: new value ") || !s.contains("no tag here");
     let Some(s) = wait_until(t, Duration::from_secs(10), open).await else { return abort(t, tally, "w").await };
     if !s.contains(" Write: new value ") {
-        let mut tally = tally.lock().unwrap();
-        tally.denied += 1;
-        tally.note(message_line(&s));
-        return;
+        return denied(tally, &s);
     }
     t.keys(format!("{typed}\r").as_bytes()).await;
     let confirm = |s: &str| s.contains(" Write: confirm ") || !s.contains(" Write: ");
     let Some(s) = wait_until(t, Duration::from_secs(10), confirm).await else { return abort(t, tally, "value").await };
     if !s.contains(" Write: confirm ") {
-        let mut tally = tally.lock().unwrap();
-        tally.denied += 1;
-        tally.note(message_line(&s));
-        return;
+        return denied(tally, &s);
     }
     t.keys(format!("{PIN}\r").as_bytes()).await;
     tally.lock().unwrap().confirmed += 1;

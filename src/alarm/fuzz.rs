@@ -11,8 +11,9 @@ use super::journal::read_from;
 use super::{AlarmEngine, AlarmState, LimitKind, Priority, Rule, RuleKind, Transition};
 use crate::tag::{Sample, TagId, Value};
 
-/// Real transitions of an alarm going active, clearing and coming back.
-fn base() -> Vec<Transition> {
+/// Real transitions of an alarm going active, clearing and coming back (also the journal's tests'
+/// example).
+pub(super) fn base() -> Vec<Transition> {
     let rule = Rule::new(TagId(0), RuleKind::Limit { kind: LimitKind::Hi, limit: 80.0 }, Priority::High, "hot");
     let mut e = AlarmEngine::new(vec![rule.key("T.hi")]);
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);

@@ -213,23 +213,10 @@ fn context(e: io::Error, path: &Path, what: &str) -> io::Error {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime};
-
     use super::*;
+    use crate::alarm::fuzz::base as transitions;
     use crate::alarm::{AlarmEngine, LimitKind, Priority, Rule, RuleKind};
-    use crate::tag::{Sample, TagId, Value};
-
-    fn transitions() -> Vec<Transition> {
-        let rule = Rule::new(TagId(0), RuleKind::Limit { kind: LimitKind::Hi, limit: 80.0 }, Priority::High, "hot");
-        let mut e = AlarmEngine::new(vec![rule.key("T.hi")]);
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let mut out = Vec::new();
-        for (i, v) in [90.0, 70.0, 95.0].into_iter().enumerate() {
-            let at = t0 + Duration::from_secs(i as u64);
-            out.extend(e.evaluate(TagId(0), &Sample::good(Value::Float(v), at), at));
-        }
-        out
-    }
+    use crate::tag::TagId;
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("ttyhmi-journal-{}-{name}", std::process::id()));
